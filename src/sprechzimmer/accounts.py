@@ -1,0 +1,78 @@
+"""Therapist accounts: password hashing (argon2id), login cookies and CSRF tokens.
+
+The login cookie is stateless: ``<therapist id>.<expiry>.<nonce>.<mac>``, an
+HMAC-SHA256 under the deployment's secret key. The CSRF token is a second MAC
+over the same cookie, so it is bound to one login and needs no storage. This
+module never logs a password, cookie or token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+COOKIE_NAME = "sz_session"
+_hasher = PasswordHasher()
+# Verifying against this when the code is unknown keeps the answer time the same.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+MIN_PASSWORD = 10
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def _mac(key: bytes, purpose: bytes, message: str) -> str:
+    raw = hmac.new(key, purpose + b"\0" + message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class Login:
+    therapist_id: int
+    expires: int
+    cookie: str
+
+
+def make_cookie(key: bytes, therapist_id: int, now: float, ttl: int) -> Login:
+    expires = int(now) + ttl
+    body = f"{therapist_id}.{expires}.{secrets.token_urlsafe(12)}"
+    return Login(therapist_id, expires, f"{body}.{_mac(key, b'login', body)}")
+
+
+def read_cookie(key: bytes, cookie: str, now: float) -> Login | None:
+    body, _, mac = cookie.rpartition(".")
+    if not body or not hmac.compare_digest(mac, _mac(key, b"login", body)):
+        return None
+    try:
+        therapist_id, expires, _nonce = body.split(".")
+        login = Login(int(therapist_id), int(expires), cookie)
+    except ValueError:
+        return None
+    return login if login.expires > now else None
+
+
+def csrf_token(key: bytes, cookie: str) -> str:
+    return _mac(key, b"csrf", cookie)
+
+
+def check_csrf(key: bytes, cookie: str, token: str | None) -> bool:
+    return token is not None and hmac.compare_digest(token, csrf_token(key, cookie))

@@ -1,0 +1,289 @@
+"""The REST API under ``/api/v1``: login for the therapist's browser, sessions for everyone.
+
+Two ways in: the therapist's login cookie (plus ``X-CSRF-Token`` on every
+state-changing request) or an API key (``Authorization: Bearer``) for practice
+software. Invite tokens appear in clear only in the answer that creates them.
+Nothing here logs a password, token, key, address or client ID.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+
+from . import accounts
+from .config import Settings
+from .errors import (
+    CsrfFailed,
+    InvalidLogin,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+)
+from .hub import Hub
+from .protocol import Role
+from .ratelimit import RateLimiter
+from .store import SessionInfo, SessionState, Store, TherapistInfo
+from .tokens import digest, invite_url, new_session_id, new_token
+
+router = APIRouter(prefix="/api/v1")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# --- schemas ------------------------------------------------------------------
+
+
+class LoginRequest(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class Me(BaseModel):
+    code: str
+    csrf_token: str | None = Field(
+        description="Send as X-CSRF-Token on state-changing requests (cookie logins only)."
+    )
+
+
+def _printable(value: str) -> str:
+    value = value.strip()
+    if not value or not value.isprintable():
+        raise ValueError("must be 1 to 64 printable characters")
+    return value
+
+
+class CreateSession(BaseModel):
+    client_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The therapist's pseudonym for the client; stored exactly as entered.",
+    )
+
+    @field_validator("client_id")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        return _printable(value)
+
+
+class Invite(BaseModel):
+    session_id: str
+    client_id: str
+    therapist_url: str
+    client_url: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class SessionSummary(BaseModel):
+    session_id: str
+    client_id: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    state: str
+    waiting: bool
+    in_call: bool
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionSummary]
+
+
+# --- dependencies -------------------------------------------------------------
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def _key(request: Request) -> bytes:
+    key: bytes = request.app.state.secret_key
+    return key
+
+
+async def current_therapist(request: Request) -> TherapistInfo:
+    store = _store(request)
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        therapist = await run_in_threadpool(
+            store.therapist_by_api_key_hash, digest(auth[7:].strip())
+        )
+        if therapist is None or therapist.disabled:
+            raise NotAuthenticated("bad api key")
+        return therapist
+    cookie = request.cookies.get(accounts.COOKIE_NAME)
+    login = accounts.read_cookie(_key(request), cookie, time.time()) if cookie else None
+    if login is None:
+        raise NotAuthenticated("no login")
+    therapist = await run_in_threadpool(store.therapist_by_id, login.therapist_id)
+    if therapist is None or therapist.disabled:
+        raise NotAuthenticated("therapist gone or disabled")
+    if request.method not in SAFE_METHODS and not accounts.check_csrf(
+        _key(request), login.cookie, request.headers.get("x-csrf-token")
+    ):
+        raise CsrfFailed()
+    return therapist
+
+
+Therapist = Annotated[TherapistInfo, Depends(current_therapist)]
+
+
+def _invite(settings: Settings, session: SessionInfo, tokens: dict[Role, str]) -> Invite:
+    return Invite(
+        session_id=session.id,
+        client_id=session.client_id,
+        therapist_url=invite_url(settings.public_url, session.id, tokens[Role.THERAPIST]),
+        client_url=invite_url(settings.public_url, session.id, tokens[Role.CLIENT]),
+        created_at=session.created_at,
+        expires_at=session.expires_at,
+    )
+
+
+def create_session(
+    store: Store, settings: Settings, therapist_id: int, client_id: str, now: dt.datetime
+) -> Invite:
+    """Create a session and its two invite links (used by the API and the CLI)."""
+    tokens = {role: new_token() for role in Role}
+    session = store.create_session(
+        new_session_id(),
+        therapist_id,
+        client_id,
+        now,
+        now + dt.timedelta(seconds=settings.token_ttl),
+        {role: digest(token) for role, token in tokens.items()},
+    )
+    return _invite(settings, session, tokens)
+
+
+def new_links(store: Store, settings: Settings, session: SessionInfo, now: dt.datetime) -> Invite:
+    """Fresh invite links for an open session; the session's expiry moves with them."""
+    tokens = {role: new_token() for role in Role}
+    expires = max(session.expires_at, now + dt.timedelta(seconds=settings.token_ttl))
+    store.extend_session(session.id, expires)
+    store.add_tokens(session.id, {r: digest(t) for r, t in tokens.items()}, expires)
+    refreshed = store.get_session(session.id)
+    assert refreshed is not None
+    return _invite(settings, refreshed, tokens)
+
+
+# --- login --------------------------------------------------------------------
+
+
+@router.post("/login", response_model=Me, tags=["login"])
+async def login(body: LoginRequest, request: Request, response: Response) -> Me:
+    settings = _settings(request)
+    limiter: RateLimiter = request.app.state.login_limiter
+    now = time.time()
+    # Per code, and in total (so that spraying many codes is slowed down too).
+    if limiter.blocked(body.code, now) or limiter.blocked("*", now):
+        raise RateLimited()
+    therapist = await run_in_threadpool(_store(request).therapist_by_code, body.code)
+    ok = await run_in_threadpool(
+        accounts.verify_password, therapist.password_hash if therapist else None, body.password
+    )
+    if therapist is None or therapist.disabled or not ok:
+        limiter.hit(body.code, now)
+        limiter.hit("*", now)
+        raise InvalidLogin()
+    limiter.reset(body.code)
+    issued = accounts.make_cookie(_key(request), therapist.id, now, settings.login_ttl)
+    response.set_cookie(
+        accounts.COOKIE_NAME,
+        issued.cookie,
+        max_age=settings.login_ttl,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="strict",
+        path="/",
+    )
+    return Me(code=therapist.code, csrf_token=accounts.csrf_token(_key(request), issued.cookie))
+
+
+@router.post("/logout", status_code=204, tags=["login"])
+async def logout(therapist: Therapist, request: Request, response: Response) -> None:
+    response.delete_cookie(
+        accounts.COOKIE_NAME,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=_settings(request).secure_cookies,
+    )
+
+
+@router.get("/me", response_model=Me, tags=["login"])
+async def me(therapist: Therapist, request: Request) -> Me:
+    cookie = request.cookies.get(accounts.COOKIE_NAME)
+    csrf = accounts.csrf_token(_key(request), cookie) if cookie else None
+    return Me(code=therapist.code, csrf_token=csrf)
+
+
+# --- sessions -----------------------------------------------------------------
+
+
+@router.post("/sessions", status_code=201, response_model=Invite, tags=["sessions"])
+async def post_session(body: CreateSession, therapist: Therapist, request: Request) -> Invite:
+    now = dt.datetime.now(dt.UTC)
+    return await run_in_threadpool(
+        create_session, _store(request), _settings(request), therapist.id, body.client_id, now
+    )
+
+
+@router.get("/sessions", response_model=SessionList, tags=["sessions"])
+async def get_sessions(therapist: Therapist, request: Request) -> SessionList:
+    hub = _hub(request)
+    sessions = await run_in_threadpool(_store(request).list_sessions, therapist.id)
+    summaries = []
+    for s in sessions:
+        waiting, in_call = hub.status(s.id)
+        summaries.append(
+            SessionSummary(
+                session_id=s.id,
+                client_id=s.client_id,
+                created_at=s.created_at,
+                expires_at=s.expires_at,
+                state=s.state.value,
+                waiting=waiting,
+                in_call=in_call,
+            )
+        )
+    return SessionList(sessions=summaries)
+
+
+async def _own_session(request: Request, therapist: TherapistInfo, session_id: str) -> SessionInfo:
+    session = await run_in_threadpool(_store(request).get_session, session_id)
+    # Another therapist's session is "not found", so its existence is not revealed.
+    if session is None or session.therapist_id != therapist.id:
+        raise NotFound("session")
+    return session
+
+
+@router.post("/sessions/{session_id}/links", response_model=Invite, tags=["sessions"])
+async def post_links(session_id: str, therapist: Therapist, request: Request) -> Invite:
+    session = await _own_session(request, therapist, session_id)
+    if session.state is not SessionState.OPEN:
+        raise NotFound("session revoked")
+    now = dt.datetime.now(dt.UTC)
+    return await run_in_threadpool(new_links, _store(request), _settings(request), session, now)
+
+
+@router.delete("/sessions/{session_id}", status_code=204, tags=["sessions"])
+async def delete_session(session_id: str, therapist: Therapist, request: Request) -> None:
+    await _own_session(request, therapist, session_id)
+    await run_in_threadpool(_store(request).revoke_session, session_id)
+    await _hub(request).revoke(session_id)

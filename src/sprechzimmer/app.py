@@ -1,0 +1,120 @@
+"""The ASGI application: API, signaling socket, static browser client, security headers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from . import __version__, api, protocol
+from .config import Settings
+from .errors import InvalidInput, SprechzimmerError, error_body
+from .hub import Hub
+from .ratelimit import RateLimiter
+from .signaling import signaling_endpoint
+from .store import Store
+
+STATIC = Path(__file__).with_name("static")
+
+# No inline scripts or styles, nothing from another origin (issue 6 deepens this).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    headers = {
+        "Content-Security-Policy": CSP,
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(self), microphone=(self), geolocation=(), payment=()",
+    }
+    if settings.secure_cookies:
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return headers
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    store = store or Store.from_url(settings.effective_database_url)
+    hub = Hub(
+        store,
+        heartbeat_interval=settings.heartbeat_interval,
+        ice_servers=[
+            protocol.IceServerInfo(list(s.urls), s.username, s.credential)
+            for s in settings.ice_servers
+        ],
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(store.migrate)
+        ticker = asyncio.create_task(hub.run_ticks(min(1.0, settings.heartbeat_interval / 2)))
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with suppress(asyncio.CancelledError):
+                await ticker
+
+    app = FastAPI(
+        title="sprechzimmer",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # Swagger UI and ReDoc load code from CDNs: never.
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.hub = hub
+    app.state.secret_key = settings.effective_secret_key()
+    app.state.login_limiter = RateLimiter(settings.login_attempts, settings.login_window)
+
+    headers = security_headers(settings)
+
+    @app.middleware("http")
+    async def add_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(SprechzimmerError)
+    async def on_error(request: Request, error: SprechzimmerError) -> JSONResponse:
+        return JSONResponse(error_body(error), status_code=error.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        body = error_body(InvalidInput())
+        # Field names only: the values may be passwords.
+        body["fields"] = [".".join(str(x) for x in e["loc"][1:]) for e in error.errors()]
+        return JSONResponse(body, status_code=InvalidInput.http_status)
+
+    app.include_router(api.router)
+    app.add_api_websocket_route("/ws", signaling_endpoint)
+
+    def page(name: str) -> Callable[[], Awaitable[FileResponse]]:
+        async def serve() -> FileResponse:
+            return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+        return serve
+
+    app.add_api_route("/", page("index.html"), include_in_schema=False)
+    app.add_api_route("/dashboard", page("dashboard.html"), include_in_schema=False)
+    app.add_api_route("/call", page("call.html"), include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

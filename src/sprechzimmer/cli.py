@@ -1,0 +1,348 @@
+"""The ``sprechzimmer`` command: run the service and administer it.
+
+Every command reads the same settings as the server (environment / ``.env``),
+brings the schema up to date, and reports errors as one sentence on stderr
+with exit code 2 (configuration) or 1 (anything else). Secrets that are
+created here (passwords, API keys, invite tokens) are printed once and never
+stored in clear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+
+from . import accounts
+from .api import create_session
+from .config import ConfigError, Settings, load_settings
+from .store import Store
+from .tokens import digest, new_api_key
+
+DEMO_CODE = "demo"
+
+
+class CliError(Exception):
+    """A sentence for the operator."""
+
+
+def _store(settings: Settings) -> Store:
+    store = Store.from_url(settings.effective_database_url)
+    store.migrate()
+    return store
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if not args.password_stdin:
+        raise CliError("pass the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < accounts.MIN_PASSWORD:
+        raise CliError(f"the password must have at least {accounts.MIN_PASSWORD} characters")
+    return password
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- commands -----------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .logsetup import setup_logging
+
+    setup_logging(settings.log_level)
+    store = _store(settings)
+    if args.demo:
+        password = _ensure_demo(store)
+        print(
+            f"\n  sprechzimmer is running on {settings.public_url}\n"
+            f"  Demo therapist login:  code {DEMO_CODE!r}  password {password!r}\n"
+            f"  (Demo-Zugang: Kennung {DEMO_CODE!r}, Passwort {password!r})\n",
+            flush=True,
+        )
+    uvicorn.run(
+        create_app(settings, store),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,  # CPU, memory, and no compression next to secrets
+        ws_max_size=1 << 20,  # our own 64 KiB bound answers with a clear error first
+        loop="auto",
+        http="auto",
+    )
+    return 0
+
+
+def _ensure_demo(store: Store) -> str:
+    password = secrets.token_urlsafe(12)
+    existing = store.therapist_by_code(DEMO_CODE)
+    if existing is None:
+        store.add_therapist(DEMO_CODE, accounts.hash_password(password), _now())
+    else:
+        store.set_password_hash(existing.id, accounts.hash_password(password))
+        store.set_disabled(DEMO_CODE, False)
+    return password
+
+
+def cmd_therapist_add(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    code = args.code
+    if not (1 <= len(code) <= 64) or not code.isprintable() or code != code.strip():
+        raise CliError("the code must be 1 to 64 printable characters without outer spaces")
+    if store.therapist_by_code(code) is not None:
+        raise CliError(f"a therapist with the code {code!r} exists already")
+    store.add_therapist(code, accounts.hash_password(_read_password(args)), _now())
+    print(f"therapist {code!r} added")
+    return 0
+
+
+def cmd_therapist_passwd(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    therapist = store.therapist_by_code(args.code)
+    if therapist is None:
+        raise CliError(f"no therapist with the code {args.code!r}")
+    store.set_password_hash(therapist.id, accounts.hash_password(_read_password(args)))
+    print(f"password of {args.code!r} changed")
+    return 0
+
+
+def _set_disabled(disabled: bool) -> Callable[[argparse.Namespace, Settings], int]:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        if not _store(settings).set_disabled(args.code, disabled):
+            raise CliError(f"no therapist with the code {args.code!r}")
+        print(f"therapist {args.code!r} {'disabled' if disabled else 'enabled'}")
+        return 0
+
+    return run
+
+
+def cmd_therapist_list(args: argparse.Namespace, settings: Settings) -> int:
+    rows = _store(settings).list_therapists()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"code": c, "disabled": d, "created_at": _iso(t), "api_keys": k}
+                    for c, d, t, k in rows
+                ]
+            )
+        )
+    else:
+        for code, disabled, created, keys in rows:
+            state = "disabled" if disabled else "active"
+            print(f"{code}\t{state}\tcreated {_iso(created)}\t{keys} API key(s)")
+    return 0
+
+
+def cmd_apikey_create(args: argparse.Namespace, settings: Settings) -> int:
+    key = new_api_key()
+    if not _store(settings).add_api_key_hash(args.code, digest(key)):
+        raise CliError(f"no therapist with the code {args.code!r}")
+    print(key)
+    print("Store this key now; it cannot be shown again.", file=sys.stderr)
+    return 0
+
+
+def cmd_apikey_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    if not _store(settings).clear_api_keys(args.code):
+        raise CliError(f"no therapist with the code {args.code!r}")
+    print(f"all API keys of {args.code!r} revoked")
+    return 0
+
+
+def cmd_session_create(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    therapist = store.therapist_by_code(args.therapist)
+    if therapist is None:
+        raise CliError(f"no therapist with the code {args.therapist!r}")
+    if therapist.disabled:
+        raise CliError(f"the therapist {args.therapist!r} is disabled")
+    client_id = args.client_id.strip()
+    if not (1 <= len(client_id) <= 64) or not client_id.isprintable():
+        raise CliError("the client ID must be 1 to 64 printable characters")
+    invite = create_session(store, settings, therapist.id, client_id, _now())
+    result = {
+        "session_id": invite.session_id,
+        "therapist_url": invite.therapist_url,
+        "client_url": invite.client_url,
+        "expires_at": _iso(invite.expires_at),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for name, value in result.items():
+            print(f"{name}: {value}")
+    return 0
+
+
+def cmd_session_list(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    therapist = store.therapist_by_code(args.therapist)
+    if therapist is None:
+        raise CliError(f"no therapist with the code {args.therapist!r}")
+    sessions = store.list_sessions(therapist.id)
+    rows = [
+        {
+            "session_id": s.id,
+            "client_id": s.client_id,
+            "created_at": _iso(s.created_at),
+            "expires_at": _iso(s.expires_at),
+            "state": s.state.value,
+        }
+        for s in sessions
+    ]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print("\t".join(str(v) for v in r.values()))
+    return 0
+
+
+def cmd_session_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    if store.get_session(args.session_id) is None:
+        raise CliError(f"no session {args.session_id!r}")
+    store.revoke_session(args.session_id)
+    # A running server closes the session's sockets at their next message or
+    # heartbeat check; revoking through the API closes them at once.
+    print(f"session {args.session_id} revoked")
+    return 0
+
+
+def cmd_session_events(args: argparse.Namespace, settings: Settings) -> int:
+    events = _store(settings).events_of(args.session_id)
+    rows = [{"role": e.role.value, "kind": e.kind.value, "at": _iso(e.at)} for e in events]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print(f"{r['at']}\t{r['role']}\t{r['kind']}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    _store(settings)
+    print("database schema is up to date")
+    return 0
+
+
+# --- parser -------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sprechzimmer",
+        description="Self-hostable video consultation for psychotherapists. "
+        "Settings come from SPRECHZIMMER_* environment variables or .env.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="create (or reset) the demo therapist and print its login",
+    )
+    serve.set_defaults(run=cmd_serve)
+
+    therapist = sub.add_parser("therapist", help="therapist accounts").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    add = therapist.add_parser("add", help="add a therapist account")
+    add.add_argument("code", help="the therapist's login code")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(run=cmd_therapist_add)
+    passwd = therapist.add_parser("passwd", help="set a therapist's password")
+    passwd.add_argument("code")
+    passwd.add_argument("--password-stdin", action="store_true")
+    passwd.set_defaults(run=cmd_therapist_passwd)
+    for name, flag in (("disable", True), ("enable", False)):
+        action = therapist.add_parser(name, help=f"{name} a therapist account")
+        action.add_argument("code")
+        action.set_defaults(run=_set_disabled(flag))
+    listing = therapist.add_parser("list", help="list therapist accounts")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=cmd_therapist_list)
+
+    apikey = sub.add_parser("apikey", help="API keys for practice software").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create_key = apikey.add_parser("create", help="create an API key (printed once)")
+    create_key.add_argument("code", help="the therapist the key acts for")
+    create_key.set_defaults(run=cmd_apikey_create)
+    revoke_keys = apikey.add_parser("revoke", help="revoke all API keys of a therapist")
+    revoke_keys.add_argument("code")
+    revoke_keys.set_defaults(run=cmd_apikey_revoke)
+
+    session = sub.add_parser("session", help="consultation sessions").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create = session.add_parser("create", help="create a session and its two invite links")
+    create.add_argument("--therapist", required=True, help="the therapist's code")
+    create.add_argument("--client-id", required=True, help="the client's pseudonym")
+    create.add_argument("--json", action="store_true", help="print one JSON object")
+    create.set_defaults(run=cmd_session_create)
+    slist = session.add_parser("list", help="list a therapist's sessions")
+    slist.add_argument("--therapist", required=True)
+    slist.add_argument("--json", action="store_true")
+    slist.set_defaults(run=cmd_session_list)
+    revoke = session.add_parser("revoke", help="revoke a session and its links")
+    revoke.add_argument("session_id")
+    revoke.set_defaults(run=cmd_session_revoke)
+    events = session.add_parser("events", help="the billing events of a session")
+    events.add_argument("session_id")
+    events.add_argument("--json", action="store_true")
+    events.set_defaults(run=cmd_session_events)
+
+    db = sub.add_parser("db", help="database").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    db.add_parser("upgrade", help="apply schema migrations").set_defaults(run=cmd_db_upgrade)
+
+    peer = sub.add_parser(
+        "peer", help="join a session as a headless peer (synthetic media)", add_help=False
+    )
+    peer.add_argument("rest", nargs=argparse.REMAINDER)
+    peer.set_defaults(run=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["peer"]:
+        from .peer import main as peer_main
+
+        return peer_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        code: int = args.run(args, settings)
+        return code
+    except ConfigError as error:
+        print(f"sprechzimmer: {error}", file=sys.stderr)
+        return 2
+    except CliError as error:
+        print(f"sprechzimmer: {error}.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

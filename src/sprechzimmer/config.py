@@ -1,0 +1,158 @@
+"""Configuration from environment variables (prefix ``SPRECHZIMMER_``) and ``.env``.
+
+Every setting is validated at start-up. A wrong value stops the service with
+one sentence that names the variable (``ConfigError``), never a traceback.
+This module must never print or log a secret value.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SPRECHZIMMER_"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message is one sentence naming the variable."""
+
+
+class IceServer(BaseSettings):
+    """One STUN/TURN server as the browser's RTCIceServer needs it."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class Settings(BaseSettings):
+    """All settings of one deployment. Defaults run a single process on SQLite."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    data_dir: Path = Path("data")
+    """Where the SQLite file and the generated secret key live."""
+
+    database_url: str = ""
+    """SQLAlchemy URL; empty means ``sqlite:///<data_dir>/sprechzimmer.sqlite3``."""
+
+    public_url: str = "http://127.0.0.1:8000"
+    """The origin browsers use to reach the service; invite links start with it."""
+
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Extra origins accepted on the WebSocket besides ``public_url``."""
+
+    secret_key: str = ""
+    """Signs login cookies. Empty: generated once and kept in ``data_dir``."""
+
+    token_ttl: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] = 24 * 3600
+    """Seconds an invite link stays valid (default 24 h)."""
+
+    login_ttl: Annotated[int, Field(ge=300, le=7 * 24 * 3600)] = 12 * 3600
+    """Seconds a therapist's login cookie stays valid."""
+
+    auth_deadline: Annotated[float, Field(gt=0, le=60)] = 5.0
+    """Seconds an unauthenticated WebSocket may stay open before ``hello``."""
+
+    heartbeat_interval: Annotated[float, Field(gt=0, le=300)] = 10.0
+    """Seconds between the browsers' pings; silence for three of them ends a member."""
+
+    max_message_bytes: Annotated[int, Field(ge=4096, le=1 << 20)] = 65536
+    """Largest signaling message accepted."""
+
+    login_attempts: Annotated[int, Field(ge=1, le=1000)] = 5
+    """Failed logins allowed per therapist code within ``login_window``."""
+
+    login_window: Annotated[int, Field(ge=1, le=86400)] = 300
+    """Seconds over which failed logins are counted."""
+
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    """STUN/TURN servers handed to browsers (JSON). Empty: none, never a public one."""
+
+    log_level: str = "info"
+
+    @field_validator("public_url")
+    @classmethod
+    def _origin_like(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL such as https://video.example.org")
+        return value.rstrip("/")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ValueError(f"{origin!r} is not an origin such as https://video.example.org")
+        return [o.rstrip("/") for o in value]
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.lower()
+        if value not in ("debug", "info", "warning", "error"):
+            raise ValueError("must be one of debug, info, warning, error")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'sprechzimmer.sqlite3'}"
+
+    def effective_secret_key(self) -> bytes:
+        """The cookie-signing key; generated and kept in ``data_dir`` when unset."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + str(loc[0]).upper() if loc else ENV_PREFIX + "?"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings, or raise ``ConfigError`` with one sentence."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise ConfigError(f"{_env_name(first.get('loc', ()))} is invalid: {message}.") from None
+    if settings.secret_key and len(settings.secret_key) < 32:
+        raise ConfigError(f"{ENV_PREFIX}SECRET_KEY is invalid: use at least 32 characters.")
+    return settings

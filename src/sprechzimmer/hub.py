@@ -1,0 +1,195 @@
+"""The in-process hub: sockets, rooms and the store, joined together.
+
+The hub owns one ``Room`` per active session, feeds it what the sockets say
+together with the clock, and carries out what the room returns: it sends and
+closes sockets and writes billing events. Token checks happen here because
+they need the store. It never logs an address, a token or a message body.
+
+One hub serves one process. Several processes behind a load balancer need a
+shared backplane (Redis pub/sub, a later issue); the interface below is what
+such a backplane has to provide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.concurrency import run_in_threadpool
+
+from . import protocol as p
+from .errors import Forbidden, SprechzimmerError
+from .room import Close, ConnId, Output, Record, Room, RoomConfig, Send
+from .store import EventInfo, SessionState, Store
+from .tokens import digest, looks_like_session_id, looks_like_token, new_resume_secret
+
+log = logging.getLogger(__name__)
+
+EMPTY_ROOM_GRACE = 600.0
+"""Seconds an empty room keeps a client's admission before it is forgotten."""
+
+
+class Socket(Protocol):
+    async def send_text(self, data: str) -> None: ...
+    async def close(self, code: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Admission:
+    session_id: str
+    client_id: str
+    role: p.Role
+
+
+class Hub:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        heartbeat_interval: float = 10.0,
+        ice_servers: Sequence[p.IceServerInfo] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.room_config = RoomConfig(heartbeat_interval, tuple(ice_servers))
+        self.clock = clock
+        self.rooms: dict[str, Room] = {}
+        self._sockets: dict[ConnId, Socket] = {}
+        self._room_of: dict[ConnId, str] = {}
+        self._empty_since: dict[str, float] = {}
+        self._ids = itertools.count(1)
+
+    # --- sockets ----------------------------------------------------------------
+
+    def attach(self, socket: Socket) -> ConnId:
+        conn = next(self._ids)
+        self._sockets[conn] = socket
+        return conn
+
+    async def detach(self, conn: ConnId) -> None:
+        """The socket is gone, whatever the reason; idempotent."""
+        self._sockets.pop(conn, None)
+        session_id = self._room_of.pop(conn, None)
+        room = self.rooms.get(session_id) if session_id else None
+        if room is not None:
+            await self._apply(room, room.disconnect(conn, self.clock()))
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._sockets)
+
+    # --- authentication -----------------------------------------------------------
+
+    async def authenticate(self, hello: p.Hello) -> Admission:
+        """Check the token of a ``hello``; raise ``Forbidden`` (never say which check failed)."""
+        if not (looks_like_session_id(hello.session) and looks_like_token(hello.token)):
+            raise Forbidden("malformed credentials")
+        info = await run_in_threadpool(self.store.lookup_token, digest(hello.token))
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        if info is None:
+            raise Forbidden("unknown token")
+        if info.session.id != hello.session:
+            raise Forbidden("token of another session")
+        if info.expires_at <= now or info.session.expires_at <= now:
+            raise Forbidden("expired")
+        if info.session.state is not SessionState.OPEN:
+            raise Forbidden("session not open")
+        if hello.role is not None and hello.role is not info.role:
+            raise Forbidden("role mismatch")
+        therapist = await run_in_threadpool(self.store.therapist_by_id, info.session.therapist_id)
+        if therapist is None or therapist.disabled:
+            raise Forbidden("therapist disabled")
+        return Admission(info.session.id, info.session.client_id, info.role)
+
+    # --- room traffic -------------------------------------------------------------
+
+    async def join(self, conn: ConnId, admission: Admission, resume: str | None) -> None:
+        room = self.rooms.get(admission.session_id)
+        if room is None:
+            room = Room(admission.session_id, admission.client_id, self.room_config)
+            self.rooms[admission.session_id] = room
+        self._room_of[conn] = admission.session_id
+        self._empty_since.pop(admission.session_id, None)
+        outputs = room.join(conn, admission.role, resume, new_resume_secret(), self.clock())
+        await self._apply(room, outputs)
+
+    async def receive(self, conn: ConnId, message: p.ClientMessage) -> None:
+        session_id = self._room_of.get(conn)
+        room = self.rooms.get(session_id) if session_id else None
+        if room is None:
+            return
+        await self._apply(room, room.receive(conn, message, self.clock()))
+
+    async def revoke(self, session_id: str) -> None:
+        room = self.rooms.get(session_id)
+        if room is not None:
+            await self._apply(room, room.revoke(self.clock()))
+
+    async def tick(self) -> None:
+        now = self.clock()
+        for session_id, room in list(self.rooms.items()):
+            await self._apply(room, room.tick(now))
+            if room.empty:
+                since = self._empty_since.setdefault(session_id, now)
+                if room.state.name != "ADMITTED" or now - since > EMPTY_ROOM_GRACE:
+                    del self.rooms[session_id]
+                    self._empty_since.pop(session_id, None)
+
+    async def run_ticks(self, interval: float) -> None:
+        """Background task for the app's lifetime: heartbeat deadlines and room cleanup."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.tick()
+            except Exception:  # keep ticking; one bad room must not stop the others
+                log.exception("tick failed")
+
+    def status(self, session_id: str) -> tuple[bool, bool]:
+        """(a client is waiting, a call is on) for the dashboard."""
+        room = self.rooms.get(session_id)
+        return (room.waiting, room.in_call) if room else (False, False)
+
+    # --- carrying out a room's outputs --------------------------------------------
+
+    async def _apply(self, room: Room, outputs: list[Output]) -> None:
+        # Events first: once a socket hears of a change, the change is on record.
+        events = [
+            EventInfo(room.session_id, o.role, o.kind, dt.datetime.fromtimestamp(o.at, dt.UTC))
+            for o in outputs
+            if isinstance(o, Record)
+        ]
+        if events:
+            await run_in_threadpool(self.store.add_events, events)
+        for out in outputs:
+            match out:
+                case Send(conn, message):
+                    await self._send(conn, p.encode(message))
+                case Close(conn, code, error):
+                    await self._close(conn, code, error)
+
+    async def _send(self, conn: ConnId, text: str) -> None:
+        socket = self._sockets.get(conn)
+        if socket is None:
+            return
+        try:
+            await socket.send_text(text)
+        except Exception:  # the socket died under us; its reader will detach it
+            log.debug("send to a closed socket dropped")
+
+    async def _close(self, conn: ConnId, code: int, error: SprechzimmerError | None) -> None:
+        if error is not None:
+            await self._send(conn, p.encode(p.Error.of(error)))
+        socket = self._sockets.pop(conn, None)
+        self._room_of.pop(conn, None)
+        if socket is None:
+            return
+        try:
+            await socket.close(code)
+        except Exception:
+            log.debug("close of a closed socket ignored")

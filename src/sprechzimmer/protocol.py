@@ -1,0 +1,320 @@
+"""The signaling protocol of ``docs/protocol.md`` as dataclasses, and its codec.
+
+Each message is a frozen dataclass whose ``TYPE`` is its ``type`` on the wire.
+``decode_client`` is the only way bytes from a browser become a message: it
+checks size, JSON shape, every field's type and bound, and rejects unknown or
+extra fields. Nothing here does I/O or keeps state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
+
+import orjson
+
+from .errors import BadMessage, SprechzimmerError, TooLarge
+
+PROTOCOL_VERSION = 1
+MAX_SDP = 60_000
+
+
+class Role(enum.StrEnum):
+    THERAPIST = "therapist"
+    CLIENT = "client"
+
+    @property
+    def other(self) -> Role:
+        return Role.CLIENT if self is Role.THERAPIST else Role.THERAPIST
+
+
+def _bound(n: int, default: str | None = "") -> Any:
+    """A string field with an upper length bound; wire presence is checked by ``_REQUIRED``."""
+    return field(default=default, metadata={"max": n})
+
+
+# --- from the browser -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    TYPE: ClassVar[str] = "hello"
+    session: str = _bound(32)
+    token: str = _bound(64)
+    protocol: int = PROTOCOL_VERSION
+    role: Role | None = None
+    resume: str | None = _bound(64, None)
+
+
+@dataclass(frozen=True)
+class Admit:
+    TYPE: ClassVar[str] = "admit"
+
+
+@dataclass(frozen=True)
+class Decline:
+    TYPE: ClassVar[str] = "decline"
+
+
+@dataclass(frozen=True)
+class Offer:
+    TYPE: ClassVar[str] = "offer"
+    sdp: str = _bound(MAX_SDP)
+
+
+@dataclass(frozen=True)
+class Answer:
+    TYPE: ClassVar[str] = "answer"
+    sdp: str = _bound(MAX_SDP)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    TYPE: ClassVar[str] = "candidate"
+    candidate: str = _bound(1024)
+    sdpMid: str | None = _bound(64, None)
+    sdpMLineIndex: int | None = field(default=None, metadata={"max": 255})
+
+
+@dataclass(frozen=True)
+class Restart:
+    TYPE: ClassVar[str] = "restart"
+
+
+class MediaState(enum.StrEnum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True)
+class Media:
+    TYPE: ClassVar[str] = "media"
+    state: MediaState = MediaState.CONNECTED
+
+
+@dataclass(frozen=True)
+class Ping:
+    TYPE: ClassVar[str] = "ping"
+
+
+@dataclass(frozen=True)
+class Bye:
+    TYPE: ClassVar[str] = "bye"
+
+
+ClientMessage = Union[Hello, Admit, Decline, Offer, Answer, Candidate, Restart, Media, Ping, Bye]  # noqa: UP007
+Relayable = Offer | Answer | Candidate | Restart
+RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart)
+
+_CLIENT_TYPES: dict[str, type] = {
+    cls.TYPE: cls
+    for cls in (Hello, Admit, Decline, Offer, Answer, Candidate, Restart, Media, Ping, Bye)
+}
+
+# Fields without a default must be present; these are required on the wire.
+_REQUIRED: dict[type, frozenset[str]] = {
+    Hello: frozenset({"session", "token", "protocol"}),
+    Offer: frozenset({"sdp"}),
+    Answer: frozenset({"sdp"}),
+    Candidate: frozenset({"candidate"}),
+    Media: frozenset({"state"}),
+}
+
+
+# --- from the server --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IceServerInfo:
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
+class Welcome:
+    TYPE: ClassVar[str] = "welcome"
+    role: Role
+    session: str
+    client_id: str | None
+    ice_servers: list[IceServerInfo]
+    heartbeat_interval: float
+    polite: bool
+    resume: str
+    peer_present: bool
+    admitted: bool
+
+
+@dataclass(frozen=True)
+class Waiting:
+    TYPE: ClassVar[str] = "waiting"
+
+
+@dataclass(frozen=True)
+class Knock:
+    TYPE: ClassVar[str] = "knock"
+
+
+@dataclass(frozen=True)
+class KnockCancelled:
+    TYPE: ClassVar[str] = "knock-cancelled"
+
+
+@dataclass(frozen=True)
+class Admitted:
+    TYPE: ClassVar[str] = "admitted"
+
+
+@dataclass(frozen=True)
+class Declined:
+    TYPE: ClassVar[str] = "declined"
+
+
+@dataclass(frozen=True)
+class PeerJoined:
+    TYPE: ClassVar[str] = "peer-joined"
+    role: Role
+    admitted: bool
+
+
+class LeaveReason(enum.StrEnum):
+    HANGUP = "hangup"
+    DISCONNECTED = "disconnected"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class PeerLeft:
+    TYPE: ClassVar[str] = "peer-left"
+    role: Role
+    reason: LeaveReason
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """A relayable message on its way to the other member, with its sender's role."""
+
+    message: Relayable
+    sender: Role
+
+
+@dataclass(frozen=True)
+class Pong:
+    TYPE: ClassVar[str] = "pong"
+
+
+@dataclass(frozen=True)
+class Error:
+    TYPE: ClassVar[str] = "error"
+    code: str
+    message: str
+    message_de: str
+    fatal: bool
+
+    @classmethod
+    def of(cls, error: SprechzimmerError) -> Error:
+        return cls(error.code, error.sentence.en, error.sentence.de, error.fatal)
+
+
+ServerMessage = Union[  # noqa: UP007
+    Welcome,
+    Waiting,
+    Knock,
+    KnockCancelled,
+    Admitted,
+    Declined,
+    PeerJoined,
+    PeerLeft,
+    Relayed,
+    Pong,
+    Error,
+]
+
+
+# --- codec ------------------------------------------------------------------
+
+
+def _check(cls: type, name: str, expected: Any, value: Any, bound: int | None) -> Any:
+    origin = get_origin(expected)
+    if origin in (Union, types.UnionType):
+        options = get_args(expected)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [o for o in options if o is not type(None)]
+        return _check(cls, name, inner, value, bound)
+    if isinstance(expected, type) and issubclass(expected, enum.Enum):
+        try:
+            return expected(value)
+        except ValueError:
+            raise BadMessage(f"{cls.TYPE}.{name}: unknown value") from None  # type: ignore[attr-defined]
+    if expected is str:
+        if not isinstance(value, str):
+            raise BadMessage(f"{cls.TYPE}.{name}: expected a string")  # type: ignore[attr-defined]
+        if bound is not None and len(value) > bound:
+            raise BadMessage(f"{cls.TYPE}.{name}: longer than {bound}")  # type: ignore[attr-defined]
+        return value
+    if expected is int:
+        # bool is an int in Python but not on the wire.
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadMessage(f"{cls.TYPE}.{name}: expected an integer")  # type: ignore[attr-defined]
+        if value < 0 or (bound is not None and value > bound):
+            raise BadMessage(f"{cls.TYPE}.{name}: out of range")  # type: ignore[attr-defined]
+        return value
+    raise TypeError(f"unsupported field type {expected!r}")  # a bug in this module
+
+
+def decode_client(data: str | bytes, max_bytes: int) -> ClientMessage:
+    """Turn one text frame from a browser into a message, or raise a ``ProtocolError``."""
+    size = len(data.encode() if isinstance(data, str) else data)
+    if size > max_bytes:
+        raise TooLarge(f"{size} bytes")
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise BadMessage("not JSON") from None
+    if not isinstance(obj, dict):
+        raise BadMessage("not a JSON object")
+    kind = obj.pop("type", None)
+    cls = _CLIENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise BadMessage("unknown type")
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    extra = set(obj) - set(known)
+    if extra:
+        raise BadMessage(f"{kind}: unexpected fields")
+    missing = _REQUIRED.get(cls, frozenset()) - set(obj)
+    if missing:
+        raise BadMessage(f"{kind}: missing {', '.join(sorted(missing))}")
+    values = {
+        name: _check(cls, name, hints[name], value, known[name].metadata.get("max"))
+        for name, value in obj.items()
+    }
+    message: ClientMessage = cls(**values)
+    if isinstance(message, Hello) and message.protocol != PROTOCOL_VERSION:
+        raise BadMessage("hello: unsupported protocol version")
+    return message
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_wire(message: ServerMessage | ClientMessage) -> dict[str, Any]:
+    """The JSON object of a message, ``type`` first."""
+    if isinstance(message, Relayed):
+        body = to_wire(message.message)
+        body["from"] = message.sender.value
+        return body
+    return {"type": message.TYPE, **_plain(message)}
+
+
+def encode(message: ServerMessage | ClientMessage) -> str:
+    return orjson.dumps(to_wire(message)).decode()

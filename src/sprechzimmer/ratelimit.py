@@ -1,0 +1,41 @@
+"""A sliding-window counter of failed attempts, keyed by a name. Pure: time is passed in.
+
+Login is limited per therapist code (and in total), never per IP address: we
+keep no addresses, not even in memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RateLimiter:
+    limit: int
+    window: float
+    max_keys: int = 10_000
+    _hits: dict[str, deque[float]] = field(default_factory=dict)
+
+    def _prune(self, key: str, now: float) -> deque[float]:
+        hits = self._hits.get(key)
+        if hits is None:
+            return deque()
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if not hits:
+            del self._hits[key]
+        return hits
+
+    def blocked(self, key: str, now: float) -> bool:
+        return len(self._prune(key, now)) >= self.limit
+
+    def hit(self, key: str, now: float) -> None:
+        self._prune(key, now)
+        if key not in self._hits and len(self._hits) >= self.max_keys:
+            # Bounded memory under a flood of made-up codes: forget the oldest key.
+            del self._hits[next(iter(self._hits))]
+        self._hits.setdefault(key, deque()).append(now)
+
+    def reset(self, key: str) -> None:
+        self._hits.pop(key, None)

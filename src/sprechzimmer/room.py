@@ -1,0 +1,354 @@
+"""The waiting room and call of one session, as a pure state machine.
+
+A ``Room`` takes what happened (a member joined, a message arrived, a socket
+closed, time passed) together with the current time, and returns what must be
+done: messages to send, sockets to close, billing events to record. It does no
+I/O, reads no clock and keeps no secret but the in-memory resume secrets that
+let a participant take its place back. It never sees media or key material.
+
+The room's state is the client's admission (``CallState``); who is connected
+is kept beside it. ``_transition`` is the one place the state changes, and it
+logs each change.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from . import protocol as p
+from .errors import (
+    Forbidden,
+    InvalidState,
+    NoPeer,
+    NotAllowed,
+    Occupied,
+    Replaced,
+    SprechzimmerError,
+    Timeout,
+)
+from .protocol import LeaveReason, Role
+
+log = logging.getLogger(__name__)
+
+ConnId = int
+
+HEARTBEAT_MISSES = 3
+"""A member silent for this many heartbeat intervals is gone."""
+
+
+class CallState(enum.IntEnum):
+    IDLE = 0
+    """No client is waiting or admitted."""
+    WAITING = 1
+    """A client knocked and waits for the therapist."""
+    ADMITTED = 2
+    """The client was admitted; it stays so across reconnects until it hangs up."""
+    CLOSED = 3
+    """The session was revoked; nobody may join any more."""
+
+
+_ALLOWED: dict[CallState, frozenset[CallState]] = {
+    CallState.IDLE: frozenset({CallState.WAITING, CallState.CLOSED}),
+    CallState.WAITING: frozenset({CallState.IDLE, CallState.ADMITTED, CallState.CLOSED}),
+    CallState.ADMITTED: frozenset({CallState.IDLE, CallState.CLOSED}),
+    CallState.CLOSED: frozenset(),
+}
+
+
+class EventKind(enum.StrEnum):
+    """Billing events; the only facts about a call that are stored."""
+
+    JOINED = "joined"
+    ADMITTED = "admitted"
+    MEDIA_CONNECTED = "media_connected"
+    MEDIA_DISCONNECTED = "media_disconnected"
+    LEFT = "left"
+
+
+# --- outputs ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    conn: ConnId
+    message: p.ServerMessage
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close a socket; with ``error`` set, an ``error`` message goes out first."""
+
+    conn: ConnId
+    code: int
+    error: SprechzimmerError | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    role: Role
+    kind: EventKind
+    at: float
+
+
+Output = Send | Close | Record
+
+
+@dataclass(frozen=True)
+class RoomConfig:
+    heartbeat_interval: float = 10.0
+    ice_servers: Sequence[p.IceServerInfo] = ()
+
+
+@dataclass
+class Member:
+    conn: ConnId
+    role: Role
+    resume: str
+    last_seen: float
+    media: p.MediaState = p.MediaState.DISCONNECTED
+
+
+@dataclass
+class Room:
+    session_id: str
+    client_id: str
+    config: RoomConfig = field(default_factory=RoomConfig)
+    state: CallState = CallState.IDLE
+    members: dict[Role, Member] = field(default_factory=dict)
+
+    # --- queries, for the hub and the dashboard --------------------------------
+
+    @property
+    def waiting(self) -> bool:
+        return self.state is CallState.WAITING and Role.CLIENT in self.members
+
+    @property
+    def in_call(self) -> bool:
+        return self.state is CallState.ADMITTED and len(self.members) == 2
+
+    @property
+    def empty(self) -> bool:
+        return not self.members
+
+    def conns(self) -> list[ConnId]:
+        return [m.conn for m in self.members.values()]
+
+    def role_of(self, conn: ConnId) -> Role | None:
+        for role, member in self.members.items():
+            if member.conn == conn:
+                return role
+        return None
+
+    def next_deadline(self) -> float | None:
+        """When ``tick`` must run next at the latest, or None when nobody is here."""
+        if not self.members:
+            return None
+        limit = HEARTBEAT_MISSES * self.config.heartbeat_interval
+        return min(m.last_seen for m in self.members.values()) + limit
+
+    # --- inputs ---------------------------------------------------------------
+
+    def join(
+        self, conn: ConnId, role: Role, resume: str | None, new_resume: str, now: float
+    ) -> list[Output]:
+        """An authenticated socket asks for ``role``'s place. ``new_resume`` is fresh random."""
+        if self.state is CallState.CLOSED:
+            return [Close(conn, Forbidden.close_code or 4003, Forbidden("session closed"))]
+        out: list[Output] = []
+        current = self.members.get(role)
+        if current is not None:
+            if resume is None or not hmac.compare_digest(resume, current.resume):
+                return [Close(conn, Occupied.close_code or 4009, Occupied(role.value))]
+            # The same person on a new socket: the old one goes, without a
+            # peer-left, because nobody left.
+            out.append(Close(current.conn, Replaced.close_code or 4009, Replaced()))
+            if current.media is p.MediaState.CONNECTED:
+                out.append(Record(role, EventKind.MEDIA_DISCONNECTED, now))
+        self.members[role] = Member(conn, role, new_resume, now)
+        out.append(Record(role, EventKind.JOINED, now))
+        other = self.members.get(role.other)
+
+        if role is Role.CLIENT and self.state is not CallState.ADMITTED:
+            self._transition(CallState.WAITING)
+        admitted = self.state is CallState.ADMITTED
+        out.append(
+            Send(
+                conn,
+                p.Welcome(
+                    role=role,
+                    session=self.session_id,
+                    client_id=self.client_id if role is Role.THERAPIST else None,
+                    ice_servers=list(self.config.ice_servers),
+                    heartbeat_interval=self.config.heartbeat_interval,
+                    polite=role is Role.CLIENT,
+                    resume=new_resume,
+                    peer_present=other is not None,
+                    admitted=admitted,
+                ),
+            )
+        )
+        if role is Role.CLIENT and not admitted:
+            out.append(Send(conn, p.Waiting()))
+            if other is not None:
+                out.append(Send(other.conn, p.Knock()))
+        elif role is Role.THERAPIST and self.waiting:
+            out.append(Send(conn, p.Knock()))
+        elif other is not None:
+            out.append(Send(other.conn, p.PeerJoined(role, admitted)))
+        if admitted and other is not None:
+            # Both admitted members are here: the call (re)starts.
+            out += [Send(m.conn, p.Admitted()) for m in self._ordered()]
+        return out
+
+    def receive(self, conn: ConnId, message: p.ClientMessage, now: float) -> list[Output]:
+        role = self.role_of(conn)
+        if role is None:
+            # A socket the room already let go (replaced, declined): ignore its stragglers.
+            return []
+        member = self.members[role]
+        member.last_seen = now
+        match message:
+            case p.Ping():
+                return [Send(conn, p.Pong())]
+            case p.Admit():
+                return self._admit(conn, role, now)
+            case p.Decline():
+                return self._decline(conn, role, now)
+            case p.Offer() | p.Answer() | p.Candidate() | p.Restart():
+                return self._relay(conn, role, message, now)
+            case p.Media(state=state):
+                if role is Role.CLIENT and self.state is not CallState.ADMITTED:
+                    return self._refuse(conn, role, now, "media before admission")
+                if state is member.media:
+                    return []
+                member.media = state
+                kind = (
+                    EventKind.MEDIA_CONNECTED
+                    if state is p.MediaState.CONNECTED
+                    else EventKind.MEDIA_DISCONNECTED
+                )
+                return [Record(role, kind, now)]
+            case p.Bye():
+                return self._leave(role, now, LeaveReason.HANGUP, Close(conn, 1000))
+            case p.Hello():
+                return self._refuse(conn, role, now, "second hello")
+        raise InvalidState(f"unhandled message {type(message).__name__}")
+
+    def disconnect(self, conn: ConnId, now: float) -> list[Output]:
+        """The socket closed by itself (network, tab closed)."""
+        role = self.role_of(conn)
+        if role is None:
+            return []
+        return self._leave(role, now, LeaveReason.DISCONNECTED, None)
+
+    def tick(self, now: float) -> list[Output]:
+        """Let time pass: members silent for too long are gone."""
+        limit = HEARTBEAT_MISSES * self.config.heartbeat_interval
+        out: list[Output] = []
+        for role, member in list(self.members.items()):
+            if now - member.last_seen > limit:
+                close = Close(member.conn, Timeout.close_code or 4408, Timeout())
+                out += self._leave(role, now, LeaveReason.TIMEOUT, close)
+        return out
+
+    def revoke(self, now: float) -> list[Output]:
+        """The session was revoked: everybody out, nobody in."""
+        out: list[Output] = []
+        # Everybody goes at once, so nobody is told that the other one left.
+        for role, member in list(self.members.items()):
+            del self.members[role]
+            out.append(Close(member.conn, Forbidden.close_code or 4003, Forbidden("revoked")))
+            if member.media is p.MediaState.CONNECTED:
+                out.append(Record(role, EventKind.MEDIA_DISCONNECTED, now))
+            out.append(Record(role, EventKind.LEFT, now))
+        if self.state is not CallState.CLOSED:
+            self._transition(CallState.CLOSED)
+        return out
+
+    # --- the steps ------------------------------------------------------------
+
+    def _admit(self, conn: ConnId, role: Role, now: float) -> list[Output]:
+        if role is not Role.THERAPIST:
+            return self._refuse(conn, role, now, "admit by client")
+        if not self.waiting:
+            # The client may have left a moment ago: tell, but keep the therapist.
+            return [Send(conn, p.Error.of(NoPeer()))]
+        self._transition(CallState.ADMITTED)
+        out: list[Output] = [Record(Role.CLIENT, EventKind.ADMITTED, now)]
+        return out + [Send(m.conn, p.Admitted()) for m in self._ordered()]
+
+    def _decline(self, conn: ConnId, role: Role, now: float) -> list[Output]:
+        if role is not Role.THERAPIST:
+            return self._refuse(conn, role, now, "decline by client")
+        client = self.members.get(Role.CLIENT)
+        if client is None:
+            return [Send(conn, p.Error.of(NoPeer()))]
+        return [
+            Send(client.conn, p.Declined()),
+            *self._leave(Role.CLIENT, now, LeaveReason.HANGUP, Close(client.conn, 1000)),
+        ]
+
+    def _relay(self, conn: ConnId, role: Role, message: p.Relayable, now: float) -> list[Output]:
+        if self.state is not CallState.ADMITTED:
+            if role is Role.CLIENT:
+                # Only an admitted client may reach the therapist's browser.
+                return self._refuse(conn, role, now, "relay before admission")
+            return [Send(conn, p.Error.of(NoPeer()))]
+        other = self.members.get(role.other)
+        if other is None:
+            return [Send(conn, p.Error.of(NoPeer()))]
+        return [Send(other.conn, p.Relayed(message, role))]
+
+    def _refuse(self, conn: ConnId, role: Role, now: float, why: str) -> list[Output]:
+        log.info("room %s: refused %s from %s", self.session_id[:8], why, role.value)
+        close = Close(conn, NotAllowed.close_code or 4003, NotAllowed(why))
+        return self._leave(role, now, LeaveReason.DISCONNECTED, close, refused=True)
+
+    def _leave(
+        self,
+        role: Role,
+        now: float,
+        reason: LeaveReason,
+        close: Close | None,
+        *,
+        refused: bool = False,
+    ) -> list[Output]:
+        member = self.members.pop(role)
+        out: list[Output] = [] if close is None else [close]
+        if member.media is p.MediaState.CONNECTED:
+            out.append(Record(role, EventKind.MEDIA_DISCONNECTED, now))
+        out.append(Record(role, EventKind.LEFT, now))
+        other = self.members.get(role.other)
+        was_waiting = role is Role.CLIENT and self.state is CallState.WAITING
+        # Admission ends with a hang-up, a decline or a refusal; it survives a lost
+        # socket or a timeout so that the client comes straight back into the call.
+        ends_admission = was_waiting or reason is LeaveReason.HANGUP or refused
+        if (
+            role is Role.CLIENT
+            and ends_admission
+            and self.state
+            in (
+                CallState.WAITING,
+                CallState.ADMITTED,
+            )
+        ):
+            self._transition(CallState.IDLE)
+        if other is not None:
+            if was_waiting:
+                out.append(Send(other.conn, p.KnockCancelled()))
+            else:
+                out.append(Send(other.conn, p.PeerLeft(role, reason)))
+        return out
+
+    def _ordered(self) -> list[Member]:
+        return [self.members[r] for r in (Role.THERAPIST, Role.CLIENT) if r in self.members]
+
+    def _transition(self, new: CallState) -> None:
+        if new not in _ALLOWED[self.state]:
+            raise InvalidState(f"room is {self.state.name}, cannot become {new.name}")
+        log.info("room %s: %s -> %s", self.session_id[:8], self.state.name, new.name)
+        self.state = new

@@ -1,0 +1,110 @@
+"""The signaling WebSocket endpoint: moves bytes between a socket and the hub.
+
+It checks the Origin before accepting, waits at most ``auth_deadline`` for
+``hello``, decodes and bounds every frame, and turns every ``ProtocolError``
+into an ``error`` message and the documented close code. It logs no address,
+token or message body, and never keeps a message after handing it on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from . import protocol as p
+from .config import Settings
+from .errors import (
+    AuthTimeout,
+    BadMessage,
+    InternalError,
+    NotAuthenticated,
+    ProtocolError,
+    SprechzimmerError,
+)
+from .hub import Hub
+
+log = logging.getLogger(__name__)
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class StarletteSocket:
+    """The two things the hub needs from a socket."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+
+    async def send_text(self, data: str) -> None:
+        await self.ws.send_text(data)
+
+    async def close(self, code: int) -> None:
+        if self.ws.application_state is WebSocketState.CONNECTED:
+            await self.ws.close(code)
+
+
+def origin_allowed(settings: Settings, origin: str | None) -> bool:
+    return origin is not None and (origin == settings.origin or origin in settings.allowed_origins)
+
+
+async def _receive_text(ws: WebSocket) -> str:
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise _Disconnected
+    text = message.get("text")
+    if text is None:
+        raise BadMessage("binary frame")
+    assert isinstance(text, str)
+    return text
+
+
+async def _refuse(ws: WebSocket, error: SprechzimmerError) -> None:
+    if ws.application_state is not WebSocketState.CONNECTED:
+        return
+    try:
+        await ws.send_text(p.encode(p.Error.of(error)))
+        await ws.close(error.close_code or 1011)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+
+
+async def signaling_endpoint(ws: WebSocket) -> None:
+    settings: Settings = ws.app.state.settings
+    hub: Hub = ws.app.state.hub
+    if not origin_allowed(settings, ws.headers.get("origin")):
+        # Closing before accept makes the server answer the handshake with 403.
+        await ws.close(code=1008)
+        return
+    await ws.accept()
+    conn = hub.attach(StarletteSocket(ws))
+    try:
+        try:
+            first = await asyncio.wait_for(_receive_text(ws), settings.auth_deadline)
+        except TimeoutError:
+            raise AuthTimeout() from None
+        hello = p.decode_client(first, settings.max_message_bytes)
+        if not isinstance(hello, p.Hello):
+            raise NotAuthenticated(f"first message was {hello.TYPE}")
+        admission = await hub.authenticate(hello)
+        await hub.join(conn, admission, hello.resume)
+        while True:
+            text = await _receive_text(ws)
+            await hub.receive(conn, p.decode_client(text, settings.max_message_bytes))
+    except (_Disconnected, WebSocketDisconnect):
+        pass
+    except ProtocolError as error:
+        log.info("signaling: %s (%s)", error.code, error.detail)
+        await hub.detach(conn)  # leave the room first, so the peer hears of it
+        await _refuse(ws, error)
+    except Exception:
+        if ws.application_state is WebSocketState.CONNECTED:
+            log.exception("signaling: internal error")
+            await hub.detach(conn)
+            await _refuse(ws, InternalError())
+        # Otherwise the hub closed this socket itself (replaced, declined, revoked)
+        # and the straggling read has nothing left to say.
+    finally:
+        await hub.detach(conn)

@@ -1,0 +1,139 @@
+// The JSON API of docs/http.md, as the dashboard and login pages use it.
+// Same origin only (relative URLs); the login cookie travels by itself, the
+// CSRF token goes into a header on every state-changing request.
+
+/**
+ * @typedef {object} ApiErrorBody
+ * @property {string} code
+ * @property {string} message English sentence
+ * @property {string} message_de German sentence
+ */
+
+/**
+ * @typedef {object} SessionLinks
+ * @property {string} session_id
+ * @property {string} client_id
+ * @property {string} therapist_url
+ * @property {string} client_url
+ * @property {string} created_at
+ * @property {string} expires_at
+ */
+
+/**
+ * @typedef {object} SessionSummary
+ * @property {string} session_id
+ * @property {string} client_id
+ * @property {string} created_at
+ * @property {string} expires_at
+ * @property {string} state
+ * @property {boolean} waiting
+ * @property {boolean} in_call
+ */
+
+/** @typedef {{code: string, csrf_token: string}} Me */
+
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status, 0 for a network failure
+   * @param {ApiErrorBody | null} body
+   */
+  constructor(status, body) {
+    super(body?.message ?? `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {{csrf?: string, body?: unknown}} [options]
+ * @returns {Promise<unknown>} the parsed JSON body, or null for 204
+ */
+export async function request(method, path, options = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'application/json' };
+  if (options.csrf) headers['X-CSRF-Token'] = options.csrf;
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  /** @type {Response} */
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+      redirect: 'error',
+    });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  if (response.status === 204) return null;
+  /** @type {unknown} */
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const err = /** @type {{error?: ApiErrorBody} | null} */ (data)?.error ?? null;
+    throw new ApiError(response.status, err && typeof err === 'object' ? err : null);
+  }
+  return data;
+}
+
+/** @returns {Promise<Me>} */
+export async function me() {
+  return /** @type {Me} */ (await request('GET', '/api/v1/me'));
+}
+
+/**
+ * @param {string} code
+ * @param {string} password
+ * @returns {Promise<Me>}
+ */
+export async function login(code, password) {
+  return /** @type {Me} */ (await request('POST', '/api/v1/login', { body: { code, password } }));
+}
+
+/** @param {string} csrf */
+export async function logout(csrf) {
+  await request('POST', '/api/v1/logout', { csrf });
+}
+
+/** @returns {Promise<SessionSummary[]>} */
+export async function listSessions() {
+  const data = /** @type {{sessions?: SessionSummary[]}} */ (await request('GET', '/api/v1/sessions'));
+  return Array.isArray(data?.sessions) ? data.sessions : [];
+}
+
+/**
+ * @param {string} csrf
+ * @param {string} clientId
+ * @returns {Promise<SessionLinks>}
+ */
+export async function createSession(csrf, clientId) {
+  return /** @type {SessionLinks} */ (await request('POST', '/api/v1/sessions', { csrf, body: { client_id: clientId } }));
+}
+
+/**
+ * @param {string} csrf
+ * @param {string} sessionId
+ * @returns {Promise<SessionLinks>}
+ */
+export async function newLinks(csrf, sessionId) {
+  return /** @type {SessionLinks} */ (
+    await request('POST', `/api/v1/sessions/${encodeURIComponent(sessionId)}/links`, { csrf })
+  );
+}
+
+/**
+ * @param {string} csrf
+ * @param {string} sessionId
+ */
+export async function revokeSession(csrf, sessionId) {
+  await request('DELETE', `/api/v1/sessions/${encodeURIComponent(sessionId)}`, { csrf });
+}

@@ -1,0 +1,346 @@
+// Every sentence the pages show, in German (default) and English, and the
+// little machinery that puts them on the page. Nothing visible is written
+// anywhere else. The chosen language is kept in localStorage (a preference,
+// not tracking: it never leaves the browser).
+//
+// The dictionaries and `translate` are pure; the DOM helpers touch `document`
+// only when called, so node can import this module to test the dictionaries.
+
+/** @typedef {'de' | 'en'} Lang */
+
+export const LANGS = /** @type {const} */ (['de', 'en']);
+export const DEFAULT_LANG = 'de';
+const STORAGE_KEY = 'sprechzimmer.lang';
+
+const de = {
+  'app.name': 'Sprechzimmer',
+  'lang.label': 'Sprache',
+  'lang.de': 'Deutsch',
+  'lang.en': 'English',
+
+  'login.title': 'Anmeldung für Therapeutinnen und Therapeuten',
+  'login.code': 'Kennung',
+  'login.password': 'Passwort',
+  'login.submit': 'Anmelden',
+  'login.busy': 'Anmeldung läuft …',
+  'login.hint': 'Sie sind Klientin oder Klient? Dann öffnen Sie bitte einfach den Link, den Sie erhalten haben.',
+
+  'error.network': 'Der Server ist nicht erreichbar. Bitte prüfen Sie Ihre Internetverbindung.',
+  'error.unexpected': 'Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.',
+
+  'dashboard.title': 'Übersicht',
+  'dashboard.loggedInAs': 'Angemeldet als {code}',
+  'dashboard.logout': 'Abmelden',
+  'dashboard.new': 'Neue Sitzung',
+  'dashboard.clientId': 'Klienten-Kennung (Pseudonym)',
+  'dashboard.clientIdHelp': 'Verwenden Sie eine Kennung, die nur Sie zuordnen können – keinen Namen, keine E-Mail-Adresse, keine Telefonnummer.',
+  'dashboard.create': 'Sitzung anlegen',
+  'dashboard.created': 'Sitzung für {clientId} angelegt. Senden Sie diesen Link über Ihren eigenen Kanal an Ihre Klientin oder Ihren Klienten:',
+  'dashboard.clientLink': 'Link für die Klientin / den Klienten',
+  'dashboard.copy': 'Link kopieren',
+  'dashboard.copied': 'Kopiert.',
+  'dashboard.copyFailed': 'Kopieren nicht möglich – der Link ist markiert, bitte mit Strg+C / ⌘+C kopieren.',
+  'dashboard.joinAsTherapist': 'Als Therapeut/in beitreten',
+  'dashboard.sessions': 'Sitzungen',
+  'dashboard.noSessions': 'Noch keine Sitzungen.',
+  'dashboard.col.clientId': 'Klienten-Kennung',
+  'dashboard.col.created': 'Angelegt',
+  'dashboard.col.state': 'Status',
+  'dashboard.col.actions': 'Aktionen',
+  'dashboard.waiting': 'wartet',
+  'dashboard.inCall': 'im Gespräch',
+  'dashboard.join': 'Beitreten',
+  'dashboard.newLink': 'Link neu',
+  'dashboard.revoke': 'Widerrufen',
+  'dashboard.revokeConfirm': 'Sitzung {clientId} widerrufen? Alle Links werden ungültig, eine laufende Verbindung wird getrennt.',
+  'dashboard.loadFailed': 'Die Sitzungen konnten nicht geladen werden.',
+  'dashboard.someoneWaiting': '{clientId} wartet im Wartezimmer.',
+  'dashboard.state.open': 'offen',
+  'dashboard.state.closed': 'beendet',
+  'dashboard.state.revoked': 'widerrufen',
+  'dashboard.state.expired': 'abgelaufen',
+
+  'clientId.warn.email': 'Das sieht nach einer E-Mail-Adresse aus.',
+  'clientId.warn.phone': 'Das sieht nach einer Telefonnummer aus.',
+  'clientId.warn.name': 'Das sieht nach einem echten Namen aus.',
+  'clientId.warn.hint': 'Bitte verwenden Sie ein Pseudonym (z. B. „K-2041“). Sie können trotzdem fortfahren.',
+
+  'call.title': 'Videosprechstunde',
+  'call.badLink': 'Dieser Link ist unvollständig oder ungültig. Bitte öffnen Sie den Link genau so, wie Sie ihn erhalten haben.',
+  'call.deviceCheck': 'Bitte prüfen Sie Kamera und Mikrofon.',
+  'call.camera': 'Kamera',
+  'call.microphone': 'Mikrofon',
+  'call.noDevice': 'Keine',
+  'call.level': 'Mikrofonpegel',
+  'call.join': 'Beitreten',
+  'call.devicesDenied': 'Der Zugriff auf Kamera und Mikrofon wurde nicht erlaubt. Sie können ihn in den Einstellungen Ihres Browsers erlauben und die Seite neu laden – oder ohne Kamera und Mikrofon beitreten.',
+  'call.devicesMissing': 'Keine Kamera und kein Mikrofon gefunden. Sie können trotzdem beitreten.',
+  'call.audioOnly': 'Keine Kamera verfügbar – Sie treten nur mit Ton bei.',
+  'call.videoOnly': 'Kein Mikrofon verfügbar – Sie treten nur mit Bild bei.',
+  'call.devicesBusy': 'Kamera oder Mikrofon werden gerade von einem anderen Programm benutzt.',
+  'call.insecure': 'Kamera und Mikrofon sind nur über eine sichere Verbindung (https) verfügbar.',
+  'call.connecting': 'Verbindung wird hergestellt …',
+  'call.reconnecting': 'Verbindung unterbrochen – neuer Versuch …',
+  'call.waitingRoom': 'Sie sind im Wartezimmer. Ihre Therapeutin oder Ihr Therapeut lässt Sie gleich eintreten.',
+  'call.waitingForClient': 'Warten auf die Klientin / den Klienten …',
+  'call.knocking': 'Ihre Klientin / Ihr Klient wartet im Wartezimmer.',
+  'call.admit': 'Eintreten lassen',
+  'call.decline': 'Abweisen',
+  'call.inCall': 'Im Gespräch',
+  'call.startingMedia': 'Verbindung zur anderen Seite wird aufgebaut …',
+  'call.peerInterrupted': 'Verbindung zur anderen Seite unterbrochen.',
+  'call.peerHungUp': 'Die andere Seite hat aufgelegt.',
+  'call.ended': 'Gespräch beendet',
+  'call.declined': 'Ihre Therapeutin oder Ihr Therapeut hat die Sitzung beendet.',
+  'call.rejoin': 'Erneut beitreten',
+  'call.leave': 'Wartezimmer verlassen',
+  'call.mute': 'Stummschalten',
+  'call.cameraOff': 'Kamera aus',
+  'call.hangup': 'Auflegen',
+  'call.remoteVideo': 'Video der anderen Seite',
+  'call.localVideo': 'Ihr eigenes Video',
+  'call.closed': 'Die Verbindung zum Server wurde beendet (Code {code}).',
+  'call.gaveUp': 'Die Verbindung zum Server konnte nicht wiederhergestellt werden.',
+  'call.clientLabel': 'Klient/in: {clientId}',
+
+  'conn.new': 'Noch nicht verbunden',
+  'conn.connecting': 'Verbindung wird aufgebaut',
+  'conn.connected': 'Verbunden',
+  'conn.disconnected': 'Verbindung gestört',
+  'conn.failed': 'Verbindung fehlgeschlagen',
+  'conn.closed': 'Verbindung getrennt',
+  'conn.p2p': 'direkt',
+  'conn.relay': 'über Relay-Server',
+
+  'sound.enable': 'Ton für Benachrichtigungen',
+};
+
+/** @typedef {keyof typeof de} MessageKey */
+
+/** @type {Record<MessageKey, string>} */
+const en = {
+  'app.name': 'Sprechzimmer',
+  'lang.label': 'Language',
+  'lang.de': 'Deutsch',
+  'lang.en': 'English',
+
+  'login.title': 'Sign-in for therapists',
+  'login.code': 'User code',
+  'login.password': 'Password',
+  'login.submit': 'Sign in',
+  'login.busy': 'Signing in …',
+  'login.hint': 'Are you a client? Simply open the link you were sent.',
+
+  'error.network': 'The server cannot be reached. Please check your internet connection.',
+  'error.unexpected': 'Something went wrong. Please try again.',
+
+  'dashboard.title': 'Overview',
+  'dashboard.loggedInAs': 'Signed in as {code}',
+  'dashboard.logout': 'Sign out',
+  'dashboard.new': 'New session',
+  'dashboard.clientId': 'Client ID (pseudonym)',
+  'dashboard.clientIdHelp': 'Use an ID that only you can match to a person – no name, no e-mail address, no phone number.',
+  'dashboard.create': 'Create session',
+  'dashboard.created': 'Session for {clientId} created. Send this link to your client through your own channel:',
+  'dashboard.clientLink': 'Link for the client',
+  'dashboard.copy': 'Copy link',
+  'dashboard.copied': 'Copied.',
+  'dashboard.copyFailed': 'Cannot copy – the link is selected, please press Ctrl+C / ⌘+C.',
+  'dashboard.joinAsTherapist': 'Join as therapist',
+  'dashboard.sessions': 'Sessions',
+  'dashboard.noSessions': 'No sessions yet.',
+  'dashboard.col.clientId': 'Client ID',
+  'dashboard.col.created': 'Created',
+  'dashboard.col.state': 'State',
+  'dashboard.col.actions': 'Actions',
+  'dashboard.waiting': 'waiting',
+  'dashboard.inCall': 'in call',
+  'dashboard.join': 'Join',
+  'dashboard.newLink': 'New link',
+  'dashboard.revoke': 'Revoke',
+  'dashboard.revokeConfirm': 'Revoke session {clientId}? All its links stop working and a running connection is cut.',
+  'dashboard.loadFailed': 'The sessions could not be loaded.',
+  'dashboard.someoneWaiting': '{clientId} is in the waiting room.',
+  'dashboard.state.open': 'open',
+  'dashboard.state.closed': 'ended',
+  'dashboard.state.revoked': 'revoked',
+  'dashboard.state.expired': 'expired',
+
+  'clientId.warn.email': 'This looks like an e-mail address.',
+  'clientId.warn.phone': 'This looks like a phone number.',
+  'clientId.warn.name': 'This looks like a real name.',
+  'clientId.warn.hint': 'Please use a pseudonym (e.g. "K-2041"). You can still go ahead.',
+
+  'call.title': 'Video consultation',
+  'call.badLink': 'This link is incomplete or invalid. Please open the link exactly as you received it.',
+  'call.deviceCheck': 'Please check your camera and microphone.',
+  'call.camera': 'Camera',
+  'call.microphone': 'Microphone',
+  'call.noDevice': 'None',
+  'call.level': 'Microphone level',
+  'call.join': 'Join',
+  'call.devicesDenied': 'Access to camera and microphone was not allowed. You can allow it in your browser settings and reload the page – or join without camera and microphone.',
+  'call.devicesMissing': 'No camera and no microphone found. You can still join.',
+  'call.audioOnly': 'No camera available – you join with sound only.',
+  'call.videoOnly': 'No microphone available – you join with video only.',
+  'call.devicesBusy': 'Camera or microphone is being used by another program.',
+  'call.insecure': 'Camera and microphone are only available over a secure connection (https).',
+  'call.connecting': 'Connecting …',
+  'call.reconnecting': 'Connection lost – trying again …',
+  'call.waitingRoom': 'You are in the waiting room. Your therapist will let you in shortly.',
+  'call.waitingForClient': 'Waiting for the client …',
+  'call.knocking': 'Your client is in the waiting room.',
+  'call.admit': 'Let in',
+  'call.decline': 'Turn away',
+  'call.inCall': 'In call',
+  'call.startingMedia': 'Connecting to the other side …',
+  'call.peerInterrupted': 'The connection to the other side was interrupted.',
+  'call.peerHungUp': 'The other side hung up.',
+  'call.ended': 'Call ended',
+  'call.declined': 'Your therapist has ended the session.',
+  'call.rejoin': 'Join again',
+  'call.leave': 'Leave the waiting room',
+  'call.mute': 'Mute',
+  'call.cameraOff': 'Camera off',
+  'call.hangup': 'Hang up',
+  'call.remoteVideo': 'Video of the other side',
+  'call.localVideo': 'Your own video',
+  'call.closed': 'The connection to the server was closed (code {code}).',
+  'call.gaveUp': 'The connection to the server could not be restored.',
+  'call.clientLabel': 'Client: {clientId}',
+
+  'conn.new': 'Not connected yet',
+  'conn.connecting': 'Connecting',
+  'conn.connected': 'Connected',
+  'conn.disconnected': 'Connection disturbed',
+  'conn.failed': 'Connection failed',
+  'conn.closed': 'Disconnected',
+  'conn.p2p': 'direct',
+  'conn.relay': 'via relay server',
+
+  'sound.enable': 'Sound for notifications',
+};
+
+/** @type {Readonly<Record<Lang, Record<MessageKey, string>>>} */
+export const DICTIONARIES = Object.freeze({ de, en });
+
+/**
+ * @param {unknown} value
+ * @returns {value is Lang}
+ */
+export function isLang(value) {
+  return value === 'de' || value === 'en';
+}
+
+/**
+ * Look up `key` in `lang` and fill in `{name}` placeholders. A missing key
+ * shows the key itself (visible in tests, never a blank button).
+ *
+ * @param {Lang} lang
+ * @param {string} key
+ * @param {Record<string, string | number>} [params]
+ * @returns {string}
+ */
+export function translate(lang, key, params) {
+  const dict = /** @type {Record<string, string>} */ (DICTIONARIES[lang]);
+  const text = Object.hasOwn(dict, key) ? dict[key] : key;
+  if (!params) return text;
+  return text.replace(/\{(\w+)\}/g, (whole, name) =>
+    Object.hasOwn(params, name) ? String(params[name]) : whole,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Page side (uses document / localStorage only when called)
+
+/** @type {Lang} */
+let current = DEFAULT_LANG;
+/** @type {Set<(lang: Lang) => void>} */
+const listeners = new Set();
+
+/** @returns {Lang} */
+export function getLang() {
+  return current;
+}
+
+/**
+ * The current language's text for `key`.
+ * @param {MessageKey} key
+ * @param {Record<string, string | number>} [params]
+ */
+export function t(key, params) {
+  return translate(current, key, params);
+}
+
+/**
+ * Pick the server's sentence in the current language (API and protocol
+ * errors carry both).
+ * @param {{message?: string, message_de?: string} | null | undefined} error
+ * @param {MessageKey} fallback
+ */
+export function serverMessage(error, fallback) {
+  const text = current === 'de' ? error?.message_de : error?.message;
+  return text || error?.message || t(fallback);
+}
+
+/** @param {(lang: Lang) => void} fn */
+export function onLangChange(fn) {
+  listeners.add(fn);
+}
+
+/** @param {Lang} lang */
+export function setLang(lang) {
+  current = lang;
+  try {
+    localStorage.setItem(STORAGE_KEY, lang);
+  } catch {
+    // storage disabled: the choice lasts for this page only
+  }
+  applyTranslations(document);
+  for (const fn of listeners) fn(lang);
+}
+
+/**
+ * Put the current language's text into every element that names a key:
+ * `data-i18n` (text content), `data-i18n-label` (aria-label),
+ * `data-i18n-placeholder`, `data-i18n-title`.
+ * @param {ParentNode} root
+ */
+export function applyTranslations(root) {
+  document.documentElement.lang = current;
+  for (const el of root.querySelectorAll('[data-i18n]')) {
+    el.textContent = t(/** @type {MessageKey} */ (el.getAttribute('data-i18n')));
+  }
+  for (const [attr, target] of [
+    ['data-i18n-label', 'aria-label'],
+    ['data-i18n-placeholder', 'placeholder'],
+    ['data-i18n-title', 'title'],
+  ]) {
+    for (const el of root.querySelectorAll(`[${attr}]`)) {
+      el.setAttribute(target, t(/** @type {MessageKey} */ (el.getAttribute(attr))));
+    }
+  }
+}
+
+/**
+ * Read the stored choice, translate the page and wire the language switch
+ * (`<select data-testid="lang-switch">`).
+ */
+export function initI18n() {
+  /** @type {string | null} */
+  let stored = null;
+  try {
+    stored = localStorage.getItem(STORAGE_KEY);
+  } catch {
+    // storage disabled
+  }
+  current = isLang(stored) ? stored : DEFAULT_LANG;
+  applyTranslations(document);
+  const select = document.querySelector('[data-testid="lang-switch"]');
+  if (select instanceof HTMLSelectElement) {
+    select.value = current;
+    select.addEventListener('change', () => {
+      if (isLang(select.value)) setLang(select.value);
+    });
+  }
+}

@@ -1,0 +1,338 @@
+// One RTCPeerConnection and its negotiation, kept apart from the page.
+//
+// Negotiation follows the "perfect negotiation" pattern of the WebRTC spec:
+// either side may (re)negotiate at any time; when both offer at once the
+// impolite side (therapist, `polite: false` in welcome) ignores the other's
+// offer and the polite side (client) rolls its own back. The therapist makes
+// the first offer; the client answers with its tracks on the transceivers the
+// offer created.
+//
+// ICE servers come only from the server's welcome: with an empty list there
+// are host candidates only, and never a public STUN server.
+
+import { sdpFingerprint } from './protocol.js';
+import { mediaPath, inboundSummary } from './stats.js';
+
+/** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
+/** @typedef {import('./protocol.js').CandidateMessage} CandidateMessage */
+/** @typedef {import('./protocol.js').IceServer} IceServer */
+
+/**
+ * @typedef {object} PeerOptions
+ * @property {IceServer[]} iceServers
+ * @property {boolean} polite
+ * @property {MediaStream | null} localStream
+ * @property {(message: ClientMessage) => boolean} send to the signaling socket
+ * @property {(stream: MediaStream) => void} onRemoteStream
+ * @property {(state: RTCPeerConnectionState) => void} onConnectionState
+ * @property {(text: string) => void} [log]
+ */
+
+/** How long ICE may stay 'disconnected' before we ask for a restart. */
+const DISCONNECTED_GRACE_MS = 2500;
+/** Least time between two restarts asked for by us. */
+const RESTART_INTERVAL_MS = 5000;
+
+export class PeerSession {
+  /** @type {RTCPeerConnection} */
+  pc;
+  #polite;
+  #send;
+  #log;
+  /** @type {MediaStream | null} */
+  #localStream;
+  #remoteStream = new MediaStream();
+  #makingOffer = false;
+  #ignoreOffer = false;
+  #isSettingRemoteAnswerPending = false;
+  /** candidates that came before the remote description they belong to */
+  /** @type {RTCIceCandidateInit[]} */
+  #pendingCandidates = [];
+  #tracksAttached = false;
+  #closed = false;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #disconnectTimer = null;
+  #lastRestart = -Infinity;
+  /** Serializes remote descriptions: each must finish before the next starts. */
+  /** @type {Promise<void>} */
+  #queue = Promise.resolve();
+
+  /** @param {PeerOptions} options */
+  constructor(options) {
+    this.#polite = options.polite;
+    this.#send = options.send;
+    this.#log = options.log ?? (() => {});
+    this.#localStream = options.localStream;
+    this.pc = new RTCPeerConnection({
+      // RTCIceServer wants `urls` as string or list; the codec gives a list.
+      iceServers: options.iceServers.map((s) => ({ ...s })),
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    });
+    const pc = this.pc;
+
+    pc.onnegotiationneeded = async () => {
+      if (this.#closed) return;
+      try {
+        this.#makingOffer = true;
+        await pc.setLocalDescription();
+        this.#sendDescription();
+      } catch (err) {
+        this.#log(`peer: offer failed: ${err}`);
+      } finally {
+        this.#makingOffer = false;
+      }
+    };
+
+    pc.onicecandidate = ({ candidate }) => {
+      // A null candidate (gathering done) is not sent: end-of-candidates is
+      // optional in the protocol, and leaving it out keeps later ICE
+      // restarts simple.
+      if (this.#closed || !candidate || !candidate.candidate) return;
+      this.#send({
+        type: 'candidate',
+        candidate: candidate.candidate,
+        sdpMid: candidate.sdpMid ?? null,
+        sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+      });
+    };
+
+    pc.ontrack = ({ track }) => {
+      if (!this.#remoteStream.getTracks().includes(track)) {
+        // One stream of our own for the <video>: the remote side's stream ids
+        // do not matter to us, and a track without a stream still plays.
+        for (const old of this.#remoteStream.getTracks()) {
+          if (old.kind === track.kind) this.#remoteStream.removeTrack(old);
+        }
+        this.#remoteStream.addTrack(track);
+      }
+      options.onRemoteStream(this.#remoteStream);
+    };
+
+    pc.onconnectionstatechange = () => {
+      this.#log(`peer: connection ${pc.connectionState}`);
+      options.onConnectionState(pc.connectionState);
+    };
+
+    pc.oniceconnectionstatechange = () => this.#watchIce();
+  }
+
+  /** The therapist starts: add our tracks (or receive-only slots) and offer. */
+  start() {
+    if (this.#polite) return;
+    for (const kind of /** @type {const} */ (['audio', 'video'])) {
+      const track = this.#localStream?.getTracks().find((t) => t.kind === kind);
+      if (track && this.#localStream) {
+        this.pc.addTrack(track, this.#localStream);
+      } else {
+        // Without a camera or microphone we still want to receive the other
+        // side's, so offer a receive-only slot for it.
+        this.pc.addTransceiver(kind, { direction: 'recvonly' });
+      }
+    }
+    this.#tracksAttached = true;
+    // negotiationneeded fires by itself now.
+  }
+
+  /**
+   * Whether an offer comes from a new peer connection of the other side
+   * (a reload or a reconnect), not from the one we are talking to: a new
+   * connection has a new DTLS certificate.
+   *
+   * @param {string} sdp
+   * @returns {boolean}
+   */
+  isFromOtherConnection(sdp) {
+    const current = this.pc.remoteDescription?.sdp;
+    if (!current) return false;
+    const a = sdpFingerprint(current);
+    const b = sdpFingerprint(sdp);
+    return a !== null && b !== null && a !== b;
+  }
+
+  /**
+   * An offer or answer from the other side.
+   * @param {'offer' | 'answer'} type
+   * @param {string} sdp
+   * @returns {Promise<void>}
+   */
+  handleDescription(type, sdp) {
+    this.#queue = this.#queue.then(() => this.#applyDescription(type, sdp));
+    return this.#queue;
+  }
+
+  /**
+   * @param {'offer' | 'answer'} type
+   * @param {string} sdp
+   */
+  async #applyDescription(type, sdp) {
+    if (this.#closed) return;
+    const pc = this.pc;
+    try {
+      // An answer is expected while we wait in have-local-offer, even if we
+      // are still busy setting it (isSettingRemoteAnswerPending).
+      const readyForOffer =
+        !this.#makingOffer && (pc.signalingState === 'stable' || this.#isSettingRemoteAnswerPending);
+      const offerCollision = type === 'offer' && !readyForOffer;
+      this.#ignoreOffer = !this.#polite && offerCollision;
+      if (this.#ignoreOffer) {
+        this.#log('peer: ignoring colliding offer (impolite side)');
+        return;
+      }
+      if (type === 'answer' && pc.signalingState !== 'have-local-offer') {
+        // A late answer to an offer we already rolled back: nothing to do.
+        this.#log(`peer: dropping answer in state ${pc.signalingState}`);
+        return;
+      }
+      this.#isSettingRemoteAnswerPending = type === 'answer';
+      // On the polite side a colliding offer rolls back our own offer
+      // implicitly here.
+      await pc.setRemoteDescription({ type, sdp });
+      this.#isSettingRemoteAnswerPending = false;
+      await this.#flushCandidates();
+      if (type === 'offer') {
+        this.#attachLocalTracks();
+        await pc.setLocalDescription();
+        this.#sendDescription();
+      }
+    } catch (err) {
+      this.#isSettingRemoteAnswerPending = false;
+      this.#log(`peer: ${type} failed: ${err}`);
+    }
+  }
+
+  /** Put our tracks on the transceivers a remote offer created (answerer side). */
+  #attachLocalTracks() {
+    if (this.#tracksAttached || !this.#localStream) {
+      this.#tracksAttached = true;
+      return;
+    }
+    this.#tracksAttached = true;
+    for (const track of this.#localStream.getTracks()) {
+      // addTrack reuses a transceiver of the same kind that the offer created
+      // and turns it into sendrecv; only when the offer had none of this kind
+      // does it add one (and negotiationneeded follows after this answer).
+      this.pc.addTrack(track, this.#localStream);
+    }
+  }
+
+  #sendDescription() {
+    const desc = this.pc.localDescription;
+    if (!desc || (desc.type !== 'offer' && desc.type !== 'answer')) return;
+    try {
+      this.#send({ type: desc.type, sdp: desc.sdp });
+    } catch (err) {
+      // encodeClientMessage refused it (e.g. SDP over the size bound).
+      this.#log(`peer: cannot send ${desc.type}: ${err}`);
+    }
+  }
+
+  /**
+   * A trickled candidate from the other side. Kept until the remote
+   * description it belongs to has been set.
+   * @param {Pick<CandidateMessage, 'candidate' | 'sdpMid' | 'sdpMLineIndex'>} message
+   */
+  async handleCandidate(message) {
+    if (this.#closed) return;
+    /** @type {RTCIceCandidateInit} */
+    const init = { candidate: message.candidate, sdpMid: message.sdpMid, sdpMLineIndex: message.sdpMLineIndex };
+    if (!this.pc.remoteDescription) {
+      this.#pendingCandidates.push(init);
+      return;
+    }
+    await this.#addCandidate(init);
+  }
+
+  async #flushCandidates() {
+    const pending = this.#pendingCandidates;
+    this.#pendingCandidates = [];
+    for (const init of pending) await this.#addCandidate(init);
+  }
+
+  /** @param {RTCIceCandidateInit} init */
+  async #addCandidate(init) {
+    try {
+      // An empty candidate string is end-of-candidates, which addIceCandidate
+      // understands as such.
+      await this.pc.addIceCandidate(init);
+    } catch (err) {
+      // Candidates of an offer we ignored are expected to fail.
+      if (!this.#ignoreOffer) this.#log(`peer: candidate failed: ${err}`);
+    }
+  }
+
+  /**
+   * Restart ICE: the therapist does it itself, the client asks the
+   * therapist (protocol: `restart` goes to the impolite peer).
+   */
+  requestIceRestart() {
+    if (this.#closed) return;
+    this.#lastRestart = performance.now();
+    if (this.#polite) {
+      this.#log('peer: asking for an ICE restart');
+      this.#send({ type: 'restart' });
+    } else {
+      this.#log('peer: restarting ICE');
+      this.pc.restartIce();
+    }
+  }
+
+  #watchIce() {
+    const state = this.pc.iceConnectionState;
+    this.#log(`peer: ice ${state}`);
+    if (this.#disconnectTimer !== null) {
+      clearTimeout(this.#disconnectTimer);
+      this.#disconnectTimer = null;
+    }
+    if (state === 'failed') {
+      this.#maybeRestart();
+    } else if (state === 'disconnected') {
+      // 'disconnected' often heals by itself within a second or two (a
+      // Wi-Fi hiccup); only ask for a restart if it lasts.
+      this.#disconnectTimer = setTimeout(() => {
+        this.#disconnectTimer = null;
+        const now = this.pc.iceConnectionState;
+        if (now === 'disconnected' || now === 'failed') this.#maybeRestart();
+      }, DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  #maybeRestart() {
+    if (performance.now() - this.#lastRestart < RESTART_INTERVAL_MS) {
+      // Try again later if the last restart did not help.
+      this.#disconnectTimer = setTimeout(() => {
+        this.#disconnectTimer = null;
+        const now = this.pc.iceConnectionState;
+        if (now === 'disconnected' || now === 'failed') this.#maybeRestart();
+      }, RESTART_INTERVAL_MS);
+      return;
+    }
+    this.requestIceRestart();
+  }
+
+  /**
+   * @returns {Promise<import('./stats.js').PathInfo & import('./stats.js').InboundSummary>}
+   */
+  async stats() {
+    const report = await this.pc.getStats();
+    const list = [...report.values()];
+    return { ...mediaPath(list), ...inboundSummary(list) };
+  }
+
+  get closed() {
+    return this.#closed;
+  }
+
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#disconnectTimer !== null) clearTimeout(this.#disconnectTimer);
+    this.pc.onnegotiationneeded = null;
+    this.pc.onicecandidate = null;
+    this.pc.ontrack = null;
+    this.pc.oniceconnectionstatechange = null;
+    this.pc.onconnectionstatechange = null;
+    // connectionstatechange does not fire for close(); the page sets 'closed'.
+    this.pc.close();
+  }
+}

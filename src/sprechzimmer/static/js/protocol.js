@@ -1,0 +1,425 @@
+// The signaling protocol of docs/protocol.md, for the browser: one JSDoc
+// typedef per message and the codec (the only place where text from the
+// socket becomes a message, and where a message becomes text for the socket).
+//
+// docs/protocol.md is authoritative; when this file disagrees, this file is
+// the bug. Pure module: no DOM, no socket, no timers, so node can test it.
+
+export const PROTOCOL_VERSION = 1;
+
+/** Largest text frame either side may send, in UTF-8 bytes. */
+export const MAX_FRAME_BYTES = 65536;
+export const MAX_SDP = 60000;
+export const MAX_CANDIDATE = 1024;
+export const MAX_SDP_MID = 64;
+export const MAX_RESUME = 64;
+
+/** @typedef {'therapist' | 'client'} Role */
+/** @typedef {'hangup' | 'disconnected' | 'timeout'} LeaveReason */
+/** @typedef {'connected' | 'disconnected'} MediaState */
+
+// ---------------------------------------------------------------------------
+// Messages from the browser
+
+/**
+ * @typedef {object} HelloMessage
+ * @property {'hello'} type
+ * @property {number} protocol must be 1
+ * @property {string} session 32 hex digits
+ * @property {string} token 43 characters base64url
+ * @property {Role} [role] only a check: the token decides the role
+ * @property {string} [resume] the secret from the last `welcome`, to push out our own stale socket
+ */
+/** @typedef {{type: 'admit'}} AdmitMessage therapist only */
+/** @typedef {{type: 'decline'}} DeclineMessage therapist only */
+/** @typedef {{type: 'offer', sdp: string}} OfferMessage */
+/** @typedef {{type: 'answer', sdp: string}} AnswerMessage */
+/**
+ * @typedef {object} CandidateMessage
+ * @property {'candidate'} type
+ * @property {string} candidate empty string = end of candidates
+ * @property {string | null} sdpMid
+ * @property {number | null} sdpMLineIndex 0..255
+ */
+/** @typedef {{type: 'restart'}} RestartMessage asks the therapist for an ICE-restart offer */
+/** @typedef {{type: 'media', state: MediaState}} MediaMessage our own view of the peer connection */
+/** @typedef {{type: 'ping'}} PingMessage */
+/** @typedef {{type: 'bye'}} ByeMessage */
+
+/**
+ * @typedef {HelloMessage | AdmitMessage | DeclineMessage | OfferMessage | AnswerMessage
+ *   | CandidateMessage | RestartMessage | MediaMessage | PingMessage | ByeMessage} ClientMessage
+ */
+
+// ---------------------------------------------------------------------------
+// Messages from the server
+
+/**
+ * @typedef {object} IceServer what the server hands out; fits RTCIceServer
+ * @property {string[]} urls
+ * @property {string} [username]
+ * @property {string} [credential]
+ */
+/**
+ * @typedef {object} WelcomeMessage
+ * @property {'welcome'} type
+ * @property {Role} role
+ * @property {string} session
+ * @property {string | null} client_id therapist only, else null
+ * @property {IceServer[]} ice_servers the only ICE servers we may use (empty: host candidates only)
+ * @property {number} heartbeat_interval seconds between our pings
+ * @property {boolean} polite client true, therapist false
+ * @property {string} resume secret to send in the next `hello` of this tab
+ * @property {boolean} peer_present
+ * @property {boolean} admitted
+ */
+/** @typedef {{type: 'waiting'}} WaitingMessage to the client */
+/** @typedef {{type: 'knock'}} KnockMessage to the therapist */
+/** @typedef {{type: 'knock-cancelled'}} KnockCancelledMessage to the therapist */
+/** @typedef {{type: 'admitted'}} AdmittedMessage to both */
+/** @typedef {{type: 'declined'}} DeclinedMessage to the client, then close 1000 */
+/** @typedef {{type: 'peer-joined', role: Role, admitted: boolean}} PeerJoinedMessage */
+/** @typedef {{type: 'peer-left', role: Role, reason: LeaveReason}} PeerLeftMessage */
+/** @typedef {{type: 'pong'}} PongMessage */
+/**
+ * @typedef {object} ErrorMessage
+ * @property {'error'} type
+ * @property {string} code see ERRORS
+ * @property {string} message English sentence
+ * @property {string} message_de German sentence
+ * @property {boolean} fatal the server closes the socket right after
+ */
+/** @typedef {OfferMessage & {from: Role}} RelayedOffer */
+/** @typedef {AnswerMessage & {from: Role}} RelayedAnswer */
+/** @typedef {CandidateMessage & {from: Role}} RelayedCandidate */
+/** @typedef {RestartMessage & {from: Role}} RelayedRestart */
+
+/**
+ * @typedef {WelcomeMessage | WaitingMessage | KnockMessage | KnockCancelledMessage
+ *   | AdmittedMessage | DeclinedMessage | PeerJoinedMessage | PeerLeftMessage | PongMessage
+ *   | ErrorMessage | RelayedOffer | RelayedAnswer | RelayedCandidate | RelayedRestart} ServerMessage
+ */
+
+/** @typedef {ServerMessage['type']} ServerMessageType */
+
+/**
+ * The server message of one type.
+ * @template {ServerMessageType} K
+ * @typedef {Extract<ServerMessage, {type: K}>} ServerMessageOf
+ */
+
+// ---------------------------------------------------------------------------
+// Errors and close codes (the table of docs/protocol.md)
+
+/** @typedef {'user' | 'protocol' | 'internal'} Audience */
+
+/**
+ * @type {Readonly<Record<string, {fatal: boolean, close: number | null}>>}
+ */
+export const ERRORS = Object.freeze({
+  'bad-message': { fatal: true, close: 4000 },
+  'too-large': { fatal: true, close: 1009 },
+  'auth-timeout': { fatal: true, close: 4001 },
+  'not-authenticated': { fatal: true, close: 4001 },
+  forbidden: { fatal: true, close: 4003 },
+  'not-allowed': { fatal: true, close: 4003 },
+  occupied: { fatal: true, close: 4009 },
+  replaced: { fatal: true, close: 4009 },
+  'no-peer': { fatal: false, close: null },
+  timeout: { fatal: true, close: 4408 },
+  internal: { fatal: true, close: 1011 },
+});
+
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_ABNORMAL = 1006;
+export const CLOSE_FORBIDDEN = 4003;
+export const CLOSE_TAKEN = 4009;
+export const CLOSE_TIMEOUT = 4408;
+
+/**
+ * Whether a socket closed with this code should be opened again by itself.
+ *
+ * Only closes that say "the line broke" qualify: 1006 (no close frame: network
+ * gone, server crashed), 1001 (server going away: restart, deploy) and 4408
+ * (the server stopped hearing from us, which means our network was away; the
+ * token still lets us take our place back). Everything else is a decision
+ * (1000 bye/declined, 4003 forbidden, 4009 taken by another tab) or a bug
+ * (4000, 4001, 1009, 1011) that reconnecting would only repeat.
+ *
+ * @param {number} code
+ * @returns {boolean}
+ */
+export function isReconnectableClose(code) {
+  return code === CLOSE_ABNORMAL || code === CLOSE_GOING_AWAY || code === CLOSE_TIMEOUT;
+}
+
+/**
+ * Delay before reconnect attempt number `attempt` (1-based), or null when we
+ * give up. Exponential with jitter so that many clients cut off by one server
+ * restart do not all come back in the same instant.
+ *
+ * @param {number} attempt
+ * @param {number} [random] a number in [0, 1), injectable for tests
+ * @param {number} [maxAttempts]
+ * @returns {number | null} milliseconds
+ */
+export function reconnectDelay(attempt, random = Math.random(), maxAttempts = 8) {
+  if (!Number.isInteger(attempt) || attempt < 1 || attempt > maxAttempts) return null;
+  const base = Math.min(500 * 2 ** (attempt - 1), 15000);
+  return Math.round(base * (0.75 + 0.5 * random));
+}
+
+// ---------------------------------------------------------------------------
+// Codec
+
+export class ProtocolError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+const HEX32 = /^[0-9a-f]{32}$/;
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/** @typedef {(value: unknown, where: string) => unknown} Check returns the (normalized) value or throws */
+
+/** @param {number} max @returns {Check} */
+function str(max) {
+  return (v, where) => {
+    if (typeof v !== 'string') throw new ProtocolError(`${where}: expected a string`);
+    if (v.length > max) throw new ProtocolError(`${where}: longer than ${max}`);
+    return v;
+  };
+}
+
+/** @param {RegExp} re @param {string} what @returns {Check} */
+function matching(re, what) {
+  return (v, where) => {
+    if (typeof v !== 'string' || !re.test(v)) throw new ProtocolError(`${where}: expected ${what}`);
+    return v;
+  };
+}
+
+/** @type {Check} */
+function bool(v, where) {
+  if (typeof v !== 'boolean') throw new ProtocolError(`${where}: expected a boolean`);
+  return v;
+}
+
+/** @param {number} min @param {number} max @returns {Check} */
+function int(min, max) {
+  return (v, where) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new ProtocolError(`${where}: expected an integer in ${min}..${max}`);
+    }
+    return v;
+  };
+}
+
+/** @type {Check} */
+function positiveNumber(v, where) {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new ProtocolError(`${where}: expected a positive number`);
+  }
+  return v;
+}
+
+/** @param {...string} values @returns {Check} */
+function oneOf(...values) {
+  return (v, where) => {
+    if (typeof v !== 'string' || !values.includes(v)) {
+      throw new ProtocolError(`${where}: expected one of ${values.join(', ')}`);
+    }
+    return v;
+  };
+}
+
+/** @param {Check} check @returns {Check} */
+function nullable(check) {
+  return (v, where) => (v === null ? null : check(v, where));
+}
+
+const role = oneOf('therapist', 'client');
+
+/** @type {Check} */
+function iceServers(v, where) {
+  if (!Array.isArray(v)) throw new ProtocolError(`${where}: expected a list`);
+  return v.map((server, i) => {
+    const at = `${where}[${i}]`;
+    if (!isPlainObject(server)) throw new ProtocolError(`${at}: expected an object`);
+    const s = /** @type {Record<string, unknown>} */ (server);
+    // RTCIceServer also allows one string; the server sends a list, but we
+    // accept both and always hand a list to RTCPeerConnection.
+    const urls = typeof s.urls === 'string' ? [s.urls] : s.urls;
+    if (!Array.isArray(urls) || urls.length === 0) throw new ProtocolError(`${at}.urls: expected a list`);
+    for (const [j, url] of urls.entries()) {
+      // Only TURN/STUN URLs: anything else (http:, javascript:) is not an ICE server.
+      if (typeof url !== 'string' || !/^(stun|stuns|turn|turns):/.test(url) || url.length > 512) {
+        throw new ProtocolError(`${at}.urls[${j}]: expected a stun:/turn: URL`);
+      }
+    }
+    /** @type {IceServer} */
+    const out = { urls: /** @type {string[]} */ (urls) };
+    if (s.username !== undefined && s.username !== null) out.username = /** @type {string} */ (str(512)(s.username, `${at}.username`));
+    if (s.credential !== undefined && s.credential !== null) out.credential = /** @type {string} */ (str(512)(s.credential, `${at}.credential`));
+    return out;
+  });
+}
+
+/** @param {unknown} v @returns {boolean} */
+function isPlainObject(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// Required fields of each message; a field name ending in '?' is optional.
+/** @type {Record<string, Record<string, Check>>} */
+const CLIENT_SCHEMA = {
+  hello: {
+    protocol: int(PROTOCOL_VERSION, PROTOCOL_VERSION),
+    session: matching(HEX32, '32 hex digits'),
+    token: matching(TOKEN, '43 characters base64url'),
+    'role?': role,
+    'resume?': str(MAX_RESUME),
+  },
+  admit: {},
+  decline: {},
+  offer: { sdp: str(MAX_SDP) },
+  answer: { sdp: str(MAX_SDP) },
+  candidate: {
+    candidate: str(MAX_CANDIDATE),
+    sdpMid: nullable(str(MAX_SDP_MID)),
+    sdpMLineIndex: nullable(int(0, 255)),
+  },
+  restart: {},
+  media: { state: oneOf('connected', 'disconnected') },
+  ping: {},
+  bye: {},
+};
+
+/** @type {Record<string, Record<string, Check>>} */
+const SERVER_SCHEMA = {
+  welcome: {
+    role,
+    session: str(64),
+    client_id: nullable(str(64)),
+    ice_servers: iceServers,
+    heartbeat_interval: positiveNumber,
+    polite: bool,
+    resume: str(MAX_RESUME),
+    peer_present: bool,
+    admitted: bool,
+  },
+  waiting: {},
+  knock: {},
+  'knock-cancelled': {},
+  admitted: {},
+  declined: {},
+  'peer-joined': { role, admitted: bool },
+  'peer-left': { role, reason: oneOf('hangup', 'disconnected', 'timeout') },
+  pong: {},
+  error: { code: str(64), message: str(1024), message_de: str(1024), fatal: bool },
+  offer: { ...CLIENT_SCHEMA.offer, from: role },
+  answer: { ...CLIENT_SCHEMA.answer, from: role },
+  candidate: { ...CLIENT_SCHEMA.candidate, from: role },
+  restart: { ...CLIENT_SCHEMA.restart, from: role },
+};
+
+/**
+ * Check `obj` against a schema and build a fresh object with exactly the
+ * schema's fields.
+ * @param {Record<string, unknown>} obj
+ * @param {Record<string, Check>} fields
+ * @param {boolean} allowExtra
+ * @returns {Record<string, unknown>}
+ */
+function applySchema(obj, fields, allowExtra) {
+  const type = String(obj.type);
+  /** @type {Record<string, unknown>} */
+  const out = { type };
+  const known = new Set(['type']);
+  for (const [key, check] of Object.entries(fields)) {
+    const optional = key.endsWith('?');
+    const name = optional ? key.slice(0, -1) : key;
+    known.add(name);
+    if (!Object.hasOwn(obj, name) || (optional && obj[name] === undefined)) {
+      if (optional) continue;
+      throw new ProtocolError(`${type}.${name}: missing`);
+    }
+    out[name] = check(obj[name], `${type}.${name}`);
+  }
+  if (!allowExtra) {
+    for (const name of Object.keys(obj)) {
+      if (!known.has(name)) throw new ProtocolError(`${type}.${name}: unknown field`);
+    }
+  }
+  return out;
+}
+
+/** @param {string} text @returns {number} */
+export function utf8Length(text) {
+  return new TextEncoder().encode(text).length;
+}
+
+/**
+ * Turn one text frame from the server into a message, or throw ProtocolError.
+ *
+ * Strict about what we use (types, required fields, bounds); unknown fields
+ * are dropped rather than refused, so that a newer server that adds a field
+ * does not break a browser tab that was opened before the update.
+ *
+ * @param {unknown} data what WebSocket's message event carried
+ * @returns {ServerMessage}
+ */
+export function decodeServerMessage(data) {
+  if (typeof data !== 'string') throw new ProtocolError('expected a text frame');
+  if (data.length > MAX_FRAME_BYTES || utf8Length(data) > MAX_FRAME_BYTES) {
+    throw new ProtocolError('frame too large');
+  }
+  /** @type {unknown} */
+  let obj;
+  try {
+    obj = JSON.parse(data);
+  } catch {
+    throw new ProtocolError('not JSON');
+  }
+  if (!isPlainObject(obj)) throw new ProtocolError('not a JSON object');
+  const o = /** @type {Record<string, unknown>} */ (obj);
+  if (typeof o.type !== 'string') throw new ProtocolError('type: expected a string');
+  const fields = Object.hasOwn(SERVER_SCHEMA, o.type) ? SERVER_SCHEMA[o.type] : undefined;
+  if (!fields) throw new ProtocolError(`unknown type ${JSON.stringify(o.type.slice(0, 40))}`);
+  return /** @type {ServerMessage} */ (applySchema(o, fields, true));
+}
+
+/**
+ * Check a message we are about to send and turn it into a text frame.
+ * Throws ProtocolError rather than sending something the server would
+ * answer with `bad-message` and a closed socket.
+ *
+ * @param {ClientMessage} message
+ * @returns {string}
+ */
+export function encodeClientMessage(message) {
+  const o = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (message));
+  if (!isPlainObject(o) || typeof o.type !== 'string') throw new ProtocolError('type: expected a string');
+  const fields = Object.hasOwn(CLIENT_SCHEMA, o.type) ? CLIENT_SCHEMA[o.type] : undefined;
+  if (!fields) throw new ProtocolError(`unknown type ${o.type}`);
+  const text = JSON.stringify(applySchema(o, fields, false));
+  if (utf8Length(text) > MAX_FRAME_BYTES) throw new ProtocolError('frame too large');
+  return text;
+}
+
+/**
+ * The DTLS fingerprint line of an SDP, or null. A new RTCPeerConnection on
+ * the other side has a new certificate, so a changed fingerprint tells us an
+ * offer is for a fresh connection, not a renegotiation of the current one.
+ *
+ * @param {string} sdp
+ * @returns {string | null}
+ */
+export function sdpFingerprint(sdp) {
+  const m = /^a=fingerprint:(.+?)\s*$/im.exec(sdp);
+  return m ? m[1].toLowerCase() : null;
+}

@@ -1,0 +1,98 @@
+// Reading RTCPeerConnection statistics. Pure functions over the entries of an
+// RTCStatsReport (any iterable of stat objects), so node can test them with
+// recorded reports.
+
+/** @typedef {'p2p' | 'relay'} MediaPath */
+
+/**
+ * @typedef {object} PathInfo
+ * @property {MediaPath | null} path null while no candidate pair is selected
+ * @property {string | null} relayProtocol 'udp' | 'tcp' | 'tls' of our TURN allocation, when relayed
+ * @property {string | null} localType host | srflx | prflx | relay
+ * @property {string | null} remoteType
+ */
+
+/**
+ * @typedef {object} InboundSummary
+ * @property {number} framesDecoded
+ * @property {number} framesReceived
+ * @property {number} audioPacketsReceived
+ */
+
+/**
+ * @param {Iterable<any>} stats RTCStatsReport.values() or a list of stats
+ * @returns {Map<string, any>}
+ */
+function byId(stats) {
+  const map = new Map();
+  for (const s of stats) if (s && typeof s.id === 'string') map.set(s.id, s);
+  return map;
+}
+
+/**
+ * The candidate pair the connection uses, found the way each browser
+ * reports it: the transport's selectedCandidatePairId (Chrome, Safari), a
+ * pair marked `selected` (Firefox), else a succeeded and nominated pair.
+ *
+ * @param {Iterable<any>} stats
+ * @returns {any | null}
+ */
+export function selectedCandidatePair(stats) {
+  const all = byId(stats);
+  for (const s of all.values()) {
+    if (s.type === 'transport' && s.selectedCandidatePairId && all.has(s.selectedCandidatePairId)) {
+      return all.get(s.selectedCandidatePairId);
+    }
+  }
+  let fallback = null;
+  for (const s of all.values()) {
+    if (s.type !== 'candidate-pair') continue;
+    if (s.selected === true) return s;
+    if (s.state === 'succeeded' && s.nominated && !fallback) fallback = s;
+  }
+  return fallback;
+}
+
+/**
+ * Whether media goes straight between the browsers or through TURN.
+ * @param {Iterable<any>} stats
+ * @returns {PathInfo}
+ */
+export function mediaPath(stats) {
+  const list = [...stats];
+  const pair = selectedCandidatePair(list);
+  if (!pair) return { path: null, relayProtocol: null, localType: null, remoteType: null };
+  const all = byId(list);
+  const local = all.get(pair.localCandidateId);
+  const remote = all.get(pair.remoteCandidateId);
+  const localType = local?.candidateType ?? null;
+  const remoteType = remote?.candidateType ?? null;
+  const relayed = localType === 'relay' || remoteType === 'relay';
+  let relayProtocol = null;
+  if (relayed) {
+    // relayProtocol is how we reach our TURN server; when only the other side
+    // relays we know just the transport of the pair itself.
+    relayProtocol = (localType === 'relay' && local?.relayProtocol) || local?.protocol || null;
+  }
+  return { path: relayed ? 'relay' : 'p2p', relayProtocol, localType, remoteType };
+}
+
+/**
+ * Totals of what arrived: decoded and received video frames, audio packets.
+ * @param {Iterable<any>} stats
+ * @returns {InboundSummary}
+ */
+export function inboundSummary(stats) {
+  const out = { framesDecoded: 0, framesReceived: 0, audioPacketsReceived: 0 };
+  for (const s of stats) {
+    if (!s || s.type !== 'inbound-rtp') continue;
+    const kind = s.kind ?? s.mediaType;
+    if (kind === 'video') {
+      out.framesDecoded += Number(s.framesDecoded) || 0;
+      out.framesReceived += Number(s.framesReceived) || 0;
+    } else if (kind === 'audio') {
+      out.audioPacketsReceived += Number(s.packetsReceived) || 0;
+    }
+  }
+  return out;
+}

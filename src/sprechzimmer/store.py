@@ -1,0 +1,400 @@
+"""The SQL store: four tables and the queries on them.
+
+Only these facts are kept: therapists (code, password hash, API key hashes,
+created, disabled), sessions (id, therapist, client ID as entered, created,
+expires, state), token hashes (session, role, expiry) and billing events
+(session, role, kind, time). Never an address, a user agent, a name beyond the
+client ID the therapist typed, or a token in clear. SQLite (WAL) by default,
+PostgreSQL by URL; the schema is made by the Alembic migrations in
+``migrations/``, and ``metadata`` here must match them (a test checks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+
+from .protocol import Role
+from .room import EventKind
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores aware datetimes as UTC and gives them back aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class SessionState(enum.StrEnum):
+    OPEN = "open"
+    REVOKED = "revoked"
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Therapist(Base):
+    __tablename__ = "therapists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    api_key_hashes: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of SHA-256 hex digests of the therapist's API keys."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ConsultationSession(Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default=SessionState.OPEN.value)
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# --- plain results, so callers never hold ORM objects across threads ---------
+
+
+@dataclass(frozen=True)
+class TherapistInfo:
+    id: int
+    code: str
+    password_hash: str
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    therapist_id: int
+    client_id: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    state: SessionState
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    session: SessionInfo
+    role: Role
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    session_id: str
+    role: Role
+    kind: EventKind
+    at: dt.datetime
+
+
+def _session_info(row: ConsultationSession) -> SessionInfo:
+    return SessionInfo(
+        row.id,
+        row.therapist_id,
+        row.client_id,
+        row.created_at,
+        row.expires_at,
+        SessionState(row.state),
+    )
+
+
+def _therapist_info(row: Therapist) -> TherapistInfo:
+    return TherapistInfo(row.id, row.code, row.password_hash, row.disabled)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the dashboard read while signaling writes events.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """All reads and writes of the service. Synchronous; call it from a thread in async code."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        return cls(make_engine(url))
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        from .migrate import upgrade
+
+        upgrade(self.engine)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- therapists -------------------------------------------------------------
+
+    def add_therapist(self, code: str, password_hash: str, now: dt.datetime) -> TherapistInfo:
+        with self._tx() as s:
+            row = Therapist(code=code, password_hash=password_hash, created_at=now)
+            s.add(row)
+            s.flush()
+            return _therapist_info(row)
+
+    def therapist_by_code(self, code: str) -> TherapistInfo | None:
+        with self._tx() as s:
+            row = s.scalar(select(Therapist).where(Therapist.code == code))
+            return None if row is None else _therapist_info(row)
+
+    def therapist_by_id(self, therapist_id: int) -> TherapistInfo | None:
+        with self._tx() as s:
+            row = s.get(Therapist, therapist_id)
+            return None if row is None else _therapist_info(row)
+
+    def set_password_hash(self, therapist_id: int, password_hash: str) -> None:
+        with self._tx() as s:
+            s.execute(
+                update(Therapist)
+                .where(Therapist.id == therapist_id)
+                .values(password_hash=password_hash)
+            )
+
+    def set_disabled(self, code: str, disabled: bool) -> bool:
+        with self._tx() as s:
+            result = s.execute(
+                update(Therapist).where(Therapist.code == code).values(disabled=disabled)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def list_therapists(self) -> list[tuple[str, bool, dt.datetime, int]]:
+        """Code, disabled, created, number of API keys."""
+        with self._tx() as s:
+            rows = s.scalars(select(Therapist).order_by(Therapist.code))
+            return [
+                (r.code, r.disabled, r.created_at, len(json.loads(r.api_key_hashes))) for r in rows
+            ]
+
+    def add_api_key_hash(self, code: str, key_hash: str) -> bool:
+        with self._tx() as s:
+            row = s.scalar(select(Therapist).where(Therapist.code == code).with_for_update())
+            if row is None:
+                return False
+            row.api_key_hashes = json.dumps([*json.loads(row.api_key_hashes), key_hash])
+            return True
+
+    def clear_api_keys(self, code: str) -> bool:
+        with self._tx() as s:
+            result = s.execute(
+                update(Therapist).where(Therapist.code == code).values(api_key_hashes="[]")
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def therapist_by_api_key_hash(self, key_hash: str) -> TherapistInfo | None:
+        with self._tx() as s:
+            # Digests are 64 hex characters and unique, so a substring match on the
+            # JSON text finds exactly one list; the exact check below makes sure.
+            rows = s.scalars(select(Therapist).where(Therapist.api_key_hashes.contains(key_hash)))
+            for row in rows:
+                if key_hash in json.loads(row.api_key_hashes):
+                    return _therapist_info(row)
+            return None
+
+    # --- sessions and tokens ----------------------------------------------------
+
+    def create_session(
+        self,
+        session_id: str,
+        therapist_id: int,
+        client_id: str,
+        now: dt.datetime,
+        expires_at: dt.datetime,
+        token_hashes: dict[Role, str],
+    ) -> SessionInfo:
+        with self._tx() as s:
+            row = ConsultationSession(
+                id=session_id,
+                therapist_id=therapist_id,
+                client_id=client_id,
+                created_at=now,
+                expires_at=expires_at,
+                state=SessionState.OPEN.value,
+            )
+            s.add(row)
+            s.flush()
+            for role, digest in token_hashes.items():
+                s.add(
+                    Token(
+                        hash=digest, session_id=session_id, role=role.value, expires_at=expires_at
+                    )
+                )
+            return _session_info(row)
+
+    def add_tokens(
+        self, session_id: str, token_hashes: dict[Role, str], expires_at: dt.datetime
+    ) -> None:
+        with self._tx() as s:
+            for role, digest in token_hashes.items():
+                s.add(
+                    Token(
+                        hash=digest, session_id=session_id, role=role.value, expires_at=expires_at
+                    )
+                )
+
+    def get_session(self, session_id: str) -> SessionInfo | None:
+        with self._tx() as s:
+            row = s.get(ConsultationSession, session_id)
+            return None if row is None else _session_info(row)
+
+    def extend_session(self, session_id: str, expires_at: dt.datetime) -> None:
+        with self._tx() as s:
+            s.execute(
+                update(ConsultationSession)
+                .where(ConsultationSession.id == session_id)
+                .values(expires_at=expires_at)
+            )
+
+    def list_sessions(self, therapist_id: int, limit: int = 200) -> list[SessionInfo]:
+        with self._tx() as s:
+            rows = s.scalars(
+                select(ConsultationSession)
+                .where(ConsultationSession.therapist_id == therapist_id)
+                .order_by(ConsultationSession.created_at.desc(), ConsultationSession.id)
+                .limit(limit)
+            )
+            return [_session_info(r) for r in rows]
+
+    def revoke_session(self, session_id: str) -> None:
+        with self._tx() as s:
+            s.execute(delete(Token).where(Token.session_id == session_id))
+            s.execute(
+                update(ConsultationSession)
+                .where(ConsultationSession.id == session_id)
+                .values(state=SessionState.REVOKED.value)
+            )
+
+    def lookup_token(self, token_hash: str) -> TokenInfo | None:
+        """The token's session and role, whatever its expiry (the caller decides)."""
+        with self._tx() as s:
+            row = s.get(Token, token_hash)
+            if row is None:
+                return None
+            session = s.get(ConsultationSession, row.session_id)
+            if session is None:
+                return None
+            return TokenInfo(_session_info(session), Role(row.role), row.expires_at)
+
+    def delete_expired_tokens(self, now: dt.datetime) -> int:
+        with self._tx() as s:
+            result = s.execute(delete(Token).where(Token.expires_at <= now))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # --- events -----------------------------------------------------------------
+
+    def add_events(self, events: Sequence[EventInfo]) -> None:
+        if not events:
+            return
+        with self._tx() as s:
+            s.add_all(
+                Event(session_id=e.session_id, role=e.role.value, kind=e.kind.value, at=e.at)
+                for e in events
+            )
+
+    def events_of(self, session_id: str) -> list[EventInfo]:
+        with self._tx() as s:
+            rows = s.scalars(select(Event).where(Event.session_id == session_id).order_by(Event.id))
+            return [EventInfo(r.session_id, Role(r.role), EventKind(r.kind), r.at) for r in rows]

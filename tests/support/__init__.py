@@ -1,0 +1,1 @@
+"""Helpers for tests that need real parts: network namespaces, Chromium, aiortc."""

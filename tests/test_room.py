@@ -1,0 +1,218 @@
+"""The room state machine, with no sockets, no clock and no event loop."""
+
+from __future__ import annotations
+
+import pytest
+
+from sprechzimmer import protocol as p
+from sprechzimmer.errors import InvalidState
+from sprechzimmer.protocol import LeaveReason, Role
+from sprechzimmer.room import (
+    CallState,
+    Close,
+    EventKind,
+    Output,
+    Record,
+    Room,
+    RoomConfig,
+    Send,
+)
+
+T, C, X = 1, 2, 3  # connection ids: therapist, client, intruder
+
+
+def room() -> Room:
+    return Room("a" * 32, "K-17", RoomConfig(heartbeat_interval=10.0))
+
+
+def sent(outputs: list[Output], conn: int) -> list[p.ServerMessage]:
+    return [o.message for o in outputs if isinstance(o, Send) and o.conn == conn]
+
+
+def closed(outputs: list[Output]) -> dict[int, int]:
+    return {o.conn: o.code for o in outputs if isinstance(o, Close)}
+
+
+def recorded(outputs: list[Output]) -> list[tuple[Role, EventKind]]:
+    return [(o.role, o.kind) for o in outputs if isinstance(o, Record)]
+
+
+def in_call() -> Room:
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.receive(T, p.Admit(), 2.0)
+    return r
+
+
+def test_client_knocks_therapist_is_told_and_admits() -> None:
+    r = room()
+    out = r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    (welcome,) = sent(out, T)
+    assert isinstance(welcome, p.Welcome)
+    assert welcome.client_id == "K-17" and welcome.polite is False and not welcome.peer_present
+
+    out = r.join(C, Role.CLIENT, None, "rc", 1.0)
+    assert r.state is CallState.WAITING and r.waiting
+    welcome_c, waiting = sent(out, C)
+    assert isinstance(welcome_c, p.Welcome) and welcome_c.client_id is None and welcome_c.polite
+    assert isinstance(waiting, p.Waiting)
+    assert sent(out, T) == [p.Knock()]
+    assert recorded(out) == [(Role.CLIENT, EventKind.JOINED)]
+
+    out = r.receive(T, p.Admit(), 2.0)
+    assert r.state is CallState.ADMITTED and r.in_call
+    assert sent(out, T) == [p.Admitted()] and sent(out, C) == [p.Admitted()]
+    assert recorded(out) == [(Role.CLIENT, EventKind.ADMITTED)]
+
+
+def test_therapist_arriving_after_client_hears_the_knock() -> None:
+    r = room()
+    r.join(C, Role.CLIENT, None, "rc", 0.0)
+    out = r.join(T, Role.THERAPIST, None, "rt", 1.0)
+    assert sent(out, T)[1:] == [p.Knock()]
+
+
+def test_decline_sends_the_client_away() -> None:
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    out = r.receive(T, p.Decline(), 2.0)
+    assert sent(out, C) == [p.Declined()]
+    assert closed(out) == {C: 1000}
+    assert sent(out, T) == [p.KnockCancelled()]
+    assert r.state is CallState.IDLE and Role.CLIENT not in r.members
+
+
+def test_relay_only_between_admitted_members() -> None:
+    r = in_call()
+    offer = p.Offer("v=0")
+    out = r.receive(T, offer, 3.0)
+    assert out == [Send(C, p.Relayed(offer, Role.THERAPIST))]
+    cand = p.Candidate("candidate:1 1 udp 1 10.0.0.1 9 typ host", "0", 0)
+    assert r.receive(C, cand, 3.0) == [Send(T, p.Relayed(cand, Role.CLIENT))]
+    assert r.receive(C, p.Restart(), 3.0) == [Send(T, p.Relayed(p.Restart(), Role.CLIENT))]
+
+
+def test_waiting_client_cannot_reach_the_therapist() -> None:
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    out = r.receive(C, p.Offer("v=0"), 2.0)
+    assert sent(out, T) == [p.KnockCancelled()]  # nothing of the offer reaches T
+    assert closed(out) == {C: 4003}
+    assert r.state is CallState.IDLE
+
+
+def test_client_cannot_act_as_therapist() -> None:
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    out = r.receive(C, p.Admit(), 2.0)
+    assert closed(out) == {C: 4003}
+    assert r.state is CallState.IDLE
+    out = in_call().receive(C, p.Decline(), 3.0)
+    assert closed(out) == {C: 4003}
+
+
+def test_second_hello_is_refused() -> None:
+    r = in_call()
+    out = r.receive(C, p.Hello("a" * 32, "t" * 43), 3.0)
+    assert closed(out) == {C: 4003}
+
+
+def test_therapist_relay_without_client_is_a_notice_not_a_close() -> None:
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    (error,) = sent(r.receive(T, p.Offer("v=0"), 1.0), T)
+    assert isinstance(error, p.Error) and error.code == "no-peer" and not error.fatal
+    (error,) = sent(r.receive(T, p.Admit(), 1.0), T)
+    assert isinstance(error, p.Error) and error.code == "no-peer"
+
+
+def test_the_same_role_cannot_be_taken_without_the_resume_secret() -> None:
+    r = in_call()
+    out = r.join(X, Role.CLIENT, None, "rx", 4.0)
+    assert closed(out) == {X: 4009}
+    out = r.join(X, Role.CLIENT, "wrong", "rx", 4.0)
+    assert closed(out) == {X: 4009}
+    assert r.members[Role.CLIENT].conn == C
+
+
+def test_reconnect_with_resume_secret_replaces_the_old_socket() -> None:
+    r = in_call()
+    r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
+    out = r.join(X, Role.CLIENT, "rc", "rc2", 4.0)
+    assert closed(out) == {C: 4009}
+    assert r.members[Role.CLIENT].conn == X
+    # Still admitted: the call restarts at once, without a new knock.
+    assert sent(out, T) == [p.PeerJoined(Role.CLIENT, True), p.Admitted()]
+    assert p.Admitted() in sent(out, X)
+    assert recorded(out) == [
+        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED),
+        (Role.CLIENT, EventKind.JOINED),
+    ]
+    # The replaced socket's stragglers are ignored.
+    assert r.receive(C, p.Offer("v=0"), 5.0) == []
+    assert r.disconnect(C, 5.0) == []
+
+
+def test_admitted_client_comes_back_after_a_lost_socket() -> None:
+    r = in_call()
+    out = r.disconnect(C, 3.0)
+    assert sent(out, T) == [p.PeerLeft(Role.CLIENT, LeaveReason.DISCONNECTED)]
+    assert r.state is CallState.ADMITTED
+    out = r.join(X, Role.CLIENT, None, "rx", 4.0)
+    (welcome, admitted) = sent(out, X)
+    assert isinstance(welcome, p.Welcome) and welcome.admitted and admitted == p.Admitted()
+
+
+def test_hangup_ends_admission_and_tells_the_other_side() -> None:
+    r = in_call()
+    r.receive(T, p.Media(p.MediaState.CONNECTED), 3.0)
+    r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
+    out = r.receive(C, p.Bye(), 10.0)
+    assert closed(out) == {C: 1000}
+    assert sent(out, T) == [p.PeerLeft(Role.CLIENT, LeaveReason.HANGUP)]
+    assert recorded(out) == [
+        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED),
+        (Role.CLIENT, EventKind.LEFT),
+    ]
+    assert r.state is CallState.IDLE
+    # Knocking again goes through the waiting room.
+    out = r.join(X, Role.CLIENT, None, "rx", 11.0)
+    assert sent(out, T) == [p.Knock()]
+
+
+def test_media_events_only_on_change() -> None:
+    r = in_call()
+    out = r.receive(T, p.Media(p.MediaState.CONNECTED), 3.0)
+    assert recorded(out) == [(Role.THERAPIST, EventKind.MEDIA_CONNECTED)]
+    assert r.receive(T, p.Media(p.MediaState.CONNECTED), 4.0) == []
+    out = r.receive(T, p.Media(p.MediaState.DISCONNECTED), 5.0)
+    assert recorded(out) == [(Role.THERAPIST, EventKind.MEDIA_DISCONNECTED)]
+
+
+def test_heartbeats_and_timeout() -> None:
+    r = in_call()
+    assert r.receive(C, p.Ping(), 20.0) == [Send(C, p.Pong())]
+    assert r.next_deadline() == 2.0 + 30.0  # the therapist was last heard at 2 s
+    assert r.tick(31.0) == []
+    out = r.tick(33.0)
+    assert closed(out) == {T: 4408}
+    assert sent(out, C) == [p.PeerLeft(Role.THERAPIST, LeaveReason.TIMEOUT)]
+    assert r.state is CallState.ADMITTED  # the client stays admitted
+
+
+def test_revoke_closes_everybody_and_bars_new_joins() -> None:
+    r = in_call()
+    out = r.revoke(5.0)
+    assert closed(out) == {T: 4003, C: 4003}
+    assert r.state is CallState.CLOSED and r.empty
+    assert closed(r.join(X, Role.CLIENT, None, "rx", 6.0)) == {X: 4003}
+
+
+def test_illegal_transition_raises() -> None:
+    r = room()
+    with pytest.raises(InvalidState, match="IDLE, cannot become ADMITTED"):
+        r._transition(CallState.ADMITTED)
