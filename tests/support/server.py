@@ -1,0 +1,114 @@
+"""The real service for end-to-end tests and benchmarks: `sprechzimmer serve` in a namespace.
+
+``running_server`` starts the server inside a network namespace of the test's
+own (see ``netns.py``), with its own SQLite file (or the PostgreSQL URL in
+``SPRECHZIMMER_TEST_E2E_DATABASE_URL``, which must be reachable from inside
+the namespace, e.g. over the unix socket), and offers the operator's CLI for
+setting up therapists and sessions. Everything stops and is removed on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .netns import Netns, netns
+
+TIME_SCALE = float(os.environ.get("SPRECHZIMMER_TEST_TIME_SCALE", "1"))
+"""Multiplies every timeout in the end-to-end tests (slow machines set it higher)."""
+
+CLI = [sys.executable, "-m", "sprechzimmer"]
+PASSWORD = "correct horse battery"
+
+
+def wait_for_port(ns: Netns, port: int, timeout: float) -> None:
+    """Wait until something listens on 127.0.0.1:port inside ``ns`` (bounded)."""
+    probe = (
+        "import socket,sys,time\n"
+        f"end=time.monotonic()+{timeout}\n"
+        "while time.monotonic()<end:\n"
+        "    try:\n"
+        f"        socket.create_connection(('127.0.0.1',{port}),timeout=1).close(); sys.exit(0)\n"
+        "    except OSError:\n"
+        "        time.sleep(0.05)\n"
+        "sys.exit(1)\n"
+    )
+    done = ns.run([sys.executable, "-c", probe], timeout=timeout + 5)
+    if done.returncode != 0:
+        raise RuntimeError(f"nothing listens on port {port} in the namespace")
+
+
+@dataclass
+class RunningServer:
+    ns: Netns
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[Any]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def admin(self, *args: str, stdin: str | None = None) -> str:
+        """Run an operator command against the same database; return its stdout."""
+        done = subprocess.run(
+            [*CLI, *args], input=stdin, env=self.env, capture_output=True, text=True, timeout=60
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"sprechzimmer {' '.join(args)} failed: {done.stderr[-2000:]}")
+        return done.stdout
+
+    def add_therapist(self, code: str = "dr-test", password: str = PASSWORD) -> None:
+        self.admin("therapist", "add", code, "--password-stdin", stdin=password + "\n")
+
+    def create_session(self, therapist: str = "dr-test", client_id: str = "K-1") -> dict[str, str]:
+        out = self.admin(
+            "session", "create", "--therapist", therapist, "--client-id", client_id, "--json"
+        )
+        result: dict[str, str] = json.loads(out)
+        return result
+
+    def events(self, session_id: str) -> list[dict[str, str]]:
+        result: list[dict[str, str]] = json.loads(
+            self.admin("session", "events", session_id, "--json")
+        )
+        return result
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def running_server(
+    directory: Path, *, port: int = 8765, extra_env: Mapping[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """Start ``sprechzimmer serve`` inside a fresh namespace; stop and remove all on exit."""
+    database = os.environ.get(
+        "SPRECHZIMMER_TEST_E2E_DATABASE_URL", f"sqlite:///{directory / 'e2e.sqlite3'}"
+    )
+    env = {
+        **os.environ,
+        "SPRECHZIMMER_DATA_DIR": str(directory / "data"),
+        "SPRECHZIMMER_DATABASE_URL": database,
+        "SPRECHZIMMER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        **(extra_env or {}),
+    }
+    log_path = directory / "server.log"
+    with netns() as ns, log_path.open("w") as log:
+        process = ns.popen(
+            [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = RunningServer(ns, port, env, log_path, process)
+        wait_for_port(ns, port, timeout=20 * TIME_SCALE)
+        yield server
