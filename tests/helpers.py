@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from sprechzimmer import accounts
-from sprechzimmer.api import create_session
 from sprechzimmer.config import Settings
+from sprechzimmer.sessions import create_session
 from sprechzimmer.store import Store
 
 PASSWORD = "correct horse battery"

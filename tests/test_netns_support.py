@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,12 +21,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.chromium import chromium_available, launch_chromium
-from tests.support.netns import Netns, netns, netns_available, require_or_skip
+from tests.support.netns import netns, netns_available, require_or_skip
+from tests.support.server import CLI, TIME_SCALE, running_server, wait_for_port
 
 pytestmark = [pytest.mark.netns]
-
-TIME_SCALE = float(os.environ.get("SPRECHZIMMER_TEST_TIME_SCALE", "1"))
-"""Multiplies every wait below; raise it on slow machines instead of editing numbers."""
 
 
 def _need_netns() -> None:
@@ -41,23 +38,6 @@ def _need_chromium() -> None:
     reason = chromium_available()
     if reason is not None:
         require_or_skip(reason)
-
-
-def _wait_for_port(ns: Netns, port: int, timeout: float) -> None:
-    """Wait until something listens on 127.0.0.1:port inside ``ns`` (bounded)."""
-    probe = (
-        "import socket,sys,time\n"
-        f"end=time.monotonic()+{timeout}\n"
-        "for _ in range(1000):\n"
-        "    try:\n"
-        f"        socket.create_connection(('127.0.0.1',{port}),timeout=1).close(); sys.exit(0)\n"
-        "    except OSError:\n"
-        "        if time.monotonic()>end: sys.exit(1)\n"
-        "        time.sleep(0.05)\n"
-        "sys.exit(1)\n"
-    )
-    done = ns.run([sys.executable, "-c", probe], timeout=timeout + 5)
-    assert done.returncode == 0, f"nothing listens on port {port} in the namespace"
 
 
 def test_netns_is_private_and_removed() -> None:
@@ -127,7 +107,7 @@ async def test_chromium_in_netns(tmp_path: Path) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for_port(ns, port, timeout=10 * TIME_SCALE)
+        wait_for_port(ns, port, timeout=10 * TIME_SCALE)
         async with launch_chromium(ns, tmp_path, contexts=2) as chromium:
             for context in chromium.contexts:
                 page = await context.new_page()
@@ -424,7 +404,7 @@ async def test_peer_answers_chromium_through_fake_relay(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        _wait_for_port(ns, port, timeout=10 * TIME_SCALE)
+        wait_for_port(ns, port, timeout=10 * TIME_SCALE)
         async with launch_chromium(ns, tmp_path) as chromium:
             page = await chromium.contexts[0].new_page()
             await page.goto(f"http://127.0.0.1:{port}/", timeout=15_000 * TIME_SCALE)
@@ -457,50 +437,25 @@ def test_two_headless_peers_through_real_server(tmp_path: Path) -> None:
     """`sprechzimmer serve` and two `sprechzimmer peer`s in one namespace: frames flow."""
     _need_netns()
     port, timeout = 8767, 30 * TIME_SCALE
-    env = {
-        **os.environ,
-        "SPRECHZIMMER_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        "SPRECHZIMMER_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
-    cli = [sys.executable, "-m", "sprechzimmer"]
-
-    def admin(*args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            [*cli, *args], input=stdin, env=env, capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout
-
-    admin("therapist", "add", "dr-test", "--password-stdin", stdin="correct horse battery\n")
-    links = json.loads(
-        admin("session", "create", "--therapist", "dr-test", "--client-id", "c-1", "--json")
-    )
     peer_args = ["--json", "--duration", "2", "--timeout", str(timeout)]
-    with netns() as ns:
-        ns.popen(
-            [*cli, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for_port(ns, port, timeout=20 * TIME_SCALE)
+    with running_server(tmp_path, port=port) as server:
+        server.add_therapist("dr-test")
+        links = server.create_session("dr-test", "c-1")
         peers = [
-            ns.popen(
-                [*cli, "peer", links["client_url"], *peer_args],
-                env=env,
+            server.ns.popen(
+                [*CLI, "peer", url, *extra, *peer_args],
+                env=server.env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-            ),
-            ns.popen(
-                [*cli, "peer", links["therapist_url"], "--auto-admit", *peer_args],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            ),
+            )
+            for url, extra in (
+                (links["client_url"], []),
+                (links["therapist_url"], ["--auto-admit"]),
+            )
         ]
         outputs = [peer.communicate(timeout=timeout + 15) for peer in peers]
+        events = server.events(links["session_id"])
     results = {}
     for peer, (out, err) in zip(peers, outputs, strict=True):
         assert peer.returncode == 0, (out, err[-2000:])
@@ -512,7 +467,6 @@ def test_two_headless_peers_through_real_server(tmp_path: Path) -> None:
         assert result["error"] is None
         assert result["video_frames"] > 10
         assert result["audio_frames"] > 10
-    events = json.loads(admin("session", "events", links["session_id"], "--json"))
     kinds = {(event["role"], event["kind"]) for event in events}
     for role in ("therapist", "client"):
         assert (role, "media_connected") in kinds

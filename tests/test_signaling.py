@@ -272,7 +272,7 @@ def test_client_cannot_admit_itself(env: Environment) -> None:
 def test_messages_reach_only_the_own_session(env: Environment, sockets: ExitStack) -> None:
     client, invite, settings, store = env
     other = new_invite(store, settings, add_therapist(store, "dr-other"))
-    t, c = join_call(client, invite, sockets)
+    _t, c = join_call(client, invite, sockets)
     with connect(client) as ot:
         ot.send_json(hello(other.session, other.therapist_token))
         ot.receive_json()

@@ -8,6 +8,7 @@ Nothing here logs a password, token, key, address or client ID.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from typing import Annotated
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from . import accounts
+from . import accounts, sessions
 from .config import Settings
 from .errors import (
     CsrfFailed,
@@ -26,10 +27,9 @@ from .errors import (
     RateLimited,
 )
 from .hub import Hub
-from .protocol import Role
 from .ratelimit import RateLimiter
 from .store import SessionInfo, SessionState, Store, TherapistInfo
-from .tokens import digest, invite_url, new_session_id, new_token
+from .tokens import digest
 
 router = APIRouter(prefix="/api/v1")
 
@@ -144,42 +144,8 @@ async def current_therapist(request: Request) -> TherapistInfo:
 Therapist = Annotated[TherapistInfo, Depends(current_therapist)]
 
 
-def _invite(settings: Settings, session: SessionInfo, tokens: dict[Role, str]) -> Invite:
-    return Invite(
-        session_id=session.id,
-        client_id=session.client_id,
-        therapist_url=invite_url(settings.public_url, session.id, tokens[Role.THERAPIST]),
-        client_url=invite_url(settings.public_url, session.id, tokens[Role.CLIENT]),
-        created_at=session.created_at,
-        expires_at=session.expires_at,
-    )
-
-
-def create_session(
-    store: Store, settings: Settings, therapist_id: int, client_id: str, now: dt.datetime
-) -> Invite:
-    """Create a session and its two invite links (used by the API and the CLI)."""
-    tokens = {role: new_token() for role in Role}
-    session = store.create_session(
-        new_session_id(),
-        therapist_id,
-        client_id,
-        now,
-        now + dt.timedelta(seconds=settings.token_ttl),
-        {role: digest(token) for role, token in tokens.items()},
-    )
-    return _invite(settings, session, tokens)
-
-
-def new_links(store: Store, settings: Settings, session: SessionInfo, now: dt.datetime) -> Invite:
-    """Fresh invite links for an open session; the session's expiry moves with them."""
-    tokens = {role: new_token() for role in Role}
-    expires = max(session.expires_at, now + dt.timedelta(seconds=settings.token_ttl))
-    store.extend_session(session.id, expires)
-    store.add_tokens(session.id, {r: digest(t) for r, t in tokens.items()}, expires)
-    refreshed = store.get_session(session.id)
-    assert refreshed is not None
-    return _invite(settings, refreshed, tokens)
+def _invite(invitation: sessions.Invitation) -> Invite:
+    return Invite(**dataclasses.asdict(invitation))
 
 
 # --- login --------------------------------------------------------------------
@@ -189,9 +155,10 @@ def new_links(store: Store, settings: Settings, session: SessionInfo, now: dt.da
 async def login(body: LoginRequest, request: Request, response: Response) -> Me:
     settings = _settings(request)
     limiter: RateLimiter = request.app.state.login_limiter
+    total: RateLimiter = request.app.state.login_limiter_total
     now = time.time()
     # Per code, and in total (so that spraying many codes is slowed down too).
-    if limiter.blocked(body.code, now) or limiter.blocked("*", now):
+    if limiter.blocked(body.code, now) or total.blocked("*", now):
         raise RateLimited()
     therapist = await run_in_threadpool(_store(request).therapist_by_code, body.code)
     ok = await run_in_threadpool(
@@ -199,7 +166,7 @@ async def login(body: LoginRequest, request: Request, response: Response) -> Me:
     )
     if therapist is None or therapist.disabled or not ok:
         limiter.hit(body.code, now)
-        limiter.hit("*", now)
+        total.hit("*", now)
         raise InvalidLogin()
     limiter.reset(body.code)
     issued = accounts.make_cookie(_key(request), therapist.id, now, settings.login_ttl)
@@ -239,17 +206,23 @@ async def me(therapist: Therapist, request: Request) -> Me:
 @router.post("/sessions", status_code=201, response_model=Invite, tags=["sessions"])
 async def post_session(body: CreateSession, therapist: Therapist, request: Request) -> Invite:
     now = dt.datetime.now(dt.UTC)
-    return await run_in_threadpool(
-        create_session, _store(request), _settings(request), therapist.id, body.client_id, now
+    invitation = await run_in_threadpool(
+        sessions.create_session,
+        _store(request),
+        _settings(request),
+        therapist.id,
+        body.client_id,
+        now,
     )
+    return _invite(invitation)
 
 
 @router.get("/sessions", response_model=SessionList, tags=["sessions"])
 async def get_sessions(therapist: Therapist, request: Request) -> SessionList:
     hub = _hub(request)
-    sessions = await run_in_threadpool(_store(request).list_sessions, therapist.id)
+    rows = await run_in_threadpool(_store(request).list_sessions, therapist.id)
     summaries = []
-    for s in sessions:
+    for s in rows:
         waiting, in_call = hub.status(s.id)
         summaries.append(
             SessionSummary(
@@ -279,7 +252,10 @@ async def post_links(session_id: str, therapist: Therapist, request: Request) ->
     if session.state is not SessionState.OPEN:
         raise NotFound("session revoked")
     now = dt.datetime.now(dt.UTC)
-    return await run_in_threadpool(new_links, _store(request), _settings(request), session, now)
+    invitation = await run_in_threadpool(
+        sessions.new_links, _store(request), _settings(request), session, now
+    )
+    return _invite(invitation)
 
 
 @router.delete("/sessions/{session_id}", status_code=204, tags=["sessions"])

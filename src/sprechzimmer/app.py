@@ -21,6 +21,7 @@ from .signaling import signaling_endpoint
 from .store import Store
 
 STATIC = Path(__file__).with_name("static")
+TOTAL_LOGIN_FACTOR = 20
 
 # No inline scripts or styles, nothing from another origin (issue 6 deepens this).
 CSP = (
@@ -79,6 +80,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.secret_key = settings.effective_secret_key()
     app.state.login_limiter = RateLimiter(settings.login_attempts, settings.login_window)
+    # All codes together: slows down spraying one password over many codes, but
+    # high enough that an attack on one account does not lock out the practice.
+    app.state.login_limiter_total = RateLimiter(
+        settings.login_attempts * TOTAL_LOGIN_FACTOR, settings.login_window
+    )
 
     headers = security_headers(settings)
 

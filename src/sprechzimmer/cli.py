@@ -17,8 +17,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import accounts
-from .api import create_session
 from .config import ConfigError, Settings, load_settings
+from .sessions import create_session
 from .store import Store
 from .tokens import digest, new_api_key
 

@@ -43,7 +43,7 @@ def _bound(n: int, default: str | None = "") -> Any:
 class Hello:
     TYPE: ClassVar[str] = "hello"
     session: str = _bound(32)
-    token: str = _bound(64)
+    token: str = _bound(43)
     protocol: int = PROTOCOL_VERSION
     role: Role | None = None
     resume: str | None = _bound(64, None)

@@ -1,0 +1,1 @@
+"""Benchmarks of sprechzimmer; run from the repository root (``python -m bench.call_setup``)."""

@@ -1,0 +1,454 @@
+"""Call set-up benchmark: admit to first decoded frame, against the browser's own floor.
+
+Run from the repository root (needs root, Chromium and Playwright, as the
+end-to-end tests do)::
+
+    .venv/bin/python -m bench.call_setup [--runs N] [--json] [--quick]
+
+What it measures, in one command, in one private network namespace with one
+``sprechzimmer serve`` and one headless Chromium:
+
+* **full stack** (``--runs`` times, at least 10): a new session from the
+  operator's CLI; a fresh browser context for the therapist opens the
+  therapist link and joins, a fresh context for the client opens the client
+  link, joins and waits in the waiting room. The clock starts when the
+  therapist page clicks *admit* and stops when **both** pages have their first
+  remote video frame (the later of the two).
+* **floor** (as many runs, interleaved with the full-stack runs): two
+  ``RTCPeerConnection`` in one page (``bench/floor.html``), signaled directly
+  in JavaScript with no ICE servers, both sending the fake camera. The clock
+  starts right before the first ``addTrack``/``createOffer`` and stops when
+  both connections have their first remote video frame.
+
+Both use the same first-frame probe (``bench/probe.js``), so the ratio of
+the medians compares like with like. All times are taken inside the pages as
+``performance.timeOrigin + performance.now()``; the pages of a run are in one
+browser process on one machine, so times of the therapist's and the client's
+pages are comparable (the offset between the two pages' clocks is measured
+each run and reported).
+
+Everything is bounded: each step and each run has a timeout, the whole run
+has ``--max-seconds``; all traffic stays inside the namespace, which is
+removed at the end (also on failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tests.support.chromium import chromium_available, launch_chromium
+from tests.support.netns import netns_available
+from tests.support.server import TIME_SCALE, RunningServer, running_server
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, Page, Route
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROBE_JS = (BENCH_DIR / "probe.js").read_text()
+MIN_RUNS = 10
+SERVER_PORT = 8765
+FLOOR_FILES = {"floor.html": "text/html", "floor.js": "text/javascript"}
+STEP_TIMEOUT_MS = 15_000 * TIME_SCALE
+"""Any single page step (load, join, waiting room, knock)."""
+FRAME_TIMEOUT_MS = 15_000 * TIME_SCALE
+"""Admit (or offer) to first frames on both sides."""
+RUN_TIMEOUT_S = 60 * TIME_SCALE
+"""One whole run, set-up and tear-down included."""
+CLOCK_SAMPLES = 5
+THERAPIST = "bench"
+
+JOIN = '[data-testid="join"]'
+ADMIT = '[data-testid="admit"]'
+STATUS = '[data-testid="call-status"]'
+REMOTE_VIDEO = '[data-testid="remote-video"]'
+
+# Arms the probe on the call page: the <video> and the peer connection of
+# call.js (the connection is created only after admit, so it is looked up on
+# each poll).
+ARM_CALL = f"""method => window.__bench.watch('call',
+    document.querySelector('{REMOTE_VIDEO}'), () => window.sprechzimmer.pc, method)"""
+# Reads the clock and clicks admit in the same task: the admit handler of
+# call.js sends the message synchronously in the click.
+CLICK_ADMIT = f"""() => {{
+    const t = window.__bench.now();
+    document.querySelector('{ADMIT}').click();
+    return t;
+}}"""
+
+
+@dataclass
+class FullRun:
+    ms: float
+    therapist_ms: float
+    client_ms: float
+    clock_offset_ms: float
+    """Client page clock minus therapist page clock, estimated from Python."""
+
+
+@dataclass
+class FloorRun:
+    ms: float
+    pc1_ms: float
+    pc2_ms: float
+    connected_ms: float | None
+
+
+@dataclass
+class Results:
+    method: str
+    floor_media: str
+    runs: int
+    chromium: str
+    full: list[FullRun] = field(default_factory=list)
+    floor: list[FloorRun] = field(default_factory=list)
+    warmup_full_ms: list[float] = field(default_factory=list)
+    warmup_floor_ms: list[float] = field(default_factory=list)
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# One full-stack run
+
+
+async def _new_context(browser: Browser) -> BrowserContext:
+    context = await browser.new_context(permissions=["camera", "microphone"])
+    await context.add_init_script(PROBE_JS)
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    return context
+
+
+async def _status(page: Page, status: str) -> None:
+    await page.wait_for_selector(f'{STATUS}[data-status="{status}"]', timeout=STEP_TIMEOUT_MS)
+
+
+async def _join(page: Page, url: str, status: str) -> None:
+    await page.goto(url, timeout=STEP_TIMEOUT_MS)
+    # join is enabled once the device check has the fake camera.
+    await page.locator(f"{JOIN}:enabled").click(timeout=STEP_TIMEOUT_MS)
+    await _status(page, status)
+
+
+async def _page_clock_offset(page: Page) -> tuple[float, float]:
+    """(page clock minus Python's wall clock in ms, round trip in ms), best of a few."""
+    best: tuple[float, float] | None = None
+    for _ in range(CLOCK_SAMPLES):
+        before = time.time()
+        page_ms = await page.evaluate("() => window.__bench.now()")
+        after = time.time()
+        rtt = (after - before) * 1000
+        offset = page_ms - (before + after) / 2 * 1000
+        if best is None or rtt < best[1]:
+            best = (offset, rtt)
+    assert best is not None
+    return best
+
+
+async def full_run(browser: Browser, server: RunningServer, n: int, method: str) -> FullRun:
+    invite = await asyncio.to_thread(server.create_session, THERAPIST, f"B-{n}")
+    therapist_ctx = await _new_context(browser)
+    client_ctx = await _new_context(browser)
+    try:
+        therapist = await therapist_ctx.new_page()
+        client = await client_ctx.new_page()
+        await _join(therapist, invite["therapist_url"], "waiting")
+        await _join(client, invite["client_url"], "waiting")
+        await therapist.wait_for_selector(f"{ADMIT}:enabled", timeout=STEP_TIMEOUT_MS)
+        if not await client.locator('[data-testid="waiting-room"]').is_visible():
+            raise BenchError("the client is not in the waiting room")
+
+        await therapist.evaluate(ARM_CALL, method)
+        await client.evaluate(ARM_CALL, method)
+        admit_at: float = await therapist.evaluate(CLICK_ADMIT)
+
+        done = "() => window.__bench.first('call') !== null"
+        try:
+            await asyncio.gather(
+                therapist.wait_for_function(done, polling=20, timeout=FRAME_TIMEOUT_MS),
+                client.wait_for_function(done, polling=20, timeout=FRAME_TIMEOUT_MS),
+            )
+        except Exception as error:
+            t_state = await therapist.locator(STATUS).get_attribute("data-status")
+            c_state = await client.locator(STATUS).get_attribute("data-status")
+            raise BenchError(
+                f"no first frame on both sides within {FRAME_TIMEOUT_MS:.0f} ms "
+                f"(therapist {t_state}, client {c_state}): {error}"
+            ) from error
+        therapist_first: float = await therapist.evaluate("() => window.__bench.first('call')")
+        client_first: float = await client.evaluate("() => window.__bench.first('call')")
+
+        # The client's frame time is read on the client page's clock: check
+        # that it agrees with the therapist page's clock.
+        t_offset, _ = await _page_clock_offset(therapist)
+        c_offset, _ = await _page_clock_offset(client)
+        clock_offset = c_offset - t_offset
+
+        return FullRun(
+            ms=max(therapist_first, client_first) - admit_at,
+            therapist_ms=therapist_first - admit_at,
+            client_ms=client_first - admit_at,
+            clock_offset_ms=clock_offset,
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await therapist_ctx.close()
+        with contextlib.suppress(Exception):
+            await client_ctx.close()
+
+
+# ---------------------------------------------------------------------------
+# One floor run
+
+
+async def _serve_floor_file(route: Route) -> None:
+    name = route.request.url.rsplit("/", 1)[-1]
+    if name not in FLOOR_FILES:
+        await route.fulfill(status=404)
+        return
+    await route.fulfill(
+        status=200, content_type=FLOOR_FILES[name], body=(BENCH_DIR / name).read_bytes()
+    )
+
+
+async def floor_run(browser: Browser, server: RunningServer, method: str, media: str) -> FloorRun:
+    context = await _new_context(browser)
+    try:
+        # The floor page lives on the service's origin, under a path that the
+        # service does not have: Playwright answers it from bench/ without a
+        # request leaving the browser. Same origin as the call page, so
+        # `--floor-media call` can import the call page's devices.js.
+        await context.route(f"{server.base_url}/bench/*", _serve_floor_file)
+        page = await context.new_page()
+        await page.goto(f"{server.base_url}/bench/floor.html", timeout=STEP_TIMEOUT_MS)
+        await page.wait_for_function("() => window.floor !== undefined", timeout=STEP_TIMEOUT_MS)
+        got = await page.evaluate("media => window.floor.prepare(media)", media)
+        if not got.startswith("audio,video "):
+            raise BenchError(f"floor page got {got!r} from getUserMedia")
+        result: dict[str, Any] = await page.evaluate(
+            "options => window.floor.run(options)",
+            {"method": method, "timeoutMs": FRAME_TIMEOUT_MS},
+        )
+        start = result["start"]
+        if result["first1"] is None or result["first2"] is None:
+            raise BenchError(f"floor: no first frame within {FRAME_TIMEOUT_MS:.0f} ms: {result}")
+        connected = result["connected"]
+        return FloorRun(
+            ms=max(result["first1"], result["first2"]) - start,
+            pc1_ms=result["first1"] - start,
+            pc2_ms=result["first2"] - start,
+            connected_ms=None if connected is None else connected - start,
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await context.close()
+
+
+# ---------------------------------------------------------------------------
+# The whole benchmark
+
+
+async def _bounded(coro: Any, what: str) -> Any:
+    try:
+        return await asyncio.wait_for(coro, RUN_TIMEOUT_S)
+    except TimeoutError as error:
+        raise BenchError(f"{what} took longer than {RUN_TIMEOUT_S:.0f} s") from error
+
+
+async def bench(
+    runs: int, warmup: int, method: str, floor_media: str, directory: Path, progress: bool
+) -> Results:
+    def say(text: str) -> None:
+        if progress:
+            print(text, file=sys.stderr, flush=True)
+
+    with running_server(directory, port=SERVER_PORT) as server:
+        await asyncio.to_thread(server.add_therapist, THERAPIST)
+        async with launch_chromium(server.ns, directory) as chromium:
+            browser = chromium.browser
+            results = Results(
+                method=method, floor_media=floor_media, runs=runs, chromium=browser.version
+            )
+            # The context launch_chromium made is not used: every run gets fresh ones.
+            await chromium.contexts[0].close()
+            for i in range(-warmup, runs):
+                # Alternate the order, so that neither kind always runs on a
+                # browser that has just torn down the other.
+                order = ("full", "floor") if i % 2 == 0 else ("floor", "full")
+                for kind in order:
+                    if kind == "full":
+                        full = await _bounded(
+                            full_run(browser, server, i + warmup, method), "a full-stack run"
+                        )
+                        if i < 0:
+                            results.warmup_full_ms.append(full.ms)
+                        else:
+                            results.full.append(full)
+                        say(
+                            f"{'warm-up' if i < 0 else f'run {i + 1:2d}'} full stack "
+                            f"{full.ms:7.1f} ms (therapist {full.therapist_ms:.1f}, "
+                            f"client {full.client_ms:.1f}, page clock offset "
+                            f"{full.clock_offset_ms:+.2f} ms)"
+                        )
+                    else:
+                        floor = await _bounded(
+                            floor_run(browser, server, method, floor_media), "a floor run"
+                        )
+                        if i < 0:
+                            results.warmup_floor_ms.append(floor.ms)
+                        else:
+                            results.floor.append(floor)
+                        say(
+                            f"{'warm-up' if i < 0 else f'run {i + 1:2d}'} floor      "
+                            f"{floor.ms:7.1f} ms (pc1 {floor.pc1_ms:.1f}, pc2 {floor.pc2_ms:.1f})"
+                        )
+            return results
+
+
+# ---------------------------------------------------------------------------
+# Figures
+
+
+def _quantile(values: list[float], q: float) -> float:
+    """Linear-interpolation quantile (as numpy's default)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "runs": len(values),
+        "median": statistics.median(values),
+        "p90": _quantile(values, 0.9),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def report(results: Results) -> dict[str, Any]:
+    full = summary([r.ms for r in results.full])
+    floor = summary([r.ms for r in results.floor])
+    return {
+        "method": results.method,
+        "floor_media": results.floor_media,
+        "chromium": results.chromium,
+        "full_stack": full,
+        "full_stack_therapist": summary([r.therapist_ms for r in results.full]),
+        "full_stack_client": summary([r.client_ms for r in results.full]),
+        "floor": floor,
+        "floor_pc2": summary([r.pc2_ms for r in results.floor]),
+        "ratio": full["median"] / floor["median"],
+        "max_abs_page_clock_offset_ms": max(abs(r.clock_offset_ms) for r in results.full),
+        "warmup_full_ms": results.warmup_full_ms,
+        "warmup_floor_ms": results.warmup_floor_ms,
+        "full_stack_runs": [asdict(r) for r in results.full],
+        "floor_runs": [asdict(r) for r in results.floor],
+    }
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    rows = [
+        ("full stack (admit -> both decode)", figures["full_stack"]),
+        ("  therapist side", figures["full_stack_therapist"]),
+        ("  client side", figures["full_stack_client"]),
+        ("floor (offer -> both decode)", figures["floor"]),
+        ("  pc2 only", figures["floor_pc2"]),
+    ]
+    print(f"call set-up, Chromium {figures['chromium']}, first frame by {figures['method']}")
+    print(f"{'':36} {'runs':>4} {'median':>8} {'p90':>8} {'min':>8} {'max':>8}")
+    for name, s in rows:
+        print(
+            f"{name:36} {s['runs']:4d} {s['median']:8.1f} {s['p90']:8.1f} "
+            f"{s['min']:8.1f} {s['max']:8.1f}"
+        )
+    print("(milliseconds)")
+    print(
+        f"full stack median {figures['full_stack']['median']:.0f} ms, "
+        f"floor median {figures['floor']['median']:.0f} ms, ratio {figures['ratio']:.2f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.call_setup", description=__doc__)
+    parser.add_argument("--runs", type=int, default=MIN_RUNS, help="runs of each kind (>= 10)")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"allow fewer than {MIN_RUNS} runs (a smoke test)"
+    )
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted runs of each kind first")
+    parser.add_argument(
+        "--method",
+        choices=("rvfc", "stats"),
+        default="rvfc",
+        help="first-frame detection: requestVideoFrameCallback (default) or getStats polling",
+    )
+    parser.add_argument(
+        "--floor-media",
+        choices=("plain", "call"),
+        default="plain",
+        help="floor camera: getUserMedia's defaults (plain, default) or the call page's "
+        "own constraints (call)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--max-seconds", type=float, default=900, help="bound on the whole benchmark"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no per-run lines on stderr")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or (args.runs < MIN_RUNS and not args.quick):
+        parser.error(f"--runs must be at least {MIN_RUNS} (or use --quick)")
+    if args.warmup < 0:
+        parser.error("--warmup must not be negative")
+    for reason in (netns_available(), chromium_available()):
+        if reason is not None:
+            print(f"cannot run the benchmark: {reason}", file=sys.stderr)
+            return 2
+
+    with tempfile.TemporaryDirectory(prefix="sz-bench-") as tmp:
+        try:
+            results = asyncio.run(
+                asyncio.wait_for(
+                    bench(
+                        args.runs,
+                        args.warmup,
+                        args.method,
+                        args.floor_media,
+                        Path(tmp),
+                        not args.quiet,
+                    ),
+                    args.max_seconds,
+                )
+            )
+        except TimeoutError:
+            print(f"benchmark took longer than {args.max_seconds:.0f} s", file=sys.stderr)
+            return 1
+        except BenchError as error:
+            print(f"benchmark failed: {error}", file=sys.stderr)
+            with contextlib.suppress(OSError):
+                log = (Path(tmp) / "server.log").read_text(errors="replace")
+                print(f"server log (end):\n{log[-3000:]}", file=sys.stderr)
+            return 1
+
+    figures = report(results)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print_table(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Passwords, login cookies, CSRF tokens, the rate limiter and token helpers: pure code."""
+
+from __future__ import annotations
+
+from sprechzimmer import accounts
+from sprechzimmer.ratelimit import RateLimiter
+from sprechzimmer.tokens import digest, invite_url, looks_like_token, new_token
+
+KEY = b"k" * 40
+
+
+def test_passwords_are_argon2id_and_verified() -> None:
+    stored = accounts.hash_password("correct horse battery")
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+    assert accounts.verify_password(stored, "correct horse battery")
+    assert not accounts.verify_password(stored, "wrong")
+    assert not accounts.verify_password(None, "anything")  # unknown code
+    assert not accounts.verify_password("garbage", "anything")
+
+
+def test_cookie_round_trip_expiry_and_forgery() -> None:
+    login = accounts.make_cookie(KEY, 7, now=1000.0, ttl=60)
+    assert accounts.read_cookie(KEY, login.cookie, 1059.0) == login
+    assert accounts.read_cookie(KEY, login.cookie, 1061.0) is None  # expired
+    assert accounts.read_cookie(b"x" * 40, login.cookie, 1000.0) is None  # other key
+    body, _, mac = login.cookie.rpartition(".")
+    forged = body.replace("7.", "8.", 1) + "." + mac
+    assert accounts.read_cookie(KEY, forged, 1000.0) is None
+    assert accounts.read_cookie(KEY, "no-dots", 1000.0) is None
+
+
+def test_csrf_token_is_bound_to_the_login() -> None:
+    a = accounts.make_cookie(KEY, 7, 0.0, 60).cookie
+    b = accounts.make_cookie(KEY, 7, 0.0, 60).cookie
+    assert accounts.check_csrf(KEY, a, accounts.csrf_token(KEY, a))
+    assert not accounts.check_csrf(KEY, a, accounts.csrf_token(KEY, b))
+    assert not accounts.check_csrf(KEY, a, None)
+
+
+def test_rate_limiter_window() -> None:
+    limiter = RateLimiter(limit=2, window=10.0)
+    limiter.hit("a", 0.0)
+    limiter.hit("a", 1.0)
+    assert limiter.blocked("a", 5.0) and not limiter.blocked("b", 5.0)
+    assert not limiter.blocked("a", 10.5)  # the first hit left the window
+    limiter.reset("a")
+    assert not limiter.blocked("a", 1.0)
+
+
+def test_rate_limiter_memory_is_bounded() -> None:
+    limiter = RateLimiter(limit=1, window=100.0, max_keys=3)
+    for i in range(10):
+        limiter.hit(f"code-{i}", float(i))
+    assert len(limiter._hits) == 3
+
+
+def test_tokens_are_long_random_and_in_the_fragment() -> None:
+    tokens = {new_token() for _ in range(100)}
+    assert len(tokens) == 100 and all(looks_like_token(t) for t in tokens)
+    token = tokens.pop()
+    assert len(digest(token)) == 64 and token not in digest(token)
+    url = invite_url("https://v.example", "a" * 32, token)
+    assert url == f"https://v.example/call#s={'a' * 32}&t={token}"
