@@ -18,7 +18,12 @@ What it measures, in one command, in one private network namespace with one
   ``RTCPeerConnection`` in one page (``bench/floor.html``), signaled directly
   in JavaScript with no ICE servers, both sending the fake camera. The clock
   starts right before the first ``addTrack``/``createOffer`` and stops when
-  both connections have their first remote video frame.
+  both connections have their first remote video frame. By default twice per
+  round: with ``getUserMedia``'s default camera (*plain*: the browser's own
+  floor, the ratio the issue asks for) and with the call page's own
+  ``acquireMedia()`` (*call*: its 1280x720 constraints, which by themselves
+  delay the first frame; the difference between the two floors is what the
+  camera settings cost, the rest is ours).
 
 Both use the same first-frame probe (``bench/probe.js``), so the ratio of
 the medians compares like with like. All times are taken inside the pages as
@@ -64,7 +69,7 @@ FRAME_TIMEOUT_MS = 15_000 * TIME_SCALE
 """Admit (or offer) to first frames on both sides."""
 RUN_TIMEOUT_S = 60 * TIME_SCALE
 """One whole run, set-up and tear-down included."""
-CLOCK_SAMPLES = 5
+CLOCK_SAMPLES = 10
 THERAPIST = "bench"
 
 JOIN = '[data-testid="join"]'
@@ -92,7 +97,9 @@ class FullRun:
     therapist_ms: float
     client_ms: float
     clock_offset_ms: float
-    """Client page clock minus therapist page clock, estimated from Python."""
+    """Client page clock minus therapist page clock, estimated from Python ..."""
+    clock_error_ms: float
+    """... to within this (half the longer of the two best round trips)."""
 
 
 @dataclass
@@ -106,13 +113,12 @@ class FloorRun:
 @dataclass
 class Results:
     method: str
-    floor_media: str
     runs: int
     chromium: str
     full: list[FullRun] = field(default_factory=list)
-    floor: list[FloorRun] = field(default_factory=list)
-    warmup_full_ms: list[float] = field(default_factory=list)
-    warmup_floor_ms: list[float] = field(default_factory=list)
+    floor: dict[str, list[FloorRun]] = field(default_factory=dict)
+    """Floor runs by camera: 'plain' (browser defaults) and/or 'call' (call page's)."""
+    warmup_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 class BenchError(RuntimeError):
@@ -191,15 +197,15 @@ async def full_run(browser: Browser, server: RunningServer, n: int, method: str)
 
         # The client's frame time is read on the client page's clock: check
         # that it agrees with the therapist page's clock.
-        t_offset, _ = await _page_clock_offset(therapist)
-        c_offset, _ = await _page_clock_offset(client)
-        clock_offset = c_offset - t_offset
+        t_offset, t_rtt = await _page_clock_offset(therapist)
+        c_offset, c_rtt = await _page_clock_offset(client)
 
         return FullRun(
             ms=max(therapist_first, client_first) - admit_at,
             therapist_ms=therapist_first - admit_at,
             client_ms=client_first - admit_at,
-            clock_offset_ms=clock_offset,
+            clock_offset_ms=c_offset - t_offset,
+            clock_error_ms=max(t_rtt, c_rtt) / 2,
         )
     finally:
         with contextlib.suppress(Exception):
@@ -273,46 +279,47 @@ async def bench(
         if progress:
             print(text, file=sys.stderr, flush=True)
 
+    floors = ["plain", "call"] if floor_media == "both" else [floor_media]
     with running_server(directory, port=SERVER_PORT) as server:
         await asyncio.to_thread(server.add_therapist, THERAPIST)
         async with launch_chromium(server.ns, directory) as chromium:
             browser = chromium.browser
-            results = Results(
-                method=method, floor_media=floor_media, runs=runs, chromium=browser.version
-            )
+            results = Results(method=method, runs=runs, chromium=browser.version)
+            results.floor = {media: [] for media in floors}
             # The context launch_chromium made is not used: every run gets fresh ones.
             await chromium.contexts[0].close()
+            kinds = ["full", *floors]
             for i in range(-warmup, runs):
-                # Alternate the order, so that neither kind always runs on a
-                # browser that has just torn down the other.
-                order = ("full", "floor") if i % 2 == 0 else ("floor", "full")
-                for kind in order:
+                label = "warm-up" if i < 0 else f"run {i + 1:2d}"
+                # Rotate the order, so that no kind always runs right after
+                # the browser has torn down the same other kind.
+                shift = i % len(kinds)
+                for kind in kinds[shift:] + kinds[:shift]:
                     if kind == "full":
                         full = await _bounded(
                             full_run(browser, server, i + warmup, method), "a full-stack run"
                         )
-                        if i < 0:
-                            results.warmup_full_ms.append(full.ms)
-                        else:
+                        ms = full.ms
+                        if i >= 0:
                             results.full.append(full)
                         say(
-                            f"{'warm-up' if i < 0 else f'run {i + 1:2d}'} full stack "
-                            f"{full.ms:7.1f} ms (therapist {full.therapist_ms:.1f}, "
-                            f"client {full.client_ms:.1f}, page clock offset "
-                            f"{full.clock_offset_ms:+.2f} ms)"
+                            f"{label} full stack    {full.ms:7.1f} ms (therapist "
+                            f"{full.therapist_ms:.1f}, client {full.client_ms:.1f}, "
+                            f"page clock offset {full.clock_offset_ms:+.2f} ± {full.clock_error_ms:.2f} ms)"
                         )
                     else:
                         floor = await _bounded(
-                            floor_run(browser, server, method, floor_media), "a floor run"
+                            floor_run(browser, server, method, kind), f"a floor run ({kind})"
                         )
-                        if i < 0:
-                            results.warmup_floor_ms.append(floor.ms)
-                        else:
-                            results.floor.append(floor)
+                        ms = floor.ms
+                        if i >= 0:
+                            results.floor[kind].append(floor)
                         say(
-                            f"{'warm-up' if i < 0 else f'run {i + 1:2d}'} floor      "
-                            f"{floor.ms:7.1f} ms (pc1 {floor.pc1_ms:.1f}, pc2 {floor.pc2_ms:.1f})"
+                            f"{label} floor ({kind:5}) {floor.ms:7.1f} ms (pc1 "
+                            f"{floor.pc1_ms:.1f}, pc2 {floor.pc2_ms:.1f})"
                         )
+                    if i < 0:
+                        results.warmup_ms.setdefault(kind, []).append(ms)
             return results
 
 
@@ -339,47 +346,56 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
+FLOOR_NAMES = {"plain": "floor, plain camera", "call": "floor, call page's camera"}
+
+
 def report(results: Results) -> dict[str, Any]:
     full = summary([r.ms for r in results.full])
-    floor = summary([r.ms for r in results.floor])
-    return {
+    figures: dict[str, Any] = {
         "method": results.method,
-        "floor_media": results.floor_media,
         "chromium": results.chromium,
         "full_stack": full,
         "full_stack_therapist": summary([r.therapist_ms for r in results.full]),
         "full_stack_client": summary([r.client_ms for r in results.full]),
-        "floor": floor,
-        "floor_pc2": summary([r.pc2_ms for r in results.floor]),
-        "ratio": full["median"] / floor["median"],
-        "max_abs_page_clock_offset_ms": max(abs(r.clock_offset_ms) for r in results.full),
-        "warmup_full_ms": results.warmup_full_ms,
-        "warmup_floor_ms": results.warmup_floor_ms,
+        "floor": {},
+        "ratio": {},
+        "page_clock_offset_ms": summary([r.clock_offset_ms for r in results.full]),
+        "warmup_ms": results.warmup_ms,
         "full_stack_runs": [asdict(r) for r in results.full],
-        "floor_runs": [asdict(r) for r in results.floor],
+        "floor_runs": {m: [asdict(r) for r in runs] for m, runs in results.floor.items()},
     }
+    for media, runs in results.floor.items():
+        floor = summary([r.ms for r in runs])
+        figures["floor"][media] = floor
+        figures["ratio"][media] = full["median"] / floor["median"]
+    return figures
 
 
 def print_table(figures: dict[str, Any]) -> None:
     rows = [
-        ("full stack (admit -> both decode)", figures["full_stack"]),
+        ("full stack: admit -> both decode", figures["full_stack"]),
         ("  therapist side", figures["full_stack_therapist"]),
         ("  client side", figures["full_stack_client"]),
-        ("floor (offer -> both decode)", figures["floor"]),
-        ("  pc2 only", figures["floor_pc2"]),
     ]
-    print(f"call set-up, Chromium {figures['chromium']}, first frame by {figures['method']}")
-    print(f"{'':36} {'runs':>4} {'median':>8} {'p90':>8} {'min':>8} {'max':>8}")
+    for media, floor in figures["floor"].items():
+        rows.append((f"{FLOOR_NAMES[media]}: offer -> both decode", floor))
+    print(
+        f"call set-up, Chromium {figures['chromium']}, first frame by {figures['method']}, "
+        f"page clock offset median {figures['page_clock_offset_ms']['median']:+.2f} ms"
+    )
+    print(f"{'':50} {'runs':>4} {'median':>7} {'p90':>7} {'min':>7} {'max':>7}")
     for name, s in rows:
         print(
-            f"{name:36} {s['runs']:4d} {s['median']:8.1f} {s['p90']:8.1f} "
-            f"{s['min']:8.1f} {s['max']:8.1f}"
+            f"{name:50} {s['runs']:4d} {s['median']:7.1f} {s['p90']:7.1f} "
+            f"{s['min']:7.1f} {s['max']:7.1f}"
         )
     print("(milliseconds)")
-    print(
-        f"full stack median {figures['full_stack']['median']:.0f} ms, "
-        f"floor median {figures['floor']['median']:.0f} ms, ratio {figures['ratio']:.2f}"
-    )
+    for media, floor in figures["floor"].items():
+        print(
+            f"full stack median {figures['full_stack']['median']:.0f} ms, "
+            f"{FLOOR_NAMES[media]} median {floor['median']:.0f} ms, "
+            f"ratio {figures['ratio'][media]:.2f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -397,10 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--floor-media",
-        choices=("plain", "call"),
-        default="plain",
-        help="floor camera: getUserMedia's defaults (plain, default) or the call page's "
-        "own constraints (call)",
+        choices=("both", "plain", "call"),
+        default="both",
+        help="camera of the floor runs: getUserMedia's defaults (plain), the call page's "
+        "own acquireMedia() and its constraints (call), or each in turn (both, default)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(

@@ -81,7 +81,8 @@ def test_short_password_and_unknown_therapist_are_clear_errors(env: dict[str, st
     assert unknown.returncode == 1 and "no therapist with the code 'nobody'" in unknown.stderr
 
 
-def test_every_command_has_help(env: dict[str, str]) -> None:
+def test_every_command_has_help(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "SPRECHZIMMER_DATA_DIR": str(tmp_path)}
     for args in (
         [],
         ["serve"],

@@ -13,7 +13,9 @@ import re
 import sys
 
 _IPV4 = r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
-_IPV6 = r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"
+_HEX = r"[0-9A-Fa-f]{1,4}"
+# Either all eight groups, or a compressed form with "::" (so "10:42:07" is no address).
+_IPV6 = rf"(?<![\w:])(?:(?:{_HEX}:){{7}}{_HEX}|(?:{_HEX}:)*{_HEX}?::(?:{_HEX}(?::{_HEX})*)?)"
 _ADDRESS = re.compile(f"{_IPV4}|{_IPV6}")
 
 

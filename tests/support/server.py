@@ -1,10 +1,11 @@
 """The real service for end-to-end tests and benchmarks: `sprechzimmer serve` in a namespace.
 
 ``running_server`` starts the server inside a network namespace of the test's
-own (see ``netns.py``), with its own SQLite file (or the PostgreSQL URL in
-``SPRECHZIMMER_TEST_E2E_DATABASE_URL``, which must be reachable from inside
-the namespace, e.g. over the unix socket), and offers the operator's CLI for
-setting up therapists and sessions. Everything stops and is removed on exit.
+own (see ``netns.py``), with its own SQLite file, or with
+``SPRECHZIMMER_TEST_E2E_POSTGRES=1`` a throw-away PostgreSQL database reached
+over the unix socket (a namespace has its own loopback, but shares the file
+system), and offers the operator's CLI for setting up therapists and sessions.
+Everything stops and is removed on exit.
 """
 
 from __future__ import annotations
@@ -91,9 +92,38 @@ def running_server(
     directory: Path, *, port: int = 8765, extra_env: Mapping[str, str] | None = None
 ) -> Iterator[RunningServer]:
     """Start ``sprechzimmer serve`` inside a fresh namespace; stop and remove all on exit."""
-    database = os.environ.get(
-        "SPRECHZIMMER_TEST_E2E_DATABASE_URL", f"sqlite:///{directory / 'e2e.sqlite3'}"
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("SPRECHZIMMER_TEST_E2E_POSTGRES") == "1":
+            database = stack.enter_context(_postgres_database())
+        else:
+            database = f"sqlite:///{directory / 'e2e.sqlite3'}"
+        yield stack.enter_context(_serve(directory, port, database, extra_env))
+
+
+@contextlib.contextmanager
+def _postgres_database() -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = os.environ.get(
+        "SPRECHZIMMER_TEST_POSTGRES", "postgresql+psycopg://root@/test?host=/var/run/postgresql"
     )
+    name = f"sz_e2e_{os.getpid()}_{os.urandom(3).hex()}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def _serve(
+    directory: Path, port: int, database: str, extra_env: Mapping[str, str] | None
+) -> Iterator[RunningServer]:
     env = {
         **os.environ,
         "SPRECHZIMMER_DATA_DIR": str(directory / "data"),

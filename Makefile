@@ -1,0 +1,45 @@
+# Entry points a newcomer can guess. Everything installs itself on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test check pytest jstest bench clean
+
+install: $(STAMP) node_modules/.installed
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Run the service on its embedded defaults (SQLite in ./data, in-process hub).
+run: $(STAMP)
+	$(VENV)/bin/sprechzimmer serve --demo
+
+## Lint and type checks: ruff, mypy --strict, tsc --checkJs.
+check: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+	npx --no-install tsc -p tsconfig.json
+
+jstest: node_modules/.installed
+	node --test tests/js/
+
+pytest: $(STAMP)
+	$(PY) -m pytest -q -ra
+
+## Everything CI runs: checks, browser-logic tests, then the Python suite.
+test: check jstest pytest
+
+## Call set-up benchmark: full stack vs the browser's own floor (needs root + Chromium).
+bench: $(STAMP)
+	$(PY) -m bench.call_setup --runs 10
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
