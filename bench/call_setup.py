@@ -305,7 +305,8 @@ async def bench(
                         say(
                             f"{label} full stack    {full.ms:7.1f} ms (therapist "
                             f"{full.therapist_ms:.1f}, client {full.client_ms:.1f}, "
-                            f"page clock offset {full.clock_offset_ms:+.2f} ± {full.clock_error_ms:.2f} ms)"
+                            f"page clock offset {full.clock_offset_ms:+.2f} "
+                            f"± {full.clock_error_ms:.2f} ms)"
                         )
                     else:
                         floor = await _bounded(

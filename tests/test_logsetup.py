@@ -14,6 +14,7 @@ from sprechzimmer.logsetup import AddressScrubber
     [
         "('127.0.0.1', 51234) - \"WebSocket /ws\" [accepted]",
         "peer 10.20.30.40 went away",
+        "10.0.0.9:33030 - \"WebSocket /ws\" [accepted]",
         "client [2001:db8::1]:443 closed",
         "from fe80::1ff:fe23:4567:890a%eth0",
         "mapped ::ffff:192.0.2.1 too",
@@ -24,7 +25,7 @@ def test_addresses_are_scrubbed(message: str) -> None:
     assert AddressScrubber().filter(record)
     text = record.getMessage()
     assert "[addr]" in text
-    for part in ("127.0.0.1", "10.20.30.40", "2001:db8::1", "fe80::1ff", "192.0.2.1"):
+    for part in ("127.0.0.1", "10.20.30.40", "2001:db8::1", "fe80::1ff", "192.0.2.1", "33030"):
         assert part not in text
 
 

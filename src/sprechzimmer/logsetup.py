@@ -12,7 +12,7 @@ import logging
 import re
 import sys
 
-_IPV4 = r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
+_IPV4 = r"\b(?:\d{1,3}\.){3}\d{1,3}\b(?::\d{1,5}\b)?"
 _HEX = r"[0-9A-Fa-f]{1,4}"
 # Either all eight groups, or a compressed form with "::" (so "10:42:07" is no address).
 _IPV6 = rf"(?<![\w:])(?:(?:{_HEX}:){{7}}{_HEX}|(?:{_HEX}:)*{_HEX}?::(?:{_HEX}(?::{_HEX})*)?)"

@@ -162,6 +162,8 @@ class Room:
         current = self.members.get(role)
         if current is not None:
             if resume is None or not hmac.compare_digest(resume, current.resume):
+                # A copied link, or a second tab: the seat stays with the first.
+                log.info("room %s: refused occupied %s seat", self.session_id[:8], role.value)
                 return [Close(conn, Occupied.close_code or 4009, Occupied(role.value))]
             # The same person on a new socket: the old one goes, without a
             # peer-left, because nobody left.
