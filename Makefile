@@ -39,7 +39,7 @@ test: check jstest pytest
 
 ## Call set-up benchmark: full stack vs the browser's own floor (needs root + Chromium).
 bench: $(STAMP)
-	$(PY) -m bench.call_setup --runs 10
+	$(PY) -m bench.call_setup --runs 10 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
