@@ -23,8 +23,8 @@ run: $(STAMP)
 
 ## Lint and type checks: ruff, mypy --strict, tsc --checkJs.
 check: install
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check --no-cache src tests bench
+	$(VENV)/bin/ruff format --check --no-cache src tests bench
 	$(VENV)/bin/mypy
 	npx --no-install tsc -p tsconfig.json
 

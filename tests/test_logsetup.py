@@ -14,7 +14,7 @@ from sprechzimmer.logsetup import AddressScrubber
     [
         "('127.0.0.1', 51234) - \"WebSocket /ws\" [accepted]",
         "peer 10.20.30.40 went away",
-        "10.0.0.9:33030 - \"WebSocket /ws\" [accepted]",
+        '10.0.0.9:33030 - "WebSocket /ws" [accepted]',
         "client [2001:db8::1]:443 closed",
         "from fe80::1ff:fe23:4567:890a%eth0",
         "mapped ::ffff:192.0.2.1 too",
