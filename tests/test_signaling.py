@@ -239,10 +239,10 @@ def test_reconnect_with_resume_takes_the_place_back(env: Environment) -> None:
             c2.send_json(hello(invite.session, invite.client_token, resume=resume))
             welcome = c2.receive_json()
             assert welcome["type"] == "welcome" and welcome["admitted"] is True
-            assert c2.receive_json() == {"type": "admitted"}
+            assert c2.receive_json()["type"] == "admitted"
             expect_close(c, "replaced", 4009)
             assert t.receive_json() == {"type": "peer-joined", "role": "client", "admitted": True}
-            assert t.receive_json() == {"type": "admitted"}
+            assert t.receive_json()["type"] == "admitted"
             t.send_json({"type": "offer", "sdp": "v=0"})
             assert c2.receive_json()["type"] == "offer"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -12,13 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, api, protocol
+from . import __version__, api
 from .config import Settings
 from .errors import InvalidInput, SprechzimmerError, error_body
 from .hub import Hub
 from .ratelimit import RateLimiter
 from .signaling import signaling_endpoint
 from .store import Store
+from .turn import EmbeddedTurn
+
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 TOTAL_LOGIN_FACTOR = 20
@@ -47,18 +51,25 @@ def security_headers(settings: Settings) -> dict[str, str]:
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     store = store or Store.from_url(settings.effective_database_url)
-    hub = Hub(
-        store,
-        heartbeat_interval=settings.heartbeat_interval,
-        ice_servers=[
-            protocol.IceServerInfo(list(s.urls), s.username, s.credential)
-            for s in settings.ice_servers
-        ],
-    )
+    turn = None
+    if settings.embedded_turn:
+        if EmbeddedTurn.available():
+            turn = EmbeddedTurn(
+                settings.data_dir,
+                settings.embedded_turn_host,
+                settings.embedded_turn_port,
+                settings.turn_realm,
+            )
+        else:
+            log.warning("embedded TURN asked for, but coturn's turnserver is not installed")
+    ice = settings.ice_policy((turn.spec,), turn.secret) if turn else settings.ice_policy()
+    hub = Hub(store, heartbeat_interval=settings.heartbeat_interval, ice=ice)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(store.migrate)
+        if turn is not None:
+            await asyncio.to_thread(turn.start)
         ticker = asyncio.create_task(hub.run_ticks(min(1.0, settings.heartbeat_interval / 2)))
         try:
             yield
@@ -66,6 +77,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             ticker.cancel()
             with suppress(asyncio.CancelledError):
                 await ticker
+            if turn is not None:
+                await asyncio.to_thread(turn.stop)
 
     app = FastAPI(
         title="sprechzimmer",

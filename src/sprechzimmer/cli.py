@@ -236,6 +236,38 @@ def cmd_session_events(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_turn_config(args: argparse.Namespace, settings: Settings) -> int:
+    from .turn import CoturnOptions, coturn_config
+
+    secret = settings.turn_secret
+    if len(secret) < 32:
+        raise CliError(
+            "set SPRECHZIMMER_TURN_SECRET (at least 32 characters, e.g. from "
+            "`openssl rand -base64 32`) first: coturn and the server must share it"
+        )
+    print(
+        coturn_config(
+            CoturnOptions(
+                secret=secret,
+                realm=settings.turn_realm,
+                listening_ips=tuple(args.listening_ip),
+                relay_ips=tuple(args.relay_ip),
+                external_ip=args.external_ip,
+                port=args.port,
+                tls_port=args.tls_port,
+                cert=args.cert,
+                pkey=args.pkey,
+                max_bps=args.max_bps,
+                user_quota=args.user_quota,
+                total_quota=args.total_quota,
+                allowed_peer_ips=tuple(args.allowed_peer_ip),
+            )
+        ),
+        end="",
+    )
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     _store(settings)
     print("database schema is up to date")
@@ -311,6 +343,31 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("session_id")
     events.add_argument("--json", action="store_true")
     events.set_defaults(run=cmd_session_events)
+
+    turn = sub.add_parser(
+        "turn-config",
+        help="print a hardened turnserver.conf for coturn",
+        description="Prints a complete coturn configuration that shares "
+        "SPRECHZIMMER_TURN_SECRET with this server and refuses every special-purpose peer range.",
+    )
+    turn.add_argument("--listening-ip", action="append", default=[], metavar="IP")
+    turn.add_argument("--relay-ip", action="append", default=[], metavar="IP")
+    turn.add_argument("--external-ip", metavar="IP", help="public address behind NAT")
+    turn.add_argument("--port", type=int, default=3478)
+    turn.add_argument("--tls-port", type=int, default=5349, help="443 or 5349")
+    turn.add_argument("--cert", help="TLS certificate chain (PEM)")
+    turn.add_argument("--pkey", help="TLS private key (PEM)")
+    turn.add_argument("--max-bps", type=int, default=3_000_000, help="bytes/s per session")
+    turn.add_argument("--user-quota", type=int, default=12)
+    turn.add_argument("--total-quota", type=int, default=1200)
+    turn.add_argument(
+        "--allowed-peer-ip",
+        action="append",
+        default=[],
+        metavar="IP",
+        help="exception from the denied ranges: the relay's own private address behind NAT",
+    )
+    turn.set_defaults(run=cmd_turn_config)
 
     db = sub.add_parser("db", help="database").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .turn import IcePolicy, IceServerSpec, check_url, regions_outside
 
 ENV_PREFIX = "SPRECHZIMMER_"
 
@@ -22,12 +24,25 @@ class ConfigError(Exception):
     """A setting is wrong; the message is one sentence naming the variable."""
 
 
-class IceServer(BaseSettings):
-    """One STUN/TURN server as the browser's RTCIceServer needs it."""
+class IceServer(BaseModel):
+    """One STUN/TURN server the operator runs, with the region it stands in."""
 
-    urls: list[str]
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    urls: list[str] = Field(min_length=1)
+    region: str = Field(min_length=2, max_length=8)
+    """ISO 3166 country code where the server stands (checked against ``allowed_regions``)."""
+    auth: Literal["none", "rest", "static"] = "none"
+    """``rest``: credentials minted per participant from ``turn_secret`` (recommended)."""
     username: str | None = None
     credential: str | None = None
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            check_url(url)
+        return value
 
 
 class Settings(BaseSettings):
@@ -80,6 +95,28 @@ class Settings(BaseSettings):
     ice_servers: list[IceServer] = Field(default_factory=list)
     """STUN/TURN servers handed to browsers (JSON). Empty: none, never a public one."""
 
+    allowed_regions: list[str] = Field(default_factory=lambda: ["DE", "AT", "CH"])
+    """Regions every STUN/TURN server must stand in; start-up fails otherwise."""
+
+    turn_secret: str = ""
+    """coturn's ``static-auth-secret``; needed by servers declared with ``auth: rest``."""
+
+    turn_ttl: Annotated[int, Field(ge=300, le=24 * 3600)] = 3 * 3600
+    """Seconds the TURN credentials handed to a participant stay valid."""
+
+    turn_realm: str = "sprechzimmer"
+
+    relay_only: bool = False
+    """All media through the relay, so that neither side learns the other's address."""
+
+    embedded_turn: bool = False
+    """Start a local coturn (Debian package ``coturn``) with a generated secret."""
+
+    embedded_turn_host: str = "127.0.0.1"
+    """The address the embedded relay listens and relays on, and browsers reach it at."""
+
+    embedded_turn_port: Annotated[int, Field(ge=1, le=65535)] = 3478
+
     log_level: str = "info"
 
     @field_validator("public_url")
@@ -113,6 +150,18 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         return value
+
+    def ice_policy(self, extra: tuple[IceServerSpec, ...] = (), secret: str = "") -> IcePolicy:
+        specs = tuple(
+            IceServerSpec(tuple(s.urls), s.region, s.auth, s.username, s.credential)
+            for s in self.ice_servers
+        )
+        return IcePolicy(
+            servers=specs + extra,
+            secret=secret or self.turn_secret,
+            ttl=self.turn_ttl,
+            relay_only=self.relay_only,
+        )
 
     @property
     def origin(self) -> str:
@@ -155,4 +204,21 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"{_env_name(first.get('loc', ()))} is invalid: {message}.") from None
     if settings.secret_key and len(settings.secret_key) < 32:
         raise ConfigError(f"{ENV_PREFIX}SECRET_KEY is invalid: use at least 32 characters.")
+    outside = regions_outside(settings.ice_policy().servers, settings.allowed_regions)
+    if outside:
+        raise ConfigError(
+            f"{ENV_PREFIX}ICE_SERVERS is invalid: {', '.join(outside)} stands outside the "
+            f"allowed regions ({', '.join(settings.allowed_regions)}); all infrastructure must "
+            f"stay in the operator's region."
+        )
+    if any(s.auth == "rest" for s in settings.ice_servers) and len(settings.turn_secret) < 32:
+        raise ConfigError(
+            f"{ENV_PREFIX}TURN_SECRET is invalid: servers with auth 'rest' need coturn's "
+            f"shared secret, at least 32 characters."
+        )
+    if settings.relay_only and not (settings.embedded_turn or settings.ice_policy().has_turn):
+        raise ConfigError(
+            f"{ENV_PREFIX}RELAY_ONLY is invalid: relay-only calls need a TURN server in "
+            f"{ENV_PREFIX}ICE_SERVERS or {ENV_PREFIX}EMBEDDED_TURN."
+        )
     return settings

@@ -17,7 +17,7 @@ import datetime as dt
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,6 +28,7 @@ from .errors import Forbidden, SprechzimmerError
 from .room import Close, ConnId, Output, Record, Room, RoomConfig, Send
 from .store import EventInfo, SessionState, Store
 from .tokens import digest, looks_like_session_id, looks_like_token, new_resume_secret
+from .turn import IcePolicy
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,11 @@ class Hub:
         store: Store,
         *,
         heartbeat_interval: float = 10.0,
-        ice_servers: Sequence[p.IceServerInfo] = (),
+        ice: IcePolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.room_config = RoomConfig(heartbeat_interval, tuple(ice_servers))
+        self.room_config = RoomConfig(heartbeat_interval, ice or IcePolicy())
         self.clock = clock
         self.rooms: dict[str, Room] = {}
         self._sockets: dict[ConnId, Socket] = {}

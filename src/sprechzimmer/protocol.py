@@ -96,6 +96,14 @@ class Media:
 
 
 @dataclass(frozen=True)
+class RelayOnly:
+    """The therapist asks that all media go through the relay (or lifts it)."""
+
+    TYPE: ClassVar[str] = "relay-only"
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Ping:
     TYPE: ClassVar[str] = "ping"
 
@@ -105,13 +113,27 @@ class Bye:
     TYPE: ClassVar[str] = "bye"
 
 
-ClientMessage = Union[Hello, Admit, Decline, Offer, Answer, Candidate, Restart, Media, Ping, Bye]  # noqa: UP007
+ClientMessage = Union[  # noqa: UP007
+    Hello, Admit, Decline, Offer, Answer, Candidate, Restart, Media, RelayOnly, Ping, Bye
+]
 Relayable = Offer | Answer | Candidate | Restart
 RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart)
 
 _CLIENT_TYPES: dict[str, type] = {
     cls.TYPE: cls
-    for cls in (Hello, Admit, Decline, Offer, Answer, Candidate, Restart, Media, Ping, Bye)
+    for cls in (
+        Hello,
+        Admit,
+        Decline,
+        Offer,
+        Answer,
+        Candidate,
+        Restart,
+        Media,
+        RelayOnly,
+        Ping,
+        Bye,
+    )
 }
 
 # Fields without a default must be present; these are required on the wire.
@@ -121,6 +143,7 @@ _REQUIRED: dict[type, frozenset[str]] = {
     Answer: frozenset({"sdp"}),
     Candidate: frozenset({"candidate"}),
     Media: frozenset({"state"}),
+    RelayOnly: frozenset({"enabled"}),
 }
 
 
@@ -163,9 +186,17 @@ class KnockCancelled:
     TYPE: ClassVar[str] = "knock-cancelled"
 
 
+class IceTransportPolicy(enum.StrEnum):
+    ALL = "all"
+    RELAY = "relay"
+
+
 @dataclass(frozen=True)
 class Admitted:
     TYPE: ClassVar[str] = "admitted"
+    ice_servers: list[IceServerInfo] = field(default_factory=list)
+    """Fresh, short-lived TURN credentials for this member only."""
+    ice_transport_policy: IceTransportPolicy = IceTransportPolicy.ALL
 
 
 @dataclass(frozen=True)
@@ -255,6 +286,10 @@ def _check(cls: type, name: str, expected: Any, value: Any, bound: int | None) -
             raise BadMessage(f"{cls.TYPE}.{name}: expected a string")  # type: ignore[attr-defined]
         if bound is not None and len(value) > bound:
             raise BadMessage(f"{cls.TYPE}.{name}: longer than {bound}")  # type: ignore[attr-defined]
+        return value
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise BadMessage(f"{cls.TYPE}.{name}: expected true or false")  # type: ignore[attr-defined]
         return value
     if expected is int:
         # bool is an int in Python but not on the wire.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import hmac
 import logging
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass, field
 
 from . import protocol as p
@@ -31,6 +31,7 @@ from .errors import (
     Timeout,
 )
 from .protocol import LeaveReason, Role
+from .turn import IcePolicy
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,15 @@ Output = Send | Close | Record
 @dataclass(frozen=True)
 class RoomConfig:
     heartbeat_interval: float = 10.0
-    ice_servers: Sequence[p.IceServerInfo] = ()
+    ice: IcePolicy = field(default_factory=IcePolicy)
+
+
+_CANDIDATE_LINE = re.compile(r"^a=candidate:.*$\r?\n?", re.MULTILINE)
+
+
+def only_relay_candidates(sdp: str) -> str:
+    """The SDP without any candidate line that is not a relay candidate."""
+    return _CANDIDATE_LINE.sub(lambda m: m.group(0) if " typ relay" in m.group(0) else "", sdp)
 
 
 @dataclass
@@ -119,6 +128,12 @@ class Room:
     config: RoomConfig = field(default_factory=RoomConfig)
     state: CallState = CallState.IDLE
     members: dict[Role, Member] = field(default_factory=dict)
+    relay_requested: bool = False
+    """The therapist asked for relay-only in this session."""
+
+    @property
+    def relay_only(self) -> bool:
+        return self.config.ice.relay_only or self.relay_requested
 
     # --- queries, for the hub and the dashboard --------------------------------
 
@@ -184,7 +199,13 @@ class Room:
                     role=role,
                     session=self.session_id,
                     client_id=self.client_id if role is Role.THERAPIST else None,
-                    ice_servers=list(self.config.ice_servers),
+                    # TURN credentials only for those admitted: a waiting client
+                    # gets none, so a copied link yields no relay access.
+                    ice_servers=(
+                        self.config.ice.servers_for(self.session_id, role, now)
+                        if role is Role.THERAPIST or admitted
+                        else []
+                    ),
                     heartbeat_interval=self.config.heartbeat_interval,
                     polite=role is Role.CLIENT,
                     resume=new_resume,
@@ -203,7 +224,7 @@ class Room:
             out.append(Send(other.conn, p.PeerJoined(role, admitted)))
         if admitted and other is not None:
             # Both admitted members are here: the call (re)starts.
-            out += [Send(m.conn, p.Admitted()) for m in self._ordered()]
+            out += self._start_call(now)
         return out
 
     def receive(self, conn: ConnId, message: p.ClientMessage, now: float) -> list[Output]:
@@ -222,6 +243,15 @@ class Room:
                 return self._decline(conn, role, now)
             case p.Offer() | p.Answer() | p.Candidate() | p.Restart():
                 return self._relay(conn, role, message, now)
+            case p.RelayOnly(enabled=enabled):
+                if role is not Role.THERAPIST:
+                    return self._refuse(conn, role, now, "relay-only by client")
+                if enabled == self.relay_requested:
+                    return []
+                self.relay_requested = enabled
+                log.info("room %s: relay-only %s", self.session_id[:8], enabled)
+                # A running call restarts under the new policy.
+                return self._start_call(now) if self.in_call else []
             case p.Media(state=state):
                 if role is Role.CLIENT and self.state is not CallState.ADMITTED:
                     return self._refuse(conn, role, now, "media before admission")
@@ -281,7 +311,7 @@ class Room:
             return [Send(conn, p.Error.of(NoPeer()))]
         self._transition(CallState.ADMITTED)
         out: list[Output] = [Record(Role.CLIENT, EventKind.ADMITTED, now)]
-        return out + [Send(m.conn, p.Admitted()) for m in self._ordered()]
+        return out + self._start_call(now)
 
     def _decline(self, conn: ConnId, role: Role, now: float) -> list[Output]:
         if role is not Role.THERAPIST:
@@ -303,6 +333,16 @@ class Room:
         other = self.members.get(role.other)
         if other is None:
             return [Send(conn, p.Error.of(NoPeer()))]
+        if self.relay_only:
+            # Defence in depth: even a browser that ignores the policy cannot
+            # hand the other side an address of its own.
+            match message:
+                case p.Candidate(candidate=c) if c and " typ relay" not in c:
+                    return []
+                case p.Offer(sdp=sdp):
+                    message = p.Offer(only_relay_candidates(sdp))
+                case p.Answer(sdp=sdp):
+                    message = p.Answer(only_relay_candidates(sdp))
         return [Send(other.conn, p.Relayed(message, role))]
 
     def _refuse(self, conn: ConnId, role: Role, now: float, why: str) -> list[Output]:
@@ -345,6 +385,17 @@ class Room:
             else:
                 out.append(Send(other.conn, p.PeerLeft(role, reason)))
         return out
+
+    def _start_call(self, now: float) -> list[Output]:
+        """``admitted`` to both members, each with its own fresh ICE credentials."""
+        policy = p.IceTransportPolicy.RELAY if self.relay_only else p.IceTransportPolicy.ALL
+        return [
+            Send(
+                m.conn,
+                p.Admitted(self.config.ice.servers_for(self.session_id, m.role, now), policy),
+            )
+            for m in self._ordered()
+        ]
 
     def _ordered(self) -> list[Member]:
         return [self.members[r] for r in (Role.THERAPIST, Role.CLIENT) if r in self.members]

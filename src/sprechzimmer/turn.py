@@ -1,0 +1,325 @@
+"""Our own TURN relay: short-lived credentials, the hardened coturn config, the region rule.
+
+The server holds coturn's shared secret (``use-auth-secret``, the TURN REST
+API) and mints for each admitted participant a username ``<expiry>:<label>``
+and the password ``base64(HMAC-SHA1(secret, username))``; coturn accepts it
+only until the expiry. The label is an HMAC of session, role and time, so
+coturn's logs cannot be linked to a session without the secret. Nothing
+long-lived ever reaches a browser.
+
+Everything here but ``EmbeddedTurn`` is pure: time is passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import logging
+import secrets
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .protocol import IceServerInfo, Role
+
+log = logging.getLogger(__name__)
+
+# Every special-purpose range a relay must never reach (RFC 6890 and its
+# updates), so that nobody can use our relay to probe the operator's networks.
+DENIED_V4 = (
+    "0.0.0.0/8",  # "this network"
+    "10.0.0.0/8",  # private
+    "100.64.0.0/10",  # shared address space (carrier-grade NAT)
+    "127.0.0.0/8",  # loopback
+    "169.254.0.0/16",  # link-local (and cloud metadata services)
+    "172.16.0.0/12",  # private
+    "192.0.0.0/24",  # IETF protocol assignments
+    "192.0.2.0/24",  # documentation
+    "192.88.99.0/24",  # 6to4 relay anycast
+    "192.168.0.0/16",  # private
+    "198.18.0.0/15",  # benchmarking
+    "198.51.100.0/24",  # documentation
+    "203.0.113.0/24",  # documentation
+    "224.0.0.0/4",  # multicast
+    "240.0.0.0/4",  # reserved, and 255.255.255.255 broadcast
+)
+DENIED_V6 = (
+    "::/128",  # unspecified
+    "::1/128",  # loopback
+    "::/96",  # IPv4-compatible (deprecated)
+    "::ffff:0:0/96",  # IPv4-mapped: ::ffff:127.0.0.1 is loopback in disguise
+    "64:ff9b::/96",  # NAT64: could reach private IPv4 through a translator
+    "64:ff9b:1::/48",  # local-use NAT64
+    "100::/64",  # discard-only
+    "2001::/23",  # IETF protocol assignments (incl. Teredo)
+    "2001:db8::/32",  # documentation
+    "2002::/16",  # 6to4: could reach private IPv4
+    "fc00::/7",  # unique local
+    "fe80::/10",  # link-local
+    "ff00::/8",  # multicast
+)
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def denied_ranges() -> list[tuple[Address, Address]]:
+    """The denied networks as (first, last) address pairs, as coturn wants them."""
+    out: list[tuple[Address, Address]] = []
+    for cidr in (*DENIED_V4, *DENIED_V6):
+        net = ipaddress.ip_network(cidr)
+        out.append((net.network_address, net.broadcast_address))
+    return out
+
+
+def is_denied(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip in ipaddress.ip_network(c) for c in (*DENIED_V4, *DENIED_V6))
+
+
+# --- credentials --------------------------------------------------------------
+
+
+def rest_credentials(secret: str, label: str, now: float, ttl: int) -> tuple[str, str]:
+    """TURN REST API username and password, valid until ``now + ttl``."""
+    username = f"{int(now) + ttl}:{label}"
+    mac = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(mac).decode()
+
+
+@dataclass(frozen=True)
+class IceServerSpec:
+    """One configured STUN/TURN server, as the operator declared it."""
+
+    urls: tuple[str, ...]
+    region: str
+    auth: str = "none"
+    """``none`` (STUN), ``rest`` (TURN with the shared secret), ``static``."""
+    username: str | None = None
+    credential: str | None = None
+
+    @property
+    def is_turn(self) -> bool:
+        return any(u.startswith(("turn:", "turns:")) for u in self.urls)
+
+
+@dataclass(frozen=True)
+class IcePolicy:
+    """What browsers get to reach each other; pure, so a room can call it."""
+
+    servers: tuple[IceServerSpec, ...] = ()
+    secret: str = ""
+    ttl: int = 3 * 3600
+    relay_only: bool = False
+
+    def servers_for(self, session_id: str, role: Role, now: float) -> list[IceServerInfo]:
+        out = []
+        for spec in self.servers:
+            if spec.auth == "rest":
+                label = hmac.new(
+                    self.secret.encode(),
+                    f"{session_id}:{role.value}:{int(now)}".encode(),
+                    hashlib.sha256,
+                ).hexdigest()[:16]
+                username, credential = rest_credentials(self.secret, label, now, self.ttl)
+                out.append(IceServerInfo(list(spec.urls), username, credential))
+            elif spec.auth == "static":
+                out.append(IceServerInfo(list(spec.urls), spec.username, spec.credential))
+            else:
+                out.append(IceServerInfo(list(spec.urls)))
+        return out
+
+    @property
+    def has_turn(self) -> bool:
+        return any(s.is_turn for s in self.servers)
+
+
+def check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("stun", "stuns", "turn", "turns") or not parts.path:
+        raise ValueError(f"{url!r} is not a stun:, turn: or turns: URL")
+
+
+def regions_outside(servers: Iterable[IceServerSpec], allowed: Sequence[str]) -> list[str]:
+    """URLs of servers whose declared region is not allowed (empty: all fine)."""
+    allowed_upper = {a.upper() for a in allowed}
+    return [u for s in servers if s.region.upper() not in allowed_upper for u in s.urls]
+
+
+# --- the coturn configuration -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoturnOptions:
+    secret: str
+    realm: str = "sprechzimmer"
+    listening_ips: tuple[str, ...] = ()
+    relay_ips: tuple[str, ...] = ()
+    external_ip: str | None = None
+    port: int = 3478
+    tls_port: int | None = 5349
+    cert: str | None = None
+    pkey: str | None = None
+    min_port: int = 49152
+    max_port: int = 65535
+    user_quota: int = 12
+    total_quota: int = 1200
+    max_bps: int = 3_000_000
+    bps_capacity: int = 0
+    log_file: str = "/var/log/turnserver/turn.log"
+    pid_file: str | None = None
+    allowed_peer_ips: tuple[str, ...] = field(default=())
+    """Exceptions from the denied ranges, e.g. the relay's own private address
+    behind NAT, so that two relay candidates of this server can reach each other."""
+
+
+def coturn_config(o: CoturnOptions) -> str:
+    """A complete, hardened ``turnserver.conf``."""
+    lines = [
+        "# turnserver.conf generated by `sprechzimmer turn-config`. Hardened for one job:",
+        "# relaying encrypted WebRTC media between the two browsers of a consultation.",
+        "",
+        "# Only the sprechzimmer server can mint credentials (TURN REST API).",
+        "use-auth-secret",
+        f"static-auth-secret={o.secret}",
+        f"realm={o.realm}",
+        "fingerprint",
+        "stale-nonce=600",
+        "",
+        "# Where it listens and relays.",
+        f"listening-port={o.port}",
+    ]
+    lines += [f"listening-ip={ip}" for ip in o.listening_ips]
+    lines += [f"relay-ip={ip}" for ip in o.relay_ips]
+    if o.external_ip:
+        lines.append(f"external-ip={o.external_ip}")
+    lines += [f"min-port={o.min_port}", f"max-port={o.max_port}", ""]
+    if o.tls_port is not None:
+        lines += [
+            "# TURN over TLS, for networks that allow nothing but HTTPS-like traffic.",
+            f"tls-listening-port={o.tls_port}",
+            f"cert={o.cert or '/etc/ssl/certs/turn.pem'}",
+            f"pkey={o.pkey or '/etc/ssl/private/turn.key'}",
+            "no-tlsv1",
+            "no-tlsv1_1",
+            "no-dtls",
+            "",
+        ]
+    else:
+        lines += ["no-tls", "no-dtls", ""]
+    lines += [
+        "# Limits: per user, in total, and bandwidth per session.",
+        f"user-quota={o.user_quota}",
+        f"total-quota={o.total_quota}",
+        f"max-bps={o.max_bps}",
+        f"bps-capacity={o.bps_capacity}",
+        "",
+        "# Nothing but relaying UDP media to public peers.",
+        "no-tcp-relay",
+        "no-multicast-peers",
+        "no-cli",
+        "no-software-attribute",
+        "no-rfc5780",
+        "no-stun-backward-compatibility",
+        "response-origin-only-with-rfc5780",
+        "",
+        "# Special-purpose ranges (RFC 6890): never a peer.",
+    ]
+    lines += [f"denied-peer-ip={first}-{last}" for first, last in denied_ranges()]
+    if o.allowed_peer_ips:
+        lines += ["", "# Exceptions: this relay's own addresses."]
+        lines += [f"allowed-peer-ip={ip}" for ip in o.allowed_peer_ips]
+    lines += ["", f"log-file={o.log_file}", "simple-log", "no-stdout-log"]
+    if o.pid_file:
+        lines.append(f"pidfile={o.pid_file}")
+    return "\n".join(lines) + "\n"
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+# --- an embedded coturn, for a single machine -----------------------------------
+
+
+class EmbeddedTurn:
+    """Runs a local ``turnserver`` with a generated secret for the server's lifetime."""
+
+    def __init__(self, directory: Path, host: str, port: int, realm: str) -> None:
+        self.directory = directory
+        self.host = host
+        self.port = port
+        self.realm = realm
+        self.process: subprocess.Popen[bytes] | None = None
+        self.secret = self._secret()
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("turnserver") is not None
+
+    def _secret(self) -> str:
+        path = self.directory / "turn-secret"
+        if not path.exists():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(new_secret())
+        return path.read_text().strip()
+
+    @property
+    def spec(self) -> IceServerSpec:
+        return IceServerSpec(
+            urls=(
+                f"turn:{self.host}:{self.port}?transport=udp",
+                f"turn:{self.host}:{self.port}?transport=tcp",
+            ),
+            region="local",
+            auth="rest",
+        )
+
+    def config(self) -> str:
+        return coturn_config(
+            CoturnOptions(
+                secret=self.secret,
+                realm=self.realm,
+                listening_ips=(self.host,),
+                relay_ips=(self.host,),
+                port=self.port,
+                tls_port=None,
+                log_file=str(self.directory / "turn.log"),
+                # Two relay candidates of this relay must reach each other; never
+                # loopback, though: that would open the host's local services.
+                allowed_peer_ips=(
+                    (self.host,)
+                    if is_denied(self.host) and not ipaddress.ip_address(self.host).is_loopback
+                    else ()
+                ),
+            )
+        )
+
+    def start(self) -> None:
+        conf = self.directory / "turnserver.conf"
+        conf.write_text(self.config())
+        conf.chmod(0o600)
+        self.process = subprocess.Popen(
+            ["turnserver", "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        log.info("embedded TURN relay started on port %d", self.port)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.process = None
