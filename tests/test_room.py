@@ -17,6 +17,7 @@ from sprechzimmer.room import (
     RoomConfig,
     Send,
 )
+from sprechzimmer.turn import IcePolicy, IceServerSpec
 
 T, C, X = 1, 2, 3  # connection ids: therapist, client, intruder
 
@@ -216,3 +217,71 @@ def test_illegal_transition_raises() -> None:
     r = room()
     with pytest.raises(InvalidState, match="IDLE, cannot become ADMITTED"):
         r._transition(CallState.ADMITTED)
+
+
+# --- ICE credentials and relay-only (issue 3) ---------------------------------------
+
+TURN = IceServerSpec(("turn:turn.example.de:3478?transport=udp",), "DE", "rest")
+SECRET = "s" * 40
+
+
+def turn_room(relay_only: bool = False) -> Room:
+    policy = IcePolicy(servers=(TURN,), secret=SECRET, ttl=3600, relay_only=relay_only)
+    return Room("e" * 32, "K-1", RoomConfig(heartbeat_interval=10.0, ice=policy))
+
+
+def test_only_admitted_members_get_turn_credentials() -> None:
+    r = turn_room()
+    (welcome_t,) = sent(r.join(T, Role.THERAPIST, None, "rt", 100.0), T)
+    assert isinstance(welcome_t, p.Welcome) and welcome_t.ice_servers[0].credential
+    welcome_c, _ = sent(r.join(C, Role.CLIENT, None, "rc", 101.0), C)
+    assert isinstance(welcome_c, p.Welcome) and welcome_c.ice_servers == []
+    out = r.receive(T, p.Admit(), 102.0)
+    (adm_t,) = sent(out, T)
+    (adm_c,) = sent(out, C)
+    assert isinstance(adm_t, p.Admitted) and isinstance(adm_c, p.Admitted)
+    assert adm_t.ice_transport_policy is p.IceTransportPolicy.ALL
+    user_t, user_c = adm_t.ice_servers[0].username, adm_c.ice_servers[0].username
+    assert user_t and user_c and user_t != user_c  # each member its own credentials
+    assert user_c.startswith(f"{102 + 3600}:") and "e" * 8 not in user_c
+
+
+def test_relay_only_policy_and_candidate_filter() -> None:
+    r = turn_room(relay_only=True)
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    (adm,) = sent(r.receive(T, p.Admit(), 2.0), C)
+    assert isinstance(adm, p.Admitted) and adm.ice_transport_policy is p.IceTransportPolicy.RELAY
+    host = p.Candidate("candidate:1 1 udp 2122260223 10.231.1.2 50000 typ host", "0", 0)
+    srflx = p.Candidate("candidate:2 1 udp 1686052607 198.51.100.7 50001 typ srflx", "0", 0)
+    relay = p.Candidate(
+        "candidate:3 1 udp 41885439 10.231.0.1 49160 typ relay raddr 0.0.0.0 rport 0", "0", 0
+    )
+    assert r.receive(T, host, 3.0) == []
+    assert r.receive(T, srflx, 3.0) == []
+    assert r.receive(T, relay, 3.0) == [Send(C, p.Relayed(relay, Role.THERAPIST))]
+    sdp = (
+        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+        "a=candidate:1 1 udp 2122260223 10.231.1.2 50000 typ host\r\n"
+        "a=candidate:3 1 udp 41885439 10.231.0.1 49160 typ relay raddr 0.0.0.0 rport 0\r\n"
+        "a=end-of-candidates\r\n"
+    )
+    (relayed,) = sent(r.receive(T, p.Offer(sdp), 3.0), C)
+    assert isinstance(relayed, p.Relayed) and isinstance(relayed.message, p.Offer)
+    assert "10.231.1.2" not in relayed.message.sdp and "typ relay" in relayed.message.sdp
+    assert "a=end-of-candidates" in relayed.message.sdp
+
+
+def test_therapist_switches_relay_only_and_the_call_restarts() -> None:
+    r = turn_room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.receive(T, p.Admit(), 2.0)
+    out = r.receive(T, p.RelayOnly(True), 3.0)
+    for conn in (T, C):
+        (adm,) = sent(out, conn)
+        assert (
+            isinstance(adm, p.Admitted) and adm.ice_transport_policy is p.IceTransportPolicy.RELAY
+        )
+    assert r.receive(T, p.RelayOnly(True), 4.0) == []  # no change, no restart
+    assert closed(r.receive(C, p.RelayOnly(False), 5.0)) == {C: 4003}  # not the client's call

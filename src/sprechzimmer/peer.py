@@ -48,6 +48,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -253,8 +254,8 @@ class ToneAudioTrack(MediaStreamTrack):
 # --- ICE configuration ------------------------------------------------------------
 
 
-def _rtc_configuration(ice_servers: object) -> RTCConfiguration:
-    """Turn ``welcome.ice_servers`` into an explicit aiortc configuration.
+def _rtc_configuration(ice_servers: object, policy: object = "all") -> RTCConfiguration:
+    """Turn ``ice_servers`` of ``welcome``/``admitted`` into an explicit aiortc configuration.
 
     aiortc 1.16 (``RTCIceGatherer.__init__``) replaces ``iceServers=None`` -- which is
     also what ``RTCPeerConnection()`` without a configuration ends up with -- by
@@ -283,7 +284,10 @@ def _rtc_configuration(ice_servers: object) -> RTCConfiguration:
                     credential=credential if isinstance(credential, str) else None,
                 )
             )
-    return RTCConfiguration(iceServers=servers)
+    transport_policy = (
+        RTCIceTransportPolicy.RELAY if policy == "relay" else RTCIceTransportPolicy.ALL
+    )
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=transport_policy)
 
 
 # --- the peer -----------------------------------------------------------------------
@@ -431,7 +435,7 @@ class _Peer:
         elif kind == "knock-cancelled":
             self._admit_pending = False
         elif kind == "admitted":
-            await self._on_admitted()
+            await self._on_admitted(message)
         elif kind == "peer-joined":
             if message.get("admitted") is True and self.result.role == "therapist":
                 # The client came back with a new peer connection: aiortc cannot
@@ -489,7 +493,11 @@ class _Peer:
             self.result.admitted = True
             self._admitted_at = time.monotonic()
 
-    async def _on_admitted(self) -> None:
+    async def _on_admitted(self, message: Mapping[str, Any]) -> None:
+        # Each admission brings this member's own fresh TURN credentials.
+        self._ice = _rtc_configuration(
+            message.get("ice_servers"), message.get("ice_transport_policy")
+        )
         self._mark_admitted()
         if self.result.role == "therapist":
             await self._make_offer(fresh=False)
