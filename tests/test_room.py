@@ -147,8 +147,8 @@ def test_reconnect_with_resume_secret_replaces_the_old_socket() -> None:
     assert closed(out) == {C: 4009}
     assert r.members[Role.CLIENT].conn == X
     # Still admitted: the call restarts at once, without a new knock.
-    assert sent(out, T) == [p.PeerJoined(Role.CLIENT, True), p.Admitted()]
-    assert p.Admitted() in sent(out, X)
+    assert sent(out, T) == [p.PeerJoined(Role.CLIENT, True), p.Admitted(epoch=2)]
+    assert p.Admitted(epoch=2) in sent(out, X)
     assert recorded(out) == [
         (Role.CLIENT, EventKind.MEDIA_DISCONNECTED),
         (Role.CLIENT, EventKind.JOINED),
@@ -165,7 +165,7 @@ def test_admitted_client_comes_back_after_a_lost_socket() -> None:
     assert r.state is CallState.ADMITTED
     out = r.join(X, Role.CLIENT, None, "rx", 4.0)
     (welcome, admitted) = sent(out, X)
-    assert isinstance(welcome, p.Welcome) and welcome.admitted and admitted == p.Admitted()
+    assert isinstance(welcome, p.Welcome) and welcome.admitted and admitted == p.Admitted(epoch=2)
 
 
 def test_hangup_ends_admission_and_tells_the_other_side() -> None:
@@ -285,3 +285,26 @@ def test_therapist_switches_relay_only_and_the_call_restarts() -> None:
         )
     assert r.receive(T, p.RelayOnly(True), 4.0) == []  # no change, no restart
     assert closed(r.receive(C, p.RelayOnly(False), 5.0)) == {C: 4003}  # not the client's call
+
+
+# --- key renewal schedule (issue 4: the server schedules, the browsers agree keys) --------
+
+
+def test_rekey_is_scheduled_only_during_a_call() -> None:
+    r = Room("f" * 32, "K", RoomConfig(heartbeat_interval=100.0, rekey_interval=5.0))
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 0.0)
+    assert r.tick(10.0) == []  # waiting room: nothing to renew
+    (adm,) = sent(r.receive(T, p.Admit(), 10.0), C)
+    assert isinstance(adm, p.Admitted) and adm.epoch == 1 and adm.rekey_interval == 5.0
+    assert r.next_deadline() == 15.0
+    assert r.tick(14.9) == []
+    out = r.tick(15.0)
+    assert sent(out, T) == [p.Rekey(2)] and sent(out, C) == [p.Rekey(2)]
+    assert sent(r.tick(20.0), C) == [p.Rekey(3)]
+    r.disconnect(C, 21.0)
+    assert r.tick(30.0) == []  # nobody to renew with
+    # The client comes back: a fresh connection in a fresh epoch, the clock restarts.
+    out = r.join(X, Role.CLIENT, None, "rx", 31.0)
+    assert p.Admitted(epoch=4, rekey_interval=5.0) in sent(out, X)
+    assert r.tick(35.0) == [] and sent(r.tick(36.0), X) == [p.Rekey(5)]

@@ -63,7 +63,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         else:
             log.warning("embedded TURN asked for, but coturn's turnserver is not installed")
     ice = settings.ice_policy((turn.spec,), turn.secret) if turn else settings.ice_policy()
-    hub = Hub(store, heartbeat_interval=settings.heartbeat_interval, ice=ice)
+    hub = Hub(
+        store,
+        heartbeat_interval=settings.heartbeat_interval,
+        ice=ice,
+        rekey_interval=settings.rekey_interval,
+        e2ee_required=settings.e2ee_required,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     relay_only: bool = False
     """All media through the relay, so that neither side learns the other's address."""
 
+    rekey_interval: Annotated[float, Field(ge=2, le=3600)] = 600.0
+    """Seconds between frame-key renewals the server asks the two browsers for."""
+
+    e2ee_required: bool = True
+    """A call whose browsers cannot do frame encryption may not go on (fail closed)."""
+
     embedded_turn: bool = False
     """Start a local coturn (Debian package ``coturn``) with a generated secret."""
 

@@ -55,10 +55,14 @@ class Hub:
         *,
         heartbeat_interval: float = 10.0,
         ice: IcePolicy | None = None,
+        rekey_interval: float = 600.0,
+        e2ee_required: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.room_config = RoomConfig(heartbeat_interval, ice or IcePolicy())
+        self.room_config = RoomConfig(
+            heartbeat_interval, ice or IcePolicy(), rekey_interval, e2ee_required
+        )
         self.clock = clock
         self.rooms: dict[str, Room] = {}
         self._sockets: dict[ConnId, Socket] = {}

@@ -197,6 +197,18 @@ class Admitted:
     ice_servers: list[IceServerInfo] = field(default_factory=list)
     """Fresh, short-lived TURN credentials for this member only."""
     ice_transport_policy: IceTransportPolicy = IceTransportPolicy.ALL
+    epoch: int = 1
+    """Key epoch of the fresh peer connection; its first ECDH uses it."""
+    rekey_interval: float = 600.0
+    e2ee_required: bool = True
+
+
+@dataclass(frozen=True)
+class Rekey:
+    """Time for a fresh key agreement between the browsers (the server never sees a key)."""
+
+    TYPE: ClassVar[str] = "rekey"
+    epoch: int
 
 
 @dataclass(frozen=True)
@@ -255,6 +267,7 @@ ServerMessage = Union[  # noqa: UP007
     Waiting,
     Knock,
     KnockCancelled,
+    Rekey,
     Admitted,
     Declined,
     PeerJoined,

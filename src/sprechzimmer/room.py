@@ -102,6 +102,8 @@ Output = Send | Close | Record
 class RoomConfig:
     heartbeat_interval: float = 10.0
     ice: IcePolicy = field(default_factory=IcePolicy)
+    rekey_interval: float = 600.0
+    e2ee_required: bool = True
 
 
 _CANDIDATE_LINE = re.compile(r"^a=candidate:.*$\r?\n?", re.MULTILINE)
@@ -130,6 +132,9 @@ class Room:
     members: dict[Role, Member] = field(default_factory=dict)
     relay_requested: bool = False
     """The therapist asked for relay-only in this session."""
+    epoch: int = 0
+    """Key epoch: each call start and each scheduled renewal moves it on."""
+    next_rekey: float | None = None
 
     @property
     def relay_only(self) -> bool:
@@ -163,7 +168,10 @@ class Room:
         if not self.members:
             return None
         limit = HEARTBEAT_MISSES * self.config.heartbeat_interval
-        return min(m.last_seen for m in self.members.values()) + limit
+        deadline = min(m.last_seen for m in self.members.values()) + limit
+        if self.in_call and self.next_rekey is not None:
+            deadline = min(deadline, self.next_rekey)
+        return deadline
 
     # --- inputs ---------------------------------------------------------------
 
@@ -278,13 +286,18 @@ class Room:
         return self._leave(role, now, LeaveReason.DISCONNECTED, None)
 
     def tick(self, now: float) -> list[Output]:
-        """Let time pass: members silent for too long are gone."""
+        """Let time pass: members silent for too long are gone; keys are renewed on time."""
         limit = HEARTBEAT_MISSES * self.config.heartbeat_interval
         out: list[Output] = []
         for role, member in list(self.members.items()):
             if now - member.last_seen > limit:
                 close = Close(member.conn, Timeout.close_code or 4408, Timeout())
                 out += self._leave(role, now, LeaveReason.TIMEOUT, close)
+        if self.in_call and self.next_rekey is not None and now >= self.next_rekey:
+            self.epoch += 1
+            self.next_rekey = now + self.config.rekey_interval
+            log.info("room %s: rekey epoch %d", self.session_id[:8], self.epoch)
+            out += [Send(m.conn, p.Rekey(self.epoch)) for m in self._ordered()]
         return out
 
     def revoke(self, now: float) -> list[Output]:
@@ -387,12 +400,24 @@ class Room:
         return out
 
     def _start_call(self, now: float) -> list[Output]:
-        """``admitted`` to both members, each with its own fresh ICE credentials."""
+        """``admitted`` to both members, each with its own fresh ICE credentials.
+
+        A fresh peer connection means a fresh key agreement in a new epoch, and
+        the renewal clock starts again.
+        """
         policy = p.IceTransportPolicy.RELAY if self.relay_only else p.IceTransportPolicy.ALL
+        self.epoch += 1
+        self.next_rekey = now + self.config.rekey_interval
         return [
             Send(
                 m.conn,
-                p.Admitted(self.config.ice.servers_for(self.session_id, m.role, now), policy),
+                p.Admitted(
+                    ice_servers=self.config.ice.servers_for(self.session_id, m.role, now),
+                    ice_transport_policy=policy,
+                    epoch=self.epoch,
+                    rekey_interval=self.config.rekey_interval,
+                    e2ee_required=self.config.e2ee_required,
+                ),
             )
             for m in self._ordered()
         ]
