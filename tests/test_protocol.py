@@ -50,6 +50,7 @@ DOC = Path(__file__).parents[1] / "docs" / "protocol.md"
         ({"type": "restart"}, p.Restart()),
         ({"type": "media", "state": "disconnected"}, p.Media(p.MediaState.DISCONNECTED)),
         ({"type": "ping"}, p.Ping()),
+        ({"type": "relay-only", "enabled": False}, p.RelayOnly(False)),
         ({"type": "bye"}, p.Bye()),
     ],
 )
@@ -74,6 +75,8 @@ def test_valid_messages_decode(wire: dict[str, object], expected: p.ClientMessag
         b'{"type": "offer", "sdp": "x", "to": "someone"}',
         b'{"type": "ping", "session": "' + b"b" * 32 + b'"}',
         b'{"type": "media", "state": "great"}',
+        b'{"type": "relay-only", "enabled": 1}',
+        b'{"type": "relay-only"}',
         b'{"type": "candidate", "candidate": "c", "sdpMLineIndex": -1}',
         b'{"type": "candidate", "candidate": "c", "sdpMLineIndex": 256}',
         b'{"type": "candidate", "candidate": "c", "sdpMLineIndex": true}',
@@ -118,6 +121,7 @@ def test_every_message_type_is_documented() -> None:
             p.Candidate,
             p.Restart,
             p.Media,
+            p.RelayOnly,
             p.Ping,
             p.Bye,
         )
@@ -130,6 +134,7 @@ def test_every_message_type_is_documented() -> None:
             p.Knock,
             p.KnockCancelled,
             p.Admitted,
+            p.Rekey,
             p.Declined,
             p.PeerJoined,
             p.PeerLeft,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .netns import Netns, netns
+from .netns import STOP_TIMEOUT, Netns, netns
 
 TIME_SCALE = float(os.environ.get("SPRECHZIMMER_TEST_TIME_SCALE", "1"))
 """Multiplies every timeout in the end-to-end tests (slow machines set it higher)."""
@@ -29,21 +30,21 @@ CLI = [sys.executable, "-m", "sprechzimmer"]
 PASSWORD = "correct horse battery"
 
 
-def wait_for_port(ns: Netns, port: int, timeout: float) -> None:
-    """Wait until something listens on 127.0.0.1:port inside ``ns`` (bounded)."""
+def wait_for_port(ns: Netns, port: int, timeout: float, host: str = "127.0.0.1") -> None:
+    """Wait until something listens on host:port (default 127.0.0.1) inside ``ns`` (bounded)."""
     probe = (
         "import socket,sys,time\n"
         f"end=time.monotonic()+{timeout}\n"
         "while time.monotonic()<end:\n"
         "    try:\n"
-        f"        socket.create_connection(('127.0.0.1',{port}),timeout=1).close(); sys.exit(0)\n"
+        f"        socket.create_connection(({host!r},{port}),timeout=1).close(); sys.exit(0)\n"
         "    except OSError:\n"
         "        time.sleep(0.05)\n"
         "sys.exit(1)\n"
     )
     done = ns.run([sys.executable, "-c", probe], timeout=timeout + 5)
     if done.returncode != 0:
-        raise RuntimeError(f"nothing listens on port {port} in the namespace")
+        raise RuntimeError(f"nothing listens on {host}:{port} in the namespace")
 
 
 @dataclass
@@ -89,15 +90,25 @@ class RunningServer:
 
 @contextlib.contextmanager
 def running_server(
-    directory: Path, *, port: int = 8765, extra_env: Mapping[str, str] | None = None
+    directory: Path,
+    *,
+    port: int = 8765,
+    extra_env: Mapping[str, str] | None = None,
+    ns: Netns | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[RunningServer]:
-    """Start ``sprechzimmer serve`` inside a fresh namespace; stop and remove all on exit."""
+    """Start ``sprechzimmer serve`` inside a fresh namespace; stop and remove all on exit.
+
+    With ``ns`` the server runs in that namespace instead (the caller owns it and
+    removes it; the server process is stopped here), listening on ``host`` (e.g.
+    ``0.0.0.0`` to be reached on every address of a namespace with veth links).
+    """
     with contextlib.ExitStack() as stack:
         if os.environ.get("SPRECHZIMMER_TEST_E2E_POSTGRES") == "1":
             database = stack.enter_context(_postgres_database())
         else:
             database = f"sqlite:///{directory / 'e2e.sqlite3'}"
-        yield stack.enter_context(_serve(directory, port, database, extra_env))
+        yield stack.enter_context(_serve(directory, port, database, extra_env, ns, host))
 
 
 @contextlib.contextmanager
@@ -120,9 +131,39 @@ def _postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
+def _stop(ns: Netns, process: subprocess.Popen[Any]) -> None:
+    """Stop one process of a namespace the caller owns (its other processes go on)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT)
+    if process in ns.processes:
+        ns.processes.remove(process)
+
+
+@contextlib.contextmanager
+def _own_netns(ns: Netns | None) -> Iterator[Netns]:
+    """``ns`` as it is, or a fresh namespace removed on exit."""
+    if ns is not None:
+        yield ns
+        return
+    with netns() as fresh:
+        yield fresh
+
+
 @contextlib.contextmanager
 def _serve(
-    directory: Path, port: int, database: str, extra_env: Mapping[str, str] | None
+    directory: Path,
+    port: int,
+    database: str,
+    extra_env: Mapping[str, str] | None,
+    given_ns: Netns | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[RunningServer]:
     env = {
         **os.environ,
@@ -132,13 +173,19 @@ def _serve(
         **(extra_env or {}),
     }
     log_path = directory / "server.log"
-    with netns() as ns, log_path.open("w") as log:
+    wildcard = host in ("0.0.0.0", "::")  # noqa: S104 (a comparison, not a bind)
+    probe_host = "127.0.0.1" if wildcard else host
+    with _own_netns(given_ns) as ns, log_path.open("w") as log:
         process = ns.popen(
-            [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*CLI, "serve", "--host", host, "--port", str(port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        server = RunningServer(ns, port, env, log_path, process)
-        wait_for_port(ns, port, timeout=20 * TIME_SCALE)
-        yield server
+        try:
+            server = RunningServer(ns, port, env, log_path, process)
+            wait_for_port(ns, port, timeout=20 * TIME_SCALE, host=probe_host)
+            yield server
+        finally:
+            if given_ns is not None:
+                _stop(ns, process)

@@ -10,7 +10,11 @@
  * @property {string | null} relayProtocol 'udp' | 'tcp' | 'tls' of our TURN allocation, when relayed
  * @property {string | null} localType host | srflx | prflx | relay
  * @property {string | null} remoteType
+ * @property {string | null} localAddress our end of the selected pair (our TURN allocation when relayed)
+ * @property {string | null} remoteAddress the other end of the selected pair
  */
+
+/** @typedef {'conn.p2p' | 'conn.relay' | 'conn.relayUdp' | 'conn.relayTcp' | 'conn.relayTls'} PathLabelKey */
 
 /**
  * @typedef {object} InboundSummary
@@ -61,7 +65,7 @@ export function selectedCandidatePair(stats) {
 export function mediaPath(stats) {
   const list = [...stats];
   const pair = selectedCandidatePair(list);
-  if (!pair) return { path: null, relayProtocol: null, localType: null, remoteType: null };
+  if (!pair) return NO_PATH;
   const all = byId(list);
   const local = all.get(pair.localCandidateId);
   const remote = all.get(pair.remoteCandidateId);
@@ -74,7 +78,56 @@ export function mediaPath(stats) {
     // relays we know just the transport of the pair itself.
     relayProtocol = (localType === 'relay' && local?.relayProtocol) || local?.protocol || null;
   }
-  return { path: relayed ? 'relay' : 'p2p', relayProtocol, localType, remoteType };
+  return {
+    path: relayed ? 'relay' : 'p2p',
+    relayProtocol,
+    localType,
+    remoteType,
+    localAddress: addressOf(local),
+    remoteAddress: addressOf(remote),
+  };
+}
+
+/** @type {Readonly<PathInfo>} */
+const NO_PATH = Object.freeze({
+  path: null,
+  relayProtocol: null,
+  localType: null,
+  remoteType: null,
+  localAddress: null,
+  remoteAddress: null,
+});
+
+/**
+ * A candidate's address: `address` in current browsers, `ip` in older ones.
+ * @param {any} candidate
+ * @returns {string | null}
+ */
+function addressOf(candidate) {
+  const address = candidate?.address ?? candidate?.ip;
+  return typeof address === 'string' && address ? address : null;
+}
+
+/**
+ * The i18n key that names a path for people: direct, or relayed and how we
+ * reach the relay.
+ *
+ * @param {MediaPath} path
+ * @param {string | null} relayProtocol
+ * @returns {PathLabelKey}
+ */
+export function pathLabelKey(path, relayProtocol) {
+  if (path === 'p2p') return 'conn.p2p';
+  switch (relayProtocol) {
+    case 'udp':
+      return 'conn.relayUdp';
+    case 'tcp':
+      return 'conn.relayTcp';
+    case 'tls':
+      return 'conn.relayTls';
+    default:
+      return 'conn.relay';
+  }
 }
 
 /**
