@@ -70,11 +70,23 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def denied_ranges() -> list[tuple[Address, Address]]:
-    """The denied networks as (first, last) address pairs, as coturn wants them."""
+    """The denied networks as (first, last) address pairs, as coturn wants them.
+
+    coturn 4.6 (``ioa_addr_in_range``) reads a range that starts at the all-zero
+    address as having no lower bound, and orders addresses of different families
+    by family alone (IPv4 before IPv6). So ``::-::ffff:ffff`` would deny every
+    IPv4 peer and ``::-::`` every peer at all. IPv6 ranges therefore start at
+    ``::1`` at the lowest; ``::`` itself coturn refuses on its own, like loopback.
+    """
     out: list[tuple[Address, Address]] = []
     for cidr in (*DENIED_V4, *DENIED_V6):
         net = ipaddress.ip_network(cidr)
-        out.append((net.network_address, net.broadcast_address))
+        first, last = net.network_address, net.broadcast_address
+        if first.version == 6 and int(first) == 0:
+            if int(last) == 0:
+                continue  # "::" alone: cannot be written to coturn without denying all
+            first = ipaddress.IPv6Address(1)
+        out.append((first, last))
     return out
 
 
