@@ -33,7 +33,12 @@ const validServerMessages = [
   { type: 'waiting' },
   { type: 'knock' },
   { type: 'knock-cancelled' },
-  { type: 'admitted' },
+  {
+    type: 'admitted',
+    ice_servers: [{ urls: ['turns:turn.example.org:443?transport=tcp'], username: '1700000000:x', credential: 'c2VjcmV0' }],
+    ice_transport_policy: 'all',
+  },
+  { type: 'admitted', ice_servers: [], ice_transport_policy: 'relay' },
   { type: 'declined' },
   { type: 'peer-joined', role: 'client', admitted: true },
   { type: 'peer-left', role: 'therapist', reason: 'hangup' },
@@ -78,6 +83,9 @@ const invalidServerFrames = {
   'http ice server': JSON.stringify({ ...welcome, ice_servers: [{ urls: ['https://example.org/'] }] }),
   'sdp too long': JSON.stringify({ type: 'offer', sdp: 'x'.repeat(60001), from: 'client' }),
   'frame too large': JSON.stringify({ type: 'pong', pad: 'x'.repeat(70000) }),
+  'admitted without its configuration': JSON.stringify({ type: 'admitted' }),
+  'admitted with an unknown policy': JSON.stringify({ type: 'admitted', ice_servers: [], ice_transport_policy: 'none' }),
+  'admitted with an http ice server': JSON.stringify({ type: 'admitted', ice_servers: [{ urls: ['http://x/'] }], ice_transport_policy: 'all' }),
   'mline index too big': JSON.stringify({ type: 'candidate', candidate: '', sdpMid: null, sdpMLineIndex: 256, from: 'client' }),
 };
 
@@ -102,6 +110,9 @@ test('client messages encode with exactly their fields', () => {
     assert.equal(encodeClientMessage({ type }), JSON.stringify({ type }));
   }
   assert.deepEqual(JSON.parse(encodeClientMessage({ type: 'media', state: 'connected' })), { type: 'media', state: 'connected' });
+  for (const enabled of [true, false]) {
+    assert.deepEqual(JSON.parse(encodeClientMessage({ type: 'relay-only', enabled })), { type: 'relay-only', enabled });
+  }
   assert.deepEqual(
     JSON.parse(encodeClientMessage({ type: 'candidate', candidate: 'candidate:1 1 udp 1 192.0.2.1 1 typ host', sdpMid: '0', sdpMLineIndex: 0 })),
     { type: 'candidate', candidate: 'candidate:1 1 udp 1 192.0.2.1 1 typ host', sdpMid: '0', sdpMLineIndex: 0 },
@@ -119,6 +130,9 @@ test('client messages the server would refuse are not sent', () => {
     { type: 'offer', sdp: 'v=0', from: 'client' },
     { type: 'candidate', candidate: 'c' },
     { type: 'media', state: 'up' },
+    { type: 'relay-only' },
+    { type: 'relay-only', enabled: 'true' },
+    { type: 'relay-only', enabled: true, policy: 'relay' },
     { type: 'pong' },
     { type: 'ping', extra: true },
   ];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mediaPath, inboundSummary, selectedCandidatePair } from '../../src/sprechzimmer/static/js/stats.js';
+import { mediaPath, inboundSummary, selectedCandidatePair, pathLabelKey } from '../../src/sprechzimmer/static/js/stats.js';
 
 // Shaped like Chromium's getStats() (only the fields we read, and a few others).
 const chromeRelay = [
@@ -17,12 +17,26 @@ const chromeRelay = [
 ];
 
 test('relay through our TURN allocation, with its protocol', () => {
-  assert.deepEqual(mediaPath(chromeRelay), { path: 'relay', relayProtocol: 'tls', localType: 'relay', remoteType: 'srflx' });
+  assert.deepEqual(mediaPath(chromeRelay), {
+    path: 'relay',
+    relayProtocol: 'tls',
+    localType: 'relay',
+    remoteType: 'srflx',
+    localAddress: null,
+    remoteAddress: null,
+  });
 });
 
 test('direct path from host candidates', () => {
   const stats = chromeRelay.map((s) => (s.type === 'transport' ? { ...s, selectedCandidatePairId: 'CPa' } : s));
-  assert.deepEqual(mediaPath(stats), { path: 'p2p', relayProtocol: null, localType: 'host', remoteType: 'host' });
+  assert.deepEqual(mediaPath(stats), {
+    path: 'p2p',
+    relayProtocol: null,
+    localType: 'host',
+    remoteType: 'host',
+    localAddress: null,
+    remoteAddress: null,
+  });
 });
 
 test('relay on the remote side only counts as relay', () => {
@@ -50,4 +64,25 @@ test('no pair yet: no path', () => {
 test('inbound totals', () => {
   assert.deepEqual(inboundSummary(chromeRelay), { framesDecoded: 120, framesReceived: 123, audioPacketsReceived: 250 });
   assert.deepEqual(inboundSummary([]), { framesDecoded: 0, framesReceived: 0, audioPacketsReceived: 0 });
+});
+
+test('addresses of the selected pair', () => {
+  const stats = chromeRelay.map((s) =>
+    s.id === 'Lrelay' ? { ...s, address: '198.51.100.7', port: 50000 } : s.id === 'Rsrflx' ? { ...s, address: '203.0.113.9' } : s,
+  );
+  const info = mediaPath(stats);
+  assert.equal(info.localAddress, '198.51.100.7');
+  assert.equal(info.remoteAddress, '203.0.113.9');
+  // Older browsers say ip, not address.
+  const old = chromeRelay.map((s) => (s.id === 'Lrelay' ? { ...s, ip: '198.51.100.8' } : s));
+  assert.equal(mediaPath(old).localAddress, '198.51.100.8');
+  assert.equal(mediaPath(old).remoteAddress, null);
+});
+
+test('the words for a path', () => {
+  assert.equal(pathLabelKey('p2p', null), 'conn.p2p');
+  assert.equal(pathLabelKey('relay', 'udp'), 'conn.relayUdp');
+  assert.equal(pathLabelKey('relay', 'tcp'), 'conn.relayTcp');
+  assert.equal(pathLabelKey('relay', 'tls'), 'conn.relayTls');
+  assert.equal(pathLabelKey('relay', null), 'conn.relay');
 });

@@ -11,21 +11,33 @@ import { initI18n, onLangChange, t, serverMessage } from './i18n.js';
 import { loadInvite, saveInvite } from './invite.js';
 import { SignalingClient, signalingUrl } from './signaling.js';
 import { PeerSession } from './peer.js';
+import { compatAvailable, hasTurn, iceConfiguration } from './ice.js';
+import { RecoveryPolicy } from './recovery.js';
+import { pathLabelKey } from './stats.js';
 import { acquireMedia, listDevices, stopStream, watchLevel } from './devices.js';
 import { audioContext, playChime, unlockAudioOnGesture } from './sound.js';
 
 /** @typedef {import('./protocol.js').Role} Role */
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./i18n.js').MessageKey} MessageKey */
+/** @typedef {import('./ice.js').IceSettings} IceSettings */
+/** @typedef {import('./recovery.js').RecoveryAction} RecoveryAction */
+/** @typedef {import('./stats.js').PathInfo & import('./stats.js').InboundSummary} CallStats */
 
 /**
  * What the page shows; mirrored in data-status of [data-testid=call-status].
- * @typedef {'device-check' | 'connecting' | 'waiting' | 'knocking' | 'in-call' | 'ended' | 'declined' | 'error'} CallStatus
+ * `reconnecting`: the call was up and its connection is being recovered;
+ * `no-connection`: no direct path and the service has no relay (we keep trying).
+ * @typedef {'device-check' | 'connecting' | 'waiting' | 'knocking' | 'in-call' | 'reconnecting'
+ *   | 'no-connection' | 'ended' | 'declined' | 'error'} CallStatus
  */
 
 /** @typedef {'device' | 'waiting-room' | 'call' | 'end' | 'none'} View */
 
 const STATS_INTERVAL_MS = 2000;
+/** How long a relay-only switch may go unanswered before we show the real state again. */
+const RELAY_SWITCH_MS = 5000;
+const COMPAT_KEY = 'sprechzimmer.compat';
 const debug = (/** @type {string} */ text) => console.debug(`[sprechzimmer] ${text}`);
 
 // ---------------------------------------------------------------------------
@@ -66,6 +78,11 @@ const ui = {
   endView: $('#end-view', HTMLElement),
   rejoin: $('#rejoin', HTMLButtonElement),
   clientLabel: $('#client-label', HTMLElement),
+  compat: $('[data-testid="compat-mode"]', HTMLButtonElement),
+  compatHelp: $('#compat-help', HTMLElement),
+  relayOnly: $('[data-testid="relay-only"]', HTMLButtonElement),
+  relayOnlyBox: $('#relay-only-box', HTMLElement),
+  relayOnlyState: $('#relay-only-state', HTMLElement),
   slots: {
     device: $('#slot-device', HTMLElement),
     'waiting-room': $('#slot-waiting', HTMLElement),
@@ -101,8 +118,36 @@ let finished = false;
 let stopLevel = null;
 /** @type {ReturnType<typeof setInterval> | null} */
 let statsTimer = null;
-/** @type {{path: string | null, relayProtocol: string | null}} */
+/** @type {{path: import('./stats.js').MediaPath | null, relayProtocol: string | null}} */
 let lastPath = { path: null, relayProtocol: null };
+/** What the server gave for the current (or next) call: ICE servers and policy. */
+/** @type {IceSettings} */
+let iceSettings = { servers: [], policy: 'all' };
+/** Whether we know the ICE servers yet (a waiting client does not). */
+let iceKnown = false;
+/** Compatibility mode as chosen (by the person, or by recovery); kept per tab and session. */
+let compatWanted = false;
+/** Whether recovery switched it on (the page says why). */
+let compatAuto = false;
+/** @type {string | null} sessionStorage key of this session's compatibility choice */
+let compatKey = null;
+/** Relay-only as the server last said (`admitted.ice_transport_policy`). */
+let relayOnly = false;
+/** Relay-only as the therapist asked for it, until the server answers. */
+/** @type {boolean | null} */
+let relayPending = null;
+/** @type {ReturnType<typeof setTimeout> | null} */
+let relayPendingTimer = null;
+/** ICE restarts performed (therapist) or requested (client) in this tab. */
+let restarts = 0;
+/** @type {RecoveryPolicy | null} */
+let recovery = null;
+/** @type {ReturnType<typeof setTimeout> | null} */
+let recoveryTimer = null;
+/** ICE failed and there is no relay: the page says so. */
+let noRelay = false;
+/** The call had media flowing: a new connection is "reconnecting", not "connecting". */
+let callWasUp = false;
 
 /**
  * The one transition function of the page: sets the status, its sentence
@@ -132,6 +177,8 @@ function defaultView(s) {
       return role === 'client' && !admitted ? 'waiting-room' : 'call';
     case 'knocking':
     case 'in-call':
+    case 'reconnecting':
+    case 'no-connection':
       return 'call';
     default:
       return 'end';
@@ -266,12 +313,20 @@ function join(invite) {
     onResume: (resume) => saveInvite(sessionStorage, { session: invite.session, token: invite.token, resume }),
   });
   signaling = client;
+  compatKey = `${COMPAT_KEY}.${invite.session}`;
+  compatWanted = loadCompat();
 
   client.on('welcome', (w) => {
-    const reconnect = welcome !== null;
     welcome = w;
     role = w.role;
     admitted = w.admitted;
+    // A waiting client gets no ICE servers; `admitted` brings them.
+    if (w.role === 'therapist' || w.admitted) {
+      iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
+      iceKnown = true;
+    }
+    ui.relayOnlyBox.hidden = w.role !== 'therapist';
+    renderNetworkControls();
     if (w.role === 'therapist' && w.client_id) {
       ui.clientLabel.textContent = t('call.clientLabel', { clientId: w.client_id });
       ui.clientLabel.hidden = false;
@@ -280,19 +335,20 @@ function join(invite) {
       if (!w.admitted) {
         closePeer();
         setStatus('waiting', say('call.waitingRoom'));
+      } else if (!w.peer_present) {
+        closePeer();
+        setStatus('waiting', say('call.peerInterrupted'), 'call');
       } else {
-        // Admitted again after a reconnect: the therapist offers (a new
-        // connection if it saw us come back); meanwhile keep ours, and ask
-        // for an ICE restart if it is not healthy.
-        if (!peer) newPeer();
-        else if (reconnect && peer.pc.connectionState !== 'connected') peer.requestIceRestart();
+        // Admitted again after a reconnect: `admitted` follows at once and
+        // brings a fresh connection; until then keep what we have.
         if (status !== 'in-call') setStatus('connecting', say('call.startingMedia'));
       }
       return;
     }
     // Therapist.
     if (w.admitted && w.peer_present) {
-      ensureCall();
+      // `admitted` follows: it starts the call.
+      if (status !== 'in-call') setStatus('connecting', say('call.startingMedia'));
     } else if (w.peer_present && !w.admitted) {
       // The client is already knocking; a knock message may follow too.
       onKnock(false);
@@ -313,14 +369,23 @@ function join(invite) {
     if (status === 'knocking') setStatus('waiting', say('call.waitingForClient'));
   });
 
-  client.on('admitted', () => {
+  client.on('admitted', (m) => {
+    // The one trigger for a fresh peer connection, under the configuration
+    // it carries (fresh TURN credentials, relay-only or not).
     admitted = true;
+    iceSettings = { servers: m.ice_servers, policy: m.ice_transport_policy };
+    iceKnown = true;
+    relayOnly = m.ice_transport_policy === 'relay';
+    clearRelayPending();
+    renderNetworkControls();
     if (role === 'therapist') {
-      ensureCall();
+      startCall();
     } else {
-      if (!peer) newPeer();
-      setStatus('connecting', say('call.startingMedia'));
+      closePeer();
+      newPeer();
     }
+    if (callWasUp) setStatus('reconnecting', say('call.recovering'));
+    else setStatus('connecting', say('call.startingMedia'));
   });
 
   client.on('declined', () => {
@@ -329,22 +394,16 @@ function join(invite) {
 
   client.on('peer-joined', (m) => {
     if (!m.admitted) return; // a knock follows for the therapist
+    // The other side came back (reload, new network): `admitted` follows and
+    // starts a fresh connection on both sides.
     admitted = true;
-    if (role === 'therapist') {
-      // The client came back (reload, new network): its old connection may
-      // be gone, so start a fresh one, as the protocol says.
-      startCall();
-    } else if (!peer) {
-      newPeer();
-      setStatus('connecting', say('call.startingMedia'));
-    }
-    // The client keeps its connection; an offer from a new therapist
-    // connection replaces it (see 'offer').
+    if (status !== 'in-call' && status !== 'reconnecting') setStatus('connecting', say('call.startingMedia'));
   });
 
   client.on('peer-left', (m) => {
     const wasInCall = admitted;
     closePeer();
+    callWasUp = false;
     ui.remoteVideo.srcObject = null;
     if (m.reason === 'hangup' && wasInCall) {
       // The call is over for both; our own socket goes too.
@@ -372,6 +431,13 @@ function join(invite) {
   });
 
   client.on('answer', (m) => {
+    if (role === 'therapist' && peer && peer.isFromOtherConnection(m.sdp)) {
+      // The client had to start a fresh connection (its browser refused a
+      // new configuration): we do the same, and offer to it.
+      debug('answer from a new connection of the other side: starting over');
+      startCall();
+      return;
+    }
     peer?.handleDescription('answer', m.sdp);
   });
 
@@ -380,7 +446,7 @@ function join(invite) {
   });
 
   client.on('restart', () => {
-    if (role === 'therapist') peer?.requestIceRestart();
+    if (role === 'therapist' && recovery) runRecovery(recovery.remoteRequest(performance.now()));
   });
 
   client.on('error', (m) => {
@@ -423,10 +489,11 @@ function onKnock(ring) {
 // The peer connection
 
 function newPeer() {
-  if (!welcome || !signaling) return;
+  if (!welcome || !signaling) return null;
   const sig = signaling;
-  peer = new PeerSession({
-    iceServers: welcome.ice_servers,
+  const compat = compatActive();
+  const p = new PeerSession({
+    configuration: iceConfiguration(iceSettings, compat),
     polite: welcome.polite,
     localStream,
     send: (message) => sig.send(message),
@@ -435,11 +502,26 @@ function newPeer() {
       if (ui.remoteVideo.srcObject !== stream) ui.remoteVideo.srcObject = stream;
       ui.remoteVideo.play().catch(() => {});
     },
-    onConnectionState: (state) => onConnectionState(state),
+    onConnectionState: (state) => {
+      if (peer === p) onConnectionState(state);
+    },
+    onIceState: (state) => {
+      if (peer === p && recovery) runRecovery(recovery.iceState(state, performance.now()));
+    },
   });
+  peer = p;
+  recovery = new RecoveryPolicy({
+    now: performance.now(),
+    turnAvailable: hasTurn(iceSettings.servers),
+    compatAvailable: compatAvailable(iceSettings.servers),
+    compat,
+    log: debug,
+  });
+  noRelay = false;
+  scheduleRecovery();
   lastPath = { path: null, relayProtocol: null };
   renderConnection('new');
-  return peer;
+  return p;
 }
 
 /** Therapist: a fresh connection and a first offer. */
@@ -450,17 +532,11 @@ function startCall() {
   if (status !== 'in-call') setStatus('connecting', say('call.startingMedia'));
 }
 
-/** Therapist: start a call unless one is already under way. */
-function ensureCall() {
-  const state = peer && !peer.closed ? peer.pc.connectionState : 'closed';
-  if (state === 'new' || state === 'connecting' || state === 'connected') {
-    if (status !== 'in-call') setStatus('connecting', say('call.startingMedia'));
-    return;
-  }
-  startCall();
-}
-
 function closePeer() {
+  if (recoveryTimer !== null) clearTimeout(recoveryTimer);
+  recoveryTimer = null;
+  recovery = null;
+  noRelay = false;
   if (!peer) return;
   peer.close();
   peer = null;
@@ -472,10 +548,33 @@ function onConnectionState(state) {
   renderConnection(state);
   reportMedia(state === 'connected' ? 'connected' : 'disconnected');
   if (state === 'connected') {
-    if (status === 'connecting' || status === 'waiting') setStatus('in-call', say('call.inCall'));
     startStats();
   } else {
     stopStats();
+  }
+  updateCallStatus();
+}
+
+/**
+ * The status line during a call, from the connection and its recovery:
+ * in call, connecting, reconnecting, or no connection possible.
+ */
+function updateCallStatus() {
+  const p = peer;
+  if (!p || p.closed) return;
+  if (p.pc.connectionState === 'connected' && !recovery?.recovering) {
+    noRelay = false;
+    callWasUp = true;
+    if (status === 'connecting' || status === 'waiting' || status === 'reconnecting' || status === 'no-connection') {
+      setStatus('in-call', say('call.inCall'));
+    }
+    return;
+  }
+  if (status !== 'connecting' && status !== 'in-call' && status !== 'reconnecting' && status !== 'no-connection') return;
+  if (noRelay) {
+    setStatus('no-connection', say('call.noRelay'));
+  } else if (callWasUp && (recovery?.recovering || p.pc.connectionState === 'disconnected' || p.pc.connectionState === 'failed')) {
+    setStatus('reconnecting', say('call.recovering'));
   }
 }
 
@@ -491,34 +590,226 @@ function reportMedia(state) {
 function renderConnection(state) {
   ui.connection.dataset.state = state;
   ui.connection.dataset.path = lastPath.path ?? '';
-  if (lastPath.relayProtocol) ui.connection.dataset.relayProtocol = lastPath.relayProtocol;
+  if (lastPath.path === 'relay' && lastPath.relayProtocol) ui.connection.dataset.relayProtocol = lastPath.relayProtocol;
   else delete ui.connection.dataset.relayProtocol;
-  const key = /** @type {MessageKey} */ (`conn.${state}`);
-  const pathText = state === 'connected' && lastPath.path ? ` · ${t(lastPath.path === 'relay' ? 'conn.relay' : 'conn.p2p')}` : '';
-  ui.connection.textContent = t(key) + pathText;
+  ui.connection.textContent =
+    state === 'connected' && lastPath.path
+      ? t(pathLabelKey(lastPath.path, lastPath.relayProtocol))
+      : t(/** @type {MessageKey} */ (`conn.${state}`));
+}
+
+/** Read the selected candidate pair now; the indicator follows it. */
+async function statsTick() {
+  const p = peer;
+  if (!p || p.closed) return;
+  try {
+    const s = await p.stats();
+    if (p !== peer) return;
+    if (s.path !== lastPath.path || s.relayProtocol !== lastPath.relayProtocol) {
+      debug(`media path: ${s.path ?? 'none'}${s.relayProtocol ? ` (${s.relayProtocol})` : ''}`);
+    }
+    lastPath = { path: s.path, relayProtocol: s.relayProtocol };
+    renderConnection(p.pc.connectionState);
+  } catch (err) {
+    debug(`stats failed: ${err}`);
+  }
 }
 
 function startStats() {
+  // The transport exists once connected; an ICE restart keeps it, a new
+  // pair shows at once where the browser tells us, else within 2 s.
+  peer?.watchSelectedPair(() => {
+    statsTick();
+  });
+  statsTick();
   if (statsTimer !== null) return;
-  const tick = async () => {
-    const p = peer;
-    if (!p || p.closed) return;
-    try {
-      const s = await p.stats();
-      if (p !== peer) return;
-      lastPath = { path: s.path, relayProtocol: s.relayProtocol };
-      renderConnection(p.pc.connectionState);
-    } catch (err) {
-      debug(`stats failed: ${err}`);
-    }
-  };
-  tick();
-  statsTimer = setInterval(tick, STATS_INTERVAL_MS);
+  statsTimer = setInterval(statsTick, STATS_INTERVAL_MS);
 }
 
 function stopStats() {
   if (statsTimer !== null) clearInterval(statsTimer);
   statsTimer = null;
+}
+
+// ---------------------------------------------------------------------------
+// Recovery, compatibility mode, relay-only
+
+/** Arm the one timer of the recovery policy. */
+function scheduleRecovery() {
+  if (recoveryTimer !== null) clearTimeout(recoveryTimer);
+  recoveryTimer = null;
+  const at = recovery?.timer();
+  if (at === null || at === undefined) return;
+  recoveryTimer = setTimeout(() => {
+    recoveryTimer = null;
+    if (recovery) runRecovery(recovery.handleTimer(performance.now()));
+  }, Math.max(0, at - performance.now()));
+}
+
+/**
+ * Carry out what the recovery policy decided, then show where we are.
+ * @param {RecoveryAction[]} actions
+ */
+function runRecovery(actions) {
+  for (const action of actions) {
+    switch (action.type) {
+      case 'restart':
+        restartIce();
+        break;
+      case 'compat':
+        switchCompat(true, true);
+        break;
+      case 'no-relay':
+        noRelay = true;
+        break;
+    }
+  }
+  scheduleRecovery();
+  updateCallStatus();
+}
+
+/** Restart ICE (therapist) or ask for it (client). */
+function restartIce() {
+  if (!peer || peer.closed) return;
+  restarts += 1;
+  peer.restartIce();
+}
+
+/** Compatibility mode as it applies to the current configuration. */
+function compatActive() {
+  return compatWanted && compatAvailable(iceSettings.servers);
+}
+
+/**
+ * Switch compatibility mode, and re-establish the running connection under
+ * it.
+ *
+ * Switching it on makes a fresh peer connection: Chromium takes a tighter
+ * `iceTransportPolicy` from setConfiguration, but after the ICE restart it
+ * keeps the working host pair, so media would not move to the relay at all.
+ * Switching it off only loosens the configuration: setConfiguration and an
+ * ICE restart do (and a fresh connection where the browser refuses).
+ *
+ * @param {boolean} on
+ * @param {boolean} auto switched by recovery
+ */
+function switchCompat(on, auto) {
+  compatWanted = on;
+  compatAuto = on && auto;
+  saveCompat(on);
+  debug(`compatibility mode ${on ? 'on' : 'off'}${auto ? ' (automatic)' : ''}`);
+  renderNetworkControls();
+  const p = peer;
+  if (!p || p.closed) return; // the next connection starts in this mode
+  if (on || !p.reconfigure(iceConfiguration(iceSettings, compatActive()))) {
+    freshConnection();
+    return;
+  }
+  if (recovery) runRecovery(recovery.setCompat(on, performance.now()));
+}
+
+/**
+ * A new peer connection under the current configuration, in the middle of
+ * a call. The therapist simply starts over (the client sees an offer from
+ * another connection and follows). The client makes its own and asks for a
+ * restart; its answer then comes from another connection, so the therapist
+ * starts over, and the client follows that offer.
+ */
+function freshConnection() {
+  restarts += 1;
+  if (role === 'therapist') {
+    startCall();
+    return;
+  }
+  closePeer();
+  newPeer()?.restartIce();
+}
+
+function onCompatClick() {
+  if (!compatAvailable(iceSettings.servers)) return;
+  switchCompat(!compatWanted, false);
+}
+
+/** @returns {boolean} */
+function loadCompat() {
+  try {
+    return compatKey !== null && sessionStorage.getItem(compatKey) === '1';
+  } catch {
+    return false;
+  }
+}
+
+/** @param {boolean} on */
+function saveCompat(on) {
+  try {
+    if (compatKey === null) return;
+    if (on) sessionStorage.setItem(compatKey, '1');
+    else sessionStorage.removeItem(compatKey);
+  } catch {
+    // storage disabled: the choice lasts for this page only
+  }
+}
+
+/** The network under us changed (Wi-Fi to mobile, back online): restart ICE now. */
+function onNetworkChange() {
+  debug('network changed');
+  if (recovery && peer && !peer.closed) runRecovery(recovery.networkChanged(performance.now()));
+}
+
+/** Relay-only as the page shows it: the therapist's wish until the server answers. */
+function relayOnlyShown() {
+  return relayPending ?? relayOnly;
+}
+
+function onRelayOnlyClick() {
+  if (role !== 'therapist' || !hasTurn(iceSettings.servers)) return;
+  const enabled = !relayOnlyShown();
+  if (!signaling?.send({ type: 'relay-only', enabled })) return;
+  clearRelayPending();
+  relayPending = enabled;
+  // The server answers with `admitted` only while a call runs; otherwise the
+  // wish holds for the next call and the button shows it.
+  if (peer) {
+    relayPendingTimer = setTimeout(() => {
+      relayPendingTimer = null;
+      relayPending = null;
+      renderNetworkControls();
+    }, RELAY_SWITCH_MS);
+  }
+  renderNetworkControls();
+}
+
+function clearRelayPending() {
+  if (relayPendingTimer !== null) clearTimeout(relayPendingTimer);
+  relayPendingTimer = null;
+  relayPending = null;
+}
+
+function renderNetworkControls() {
+  const compatOk = compatAvailable(iceSettings.servers);
+  const compatOn = compatOk && compatWanted;
+  ui.compat.disabled = !compatOk;
+  ui.compat.setAttribute('aria-pressed', String(compatOn));
+  /** @type {MessageKey} */
+  let help = 'call.compatHelp';
+  if (iceKnown && !compatOk) help = 'call.compatUnavailable';
+  else if (compatOn) help = compatAuto ? 'call.compatAuto' : 'call.compatOn';
+  ui.compatHelp.dataset.i18n = help;
+  ui.compatHelp.textContent = t(help);
+  ui.compat.title = t(iceKnown && !compatOk ? 'call.compatUnavailable' : 'call.compatHelp');
+
+  const turn = hasTurn(iceSettings.servers);
+  const shown = relayOnlyShown();
+  ui.relayOnly.disabled = !turn;
+  ui.relayOnly.setAttribute('aria-pressed', String(shown));
+  ui.relayOnly.dataset.enabled = String(relayOnly);
+  ui.relayOnly.title = t(turn ? 'call.relayOnlyHelp' : 'call.relayOnlyUnavailable');
+  /** @type {MessageKey} */
+  let state = shown ? 'call.relayOnlyOn' : 'call.relayOnlyOff';
+  if (!turn && !relayOnly) state = 'call.relayOnlyUnavailable';
+  else if (relayPendingTimer !== null) state = 'call.relayOnlyPending';
+  ui.relayOnlyState.dataset.i18n = state;
+  ui.relayOnlyState.textContent = t(state);
 }
 
 // ---------------------------------------------------------------------------
@@ -534,6 +825,8 @@ function stopStats() {
  */
 function finish(next, text, sendBye) {
   finished = true;
+  callWasUp = false;
+  clearRelayPending();
   if (signaling) {
     reportMedia('disconnected');
     if (sendBye) signaling.hangup();
@@ -566,7 +859,10 @@ function updateToggles() {
  * @property {Role | null} role
  * @property {CallStatus} state
  * @property {RTCPeerConnection | null} pc
- * @property {() => Promise<{framesDecoded: number, framesReceived: number, audioPacketsReceived: number, path: string | null}>} stats
+ * @property {boolean} compatMode compatibility mode is on (relay-only over TCP/TLS)
+ * @property {boolean} relayOnly relay-only as shown (the server's policy, or the therapist's pending wish)
+ * @property {number} restarts ICE restarts performed (therapist) or requested (client) in this tab
+ * @property {() => Promise<CallStats>} stats inbound totals and the selected candidate pair
  */
 
 /** @type {CallHandle} */
@@ -580,10 +876,30 @@ const handle = Object.freeze({
   get pc() {
     return peer && !peer.closed ? peer.pc : null;
   },
+  get compatMode() {
+    return compatActive();
+  },
+  get relayOnly() {
+    return relayOnlyShown();
+  },
+  get restarts() {
+    return restarts;
+  },
   async stats() {
-    if (!peer || peer.closed) return { framesDecoded: 0, framesReceived: 0, audioPacketsReceived: 0, path: null };
-    const s = await peer.stats();
-    return { framesDecoded: s.framesDecoded, framesReceived: s.framesReceived, audioPacketsReceived: s.audioPacketsReceived, path: s.path };
+    if (!peer || peer.closed) {
+      return {
+        framesDecoded: 0,
+        framesReceived: 0,
+        audioPacketsReceived: 0,
+        path: null,
+        relayProtocol: null,
+        localType: null,
+        remoteType: null,
+        localAddress: null,
+        remoteAddress: null,
+      };
+    }
+    return await peer.stats();
   },
 });
 Object.defineProperty(window, 'sprechzimmer', { value: handle, writable: false, configurable: false, enumerable: false });
@@ -597,6 +913,7 @@ function main() {
   onLangChange(() => {
     ui.status.textContent = statusText();
     renderConnection(ui.connection.dataset.state ?? 'new');
+    renderNetworkControls();
     if (welcome?.client_id) ui.clientLabel.textContent = t('call.clientLabel', { clientId: welcome.client_id });
     fillDeviceSelects().catch(() => {});
   });
@@ -638,6 +955,14 @@ function main() {
   ui.hangup.addEventListener('click', () => finish('ended', say('call.ended'), true));
   ui.leave.addEventListener('click', () => finish('ended', say('call.ended'), true));
   ui.rejoin.addEventListener('click', () => location.reload());
+  ui.compat.addEventListener('click', onCompatClick);
+  ui.relayOnly.addEventListener('click', onRelayOnlyClick);
+  renderNetworkControls();
+  // A new network (Wi-Fi to mobile, a VPN, back online): the old candidate
+  // pair is likely gone; restart ICE rather than wait for it to time out.
+  const connection = /** @type {{connection?: EventTarget}} */ (/** @type {unknown} */ (navigator)).connection;
+  connection?.addEventListener?.('change', onNetworkChange);
+  window.addEventListener('online', onNetworkChange);
 
   startDeviceCheck().catch((err) => {
     debug(`device check failed: ${err}`);

@@ -7,31 +7,29 @@
 // the first offer; the client answers with its tracks on the transceivers the
 // offer created.
 //
-// ICE servers come only from the server's welcome: with an empty list there
-// are host candidates only, and never a public STUN server.
+// ICE servers come only from the server (`admitted`, see ice.js): with an
+// empty list there are host candidates only, and never a public STUN server.
+// When to restart ICE is decided elsewhere (recovery.js); this module only
+// knows how: the therapist restarts, the client asks the therapist to.
 
 import { sdpFingerprint } from './protocol.js';
 import { mediaPath, inboundSummary } from './stats.js';
 
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 /** @typedef {import('./protocol.js').CandidateMessage} CandidateMessage */
-/** @typedef {import('./protocol.js').IceServer} IceServer */
+/** @typedef {import('./ice.js').IceConfiguration} IceConfiguration */
 
 /**
  * @typedef {object} PeerOptions
- * @property {IceServer[]} iceServers
+ * @property {IceConfiguration} configuration ICE servers and transport policy
  * @property {boolean} polite
  * @property {MediaStream | null} localStream
  * @property {(message: ClientMessage) => boolean} send to the signaling socket
  * @property {(stream: MediaStream) => void} onRemoteStream
  * @property {(state: RTCPeerConnectionState) => void} onConnectionState
+ * @property {(state: RTCIceConnectionState) => void} [onIceState]
  * @property {(text: string) => void} [log]
  */
-
-/** How long ICE may stay 'disconnected' before we ask for a restart. */
-const DISCONNECTED_GRACE_MS = 2500;
-/** Least time between two restarts asked for by us. */
-const RESTART_INTERVAL_MS = 5000;
 
 export class PeerSession {
   /** @type {RTCPeerConnection} */
@@ -50,9 +48,8 @@ export class PeerSession {
   #pendingCandidates = [];
   #tracksAttached = false;
   #closed = false;
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  #disconnectTimer = null;
-  #lastRestart = -Infinity;
+  /** @type {(() => void) | null} */
+  #unwatchPair = null;
   /** Serializes remote descriptions: each must finish before the next starts. */
   /** @type {Promise<void>} */
   #queue = Promise.resolve();
@@ -64,8 +61,7 @@ export class PeerSession {
     this.#log = options.log ?? (() => {});
     this.#localStream = options.localStream;
     this.pc = new RTCPeerConnection({
-      // RTCIceServer wants `urls` as string or list; the codec gives a list.
-      iceServers: options.iceServers.map((s) => ({ ...s })),
+      ...options.configuration,
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
     });
@@ -114,7 +110,10 @@ export class PeerSession {
       options.onConnectionState(pc.connectionState);
     };
 
-    pc.oniceconnectionstatechange = () => this.#watchIce();
+    pc.oniceconnectionstatechange = () => {
+      this.#log(`peer: ice ${pc.iceConnectionState}`);
+      options.onIceState?.(pc.iceConnectionState);
+    };
   }
 
   /** The therapist starts: add our tracks (or receive-only slots) and offer. */
@@ -262,52 +261,58 @@ export class PeerSession {
   }
 
   /**
-   * Restart ICE: the therapist does it itself, the client asks the
+   * Restart ICE: the therapist does it itself (a new offer with new ICE
+   * credentials follows through negotiationneeded), the client asks the
    * therapist (protocol: `restart` goes to the impolite peer).
+   * @returns {boolean} whether it was done or the request got to the socket
    */
-  requestIceRestart() {
-    if (this.#closed) return;
-    this.#lastRestart = performance.now();
+  restartIce() {
+    if (this.#closed) return false;
     if (this.#polite) {
       this.#log('peer: asking for an ICE restart');
-      this.#send({ type: 'restart' });
-    } else {
-      this.#log('peer: restarting ICE');
-      this.pc.restartIce();
+      return this.#send({ type: 'restart' });
+    }
+    this.#log('peer: restarting ICE');
+    this.pc.restartIce();
+    return true;
+  }
+
+  /**
+   * Use other ICE servers or another transport policy from the next ICE
+   * restart on (compatibility mode). False when the browser refuses; then
+   * only a new peer connection helps.
+   * @param {IceConfiguration} configuration
+   * @returns {boolean}
+   */
+  reconfigure(configuration) {
+    if (this.#closed) return false;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), ...configuration });
+      return true;
+    } catch (err) {
+      this.#log(`peer: setConfiguration refused: ${err}`);
+      return false;
     }
   }
 
-  #watchIce() {
-    const state = this.pc.iceConnectionState;
-    this.#log(`peer: ice ${state}`);
-    if (this.#disconnectTimer !== null) {
-      clearTimeout(this.#disconnectTimer);
-      this.#disconnectTimer = null;
-    }
-    if (state === 'failed') {
-      this.#maybeRestart();
-    } else if (state === 'disconnected') {
-      // 'disconnected' often heals by itself within a second or two (a
-      // Wi-Fi hiccup); only ask for a restart if it lasts.
-      this.#disconnectTimer = setTimeout(() => {
-        this.#disconnectTimer = null;
-        const now = this.pc.iceConnectionState;
-        if (now === 'disconnected' || now === 'failed') this.#maybeRestart();
-      }, DISCONNECTED_GRACE_MS);
-    }
-  }
-
-  #maybeRestart() {
-    if (performance.now() - this.#lastRestart < RESTART_INTERVAL_MS) {
-      // Try again later if the last restart did not help.
-      this.#disconnectTimer = setTimeout(() => {
-        this.#disconnectTimer = null;
-        const now = this.pc.iceConnectionState;
-        if (now === 'disconnected' || now === 'failed') this.#maybeRestart();
-      }, RESTART_INTERVAL_MS);
-      return;
-    }
-    this.requestIceRestart();
+  /**
+   * Call `fn` when the ICE transport picks another candidate pair, where the
+   * browser has RTCIceTransport and its `selectedcandidatepairchange` event.
+   * Call again after a renegotiation: the transport is made with the first
+   * description. Returns whether a transport was found.
+   * @param {() => void} fn
+   * @returns {boolean}
+   */
+  watchSelectedPair(fn) {
+    this.#unwatchPair?.();
+    this.#unwatchPair = null;
+    if (this.#closed) return false;
+    const transports = [...this.pc.getSenders(), ...this.pc.getReceivers()].map((x) => x.transport);
+    const ice = transports.find((t) => t?.iceTransport)?.iceTransport;
+    if (!ice || typeof ice.addEventListener !== 'function') return false;
+    ice.addEventListener('selectedcandidatepairchange', fn);
+    this.#unwatchPair = () => ice.removeEventListener('selectedcandidatepairchange', fn);
+    return true;
   }
 
   /**
@@ -326,7 +331,8 @@ export class PeerSession {
   close() {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#disconnectTimer !== null) clearTimeout(this.#disconnectTimer);
+    this.#unwatchPair?.();
+    this.#unwatchPair = null;
     this.pc.onnegotiationneeded = null;
     this.pc.onicecandidate = null;
     this.pc.ontrack = null;

@@ -17,6 +17,7 @@ export const MAX_RESUME = 64;
 /** @typedef {'therapist' | 'client'} Role */
 /** @typedef {'hangup' | 'disconnected' | 'timeout'} LeaveReason */
 /** @typedef {'connected' | 'disconnected'} MediaState */
+/** @typedef {'all' | 'relay'} IceTransportPolicy what RTCConfiguration.iceTransportPolicy takes */
 
 // ---------------------------------------------------------------------------
 // Messages from the browser
@@ -43,12 +44,16 @@ export const MAX_RESUME = 64;
  */
 /** @typedef {{type: 'restart'}} RestartMessage asks the therapist for an ICE-restart offer */
 /** @typedef {{type: 'media', state: MediaState}} MediaMessage our own view of the peer connection */
+/**
+ * @typedef {{type: 'relay-only', enabled: boolean}} RelayOnlyMessage therapist only: all media
+ *   through the TURN relay for this session (or back to normal); a running call restarts
+ */
 /** @typedef {{type: 'ping'}} PingMessage */
 /** @typedef {{type: 'bye'}} ByeMessage */
 
 /**
  * @typedef {HelloMessage | AdmitMessage | DeclineMessage | OfferMessage | AnswerMessage
- *   | CandidateMessage | RestartMessage | MediaMessage | PingMessage | ByeMessage} ClientMessage
+ *   | CandidateMessage | RestartMessage | MediaMessage | RelayOnlyMessage | PingMessage | ByeMessage} ClientMessage
  */
 
 // ---------------------------------------------------------------------------
@@ -66,7 +71,8 @@ export const MAX_RESUME = 64;
  * @property {Role} role
  * @property {string} session
  * @property {string | null} client_id therapist only, else null
- * @property {IceServer[]} ice_servers the only ICE servers we may use (empty: host candidates only)
+ * @property {IceServer[]} ice_servers the only ICE servers we may use (empty: host candidates only;
+ *   always empty for a client that is not admitted)
  * @property {number} heartbeat_interval seconds between our pings
  * @property {boolean} polite client true, therapist false
  * @property {string} resume secret to send in the next `hello` of this tab
@@ -76,7 +82,12 @@ export const MAX_RESUME = 64;
 /** @typedef {{type: 'waiting'}} WaitingMessage to the client */
 /** @typedef {{type: 'knock'}} KnockMessage to the therapist */
 /** @typedef {{type: 'knock-cancelled'}} KnockCancelledMessage to the therapist */
-/** @typedef {{type: 'admitted'}} AdmittedMessage to both */
+/**
+ * @typedef {object} AdmittedMessage to both: the call (re)starts with a fresh peer connection
+ * @property {'admitted'} type
+ * @property {IceServer[]} ice_servers this member's own fresh, short-lived TURN credentials
+ * @property {IceTransportPolicy} ice_transport_policy 'relay' when relay-only is on
+ */
 /** @typedef {{type: 'declined'}} DeclinedMessage to the client, then close 1000 */
 /** @typedef {{type: 'peer-joined', role: Role, admitted: boolean}} PeerJoinedMessage */
 /** @typedef {{type: 'peer-left', role: Role, reason: LeaveReason}} PeerLeftMessage */
@@ -295,6 +306,7 @@ const CLIENT_SCHEMA = {
   },
   restart: {},
   media: { state: oneOf('connected', 'disconnected') },
+  'relay-only': { enabled: bool },
   ping: {},
   bye: {},
 };
@@ -315,7 +327,7 @@ const SERVER_SCHEMA = {
   waiting: {},
   knock: {},
   'knock-cancelled': {},
-  admitted: {},
+  admitted: { ice_servers: iceServers, ice_transport_policy: oneOf('all', 'relay') },
   declined: {},
   'peer-joined': { role, admitted: bool },
   'peer-left': { role, reason: oneOf('hangup', 'disconnected', 'timeout') },

@@ -65,7 +65,7 @@ export function selectedCandidatePair(stats) {
 export function mediaPath(stats) {
   const list = [...stats];
   const pair = selectedCandidatePair(list);
-  if (!pair) return NO_PATH;
+  if (!pair) return { ...NO_PATH };
   const all = byId(list);
   const local = all.get(pair.localCandidateId);
   const remote = all.get(pair.remoteCandidateId);
