@@ -91,8 +91,8 @@ def _fragment(url: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _server(tmp_path: Path) -> Iterator[RunningServer]:
-    with running_server(tmp_path) as server:
+def _server(tmp_path: Path, **env: str) -> Iterator[RunningServer]:
+    with running_server(tmp_path, extra_env=env) as server:
         server.add_therapist(THERAPIST)
         yield server
 
@@ -285,10 +285,14 @@ async def test_chromium_to_chromium_call(tmp_path: Path) -> None:
 
 
 async def test_headless_client_with_chromium_therapist(tmp_path: Path) -> None:
-    """Acceptance: the aiortc peer as client; both sides get media, both are billed."""
+    """Acceptance: the aiortc peer as client; both sides get media, both are billed.
+
+    aiortc cannot encrypt frames, so this runs where the operator allows calls
+    protected by DTLS-SRTP only (tests/test_e2e_e2ee.py covers the refusal).
+    """
     _need_chromium()
     timeout, duration = 60 * TIME_SCALE, 3 * TIME_SCALE
-    with _server(tmp_path) as server:
+    with _server(tmp_path, SPRECHZIMMER_E2EE_REQUIRED="0") as server:
         links = server.create_session(THERAPIST, CLIENT_ID)
         peer = server.ns.popen(
             [

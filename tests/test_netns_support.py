@@ -438,7 +438,10 @@ def test_two_headless_peers_through_real_server(tmp_path: Path) -> None:
     _need_netns()
     port, timeout = 8767, 30 * TIME_SCALE
     peer_args = ["--json", "--duration", "2", "--timeout", str(timeout)]
-    with running_server(tmp_path, port=port) as server:
+    # aiortc cannot encrypt frames: allowed only where DTLS-SRTP alone is accepted.
+    with running_server(
+        tmp_path, port=port, extra_env={"SPRECHZIMMER_E2EE_REQUIRED": "0"}
+    ) as server:
         server.add_therapist("dr-test")
         links = server.create_session("dr-test", "c-1")
         peers = [
@@ -472,3 +475,35 @@ def test_two_headless_peers_through_real_server(tmp_path: Path) -> None:
         assert (role, "media_connected") in kinds
         assert (role, "media_disconnected") in kinds
         assert (role, "left") in kinds
+
+
+def test_headless_peers_refuse_where_frame_encryption_is_required(tmp_path: Path) -> None:
+    """aiortc cannot encrypt frames: with e2ee_required (the default) it fails closed."""
+    _need_netns()
+    port, timeout = 8768, 30 * TIME_SCALE
+    peer_args = ["--json", "--duration", "2", "--timeout", str(timeout)]
+    with running_server(tmp_path, port=port) as server:
+        server.add_therapist("dr-test")
+        links = server.create_session("dr-test", "c-1")
+        peers = [
+            server.ns.popen(
+                [*CLI, "peer", url, *extra, *peer_args],
+                env=server.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for url, extra in (
+                (links["client_url"], []),
+                (links["therapist_url"], ["--auto-admit"]),
+            )
+        ]
+        outputs = [peer.communicate(timeout=timeout + 15) for peer in peers]
+        events = server.events(links["session_id"])
+    for peer, (out, _err) in zip(peers, outputs, strict=True):
+        assert peer.returncode == 1
+        result = json.loads(out.strip().splitlines()[-1])
+        assert result["admitted"] and result["error"] == "e2ee-required"
+        assert not result["connected"] and result["video_frames"] == 0
+    kinds = [event["kind"] for event in events]
+    assert "admitted" in kinds and "media_connected" not in kinds

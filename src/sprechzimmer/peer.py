@@ -17,6 +17,15 @@ It must never:
   service);
 - log tokens, resume secrets, SDP or candidate addresses;
 - run without bounds: everything happens under ``PeerOptions.timeout``.
+
+End-to-end encryption: aiortc cannot run encoded transforms, so the peer
+cannot do SFrame frame encryption. Where the service requires it
+(``admitted.e2ee_required``, the default), the peer refuses the call: it says
+``bye`` and ends with the error ``e2ee-required``; it never joins unencrypted
+behind the operator's back. Where the operator allows DTLS-SRTP-only calls,
+it joins and answers the browser's key agreement on the ``sprechzimmer-e2ee``
+data channel with ``{"type": "e2ee-unsupported"}``, so that both browsers show
+the call as protected by DTLS-SRTP only.
 """
 
 from __future__ import annotations
@@ -51,6 +60,8 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 from websockets.asyncio.client import ClientConnection, connect
+
+E2EE_CHANNEL = "sprechzimmer-e2ee"
 
 __all__ = ["PeerOptions", "PeerResult", "main", "parse_invite_url", "run_peer"]
 
@@ -494,6 +505,12 @@ class _Peer:
             self._admitted_at = time.monotonic()
 
     async def _on_admitted(self, message: Mapping[str, Any]) -> None:
+        self._mark_admitted()
+        if message.get("e2ee_required") is not False:
+            # Fail closed: no frame encryption here, so no call where it is required.
+            await self._send({"type": "bye"})
+            self._fail("e2ee-required")
+            return
         # Each admission brings this member's own fresh TURN credentials.
         self._ice = _rtc_configuration(
             message.get("ice_servers"), message.get("ice_transport_policy")
@@ -531,6 +548,19 @@ class _Peer:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             self._spawn(self._consume(track))
+
+        # The browsers' key-agreement channel (negotiated, id 0): tell the other
+        # side plainly that this peer cannot do frame encryption.
+        channel = pc.createDataChannel(E2EE_CHANNEL, negotiated=True, id=0)
+
+        @channel.on("open")
+        def on_open() -> None:
+            channel.send(json.dumps({"type": "e2ee-unsupported"}))
+
+        @channel.on("message")
+        def on_message(data: object) -> None:
+            if isinstance(data, str) and '"key-share"' in data:
+                channel.send(json.dumps({"type": "e2ee-unsupported"}))
 
         pc.addTrack(ToneAudioTrack())
         pc.addTrack(PatternVideoTrack())
