@@ -47,6 +47,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,8 +165,25 @@ async def _page_clock_offset(page: Page) -> tuple[float, float]:
 
 async def full_run(browser: Browser, server: RunningServer, n: int, method: str) -> FullRun:
     invite = await asyncio.to_thread(server.create_session, THERAPIST, f"B-{n}")
-    therapist_ctx = await _new_context(browser)
-    client_ctx = await _new_context(browser)
+    return await measure_call(browser, browser, invite, method)
+
+
+async def measure_call(
+    therapist_browser: Browser,
+    client_browser: Browser,
+    invite: dict[str, str],
+    method: str,
+    inspect: Callable[[Page, Page], Awaitable[None]] | None = None,
+) -> FullRun:
+    """One full-stack run on an existing session: fresh contexts, admit, first frames.
+
+    The therapist's and the client's contexts may come from different browsers
+    (e.g. in two network namespaces); ``invite`` holds the links each opens.
+    ``inspect(therapist, client)``, if given, runs after the measurement while
+    the call is still up (e.g. to read which path the media took).
+    """
+    therapist_ctx = await _new_context(therapist_browser)
+    client_ctx = await _new_context(client_browser)
     try:
         therapist = await therapist_ctx.new_page()
         client = await client_ctx.new_page()
@@ -199,6 +217,8 @@ async def full_run(browser: Browser, server: RunningServer, n: int, method: str)
         # that it agrees with the therapist page's clock.
         t_offset, t_rtt = await _page_clock_offset(therapist)
         c_offset, c_rtt = await _page_clock_offset(client)
+        if inspect is not None:
+            await inspect(therapist, client)
 
         return FullRun(
             ms=max(therapist_first, client_first) - admit_at,

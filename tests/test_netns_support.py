@@ -294,8 +294,10 @@ async def handler(ws):
             if state["admitted"]:
                 problems.append("admit twice")
             state["admitted"] = True
-            await send("therapist", {"type": "admitted"})
-            await send("client", {"type": "admitted"})
+            # DTLS-SRTP-only calls allowed: the headless peer cannot encrypt frames.
+            admitted = {"type": "admitted", "ice_servers": [], "e2ee_required": False}
+            await send("therapist", admitted)
+            await send("client", admitted)
         elif kind in ("offer", "answer", "candidate", "restart"):
             if not state["admitted"]:
                 problems.append("relay before admission")

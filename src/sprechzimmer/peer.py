@@ -549,8 +549,14 @@ class _Peer:
         def on_track(track: MediaStreamTrack) -> None:
             self._spawn(self._consume(track))
 
-        # The browsers' key-agreement channel (negotiated, id 0): tell the other
-        # side plainly that this peer cannot do frame encryption.
+        pc.addTrack(ToneAudioTrack())
+        pc.addTrack(PatternVideoTrack())
+        return pc
+
+    @staticmethod
+    def _open_e2ee_channel(pc: RTCPeerConnection) -> None:
+        """The browsers' key-agreement channel (negotiated, id 0): say plainly that
+        this peer cannot do frame encryption."""
         channel = pc.createDataChannel(E2EE_CHANNEL, negotiated=True, id=0)
 
         @channel.on("open")
@@ -561,10 +567,6 @@ class _Peer:
         def on_message(data: object) -> None:
             if isinstance(data, str) and '"key-share"' in data:
                 channel.send(json.dumps({"type": "e2ee-unsupported"}))
-
-        pc.addTrack(ToneAudioTrack())
-        pc.addTrack(PatternVideoTrack())
-        return pc
 
     async def _close_pc(self) -> None:
         pc, self._pc = self._pc, None
@@ -582,6 +584,7 @@ class _Peer:
         if self._pc is not None and not fresh:
             return  # already offered on this connection
         pc = await self._new_pc()
+        self._open_e2ee_channel(pc)
         # aiortc gathers all candidates here and puts them into the SDP: no trickle.
         await pc.setLocalDescription(await pc.createOffer())
         await self._send({"type": "offer", "sdp": pc.localDescription.sdp})
@@ -594,6 +597,9 @@ class _Peer:
         if pc is None or pc.remoteDescription is not None:
             # First offer, or a new one from a therapist who started over.
             pc = await self._new_pc()
+            if "\nm=application " in sdp:
+                # Only where the offer has a data section, or the answer breaks.
+                self._open_e2ee_channel(pc)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await self._flush_candidates()
         await pc.setLocalDescription(await pc.createAnswer())
