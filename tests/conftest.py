@@ -55,7 +55,9 @@ class PostgresDatabase:
     def empty(self) -> None:
         with self.store.engine.begin() as c:
             c.execute(
-                text("TRUNCATE therapists, sessions, tokens, events RESTART IDENTITY CASCADE")
+                text(
+                    "TRUNCATE therapists, sessions, tokens, events, quality_samples RESTART IDENTITY CASCADE"
+                )
             )
 
     def drop(self) -> None:

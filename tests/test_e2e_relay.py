@@ -260,36 +260,37 @@ async def test_udp_blocked_on_client_side_connects_over_turn_tcp_or_tls(tmp_path
             assert sum(dropped) > 0, counters  # the browser did try UDP, and it was dropped
 
 
-async def test_compat_mode_click_connects_over_turn_tcp_or_tls(tmp_path: Path) -> None:
-    """All UDP dropped in B, and the client presses compat-mode: relay over TCP/TLS only."""
+async def test_compat_mode_click_moves_the_call_to_turn_tcp_or_tls(tmp_path: Path) -> None:
+    """The call runs relayed over UDP; the client presses compat-mode: TCP/TLS from then on.
+
+    The call is up before the click, so the test shows that the control itself
+    moves the media to TURN over TCP/TLS (the UDP-blocked test above shows that
+    ICE gets there by itself when it must).
+    """
     async with _world(tmp_path) as (topo, both):
-        with topo.drop_udp("B"):
-            links = topo.links(THERAPIST, "K-compat")
-            therapist = await _open(both.therapist, links["therapist_url"])
-            await _join(therapist)
-            await _status(therapist, "waiting")
-            client = await _open(both.client, links["client_url"])
-            compat = client.get_by_test_id("compat-mode")
-            await compat.wait_for(state="attached", timeout=WAIT_MS)
-            await _join(client)
-            await client.get_by_test_id("waiting-room").wait_for(state="visible", timeout=WAIT_MS)
-            await _admit(therapist)
-            if await compat.is_visible():
-                await compat.click(timeout=WAIT_MS)
-            else:  # the control shows in the call view only
-                await client.get_by_test_id("remote-video").wait_for(timeout=WAIT_MS)
-                await compat.wait_for(state="visible", timeout=WAIT_MS)
-                await compat.click(timeout=WAIT_MS)
-            bound = RECOVERY_S * 1000
-            client_stats = await _connected(client, "relay", timeout_ms=bound)
-            await _connected(therapist, "relay", timeout_ms=bound)
-            for page in (therapist, client):
-                await _frames_advance(page)
-            protocol = await client.get_by_test_id("connection-state").get_attribute(
-                "data-relay-protocol"
-            )
-            assert protocol in ("tcp", "tls"), (protocol, client_stats)
-            assert client_stats["localType"] == "relay", client_stats
+        links = topo.links(THERAPIST, "K-compat")
+        therapist, client = await _call(both, links)
+        await _connected(client, "relay", timeout_ms=RECOVERY_S * 1000)
+        before = await client.get_by_test_id("connection-state").get_attribute(
+            "data-relay-protocol"
+        )
+        assert before == "udp", before
+        compat = client.get_by_test_id("compat-mode")
+        await compat.wait_for(state="visible", timeout=WAIT_MS)
+        await compat.click(timeout=WAIT_MS)
+        await client.wait_for_selector(
+            '[data-testid="connection-state"][data-state="connected"][data-path="relay"]'
+            ':is([data-relay-protocol="tcp"], [data-relay-protocol="tls"])',
+            state="attached",
+            timeout=RECOVERY_S * 1000,
+        )
+        assert await client.evaluate("window.sprechzimmer.compatMode") is True
+        client_stats = await _connected(client, "relay")
+        await _connected(therapist, "relay", timeout_ms=RECOVERY_S * 1000)
+        for page in (therapist, client):
+            await _frames_advance(page)
+        assert client_stats["localType"] == "relay", client_stats
+        assert client_stats["relayProtocol"] in ("tcp", "tls"), client_stats
 
 
 async def test_relay_only_hides_each_sides_address_from_the_other(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -47,11 +48,55 @@ DOC = Path(__file__).parents[1] / "docs" / "protocol.md"
             p.Candidate("candidate:1 1 udp 5 10.1.1.1 5000 typ host", "0", 0),
         ),
         ({"type": "candidate", "candidate": ""}, p.Candidate("")),
+        (
+            {
+                "type": "candidate",
+                "candidate": "candidate:1",
+                "sdpMid": "0",
+                "sdpMLineIndex": 0,
+                "usernameFragment": "abcd",
+            },
+            p.Candidate("candidate:1", "0", 0, "abcd"),
+        ),
         ({"type": "restart"}, p.Restart()),
         ({"type": "media", "state": "disconnected"}, p.Media(p.MediaState.DISCONNECTED)),
         ({"type": "ping"}, p.Ping()),
         ({"type": "relay-only", "enabled": False}, p.RelayOnly(False)),
         ({"type": "bye"}, p.Bye()),
+        ({"type": "quality"}, p.Quality()),
+        (
+            {
+                "type": "quality",
+                "bitrate_out_kbps": 1250.5,
+                "bitrate_in_kbps": 0,
+                "loss_pct": 100,
+                "rtt_ms": 60000,
+                "jitter_ms": 2.5,
+                "fps": 29.97,
+                "height": 4320,
+                "local_candidate": "relay",
+                "remote_candidate": "prflx",
+                "errors": "ice-failed,ice-restart,decrypt-failed,no-key,gum-failed,"
+                "e2ee-unsupported,compat-mode",
+            },
+            p.Quality(
+                1250.5,
+                0.0,
+                100.0,
+                60000.0,
+                2.5,
+                29.97,
+                4320,
+                p.CandidateType.RELAY,
+                p.CandidateType.PRFLX,
+                "ice-failed,ice-restart,decrypt-failed,no-key,gum-failed,"
+                "e2ee-unsupported,compat-mode",
+            ),
+        ),
+        (
+            {"type": "quality", "rtt_ms": None, "height": None, "errors": ""},
+            p.Quality(),
+        ),
     ],
 )
 def test_valid_messages_decode(wire: dict[str, object], expected: p.ClientMessage) -> None:
@@ -122,6 +167,7 @@ def test_every_message_type_is_documented() -> None:
             p.Restart,
             p.Media,
             p.RelayOnly,
+            p.Quality,
             p.Ping,
             p.Bye,
         )
@@ -143,3 +189,112 @@ def test_every_message_type_is_documented() -> None:
         )
     }
     assert client | server <= documented | {"offer", "answer", "candidate", "restart"}
+
+
+# --- quality (issue 5): numbers are finite and bounded, codes from a fixed list ----------
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"bitrate_out_kbps": -1},
+        {"bitrate_out_kbps": 100_000.01},
+        {"bitrate_in_kbps": 1e9},
+        {"loss_pct": 100.5},
+        {"loss_pct": -0.001},
+        {"rtt_ms": 60_001},
+        {"jitter_ms": 1e300},
+        {"fps": 121},
+        {"height": 4321},
+        {"height": -1},
+        {"height": 720.5},
+        {"height": "720"},
+        {"rtt_ms": "40"},
+        {"rtt_ms": True},
+        {"rtt_ms": [40]},
+        {"fps": {"value": 30}},
+        {"local_candidate": "relayed"},
+        {"remote_candidate": None},
+        {"remote_candidate": "10.0.0.1"},
+        {"errors": "ice-failed,oops"},
+        {"errors": "ice-failed,"},
+        {"errors": ",ice-failed"},
+        {"errors": "ice-failed, no-key"},
+        {"errors": "ICE-FAILED"},
+        {"errors": "ice-failed," * 30},
+        {"errors": 5},
+        {"session": "a" * 32},
+        {"role": "client"},
+        {"user_agent": "Mozilla/5.0"},
+    ],
+)
+def test_quality_out_of_bounds_is_bad_message(fields: dict[str, object]) -> None:
+    with pytest.raises(BadMessage):
+        p.decode_client(orjson.dumps({"type": "quality", **fields}), LIMIT)
+
+
+@pytest.mark.parametrize("raw", [b"1e400", b"NaN", b"Infinity", b"-Infinity", b"1" + b"0" * 400])
+def test_quality_numbers_must_be_finite(raw: bytes) -> None:
+    with pytest.raises(BadMessage):
+        p.decode_client(b'{"type": "quality", "rtt_ms": ' + raw + b"}", LIMIT)
+
+
+def test_float_check_refuses_what_json_cannot_carry() -> None:
+    # The parser already refuses NaN and infinities; the codec does not rely on it.
+    meta = {"min": 0, "max": 100}
+    for value in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(BadMessage, match="finite"):
+            p._check(p.Quality, "loss_pct", float, value, meta)
+    assert p._check(p.Quality, "loss_pct", float, -0.0, meta) == 0.0
+    assert p._check(p.Quality, "loss_pct", float, 7, meta) == 7.0
+
+
+def test_quality_bounds_are_inclusive() -> None:
+    wire = {
+        "type": "quality",
+        "bitrate_out_kbps": 100_000,
+        "bitrate_in_kbps": 0.0,
+        "loss_pct": 0,
+        "rtt_ms": 0,
+        "jitter_ms": 60_000,
+        "fps": 120,
+        "height": 0,
+    }
+    message = p.decode_client(orjson.dumps(wire), LIMIT)
+    assert isinstance(message, p.Quality)
+    assert message.bitrate_out_kbps == 100_000.0 and isinstance(message.bitrate_out_kbps, float)
+    assert message.height == 0 and isinstance(message.height, int)
+
+
+def test_quality_errors_are_a_set_of_known_codes() -> None:
+    message = p.decode_client(
+        orjson.dumps({"type": "quality", "errors": "no-key,ice-restart,no-key"}), LIMIT
+    )
+    assert isinstance(message, p.Quality)
+    assert message.error_codes == {"no-key", "ice-restart"}
+    assert p.Quality().error_codes == frozenset()
+    assert {
+        "ice-failed",
+        "ice-restart",
+        "decrypt-failed",
+        "no-key",
+        "gum-failed",
+        "e2ee-unsupported",
+        "compat-mode",
+    } == p.QUALITY_ERROR_CODES
+
+
+def test_admitted_carries_the_bitrate_caps() -> None:
+    wire = orjson.loads(p.encode(p.Admitted(max_bitrate_kbps=1800, relay_max_bitrate_kbps=600)))
+    assert wire["max_bitrate_kbps"] == 1800 and wire["relay_max_bitrate_kbps"] == 600
+
+
+def test_quality_fields_and_codes_are_documented() -> None:
+    doc = DOC.read_text()
+    (row,) = [line for line in doc.splitlines() if line.startswith("| `quality`")]
+    for name in (f.name for f in dataclasses.fields(p.Quality)):
+        assert f"`{name}`" in row, name
+    for code in p.QUALITY_ERROR_CODES:
+        assert f"`{code}`" in doc, code
+    for name in ("max_bitrate_kbps", "relay_max_bitrate_kbps"):
+        assert f"`{name}`" in doc

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import re
+from collections.abc import Callable
+
 import pytest
 
 from sprechzimmer import protocol as p
@@ -16,6 +21,7 @@ from sprechzimmer.room import (
     Room,
     RoomConfig,
     Send,
+    StoreSample,
 )
 from sprechzimmer.turn import IcePolicy, IceServerSpec
 
@@ -308,3 +314,138 @@ def test_rekey_is_scheduled_only_during_a_call() -> None:
     out = r.join(X, Role.CLIENT, None, "rx", 31.0)
     assert p.Admitted(epoch=4, rekey_interval=5.0) in sent(out, X)
     assert r.tick(35.0) == [] and sent(r.tick(36.0), X) == [p.Rekey(5)]
+
+
+# --- quality samples and the bitrate policy (issue 5) ----------------------------------
+
+
+def counting_ids() -> Callable[[], str]:
+    numbers = itertools.count(1)
+    return lambda: f"call-{next(numbers)}"
+
+
+def quality_room() -> Room:
+    return Room("9" * 32, "K-5", RoomConfig(heartbeat_interval=100.0, call_ids=counting_ids()))
+
+
+SAMPLE = p.Quality(
+    rtt_ms=40.0,
+    local_candidate=p.CandidateType.HOST,
+    remote_candidate=p.CandidateType.SRFLX,
+)
+RELAYED = p.Quality(local_candidate=p.CandidateType.RELAY, remote_candidate=p.CandidateType.HOST)
+
+
+def stored(outputs: list[Output]) -> list[tuple[str, p.Quality, float]]:
+    return [(o.call_id, o.sample, o.at) for o in outputs if isinstance(o, StoreSample)]
+
+
+def test_admitted_carries_the_operator_bitrate_policy() -> None:
+    r = Room(
+        "8" * 32,
+        "K",
+        RoomConfig(heartbeat_interval=10.0, max_bitrate_kbps=1800, relay_max_bitrate_kbps=700),
+    )
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    out = r.receive(T, p.Admit(), 2.0)
+    for conn in (T, C):
+        (adm,) = sent(out, conn)
+        assert isinstance(adm, p.Admitted)
+        assert adm.max_bitrate_kbps == 1800 and adm.relay_max_bitrate_kbps == 700
+
+
+def test_quality_is_kept_only_from_members_in_a_call() -> None:
+    r = quality_room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    assert r.receive(T, SAMPLE, 1.0) == []  # alone: nothing to attach it to
+    r.join(C, Role.CLIENT, None, "rc", 2.0)
+    assert r.receive(T, SAMPLE, 3.0) == []  # the client is still waiting
+    r.receive(T, p.Admit(), 4.0)
+    assert r.call_id == "call-1"
+    assert stored(r.receive(T, SAMPLE, 5.0)) == [("call-1", SAMPLE, 5.0)]
+    assert stored(r.receive(C, SAMPLE, 6.0)) == [("call-1", SAMPLE, 6.0)]
+    out = r.receive(C, p.Bye(), 7.0)
+    assert r.call_id is None and not stored(out)
+    assert r.receive(T, SAMPLE, 60.0) == []  # straggler after the hang-up: dropped
+
+
+def test_a_waiting_client_cannot_send_quality() -> None:
+    r = quality_room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    out = r.receive(C, SAMPLE, 2.0)
+    assert closed(out) == {C: 4003} and not stored(out)
+    (close,) = [o for o in out if isinstance(o, Close)]
+    assert close.error is not None and close.error.code == "not-allowed"
+    assert sent(out, T) == [p.KnockCancelled()]
+
+
+def test_every_call_start_gets_a_fresh_call_id() -> None:
+    r = quality_room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.receive(T, p.Admit(), 2.0)
+    ids = [r.call_id]
+    r.receive(T, p.RelayOnly(True), 3.0)  # restart under a new policy
+    ids.append(r.call_id)
+    r.disconnect(C, 4.0)
+    assert r.call_id is None
+    r.join(X, Role.CLIENT, None, "rx", 5.0)  # the admitted client comes back
+    ids.append(r.call_id)
+    assert closed(r.join(4, Role.THERAPIST, "wrong", "r4", 6.0)) == {4: 4009}  # no restart
+    assert r.call_id == "call-3"
+    r.join(5, Role.THERAPIST, "rt", "r5", 7.0)  # the therapist's new socket replaces the old
+    ids.append(r.call_id)
+    assert ids == ["call-1", "call-2", "call-3", "call-4"]
+    assert stored(r.receive(X, SAMPLE, 8.0)) == [("call-4", SAMPLE, 8.0)]
+
+
+def test_default_call_ids_are_random_and_unrelated_to_the_session() -> None:
+    ids = set()
+    for _ in range(3):
+        r = Room("7" * 32, "K-9", RoomConfig())
+        r.join(T, Role.THERAPIST, None, "rt", 0.0)
+        r.join(C, Role.CLIENT, None, "rc", 1.0)
+        r.receive(T, p.Admit(), 2.0)
+        assert r.call_id is not None and re.fullmatch(r"[0-9a-f]{24}", r.call_id)
+        assert "7777" not in r.call_id
+        ids.add(r.call_id)
+    assert len(ids) == 3
+
+
+def test_quality_faster_than_the_minimum_interval_is_dropped() -> None:
+    r = quality_room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.receive(T, p.Admit(), 2.0)
+    assert stored(r.receive(T, SAMPLE, 10.0))
+    assert r.receive(T, SAMPLE, 19.9) == []  # a flood is not stored...
+    assert stored(r.receive(C, SAMPLE, 19.9))  # ...and each member has its own pace
+    assert stored(r.receive(T, SAMPLE, 20.0))
+
+
+def test_the_latest_sample_says_whether_the_call_is_relayed() -> None:
+    r = quality_room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.receive(T, p.Admit(), 2.0)
+    assert r.relayed is None
+    r.receive(T, RELAYED, 10.0)
+    assert r.relayed is True
+    r.receive(C, SAMPLE, 20.0)
+    assert r.relayed is False
+    r.receive(T, p.RelayOnly(True), 21.0)
+    assert r.relayed is None  # a new call: nothing known yet
+
+
+def test_the_call_id_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    r = quality_room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.receive(T, p.Admit(), 2.0)
+    r.receive(T, SAMPLE, 10.0)
+    r.receive(T, p.RelayOnly(True), 11.0)
+    r.receive(C, p.Bye(), 12.0)
+    assert caplog.records and "call-" not in caplog.text

@@ -285,3 +285,39 @@ def test_messages_reach_only_the_own_session(env: Environment, sockets: ExitStac
         expect_close(ot, "bad-message", 4000)
     c.send_json({"type": "ping"})
     assert c.receive_json() == {"type": "pong"}  # nothing else arrived before the pong
+
+
+# --- quality samples (issue 5) ----------------------------------------------------------
+
+SAMPLE = {"type": "quality", "rtt_ms": 80, "loss_pct": 0.5, "local_candidate": "host"}
+
+
+def test_a_waiting_client_cannot_send_quality(env: Environment) -> None:
+    client, invite, *_ = env
+    with connect(client) as t, connect(client) as c:
+        t.send_json(hello(invite.session, invite.therapist_token))
+        t.receive_json()
+        c.send_json(hello(invite.session, invite.client_token))
+        c.receive_json(), c.receive_json()
+        assert t.receive_json()["type"] == "knock"
+        c.send_json(SAMPLE)
+        expect_close(c, "not-allowed", 4003)
+        assert t.receive_json() == {"type": "knock-cancelled"}
+
+
+def test_quality_in_a_call_gets_no_answer(env: Environment, sockets: ExitStack) -> None:
+    client, invite, *_ = env
+    t, c = join_call(client, invite, sockets)
+    c.send_json(SAMPLE)
+    t.send_json(SAMPLE)
+    for ws in (t, c):
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}  # nothing relayed, nothing answered
+
+
+def test_an_out_of_bounds_sample_is_a_bad_message(env: Environment, sockets: ExitStack) -> None:
+    client, invite, *_ = env
+    t, c = join_call(client, invite, sockets)
+    c.send_json({**SAMPLE, "loss_pct": 101})
+    expect_close(c, "bad-message", 4000)
+    assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "disconnected"}

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from sprechzimmer import protocol as p
 from sprechzimmer.migrate import downgrade, upgrade
 from sprechzimmer.protocol import Role
+from sprechzimmer.quality import Sample
 from sprechzimmer.room import EventKind
-from sprechzimmer.store import Base, EventInfo, SessionState, Store
+from sprechzimmer.store import Base, EventInfo, SessionState, Store, quality_samples
 
 NOW = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
 
@@ -21,6 +25,21 @@ EXPECTED = {
     "sessions": {"id", "therapist_id", "client_id", "created_at", "expires_at", "state"},
     "tokens": {"hash", "session_id", "role", "expires_at"},
     "events": {"id", "session_id", "role", "kind", "at"},
+    # Anonymous: a random call id, the hour, the measurements. No key, nothing else.
+    "quality_samples": {
+        "call_id",
+        "bucket",
+        "bitrate_out_kbps",
+        "bitrate_in_kbps",
+        "loss_pct",
+        "rtt_ms",
+        "jitter_ms",
+        "fps",
+        "height",
+        "local_candidate",
+        "remote_candidate",
+        "errors",
+    },
 }
 
 
@@ -108,3 +127,91 @@ def test_api_keys_are_matched_exactly(store: Store) -> None:
     assert store.therapist_by_api_key_hash("a" * 63) is None
     assert store.clear_api_keys("dr-b")
     assert store.therapist_by_api_key_hash("b" * 64) is None
+
+
+# --- quality samples ------------------------------------------------------------
+
+
+@pytest.fixture
+def quality_store(store: Store) -> Store:
+    """The store with no samples left from an earlier test (PostgreSQL is shared)."""
+    with store.engine.begin() as c:
+        c.execute(quality_samples.delete())
+    return store
+
+
+def sample(call_id: str, at: float, **fields: object) -> Sample:
+    message = p.Quality(
+        bitrate_out_kbps=1200.5,
+        bitrate_in_kbps=900.0,
+        loss_pct=0.5,
+        rtt_ms=42.0,
+        jitter_ms=3.25,
+        fps=30.0,
+        height=720,
+        local_candidate=p.CandidateType.SRFLX,
+        remote_candidate=p.CandidateType.RELAY,
+        errors="ice-restart,compat-mode",
+    )
+    return dataclasses.replace(Sample.of(call_id, message, at), **fields)
+
+
+def test_quality_samples_have_no_key_and_no_link(store: Store) -> None:
+    inspector = inspect(store.engine)
+    assert inspector.get_foreign_keys("quality_samples") == []
+    # Not even a primary key: an auto-increment would give away the arrival order.
+    assert not inspector.get_pk_constraint("quality_samples")["constrained_columns"]
+    assert [i["column_names"] for i in inspector.get_indexes("quality_samples")] == [["bucket"]]
+
+
+def test_quality_samples_are_stored_without_anything_of_the_session(
+    quality_store: Store,
+) -> None:
+    store = quality_store
+    therapist = store.add_therapist("dr-a", "hash", NOW)
+    session = store.create_session(
+        "e" * 32, therapist.id, "K-77", NOW, NOW + dt.timedelta(hours=1), {Role.CLIENT: "4" * 64}
+    )
+    at = NOW.timestamp() + 1234.5
+    stored = sample("0123456789abcdef01234567", at)
+    store.add_quality_samples([stored])
+    (again,) = store.quality_samples()
+    assert again == stored
+    assert again.bucket == dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
+    assert again.errors == "compat-mode,ice-restart"
+    with store.engine.connect() as c:
+        (row,) = c.execute(quality_samples.select()).mappings()
+    assert set(row) == EXPECTED["quality_samples"]
+    identifying = {session.id, session.client_id, "4" * 64, "dr-a", Role.CLIENT.value}
+    for value in row.values():
+        assert str(value) not in identifying
+        assert session.id not in str(value) and session.client_id not in str(value)
+
+
+def test_unmeasured_values_stay_null(quality_store: Store) -> None:
+    empty = Sample.of("ab" * 12, p.Quality(), NOW.timestamp())
+    quality_store.add_quality_samples([empty])
+    (again,) = quality_store.quality_samples()
+    assert again == empty and again.rtt_ms is None and again.local_candidate == "unknown"
+
+
+def test_purge_deletes_old_samples_and_keeps_new(quality_store: Store) -> None:
+    store = quality_store
+    day = 24 * 3600.0
+    now = NOW.timestamp()
+    store.add_quality_samples(
+        [
+            sample("old1" * 6, now - 91 * day),
+            sample("old2" * 6, now - 90 * day - 3600),
+            sample("new1" * 6, now - 89 * day),
+            sample("new2" * 6, now),
+        ]
+    )
+    assert store.purge_quality(NOW) == 2
+    assert sorted(s.call_id for s in store.quality_samples()) == ["new1" * 6, "new2" * 6]
+    assert store.purge_quality(NOW) == 0
+    assert store.purge_quality(NOW + dt.timedelta(days=1), retention_days=1) == 1
+    assert store.purge_quality(NOW + dt.timedelta(hours=1), retention_days=0) == 1
+    assert store.quality_samples() == []
+    with pytest.raises(ValueError, match="at most 90 days"):
+        store.purge_quality(NOW, retention_days=91)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -17,6 +18,7 @@ from . import __version__, api
 from .config import Settings
 from .errors import InvalidInput, SprechzimmerError, error_body
 from .hub import Hub
+from .metrics import metrics_endpoint
 from .ratelimit import RateLimiter
 from .signaling import signaling_endpoint
 from .store import Store
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 TOTAL_LOGIN_FACTOR = 20
+PURGE_INTERVAL = 3600.0
+"""Seconds between two deletions of quality samples past their retention."""
 
 # No inline scripts or styles, nothing from another origin (issue 6 deepens this).
 CSP = (
@@ -49,6 +53,21 @@ def security_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
+async def purge_quality_periodically(
+    store: Store, retention_days: int, interval: float = PURGE_INTERVAL
+) -> None:
+    """Delete quality samples past their retention now, then every ``interval`` seconds."""
+    while True:
+        try:
+            now = dt.datetime.now(dt.UTC)
+            deleted = await asyncio.to_thread(store.purge_quality, now, retention_days)
+            if deleted:
+                log.info("deleted %d quality samples older than %d days", deleted, retention_days)
+        except Exception:  # try again next time; the service goes on
+            log.exception("purging quality samples failed")
+        await asyncio.sleep(interval)
+
+
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     store = store or Store.from_url(settings.effective_database_url)
     turn = None
@@ -69,6 +88,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         ice=ice,
         rekey_interval=settings.rekey_interval,
         e2ee_required=settings.e2ee_required,
+        max_bitrate_kbps=settings.max_bitrate_kbps,
+        relay_max_bitrate_kbps=settings.relay_max_bitrate_kbps,
+        keep_quality=settings.quality_retention_days > 0,
     )
 
     @asynccontextmanager
@@ -77,12 +99,17 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         if turn is not None:
             await asyncio.to_thread(turn.start)
         ticker = asyncio.create_task(hub.run_ticks(min(1.0, settings.heartbeat_interval / 2)))
+        purger = asyncio.create_task(
+            purge_quality_periodically(store, settings.quality_retention_days)
+        )
         try:
             yield
         finally:
-            ticker.cancel()
-            with suppress(asyncio.CancelledError):
-                await ticker
+            for task in (ticker, purger):
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            await hub.flush_samples()
             if turn is not None:
                 await asyncio.to_thread(turn.stop)
 
@@ -131,6 +158,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     app.include_router(api.router)
     app.add_api_websocket_route("/ws", signaling_endpoint)
+    app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
 
     def page(name: str) -> Callable[[], Awaitable[FileResponse]]:
         async def serve() -> FileResponse:

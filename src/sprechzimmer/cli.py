@@ -268,6 +268,13 @@ def cmd_turn_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    days = settings.quality_retention_days
+    deleted = _store(settings).purge_quality(_now(), days)
+    print(f"{deleted} quality sample(s) older than {days} days deleted")
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     _store(settings)
     print("database schema is up to date")
@@ -368,6 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="exception from the denied ranges: the relay's own private address behind NAT",
     )
     turn.set_defaults(run=cmd_turn_config)
+
+    purge = sub.add_parser(
+        "purge",
+        help="delete data past its retention now (the server also does it hourly)",
+        description="Deletes quality samples older than SPRECHZIMMER_QUALITY_RETENTION_DAYS.",
+    )
+    purge.set_defaults(run=cmd_purge)
 
     db = sub.add_parser("db", help="database").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .quality import MAX_RETENTION_DAYS
 from .turn import IcePolicy, IceServerSpec, check_url, regions_outside
 
 ENV_PREFIX = "SPRECHZIMMER_"
@@ -123,7 +124,29 @@ class Settings(BaseSettings):
 
     embedded_turn_port: Annotated[int, Field(ge=1, le=65535)] = 3478
 
+    max_bitrate_kbps: Annotated[int, Field(ge=100, le=100_000)] = 2500
+    """Cap on each outgoing video stream, in kbit/s, sent to the browsers with ``admitted``."""
+
+    relay_max_bitrate_kbps: Annotated[int, Field(ge=100, le=100_000)] = 1000
+    """The lower cap while a call goes through the TURN relay (relay bandwidth costs)."""
+
+    quality_retention_days: int = 90
+    """Days anonymous quality samples are kept (at most 90); 0 keeps none."""
+
+    metrics_token: str = ""
+    """Bearer token for ``GET /metrics``; empty: the endpoint does not exist (404)."""
+
     log_level: str = "info"
+
+    @field_validator("quality_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if not 0 <= value <= MAX_RETENTION_DAYS:
+            raise ValueError(
+                f"quality samples may be kept at most {MAX_RETENTION_DAYS} days; "
+                f"use a number from 0 (keep none) to {MAX_RETENTION_DAYS}"
+            )
+        return value
 
     @field_validator("public_url")
     @classmethod
@@ -221,6 +244,16 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(
             f"{ENV_PREFIX}TURN_SECRET is invalid: servers with auth 'rest' need coturn's "
             f"shared secret, at least 32 characters."
+        )
+    if settings.relay_max_bitrate_kbps > settings.max_bitrate_kbps:
+        raise ConfigError(
+            f"{ENV_PREFIX}RELAY_MAX_BITRATE_KBPS is invalid: the cap while relayed cannot be "
+            f"higher than {ENV_PREFIX}MAX_BITRATE_KBPS ({settings.max_bitrate_kbps})."
+        )
+    if settings.metrics_token and len(settings.metrics_token) < 32:
+        raise ConfigError(
+            f"{ENV_PREFIX}METRICS_TOKEN is invalid: use at least 32 characters, e.g. from "
+            f"`openssl rand -hex 32`."
         )
     if settings.relay_only and not (settings.embedded_turn or settings.ice_policy().has_turn):
         raise ConfigError(

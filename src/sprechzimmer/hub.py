@@ -2,8 +2,9 @@
 
 The hub owns one ``Room`` per active session, feeds it what the sockets say
 together with the clock, and carries out what the room returns: it sends and
-closes sockets and writes billing events. Token checks happen here because
-they need the store. It never logs an address, a token or a message body.
+closes sockets and writes billing events and anonymous quality samples. Token
+checks happen here because they need the store. It never logs an address, a
+token, a message body or a call id, and never puts a call id next to a session.
 
 One hub serves one process. Several processes behind a load balancer need a
 shared backplane (Redis pub/sub, a later issue); the interface below is what
@@ -25,7 +26,9 @@ from starlette.concurrency import run_in_threadpool
 
 from . import protocol as p
 from .errors import Forbidden, SprechzimmerError
-from .room import Close, ConnId, Output, Record, Room, RoomConfig, Send
+from .metrics import Counters, Live
+from .quality import Sample, SampleBuffer, new_call_id
+from .room import Close, ConnId, Output, Record, Room, RoomConfig, Send, StoreSample
 from .store import EventInfo, SessionState, Store
 from .tokens import digest, looks_like_session_id, looks_like_token, new_resume_secret
 from .turn import IcePolicy
@@ -57,13 +60,27 @@ class Hub:
         ice: IcePolicy | None = None,
         rekey_interval: float = 600.0,
         e2ee_required: bool = True,
+        max_bitrate_kbps: int = 2500,
+        relay_max_bitrate_kbps: int = 1000,
+        keep_quality: bool = True,
+        call_ids: Callable[[], str] = new_call_id,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.room_config = RoomConfig(
-            heartbeat_interval, ice or IcePolicy(), rekey_interval, e2ee_required
+            heartbeat_interval,
+            ice or IcePolicy(),
+            rekey_interval,
+            e2ee_required,
+            max_bitrate_kbps,
+            relay_max_bitrate_kbps,
+            call_ids,
         )
         self.clock = clock
+        self.keep_quality = keep_quality
+        """False (retention 0): samples only feed the metrics and are never stored."""
+        self.counters = Counters()
+        self._samples = SampleBuffer()
         self.rooms: dict[str, Room] = {}
         self._sockets: dict[ConnId, Socket] = {}
         self._room_of: dict[ConnId, str] = {}
@@ -139,12 +156,28 @@ class Hub:
     async def tick(self) -> None:
         now = self.clock()
         for session_id, room in list(self.rooms.items()):
-            await self._apply(room, room.tick(now))
+            outputs = room.tick(now)
+            if any(isinstance(o, Send) and isinstance(o.message, p.Rekey) for o in outputs):
+                self.counters.rekeys += 1
+            await self._apply(room, outputs)
             if room.empty:
                 since = self._empty_since.setdefault(session_id, now)
                 if room.state.name != "ADMITTED" or now - since > EMPTY_ROOM_GRACE:
                     del self.rooms[session_id]
                     self._empty_since.pop(session_id, None)
+        await self._write_samples(self._samples.take_finished(now))
+
+    async def flush_samples(self) -> None:
+        """Write every buffered quality sample now (at shutdown)."""
+        await self._write_samples(self._samples.take_all())
+
+    async def _write_samples(self, samples: list[Sample]) -> None:
+        if not samples:
+            return
+        try:
+            await run_in_threadpool(self.store.add_quality_samples, samples)
+        except Exception:  # quality data must never disturb a consultation
+            log.exception("%d quality samples could not be stored", len(samples))
 
     async def run_ticks(self, interval: float) -> None:
         """Background task for the app's lifetime: heartbeat deadlines and room cleanup."""
@@ -154,6 +187,16 @@ class Hub:
                 await self.tick()
             except Exception:  # keep ticking; one bad room must not stop the others
                 log.exception("tick failed")
+
+    def live(self) -> Live:
+        """Counts over all rooms, for the operator's metrics."""
+        calls = [r for r in self.rooms.values() if r.in_call]
+        return Live(
+            connections=len(self._sockets),
+            calls=len(calls),
+            waiting=sum(1 for r in self.rooms.values() if r.waiting),
+            calls_relayed=sum(1 for r in calls if r.relayed),
+        )
 
     def status(self, session_id: str) -> tuple[bool, bool]:
         """(a client is waiting, a call is on) for the dashboard."""
@@ -171,6 +214,12 @@ class Hub:
         ]
         if events:
             await run_in_threadpool(self.store.add_events, events)
+        for out in outputs:
+            if isinstance(out, StoreSample):
+                # From here on the sample knows no room: only the call's random id.
+                self.counters.observe(out.sample)
+                if self.keep_quality:
+                    self._samples.add(Sample.of(out.call_id, out.sample, out.at))
         for out in outputs:
             match out:
                 case Send(conn, message):

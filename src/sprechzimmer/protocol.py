@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
@@ -34,6 +36,11 @@ class Role(enum.StrEnum):
 def _bound(n: int, default: str | None = "") -> Any:
     """A string field with an upper length bound; wire presence is checked by ``_REQUIRED``."""
     return field(default=default, metadata={"max": n})
+
+
+def _range(low: float, high: float) -> Any:
+    """An optional number field within ``low..high``; null or absent means not measured."""
+    return field(default=None, metadata={"min": low, "max": high})
 
 
 # --- from the browser -------------------------------------------------------
@@ -77,6 +84,8 @@ class Candidate:
     candidate: str = _bound(1024)
     sdpMid: str | None = _bound(64, None)
     sdpMLineIndex: int | None = field(default=None, metadata={"max": 255})
+    usernameFragment: str | None = _bound(256, None)
+    """``RTCIceCandidate.toJSON()`` adds it; it tells candidates of an old ICE session apart."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,73 @@ class RelayOnly:
     enabled: bool = True
 
 
+class CandidateType(enum.StrEnum):
+    """The ICE candidate type of one end of the selected pair (no address, ever)."""
+
+    HOST = "host"
+    SRFLX = "srflx"
+    PRFLX = "prflx"
+    RELAY = "relay"
+    UNKNOWN = "unknown"
+
+
+QUALITY_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "ice-failed",
+        "ice-restart",
+        "decrypt-failed",
+        "no-key",
+        "gum-failed",
+        "e2ee-unsupported",
+        "compat-mode",
+    }
+)
+"""What ``quality.errors`` may name; anything else is a bad message."""
+
+MAX_BITRATE_KBPS = 100_000
+MAX_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Quality:
+    """An anonymous summary of the sender's side of the call, about every 30 s.
+
+    Numbers are optional: null or absent means the browser could not measure it.
+    """
+
+    TYPE: ClassVar[str] = "quality"
+    bitrate_out_kbps: float | None = _range(0, MAX_BITRATE_KBPS)
+    bitrate_in_kbps: float | None = _range(0, MAX_BITRATE_KBPS)
+    loss_pct: float | None = _range(0, 100)
+    """Inbound packet loss over the interval, in percent."""
+    rtt_ms: float | None = _range(0, MAX_MS)
+    jitter_ms: float | None = _range(0, MAX_MS)
+    fps: float | None = _range(0, 120)
+    """Frames per second of the received video."""
+    height: int | None = field(default=None, metadata={"max": 4320})
+    """Height in pixels of the received video."""
+    local_candidate: CandidateType = CandidateType.UNKNOWN
+    remote_candidate: CandidateType = CandidateType.UNKNOWN
+    errors: str = _bound(256)
+    """Comma-separated codes from ``QUALITY_ERROR_CODES`` seen since the last summary."""
+
+    @property
+    def error_codes(self) -> frozenset[str]:
+        return frozenset(self.errors.split(",")) if self.errors else frozenset()
+
+    @property
+    def relayed(self) -> bool:
+        return CandidateType.RELAY in (self.local_candidate, self.remote_candidate)
+
+
+def _check_error_codes(errors: str) -> None:
+    if not errors:
+        return
+    for code in errors.split(","):
+        if code not in QUALITY_ERROR_CODES:
+            raise BadMessage("quality.errors: unknown code")
+
+
 @dataclass(frozen=True)
 class Ping:
     TYPE: ClassVar[str] = "ping"
@@ -114,7 +190,7 @@ class Bye:
 
 
 ClientMessage = Union[  # noqa: UP007
-    Hello, Admit, Decline, Offer, Answer, Candidate, Restart, Media, RelayOnly, Ping, Bye
+    Hello, Admit, Decline, Offer, Answer, Candidate, Restart, Media, RelayOnly, Quality, Ping, Bye
 ]
 Relayable = Offer | Answer | Candidate | Restart
 RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart)
@@ -131,6 +207,7 @@ _CLIENT_TYPES: dict[str, type] = {
         Restart,
         Media,
         RelayOnly,
+        Quality,
         Ping,
         Bye,
     )
@@ -201,6 +278,10 @@ class Admitted:
     """Key epoch of the fresh peer connection; its first ECDH uses it."""
     rekey_interval: float = 600.0
     e2ee_required: bool = True
+    max_bitrate_kbps: int = 2500
+    """The operator's cap on each outgoing video stream."""
+    relay_max_bitrate_kbps: int = 1000
+    """The lower cap while the selected candidate pair goes through the relay."""
 
 
 @dataclass(frozen=True)
@@ -281,36 +362,48 @@ ServerMessage = Union[  # noqa: UP007
 # --- codec ------------------------------------------------------------------
 
 
-def _check(cls: type, name: str, expected: Any, value: Any, bound: int | None) -> Any:
+def _check(cls: type, name: str, expected: Any, value: Any, meta: Mapping[str, Any]) -> Any:
+    where = f"{cls.TYPE}.{name}"  # type: ignore[attr-defined]
     origin = get_origin(expected)
     if origin in (Union, types.UnionType):
         options = get_args(expected)
         if value is None and type(None) in options:
             return None
         (inner,) = [o for o in options if o is not type(None)]
-        return _check(cls, name, inner, value, bound)
+        return _check(cls, name, inner, value, meta)
     if isinstance(expected, type) and issubclass(expected, enum.Enum):
         try:
             return expected(value)
         except ValueError:
-            raise BadMessage(f"{cls.TYPE}.{name}: unknown value") from None  # type: ignore[attr-defined]
+            raise BadMessage(f"{where}: unknown value") from None
     if expected is str:
         if not isinstance(value, str):
-            raise BadMessage(f"{cls.TYPE}.{name}: expected a string")  # type: ignore[attr-defined]
-        if bound is not None and len(value) > bound:
-            raise BadMessage(f"{cls.TYPE}.{name}: longer than {bound}")  # type: ignore[attr-defined]
+            raise BadMessage(f"{where}: expected a string")
+        if "max" in meta and len(value) > meta["max"]:
+            raise BadMessage(f"{where}: longer than {meta['max']}")
         return value
     if expected is bool:
         if not isinstance(value, bool):
-            raise BadMessage(f"{cls.TYPE}.{name}: expected true or false")  # type: ignore[attr-defined]
+            raise BadMessage(f"{where}: expected true or false")
         return value
     if expected is int:
         # bool is an int in Python but not on the wire.
         if not isinstance(value, int) or isinstance(value, bool):
-            raise BadMessage(f"{cls.TYPE}.{name}: expected an integer")  # type: ignore[attr-defined]
-        if value < 0 or (bound is not None and value > bound):
-            raise BadMessage(f"{cls.TYPE}.{name}: out of range")  # type: ignore[attr-defined]
+            raise BadMessage(f"{where}: expected an integer")
+        if value < meta.get("min", 0) or ("max" in meta and value > meta["max"]):
+            raise BadMessage(f"{where}: out of range")
         return value
+    if expected is float:
+        # An integer is a number too (JSON has one number type); NaN and the
+        # infinities are no JSON, but a bound check must not rely on the parser.
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise BadMessage(f"{where}: expected a number")
+        number = float(value) + 0.0  # -0.0 becomes 0.0
+        if not math.isfinite(number):
+            raise BadMessage(f"{where}: not a finite number")
+        if number < meta["min"] or number > meta["max"]:
+            raise BadMessage(f"{where}: out of range")
+        return number
     raise TypeError(f"unsupported field type {expected!r}")  # a bug in this module
 
 
@@ -338,12 +431,14 @@ def decode_client(data: str | bytes, max_bytes: int) -> ClientMessage:
     if missing:
         raise BadMessage(f"{kind}: missing {', '.join(sorted(missing))}")
     values = {
-        name: _check(cls, name, hints[name], value, known[name].metadata.get("max"))
+        name: _check(cls, name, hints[name], value, known[name].metadata)
         for name, value in obj.items()
     }
     message: ClientMessage = cls(**values)
     if isinstance(message, Hello) and message.protocol != PROTOCOL_VERSION:
         raise BadMessage("hello: unsupported protocol version")
+    if isinstance(message, Quality):
+        _check_error_codes(message.errors)
     return message
 
 

@@ -5,6 +5,8 @@ closed, time passed) together with the current time, and returns what must be
 done: messages to send, sockets to close, billing events to record. It does no
 I/O, reads no clock and keeps no secret but the in-memory resume secrets that
 let a participant take its place back. It never sees media or key material.
+The random id of the running call (for anonymous quality samples) goes out
+only with ``StoreSample`` and is never logged: a log line names the session.
 
 The room's state is the client's admission (``CallState``); who is connected
 is kept beside it. ``_transition`` is the one place the state changes, and it
@@ -17,6 +19,7 @@ import enum
 import hmac
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import protocol as p
@@ -31,6 +34,8 @@ from .errors import (
     Timeout,
 )
 from .protocol import LeaveReason, Role
+from .quality import MIN_INTERVAL as QUALITY_MIN_INTERVAL
+from .quality import new_call_id
 from .turn import IcePolicy
 
 log = logging.getLogger(__name__)
@@ -95,7 +100,17 @@ class Record:
     at: float
 
 
-Output = Send | Close | Record
+@dataclass(frozen=True)
+class StoreSample:
+    """Keep an anonymous quality sample: no session, no role, only the call's random id."""
+
+    call_id: str
+    """Random, made when the call (re)started; unrelated to the session."""
+    sample: p.Quality
+    at: float
+
+
+Output = Send | Close | Record | StoreSample
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,10 @@ class RoomConfig:
     ice: IcePolicy = field(default_factory=IcePolicy)
     rekey_interval: float = 600.0
     e2ee_required: bool = True
+    max_bitrate_kbps: int = 2500
+    relay_max_bitrate_kbps: int = 1000
+    call_ids: Callable[[], str] = field(default=new_call_id, compare=False)
+    """Makes the random id of each call start; tests pass a predictable one."""
 
 
 _CANDIDATE_LINE = re.compile(r"^a=candidate:.*$\r?\n?", re.MULTILINE)
@@ -121,6 +140,7 @@ class Member:
     resume: str
     last_seen: float
     media: p.MediaState = p.MediaState.DISCONNECTED
+    last_quality: float | None = None
 
 
 @dataclass
@@ -135,6 +155,10 @@ class Room:
     epoch: int = 0
     """Key epoch: each call start and each scheduled renewal moves it on."""
     next_rekey: float | None = None
+    call_id: str | None = None
+    """Random id of the running call; new at every (re)start, gone when it ends."""
+    relayed: bool | None = None
+    """Whether the latest quality sample of the running call reports a relayed pair."""
 
     @property
     def relay_only(self) -> bool:
@@ -272,6 +296,8 @@ class Room:
                     else EventKind.MEDIA_DISCONNECTED
                 )
                 return [Record(role, kind, now)]
+            case p.Quality():
+                return self._quality(conn, member, message, now)
             case p.Bye():
                 return self._leave(role, now, LeaveReason.HANGUP, Close(conn, 1000))
             case p.Hello():
@@ -358,6 +384,21 @@ class Room:
                     message = p.Answer(only_relay_candidates(sdp))
         return [Send(other.conn, p.Relayed(message, role))]
 
+    def _quality(
+        self, conn: ConnId, member: Member, message: p.Quality, now: float
+    ) -> list[Output]:
+        if member.role is Role.CLIENT and self.state is not CallState.ADMITTED:
+            # A waiting client must not be able to write anything into the store.
+            return self._refuse(conn, member.role, now, "quality before admission")
+        if not self.in_call or self.call_id is None:
+            # A summary racing the end of the call: nothing to attach it to.
+            return []
+        if member.last_quality is not None and now - member.last_quality < QUALITY_MIN_INTERVAL:
+            return []  # faster than any browser sends: a bug or a flood, not kept
+        member.last_quality = now
+        self.relayed = message.relayed
+        return [StoreSample(self.call_id, message, now)]
+
     def _refuse(self, conn: ConnId, role: Role, now: float, why: str) -> list[Output]:
         log.info("room %s: refused %s from %s", self.session_id[:8], why, role.value)
         close = Close(conn, NotAllowed.close_code or 4003, NotAllowed(why))
@@ -373,6 +414,9 @@ class Room:
         refused: bool = False,
     ) -> list[Output]:
         member = self.members.pop(role)
+        # The call is over: its id is forgotten, a restart gets a new one.
+        self.call_id = None
+        self.relayed = None
         out: list[Output] = [] if close is None else [close]
         if member.media is p.MediaState.CONNECTED:
             out.append(Record(role, EventKind.MEDIA_DISCONNECTED, now))
@@ -408,6 +452,8 @@ class Room:
         policy = p.IceTransportPolicy.RELAY if self.relay_only else p.IceTransportPolicy.ALL
         self.epoch += 1
         self.next_rekey = now + self.config.rekey_interval
+        self.call_id = self.config.call_ids()
+        self.relayed = None
         return [
             Send(
                 m.conn,
@@ -417,6 +463,8 @@ class Room:
                     epoch=self.epoch,
                     rekey_interval=self.config.rekey_interval,
                     e2ee_required=self.config.e2ee_required,
+                    max_bitrate_kbps=self.config.max_bitrate_kbps,
+                    relay_max_bitrate_kbps=self.config.relay_max_bitrate_kbps,
                 ),
             )
             for m in self._ordered()

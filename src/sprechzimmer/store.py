@@ -1,9 +1,11 @@
-"""The SQL store: four tables and the queries on them.
+"""The SQL store: five tables and the queries on them.
 
 Only these facts are kept: therapists (code, password hash, API key hashes,
 created, disabled), sessions (id, therapist, client ID as entered, created,
-expires, state), token hashes (session, role, expiry) and billing events
-(session, role, kind, time). Never an address, a user agent, a name beyond the
+expires, state), token hashes (session, role, expiry), billing events
+(session, role, kind, time) and anonymous quality samples (random call id,
+hour, measurements; no key, no column and no table ties them to a session,
+and at most 90 days). Never an address, a user agent, a name beyond the
 client ID the therapist typed, or a token in clear. SQLite (WAL) by default,
 PostgreSQL by URL; the schema is made by the Alembic migrations in
 ``migrations/``, and ``metadata`` here must match them (a test checks).
@@ -22,13 +24,17 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Column,
     DateTime,
     Dialect,
     Engine,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     create_engine,
     delete,
@@ -41,6 +47,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from .protocol import Role
+from .quality import Sample, retention_cutoff
 from .room import EventKind
 
 
@@ -128,6 +135,28 @@ class Event(Base):
     role: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# No primary key on purpose: an auto-increment would number the samples in the
+# order they arrived, and that order would tie a call id to a session's events.
+quality_samples = Table(
+    "quality_samples",
+    Base.metadata,
+    Column("call_id", String(32), nullable=False),
+    Column("bucket", UTCDateTime, nullable=False),
+    Column("bitrate_out_kbps", Float, nullable=True),
+    Column("bitrate_in_kbps", Float, nullable=True),
+    Column("loss_pct", Float, nullable=True),
+    Column("rtt_ms", Float, nullable=True),
+    Column("jitter_ms", Float, nullable=True),
+    Column("fps", Float, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("local_candidate", String(8), nullable=False),
+    Column("remote_candidate", String(8), nullable=False),
+    Column("errors", String(256), nullable=False),
+    Index("ix_quality_samples_bucket", "bucket"),
+)
+QUALITY_COLUMNS = tuple(c.name for c in quality_samples.columns)
 
 
 # --- plain results, so callers never hold ORM objects across threads ---------
@@ -398,3 +427,31 @@ class Store:
         with self._tx() as s:
             rows = s.scalars(select(Event).where(Event.session_id == session_id).order_by(Event.id))
             return [EventInfo(r.session_id, Role(r.role), EventKind(r.kind), r.at) for r in rows]
+
+    # --- quality samples --------------------------------------------------------
+
+    def add_quality_samples(self, samples: Sequence[Sample]) -> None:
+        if not samples:
+            return
+        with self._tx() as s:
+            s.execute(
+                quality_samples.insert(),
+                [{name: getattr(x, name) for name in QUALITY_COLUMNS} for x in samples],
+            )
+
+    def quality_samples(self) -> list[Sample]:
+        """All samples, by hour and call (for reports and tests)."""
+        with self._tx() as s:
+            rows = s.execute(
+                select(quality_samples).order_by(
+                    quality_samples.c.bucket, quality_samples.c.call_id
+                )
+            )
+            return [Sample(**row._asdict()) for row in rows]
+
+    def purge_quality(self, now: dt.datetime, retention_days: int = 90) -> int:
+        """Delete the samples of hours that began more than ``retention_days`` ago."""
+        cutoff = retention_cutoff(now, retention_days)
+        with self._tx() as s:
+            result = s.execute(delete(quality_samples).where(quality_samples.c.bucket < cutoff))
+            return int(result.rowcount)  # type: ignore[attr-defined]
