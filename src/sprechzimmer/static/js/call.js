@@ -16,6 +16,8 @@ import { RecoveryPolicy } from './recovery.js';
 import { pathLabelKey } from './stats.js';
 import { acquireMedia, listDevices, stopStream, watchLevel } from './devices.js';
 import { audioContext, playChime, unlockAudioOnGesture } from './sound.js';
+import { E2eeSession } from './e2ee-session.js';
+import { parseDebugSwitches } from './e2ee.js';
 
 /** @typedef {import('./protocol.js').Role} Role */
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
@@ -23,6 +25,9 @@ import { audioContext, playChime, unlockAudioOnGesture } from './sound.js';
 /** @typedef {import('./ice.js').IceSettings} IceSettings */
 /** @typedef {import('./recovery.js').RecoveryAction} RecoveryAction */
 /** @typedef {import('./stats.js').PathInfo & import('./stats.js').InboundSummary} CallStats */
+/** @typedef {import('./e2ee.js').E2eeState} E2eeState */
+/** @typedef {import('./e2ee.js').FallbackReason} FallbackReason */
+/** @typedef {import('./e2ee-session.js').Counters} E2eeCounters */
 
 /**
  * What the page shows; mirrored in data-status of [data-testid=call-status].
@@ -39,6 +44,24 @@ const STATS_INTERVAL_MS = 2000;
 const RELAY_SWITCH_MS = 5000;
 const COMPAT_KEY = 'sprechzimmer.compat';
 const debug = (/** @type {string} */ text) => console.debug(`[sprechzimmer] ${text}`);
+/** How often the key age on screen is brought up to date. */
+const KEY_AGE_REFRESH_MS = 5000;
+
+/**
+ * TEST HOOKS for the negative end-to-end tests, read once at page load from
+ * sessionStorage key `sz-debug-e2ee` ("no-receive-transform",
+ * "wrong-receive-key"); see parseDebugSwitches. Unset, nothing changes.
+ */
+const e2eeDebug = parseDebugSwitches(readSession('sz-debug-e2ee'));
+
+/** @param {string} key */
+function readSession(key) {
+  try {
+    return sessionStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
 
 // ---------------------------------------------------------------------------
 // DOM
@@ -83,6 +106,11 @@ const ui = {
   relayOnly: $('[data-testid="relay-only"]', HTMLButtonElement),
   relayOnlyBox: $('#relay-only-box', HTMLElement),
   relayOnlyState: $('#relay-only-state', HTMLElement),
+  e2eeState: $('[data-testid="e2ee-state"]', HTMLElement),
+  sasBox: $('#sas-box', HTMLElement),
+  sas: $('[data-testid="sas"]', HTMLElement),
+  sasHelp: $('#sas-help', HTMLElement),
+  verify: $('[data-testid="verify"]', HTMLButtonElement),
   slots: {
     device: $('#slot-device', HTMLElement),
     'waiting-room': $('#slot-waiting', HTMLElement),
@@ -148,6 +176,19 @@ let recoveryTimer = null;
 let noRelay = false;
 /** The call had media flowing: a new connection is "reconnecting", not "connecting". */
 let callWasUp = false;
+/** Frame encryption of the current peer connection. */
+/** @type {E2eeSession | null} */
+let e2ee = null;
+/** Key epoch for the next connection's first agreement (`admitted`, then `rekey`). */
+let keyEpoch = 0;
+/** The operator's fail-closed policy, from `admitted`; closed until told otherwise. */
+let e2eeRequired = true;
+/**
+ * The frame-encryption state of the last closed connection, shown until the
+ * next one starts (why the media was ended, or what the call had).
+ */
+/** @type {E2eeState | null} */
+let e2eeEnded = null;
 
 /**
  * The one transition function of the page: sets the status, its sentence
@@ -373,6 +414,8 @@ function join(invite) {
     // The one trigger for a fresh peer connection, under the configuration
     // it carries (fresh TURN credentials, relay-only or not).
     admitted = true;
+    keyEpoch = m.epoch;
+    e2eeRequired = m.e2ee_required;
     iceSettings = { servers: m.ice_servers, policy: m.ice_transport_policy };
     iceKnown = true;
     relayOnly = m.ice_transport_policy === 'relay';
@@ -386,6 +429,12 @@ function join(invite) {
     }
     if (callWasUp) setStatus('reconnecting', say('call.recovering'));
     else setStatus('connecting', say('call.startingMedia'));
+  });
+
+  client.on('rekey', (m) => {
+    // A fresh key agreement between the browsers; the server only says when.
+    keyEpoch = Math.max(keyEpoch, m.epoch);
+    e2ee?.rekey(m.epoch);
   });
 
   client.on('declined', () => {
@@ -492,10 +541,26 @@ function newPeer() {
   if (!welcome || !signaling) return null;
   const sig = signaling;
   const compat = compatActive();
+  const session = new E2eeSession({
+    role: welcome.role,
+    epoch: keyEpoch,
+    required: e2eeRequired,
+    debug: e2eeDebug,
+    log: debug,
+    onChange: () => {
+      if (e2ee === session) renderE2ee();
+    },
+    onEndMedia: (reason) => {
+      if (e2ee === session) failClosed(session.state, reason);
+    },
+  });
+  e2ee = session;
+  e2eeEnded = null;
   const p = new PeerSession({
     configuration: iceConfiguration(iceSettings, compat),
     polite: welcome.polite,
     localStream,
+    e2ee: session,
     send: (message) => sig.send(message),
     log: debug,
     onRemoteStream: (stream) => {
@@ -521,6 +586,7 @@ function newPeer() {
   scheduleRecovery();
   lastPath = { path: null, relayProtocol: null };
   renderConnection('new');
+  renderE2ee();
   return p;
 }
 
@@ -540,7 +606,11 @@ function closePeer() {
   if (!peer) return;
   peer.close();
   peer = null;
+  if (e2ee) e2eeEnded = e2ee.state;
+  e2ee?.close();
+  e2ee = null;
   onConnectionState('closed');
+  renderE2ee();
 }
 
 /** @param {RTCPeerConnectionState} state */
@@ -813,6 +883,68 @@ function renderNetworkControls() {
 }
 
 // ---------------------------------------------------------------------------
+// Frame encryption
+
+/**
+ * Fail closed: frame encryption could not be set up and the operator does
+ * not allow calls without it. The media ends; the page says why and keeps
+ * the call view (hang up stays at hand; a new admission starts over).
+ * @param {E2eeState} state 'failed' | 'unsupported'
+ * @param {FallbackReason} reason
+ */
+function failClosed(state, reason) {
+  debug(`e2ee: ending the media (${reason})`);
+  closePeer();
+  callWasUp = false;
+  ui.remoteVideo.srcObject = null;
+  e2eeEnded = state;
+  renderE2ee();
+  setStatus('error', say(state === 'unsupported' ? 'e2ee.unsupportedCall' : 'e2ee.failedCall'), 'call');
+}
+
+/** @returns {E2eeState} */
+function e2eeState() {
+  return e2ee?.state ?? e2eeEnded ?? 'negotiating';
+}
+
+function renderE2ee() {
+  const state = e2eeState();
+  ui.e2eeState.dataset.state = state;
+  /** @type {string[]} */
+  let parts;
+  switch (state) {
+    case 'active': {
+      parts = [t('e2ee.active')];
+      const age = e2ee?.keyAgeSeconds;
+      if (age !== null && age !== undefined) {
+        const minutes = Math.floor(age / 60);
+        parts.push(minutes < 1 ? t('e2ee.keyAgeNew') : t('e2ee.keyAge', { minutes }));
+      }
+      if (e2ee?.verified) parts.push(t('e2ee.verified'));
+      break;
+    }
+    case 'dtls-only':
+      parts = [t('e2ee.dtlsOnly')];
+      break;
+    case 'failed':
+      parts = [t('e2ee.failed')];
+      break;
+    case 'unsupported':
+      parts = [t('e2ee.unsupported')];
+      break;
+    default:
+      parts = [t('e2ee.negotiating')];
+  }
+  ui.e2eeState.textContent = parts.join(' · ');
+  const sas = state === 'active' ? (e2ee?.sas ?? null) : null;
+  ui.sasBox.hidden = sas === null;
+  ui.sas.textContent = sas ?? '';
+  ui.sasHelp.textContent = t(role === 'therapist' ? 'e2ee.sasHelpTherapist' : 'e2ee.sasHelpClient');
+  ui.verify.hidden = role !== 'therapist';
+  ui.verify.disabled = sas === null || !!e2ee?.verified;
+}
+
+// ---------------------------------------------------------------------------
 // Ending
 
 /**
@@ -826,6 +958,13 @@ function renderNetworkControls() {
 function finish(next, text, sendBye) {
   finished = true;
   callWasUp = false;
+  // The call ends before the browsers agreed on a key (e.g. the other side
+  // refused it): frame encryption did not come about.
+  if ((e2ee?.state ?? e2eeEnded) === 'negotiating') {
+    e2ee?.close();
+    e2ee = null;
+    e2eeEnded = 'failed';
+  }
   clearRelayPending();
   if (signaling) {
     reportMedia('disconnected');
@@ -833,6 +972,7 @@ function finish(next, text, sendBye) {
     else signaling.close();
   }
   closePeer();
+  renderE2ee();
   stopLevel?.();
   stopLevel = null;
   stopStream(localStream);
@@ -863,6 +1003,18 @@ function updateToggles() {
  * @property {boolean} relayOnly relay-only as shown (the server's policy, or the therapist's pending wish)
  * @property {number} restarts ICE restarts performed (therapist) or requested (client) in this tab
  * @property {() => Promise<CallStats>} stats inbound totals and the selected candidate pair
+ * @property {E2eeHandle} e2ee frame encryption of the current connection (a fresh snapshot on each read)
+ */
+
+/**
+ * @typedef {object} E2eeHandle
+ * @property {E2eeState} state
+ * @property {number | null} epoch the epoch of the newest agreed key
+ * @property {number | null} sendKid the KID outgoing frames are encrypted under (null: none yet)
+ * @property {string | null} sas the verification code, "123 456"
+ * @property {boolean} verified the therapist confirmed the code
+ * @property {number | null} keyAgeSeconds since the current send key came into use
+ * @property {() => Promise<E2eeCounters>} counters cumulative counters of the worker
  */
 
 /** @type {CallHandle} */
@@ -884,6 +1036,28 @@ const handle = Object.freeze({
   },
   get restarts() {
     return restarts;
+  },
+  get e2ee() {
+    const session = e2ee;
+    return Object.freeze({
+      state: e2eeState(),
+      epoch: session?.epoch ?? null,
+      sendKid: session?.sendKid ?? null,
+      sas: session?.sas ?? null,
+      verified: session?.verified ?? false,
+      keyAgeSeconds: session?.keyAgeSeconds ?? null,
+      counters: () =>
+        session
+          ? session.counters()
+          : Promise.resolve({
+              encrypted: { audio: 0, video: 0 },
+              decrypted: { audio: 0, video: 0 },
+              decryptFailures: 0,
+              droppedNoKey: 0,
+              sendDroppedNoKey: 0,
+              passthrough: 0,
+            }),
+    });
   },
   async stats() {
     if (!peer || peer.closed) {
@@ -914,6 +1088,7 @@ function main() {
     ui.status.textContent = statusText();
     renderConnection(ui.connection.dataset.state ?? 'new');
     renderNetworkControls();
+    renderE2ee();
     if (welcome?.client_id) ui.clientLabel.textContent = t('call.clientLabel', { clientId: welcome.client_id });
     fillDeviceSelects().catch(() => {});
   });
@@ -957,7 +1132,14 @@ function main() {
   ui.rejoin.addEventListener('click', () => location.reload());
   ui.compat.addEventListener('click', onCompatClick);
   ui.relayOnly.addEventListener('click', onRelayOnlyClick);
+  ui.verify.addEventListener('click', () => {
+    if (role === 'therapist') e2ee?.verify();
+  });
   renderNetworkControls();
+  renderE2ee();
+  setInterval(() => {
+    if (e2ee?.state === 'active') renderE2ee();
+  }, KEY_AGE_REFRESH_MS);
   // A new network (Wi-Fi to mobile, a VPN, back online): the old candidate
   // pair is likely gone; restart ICE rather than wait for it to time out.
   const connection = /** @type {{connection?: EventTarget}} */ (/** @type {unknown} */ (navigator)).connection;

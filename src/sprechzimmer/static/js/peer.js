@@ -18,6 +18,7 @@ import { mediaPath, inboundSummary } from './stats.js';
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 /** @typedef {import('./protocol.js').CandidateMessage} CandidateMessage */
 /** @typedef {import('./ice.js').IceConfiguration} IceConfiguration */
+/** @typedef {import('./e2ee-session.js').E2eeSession} E2eeSession */
 
 /**
  * @typedef {object} PeerOptions
@@ -29,6 +30,8 @@ import { mediaPath, inboundSummary } from './stats.js';
  * @property {(state: RTCPeerConnectionState) => void} onConnectionState
  * @property {(state: RTCIceConnectionState) => void} [onIceState]
  * @property {(text: string) => void} [log]
+ * @property {E2eeSession | null} [e2ee] frame encryption of this connection: its
+ *   transforms go on every sender and receiver, its data channel is made here
  */
 
 export class PeerSession {
@@ -53,6 +56,8 @@ export class PeerSession {
   /** Serializes remote descriptions: each must finish before the next starts. */
   /** @type {Promise<void>} */
   #queue = Promise.resolve();
+  /** @type {E2eeSession | null} */
+  #e2ee;
 
   /** @param {PeerOptions} options */
   constructor(options) {
@@ -60,12 +65,15 @@ export class PeerSession {
     this.#send = options.send;
     this.#log = options.log ?? (() => {});
     this.#localStream = options.localStream;
+    this.#e2ee = options.e2ee ?? null;
     this.pc = new RTCPeerConnection({
       ...options.configuration,
+      ...this.#e2ee?.pcConfiguration,
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
     });
     const pc = this.pc;
+    this.#e2ee?.start(pc);
 
     pc.onnegotiationneeded = async () => {
       if (this.#closed) return;
@@ -94,6 +102,7 @@ export class PeerSession {
     };
 
     pc.ontrack = ({ track }) => {
+      this.#e2ee?.prepare(pc);
       if (!this.#remoteStream.getTracks().includes(track)) {
         // One stream of our own for the <video>: the remote side's stream ids
         // do not matter to us, and a track without a stream still plays.
@@ -107,6 +116,7 @@ export class PeerSession {
 
     pc.onconnectionstatechange = () => {
       this.#log(`peer: connection ${pc.connectionState}`);
+      if (pc.connectionState === 'connected') this.#e2ee?.connected();
       options.onConnectionState(pc.connectionState);
     };
 
@@ -119,6 +129,8 @@ export class PeerSession {
   /** The therapist starts: add our tracks (or receive-only slots) and offer. */
   start() {
     if (this.#polite) return;
+    // The key agreement's channel comes first, so the first offer has it.
+    this.#e2ee?.openChannel(this.pc);
     for (const kind of /** @type {const} */ (['audio', 'video'])) {
       const track = this.#localStream?.getTracks().find((t) => t.kind === kind);
       if (track && this.#localStream) {
@@ -130,6 +142,8 @@ export class PeerSession {
       }
     }
     this.#tracksAttached = true;
+    // Before the offer is made: transforms on, codecs restricted.
+    this.#e2ee?.prepare(this.pc);
     // negotiationneeded fires by itself now.
   }
 
@@ -190,7 +204,12 @@ export class PeerSession {
       this.#isSettingRemoteAnswerPending = false;
       await this.#flushCandidates();
       if (type === 'offer') {
+        // The offer has the key agreement's data section: make our end of
+        // the negotiated channel now, so that the answer keeps it and no
+        // renegotiation follows.
+        if (this.#e2ee && !this.#e2ee.hasChannel && /^m=application /m.test(sdp)) this.#e2ee.openChannel(pc);
         this.#attachLocalTracks();
+        this.#e2ee?.prepare(pc);
         await pc.setLocalDescription();
         this.#sendDescription();
       }
@@ -340,5 +359,6 @@ export class PeerSession {
     this.pc.onconnectionstatechange = null;
     // connectionstatechange does not fire for close(); the page sets 'closed'.
     this.pc.close();
+    this.#e2ee?.close();
   }
 }

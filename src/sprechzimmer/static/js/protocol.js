@@ -87,11 +87,18 @@ export const MAX_RESUME = 64;
  * @property {'admitted'} type
  * @property {IceServer[]} ice_servers this member's own fresh, short-lived TURN credentials
  * @property {IceTransportPolicy} ice_transport_policy 'relay' when relay-only is on
+ * @property {number} epoch key epoch of the fresh connection; its first key agreement uses it
+ * @property {number} rekey_interval seconds between the server's `rekey` messages
+ * @property {boolean} e2ee_required the operator's fail-closed policy: no call without frame encryption
  */
 /** @typedef {{type: 'declined'}} DeclinedMessage to the client, then close 1000 */
 /** @typedef {{type: 'peer-joined', role: Role, admitted: boolean}} PeerJoinedMessage */
 /** @typedef {{type: 'peer-left', role: Role, reason: LeaveReason}} PeerLeftMessage */
 /** @typedef {{type: 'pong'}} PongMessage */
+/**
+ * @typedef {{type: 'rekey', epoch: number}} RekeyMessage to both during a call: time for a fresh
+ *   key agreement between the browsers (over their data channel; the server never sees a key)
+ */
 /**
  * @typedef {object} ErrorMessage
  * @property {'error'} type
@@ -107,7 +114,7 @@ export const MAX_RESUME = 64;
 
 /**
  * @typedef {WelcomeMessage | WaitingMessage | KnockMessage | KnockCancelledMessage
- *   | AdmittedMessage | DeclinedMessage | PeerJoinedMessage | PeerLeftMessage | PongMessage
+ *   | AdmittedMessage | DeclinedMessage | PeerJoinedMessage | PeerLeftMessage | PongMessage | RekeyMessage
  *   | ErrorMessage | RelayedOffer | RelayedAnswer | RelayedCandidate | RelayedRestart} ServerMessage
  */
 
@@ -327,7 +334,14 @@ const SERVER_SCHEMA = {
   waiting: {},
   knock: {},
   'knock-cancelled': {},
-  admitted: { ice_servers: iceServers, ice_transport_policy: oneOf('all', 'relay') },
+  admitted: {
+    ice_servers: iceServers,
+    ice_transport_policy: oneOf('all', 'relay'),
+    epoch: int(0, Number.MAX_SAFE_INTEGER),
+    rekey_interval: positiveNumber,
+    e2ee_required: bool,
+  },
+  rekey: { epoch: int(0, Number.MAX_SAFE_INTEGER) },
   declined: {},
   'peer-joined': { role, admitted: bool },
   'peer-left': { role, reason: oneOf('hangup', 'disconnected', 'timeout') },

@@ -1,0 +1,447 @@
+// Frame end-to-end encryption for one RTCPeerConnection: the glue between
+// the pure key agreement (e2ee.js), the data channel, WebCrypto, and the
+// encoded-transform worker (e2ee-worker.js).
+//
+// No DOM. Never sends anything to the signaling server: key agreement runs
+// over the data channel between the two browsers only. Never logs a key, a
+// secret or anything derived from one (the verification code is shown, not
+// logged).
+
+import {
+  DATA_CHANNEL_ID,
+  DATA_CHANNEL_LABEL,
+  KeyAgreement,
+  PeerMessageError,
+  commitment,
+  decodePeerMessage,
+  directionKeys,
+  dtlsFingerprint,
+  ecdhSecret,
+  encodePeerMessage,
+  equalBytes,
+  fromBase64,
+  generateEphemeral,
+  keysFor,
+  sasCode,
+  toBase64,
+  transcriptHash,
+} from './e2ee.js';
+
+/** @typedef {import('./e2ee.js').E2eeState} E2eeState */
+/** @typedef {import('./e2ee.js').AgreementAction} AgreementAction */
+/** @typedef {import('./e2ee.js').DebugSwitches} DebugSwitches */
+/** @typedef {import('./e2ee.js').FallbackReason} FallbackReason */
+/** @typedef {import('./e2ee.js').Ephemeral} Ephemeral */
+/** @typedef {import('./e2ee-worker.js').Counters} WorkerCounters */
+/** @typedef {Omit<WorkerCounters, 'encryptFailures'>} Counters */
+
+/**
+ * How this browser can transform encoded frames.
+ * @returns {'script-transform' | 'encoded-streams' | null}
+ */
+export function transformSupport() {
+  if (typeof Worker !== 'function' || !globalThis.crypto?.subtle) return null;
+  if (typeof RTCRtpScriptTransform === 'function') return 'script-transform';
+  if (typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype) return 'encoded-streams';
+  return null;
+}
+
+/** @type {Counters} */
+const NO_COUNTERS = Object.freeze({
+  encrypted: { audio: 0, video: 0 },
+  decrypted: { audio: 0, video: 0 },
+  decryptFailures: 0,
+  droppedNoKey: 0,
+  sendDroppedNoKey: 0,
+  passthrough: 0,
+});
+
+/**
+ * @typedef {object} E2eeOptions
+ * @property {'therapist' | 'client'} role
+ * @property {number} epoch from `admitted`
+ * @property {boolean} required `admitted.e2ee_required`
+ * @property {DebugSwitches} debug test hooks (all off by default)
+ * @property {() => void} onChange state, epoch, code or verification changed
+ * @property {(reason: FallbackReason) => void} onEndMedia fail closed: the page ends the media
+ * @property {(text: string) => void} [log]
+ */
+
+export class E2eeSession {
+  #role;
+  #debug;
+  #onChange;
+  #onEndMedia;
+  #log;
+  #support = transformSupport();
+  #agreement;
+  /** @type {Worker | null} */
+  #worker = null;
+  /** @type {RTCPeerConnection | null} */
+  #pc = null;
+  /** @type {RTCDataChannel | null} */
+  #channel = null;
+  /** @type {WeakSet<RTCRtpSender | RTCRtpReceiver>} */
+  #attached = new WeakSet();
+  /** @type {WeakSet<RTCRtpTransceiver>} */
+  #codecsSet = new WeakSet();
+  /** @type {Map<number, Ephemeral>} our key pair per epoch, until the keys are derived */
+  #ephemerals = new Map();
+  /** @type {Map<number, () => void>} */
+  #installed = new Map();
+  /** @type {Map<number, (c: Counters) => void>} */
+  #counterRequests = new Map();
+  #nextRequest = 1;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #timer = null;
+  /** Serializes the actions: crypto is async, the protocol order is not. */
+  /** @type {Promise<void>} */
+  #queue = Promise.resolve();
+  #closed = false;
+
+  /** @param {E2eeOptions} options */
+  constructor(options) {
+    this.#role = options.role;
+    this.#debug = options.debug;
+    this.#onChange = options.onChange;
+    this.#onEndMedia = options.onEndMedia;
+    this.#log = options.log ?? (() => {});
+    this.#agreement = new KeyAgreement({
+      role: options.role,
+      required: options.required,
+      supported: this.#support !== null,
+      epoch: options.epoch,
+      log: this.#log,
+    });
+    if (this.#support) {
+      this.#worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module', name: 'sprechzimmer-e2ee' });
+      this.#worker.onmessage = (event) => this.#fromWorker(event.data);
+      this.#worker.onerror = () => this.#log('e2ee: worker error');
+    }
+  }
+
+  /** Extra RTCPeerConnection configuration (the createEncodedStreams path needs a flag). */
+  get pcConfiguration() {
+    return this.#support === 'encoded-streams' ? { encodedInsertableStreams: true } : {};
+  }
+
+  get state() {
+    return this.#agreement.state;
+  }
+  get epoch() {
+    return this.#agreement.epoch;
+  }
+  get sendKid() {
+    return this.#agreement.sendEpoch;
+  }
+  get sas() {
+    return this.#agreement.sas;
+  }
+  get verified() {
+    return this.#agreement.verified;
+  }
+  get keyAgeSeconds() {
+    return this.#agreement.keyAgeSeconds(performance.now());
+  }
+
+  /**
+   * The connection exists (before any offer or answer).
+   * @param {RTCPeerConnection} pc
+   */
+  start(pc) {
+    this.#pc = pc;
+    this.#run(this.#agreement.start(performance.now()));
+  }
+
+  /**
+   * Attach the transforms to every sender and receiver not yet done and
+   * restrict codecs to VP8 and Opus. Call after adding tracks or
+   * transceivers and after setting a remote offer, before the local
+   * description is made.
+   * @param {RTCPeerConnection} pc
+   */
+  prepare(pc) {
+    if (!this.#support || this.#closed) return;
+    for (const transceiver of pc.getTransceivers()) {
+      const kind = transceiver.receiver.track.kind === 'audio' ? 'audio' : 'video';
+      this.#setCodecs(transceiver, kind);
+      this.#attach(transceiver.sender, 'send', kind);
+      if (!this.#debug.noReceiveTransform) this.#attach(transceiver.receiver, 'receive', kind);
+    }
+  }
+
+  /**
+   * @param {RTCRtpTransceiver} transceiver
+   * @param {'audio' | 'video'} kind
+   */
+  #setCodecs(transceiver, kind) {
+    if (this.#codecsSet.has(transceiver) || typeof transceiver.setCodecPreferences !== 'function') return;
+    this.#codecsSet.add(transceiver);
+    const all = RTCRtpReceiver.getCapabilities(kind)?.codecs ?? [];
+    // Other codecs' packetizers read bytes we encrypt; RTX only resends packets.
+    const wanted = kind === 'video' ? ['video/vp8', 'video/rtx'] : ['audio/opus'];
+    const codecs = all.filter((c) => wanted.includes(c.mimeType.toLowerCase()));
+    if (!codecs.some((c) => c.mimeType.toLowerCase() !== 'video/rtx')) return;
+    try {
+      transceiver.setCodecPreferences(codecs);
+    } catch (err) {
+      this.#log(`e2ee: setCodecPreferences refused: ${err}`);
+    }
+  }
+
+  /**
+   * @param {RTCRtpSender | RTCRtpReceiver} target
+   * @param {'send' | 'receive'} side
+   * @param {'audio' | 'video'} kind
+   */
+  #attach(target, side, kind) {
+    const worker = this.#worker;
+    if (!worker || this.#attached.has(target)) return;
+    this.#attached.add(target);
+    try {
+      if (this.#support === 'script-transform') {
+        target.transform = new RTCRtpScriptTransform(worker, { side, kind });
+      } else {
+        const t = /** @type {{createEncodedStreams: () => {readable: ReadableStream, writable: WritableStream}}} */ (
+          /** @type {unknown} */ (target)
+        );
+        const { readable, writable } = t.createEncodedStreams();
+        worker.postMessage({ type: 'streams', side, kind, readable, writable }, [readable, writable]);
+      }
+    } catch (err) {
+      this.#log(`e2ee: cannot attach ${side} transform: ${err}`);
+    }
+  }
+
+  /**
+   * The data channel of the key agreement: both sides make it themselves
+   * (negotiated, id 0). The therapist before its first offer, the client
+   * when the offer it answers has a data section.
+   * @param {RTCPeerConnection} pc
+   */
+  openChannel(pc) {
+    if (this.#channel || this.#closed) return;
+    const channel = pc.createDataChannel(DATA_CHANNEL_LABEL, { negotiated: true, id: DATA_CHANNEL_ID, ordered: true });
+    this.#channel = channel;
+    channel.onopen = () => this.#run(this.#agreement.channelOpen(performance.now()));
+    channel.onmessage = (event) => {
+      let message;
+      try {
+        message = decodePeerMessage(event.data);
+      } catch (err) {
+        if (!(err instanceof PeerMessageError)) throw err;
+        this.#log(`e2ee: bad message from the peer: ${err.message}`);
+        this.#run(this.#agreement.failed(-1, 'bad message', performance.now()));
+        return;
+      }
+      this.#run(this.#agreement.receive(message, performance.now()));
+    };
+  }
+
+  /** Whether the client's channel is still to be made for this remote offer. */
+  get hasChannel() {
+    return this.#channel !== null;
+  }
+
+  /** The media connection is up. */
+  connected() {
+    this.#run(this.#agreement.connected(performance.now()));
+  }
+
+  /** @param {number} epoch the server's `rekey` */
+  rekey(epoch) {
+    this.#run(this.#agreement.rekey(epoch, performance.now()));
+  }
+
+  /** The therapist confirms the codes match. */
+  verify() {
+    this.#run(this.#agreement.verify());
+  }
+
+  /** @returns {Promise<Counters>} cumulative counters of the worker */
+  counters() {
+    const worker = this.#worker;
+    if (!worker || this.#closed) return Promise.resolve(structuredClone(NO_COUNTERS));
+    const id = this.#nextRequest++;
+    return new Promise((resolve) => {
+      this.#counterRequests.set(id, resolve);
+      worker.postMessage({ type: 'counters', id });
+      setTimeout(() => {
+        if (this.#counterRequests.delete(id)) resolve(structuredClone(NO_COUNTERS));
+      }, 2000);
+    });
+  }
+
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#channel) {
+      this.#channel.onopen = this.#channel.onmessage = null;
+      this.#channel.close();
+    }
+    this.#ephemerals.clear();
+    for (const resolve of this.#counterRequests.values()) resolve(structuredClone(NO_COUNTERS));
+    this.#counterRequests.clear();
+    // Terminating drops the keys with the worker's memory.
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+
+  // -------------------------------------------------------------------------
+
+  /** @param {unknown} data */
+  #fromWorker(data) {
+    const m = /** @type {Record<string, any>} */ (data ?? {});
+    if (m.type === 'counters') {
+      const resolve = this.#counterRequests.get(m.id);
+      this.#counterRequests.delete(m.id);
+      if (resolve) {
+        const { encryptFailures: _unused, ...counters } = /** @type {WorkerCounters} */ (m.counters);
+        resolve(counters);
+      }
+    } else if (m.type === 'installed' || m.type === 'install-failed') {
+      this.#installed.get(m.kid)?.();
+      this.#installed.delete(m.kid);
+    }
+  }
+
+  /** @param {AgreementAction[]} actions */
+  #run(actions) {
+    if (actions.length === 0) {
+      this.#arm();
+      if (!this.#closed) this.#onChange();
+      return;
+    }
+    this.#queue = this.#queue
+      .then(async () => {
+        for (const action of actions) {
+          if (this.#closed) return;
+          await this.#do(action);
+        }
+      })
+      .catch((err) => this.#log(`e2ee: ${err}`))
+      .finally(() => {
+        this.#arm();
+        if (!this.#closed) this.#onChange();
+      });
+  }
+
+  #arm() {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const at = this.#agreement.timer();
+    if (at === null || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#run(this.#agreement.handleTimer(performance.now()));
+    }, Math.max(0, at - performance.now()));
+  }
+
+  /** @param {AgreementAction} action */
+  async #do(action) {
+    switch (action.type) {
+      case 'send':
+        this.#send(action.message);
+        break;
+      case 'commit': {
+        const own = await generateEphemeral();
+        this.#ephemerals.set(action.epoch, own);
+        this.#send({ type: 'key-commit', epoch: action.epoch, commit: toBase64(await commitment(own.pub)) });
+        break;
+      }
+      case 'share': {
+        let own = this.#ephemerals.get(action.epoch);
+        if (!own) {
+          own = await generateEphemeral();
+          this.#ephemerals.set(action.epoch, own);
+        }
+        this.#send({ type: 'key-share', epoch: action.epoch, pub: toBase64(own.pub) });
+        break;
+      }
+      case 'derive':
+        await this.#derive(action.epoch, action.peerPub, action.commit);
+        break;
+      case 'use-send-key':
+        this.#worker?.postMessage({ type: 'use-send-key', kid: action.epoch });
+        break;
+      case 'remove-receive-key':
+        this.#worker?.postMessage({ type: 'remove-receive-key', kid: action.epoch });
+        break;
+      case 'passthrough':
+        this.#worker?.postMessage({ type: 'mode', mode: 'passthrough' });
+        break;
+      case 'end-media':
+        this.#onEndMedia(action.reason);
+        break;
+    }
+  }
+
+  /** @param {import('./e2ee.js').PeerMessage} message */
+  #send(message) {
+    const channel = this.#channel;
+    if (!channel || channel.readyState !== 'open') return;
+    channel.send(encodePeerMessage(message));
+  }
+
+  /**
+   * @param {number} epoch
+   * @param {string} peerPubText
+   * @param {string | null} peerCommit
+   */
+  async #derive(epoch, peerPubText, peerCommit) {
+    const now = () => performance.now();
+    const own = this.#ephemerals.get(epoch);
+    const peerPub = fromBase64(peerPubText);
+    const pc = this.#pc;
+    if (!own || !peerPub || !pc) {
+      this.#run(this.#agreement.failed(epoch, 'missing key pair', now()));
+      return;
+    }
+    if (peerCommit !== null) {
+      const expected = fromBase64(peerCommit);
+      if (!expected || !equalBytes(expected, await commitment(peerPub))) {
+        this.#run(this.#agreement.failed(epoch, 'commitment does not match', now()));
+        return;
+      }
+    }
+    const local = dtlsFingerprint(pc.localDescription?.sdp ?? '');
+    const remote = dtlsFingerprint(pc.remoteDescription?.sdp ?? '');
+    if (!local || !remote) {
+      this.#run(this.#agreement.failed(epoch, 'no DTLS fingerprint', now()));
+      return;
+    }
+    const therapist = this.#role === 'therapist';
+    let secret;
+    try {
+      secret = await ecdhSecret(own.privateKey, peerPub);
+    } catch {
+      this.#run(this.#agreement.failed(epoch, 'bad public key', now()));
+      return;
+    }
+    this.#ephemerals.delete(epoch); // forward secrecy: the private key goes now
+    const transcript = await transcriptHash({
+      epoch,
+      therapistFingerprint: therapist ? local : remote,
+      clientFingerprint: therapist ? remote : local,
+      therapistPub: therapist ? own.pub : peerPub,
+      clientPub: therapist ? peerPub : own.pub,
+    });
+    const keys = keysFor(this.#role, await directionKeys(secret, transcript));
+    secret.fill(0);
+    const sas = await sasCode(transcript);
+    if (this.#debug.wrongReceiveKey) {
+      // TEST HOOK (sz-debug-e2ee=wrong-receive-key): a receive key that
+      // cannot open the peer's frames.
+      for (let i = 0; i < keys.receive.length; i += 1) keys.receive[i] ^= 0xff;
+    }
+    const worker = this.#worker;
+    if (!worker || this.#closed) return;
+    const installed = new Promise((resolve) => this.#installed.set(epoch, () => resolve(undefined)));
+    worker.postMessage({ type: 'send-key', kid: epoch, key: keys.send }, [keys.send.buffer]);
+    worker.postMessage({ type: 'receive-key', kid: epoch, key: keys.receive }, [keys.receive.buffer]);
+    await installed;
+    this.#run(this.#agreement.derived(epoch, sas, now()));
+  }
+}

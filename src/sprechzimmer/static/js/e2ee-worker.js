@@ -1,0 +1,264 @@
+// The encoded-transform worker of one peer connection (a module worker):
+// every outgoing audio and video frame is SFrame-protected here, every
+// incoming one opened, before the packetizer or the decoder sees it.
+//
+// One sending SFrameContext for all outgoing tracks (two contexts with the
+// same key and KID would repeat nonces) and one receiving context. Keys come
+// from the page (e2ee-session.js) once the browsers agreed on them; the
+// page never gets a key back, and nothing here is logged.
+//
+// Fail closed: until the page says which key to send under, outgoing frames
+// are dropped (`sendDroppedNoKey`), never sent in clear. Only the page's
+// explicit `passthrough` (the operator allows DTLS-SRTP-only calls and the
+// peer cannot do frame encryption) lets frames through unchanged.
+//
+// Page -> worker messages:
+//   {type:'send-key', kid, key}       add a send key (not used yet)
+//   {type:'use-send-key', kid}        send under kid from the next frame on; older send keys go
+//   {type:'receive-key', kid, key}    add a receive key; answered {type:'installed', kid}
+//   {type:'remove-receive-key', kid}
+//   {type:'mode', mode:'e2ee'|'passthrough'}
+//   {type:'counters', id}             answered {type:'counters', id, counters}
+//   {type:'streams', side, kind, readable, writable}   the createEncodedStreams path
+// RTCRtpScriptTransform options: {side:'send'|'receive', kind:'audio'|'video'}.
+
+import { SFrameContext, SFrameError } from './sframe.js';
+import { protect, unprotect } from './framing.js';
+
+/** @typedef {'send' | 'receive'} Side */
+/** @typedef {'audio' | 'video'} Kind */
+/** @typedef {RTCEncodedVideoFrame | RTCEncodedAudioFrame} EncodedFrame */
+/**
+ * @typedef {object} ScriptTransformer RTCRtpScriptTransformer, as far as we use it
+ * @property {ReadableStream<EncodedFrame>} readable
+ * @property {WritableStream<EncodedFrame>} writable
+ * @property {unknown} options
+ * @property {() => Promise<void>} [generateKeyFrame]
+ * @property {() => Promise<void>} [sendKeyFrameRequest]
+ */
+/**
+ * @typedef {object} Counters cumulative, for the page's diagnostics
+ * @property {{audio: number, video: number}} encrypted
+ * @property {{audio: number, video: number}} decrypted
+ * @property {number} decryptFailures authentication failed, malformed, replayed
+ * @property {number} droppedNoKey received frames dropped for lack of their key
+ * @property {number} sendDroppedNoKey outgoing frames dropped before the first send key
+ * @property {number} passthrough frames passed unchanged (dtls-only)
+ * @property {number} encryptFailures
+ */
+/**
+ * @typedef {object} WorkerScope
+ * @property {((event: {transformer: ScriptTransformer}) => void) | null} onrtctransform
+ * @property {((event: MessageEvent) => void) | null} onmessage
+ * @property {(message: unknown) => void} postMessage
+ */
+
+const scope = /** @type {WorkerScope} */ (/** @type {unknown} */ (globalThis));
+
+const sendContext = new SFrameContext();
+// No SFrame replay window: Chromium hands the same encoded frame to the
+// receive transform more than once while its decoder waits for a key frame
+// (seen in our e2e runs), and a replay check would drop those. Replayed
+// packets are already refused by SRTP, whose keys only the two browsers
+// have; an SFrame replay check matters once a middlebox terminates DTLS.
+const receiveContext = new SFrameContext();
+/** @type {number | null} */
+let sendKid = null;
+/** @type {Set<number>} */
+const sendKids = new Set();
+/** @type {Set<number>} */
+const receiveKids = new Set();
+/** @type {'e2ee' | 'passthrough'} */
+let mode = 'e2ee';
+/** Send-side video transformers, for key frames at a key switch. */
+/** @type {Set<ScriptTransformer>} */
+const videoSenders = new Set();
+
+/** @type {Counters} */
+const counters = {
+  encrypted: { audio: 0, video: 0 },
+  decrypted: { audio: 0, video: 0 },
+  decryptFailures: 0,
+  droppedNoKey: 0,
+  sendDroppedNoKey: 0,
+  passthrough: 0,
+  encryptFailures: 0,
+};
+
+/**
+ * The codec of a frame, for its clear prefix. While frame encryption is on
+ * only VP8 and Opus are negotiated; the kind is the fallback where the
+ * metadata has no MIME type.
+ * @param {EncodedFrame} frame
+ * @param {Kind} kind
+ */
+function codecOf(frame, kind) {
+  const mime = /** @type {{mimeType?: unknown}} */ (frame.getMetadata()).mimeType;
+  if (typeof mime === 'string' && mime) return mime;
+  return kind === 'video' ? 'video/VP8' : 'audio/opus';
+}
+
+/**
+ * @param {Kind} kind
+ * @returns {TransformStream<EncodedFrame, EncodedFrame>}
+ */
+function encryptor(kind) {
+  return new TransformStream({
+    async transform(frame, controller) {
+      if (mode === 'passthrough') {
+        counters.passthrough += 1;
+        controller.enqueue(frame);
+        return;
+      }
+      const kid = sendKid;
+      if (kid === null) {
+        counters.sendDroppedNoKey += 1;
+        return;
+      }
+      try {
+        const sealed = await protect(sendContext, kid, new Uint8Array(frame.data), codecOf(frame, kind));
+        frame.data = sealed.buffer;
+        counters.encrypted[kind] += 1;
+        controller.enqueue(frame);
+      } catch {
+        counters.encryptFailures += 1;
+      }
+    },
+  });
+}
+
+/**
+ * @param {Kind} kind
+ * @param {ScriptTransformer | null} transformer
+ * @returns {TransformStream<EncodedFrame, EncodedFrame>}
+ */
+function decryptor(kind, transformer) {
+  /** Frames were dropped since the last good one: the decoder needs a key frame. */
+  let gap = false;
+  return new TransformStream({
+    async transform(frame, controller) {
+      if (mode === 'passthrough') {
+        counters.passthrough += 1;
+        controller.enqueue(frame);
+        return;
+      }
+      const data = new Uint8Array(frame.data);
+      if (data.length === 0) {
+        controller.enqueue(frame);
+        return;
+      }
+      try {
+        const opened = await unprotect(receiveContext, data, codecOf(frame, kind));
+        frame.data = opened.frame.buffer;
+        counters.decrypted[kind] += 1;
+        controller.enqueue(frame);
+        if (gap && kind === 'video') transformer?.sendKeyFrameRequest?.().catch(() => {});
+        gap = false;
+      } catch (err) {
+        gap = true;
+        if (receiveKids.size === 0 || (err instanceof SFrameError && err.code === 'unknown-key')) {
+          counters.droppedNoKey += 1;
+        } else {
+          counters.decryptFailures += 1;
+        }
+      }
+    },
+  });
+}
+
+/**
+ * @param {Side} side
+ * @param {Kind} kind
+ * @param {ReadableStream<EncodedFrame>} readable
+ * @param {WritableStream<EncodedFrame>} writable
+ * @param {ScriptTransformer | null} transformer
+ */
+function pipe(side, kind, readable, writable, transformer) {
+  const stream = side === 'send' ? encryptor(kind) : decryptor(kind, transformer);
+  if (side === 'send' && kind === 'video' && transformer) videoSenders.add(transformer);
+  readable
+    .pipeThrough(stream)
+    .pipeTo(writable)
+    .catch(() => {})
+    .finally(() => {
+      if (transformer) videoSenders.delete(transformer);
+    });
+}
+
+/**
+ * @param {unknown} options
+ * @returns {{side: Side, kind: Kind} | null}
+ */
+function readOptions(options) {
+  const o = /** @type {{side?: unknown, kind?: unknown}} */ (options ?? {});
+  /** @type {Side | null} */
+  const side = o.side === 'send' ? 'send' : o.side === 'receive' ? 'receive' : null;
+  /** @type {Kind | null} */
+  const kind = o.kind === 'audio' ? 'audio' : o.kind === 'video' ? 'video' : null;
+  return side && kind ? { side, kind } : null;
+}
+
+scope.onrtctransform = (event) => {
+  const transformer = event.transformer;
+  const options = readOptions(transformer.options);
+  if (!options) return; // not ours: the frames stall rather than pass in clear
+  pipe(options.side, options.kind, transformer.readable, transformer.writable, transformer);
+};
+
+function keyFrame() {
+  for (const transformer of videoSenders) transformer.generateKeyFrame?.().catch(() => {});
+}
+
+scope.onmessage = async (event) => {
+  const m = /** @type {Record<string, any>} */ (event.data ?? {});
+  switch (m.type) {
+    case 'send-key':
+      try {
+        sendKids.add(m.kid);
+        await sendContext.addKey(m.kid, m.key);
+      } catch {
+        sendKids.delete(m.kid);
+      } finally {
+        if (m.key instanceof Uint8Array) m.key.fill(0);
+      }
+      break;
+    case 'use-send-key':
+      if (!sendKids.has(m.kid)) break;
+      sendKid = m.kid;
+      for (const kid of sendKids) {
+        if (kid !== m.kid) {
+          sendContext.removeKey(kid);
+          sendKids.delete(kid);
+        }
+      }
+      keyFrame();
+      break;
+    case 'receive-key':
+      try {
+        receiveKids.add(m.kid);
+        await receiveContext.addKey(m.kid, m.key);
+        scope.postMessage({ type: 'installed', kid: m.kid });
+      } catch {
+        receiveKids.delete(m.kid);
+        scope.postMessage({ type: 'install-failed', kid: m.kid });
+      } finally {
+        if (m.key instanceof Uint8Array) m.key.fill(0);
+      }
+      break;
+    case 'remove-receive-key':
+      receiveContext.removeKey(m.kid);
+      receiveKids.delete(m.kid);
+      break;
+    case 'mode':
+      mode = m.mode === 'passthrough' ? 'passthrough' : 'e2ee';
+      break;
+    case 'counters':
+      scope.postMessage({ type: 'counters', id: m.id, counters: structuredClone(counters) });
+      break;
+    case 'streams': {
+      const options = readOptions(m);
+      if (options) pipe(options.side, options.kind, m.readable, m.writable, null);
+      break;
+    }
+  }
+};

@@ -1,0 +1,785 @@
+// Frame end-to-end encryption: the key agreement between the two browsers,
+// as pure logic. Layer 2 of our media encryption (docs/protocol.md, "Media
+// frame encryption"); the frames themselves are protected by sframe.js and
+// framing.js in e2ee-worker.js, and e2ee-session.js wires this module to the
+// peer connection, the data channel and the worker.
+//
+// What is here: the data-channel messages and their codec, the DTLS
+// fingerprint of an SDP, the transcript, the per-direction key schedule
+// (HKDF), the verification code (SAS), and `KeyAgreement`, the state machine
+// of one peer connection's key agreement (rekey, ack, grace window,
+// fail-closed timeout) with the time passed in.
+//
+// It must never send anything to the signaling server: every message here
+// goes over the WebRTC data channel `sprechzimmer-e2ee` (negotiated, id 0),
+// which is DTLS-protected between the two browsers. No key, secret or value
+// derived from one is ever logged.
+//
+// Runs in the browser and in Node 20 (globalThis.crypto.subtle, btoa/atob).
+//
+// ## The key agreement (data channel, JSON text messages, at most 1 KiB)
+//
+// The therapist (the impolite peer) drives it, for each epoch E (the
+// `epoch` of `admitted`, then of each `rekey`):
+//
+//   therapist -> client  {type:'key-commit', epoch:E, commit:b64(SHA-256(pubT))}
+//   client -> therapist  {type:'key-share',  epoch:E, pub:b64(pubC)}
+//   therapist -> client  {type:'key-share',  epoch:E, pub:b64(pubT)}   (client checks the commit)
+//   each side, once its receive key for E is installed: {type:'key-ack', epoch:E}
+//   each side sends under KID E only after the other's key-ack for E.
+//
+// pubT/pubC: fresh ephemeral ECDH P-256 public keys (raw, 65 bytes). The
+// commitment comes first so that a man in the middle, who must pick its own
+// public keys for both legs, cannot try keys until the two verification codes
+// match: the therapist's key is fixed before anyone sees the client's, and the
+// client's before anyone sees the therapist's.
+//
+//   T = SHA-256(lp("sprechzimmer-e2ee-v1") || u64(E) || lp(fpT) || lp(fpC) || lp(pubT) || lp(pubC))
+//     lp(x) = 4-byte big-endian length || x; u64 big-endian; fp = the SDP's
+//     sha-256 `a=fingerprint`, lowercase hex with colons, as ASCII.
+//   secret   = ECDH(own private, peer public)  (32 bytes)
+//   key t->c = HKDF-SHA256(ikm=secret, salt=T, info="sprechzimmer t->c", 16 bytes)
+//   key c->t = HKDF-SHA256(ikm=secret, salt=T, info="sprechzimmer c->t", 16 bytes)
+//   SAS      = HKDF-SHA256(ikm=T of the connection's first epoch, salt="",
+//              info="sprechzimmer sas", 4 bytes) as uint32 mod 10^6, "123 456"
+//
+// Other messages: {type:'verified'} (therapist -> client: the therapist
+// compared the codes), {type:'e2ee-unsupported'} (either side: no frame
+// encryption on this connection; the headless peer sends it).
+
+/** @typedef {Uint8Array<ArrayBuffer>} Bytes */
+/** @typedef {'therapist' | 'client'} Role */
+
+export const DATA_CHANNEL_LABEL = 'sprechzimmer-e2ee';
+export const DATA_CHANNEL_ID = 0;
+export const TRANSCRIPT_LABEL = 'sprechzimmer-e2ee-v1';
+export const INFO_THERAPIST_TO_CLIENT = 'sprechzimmer t->c';
+export const INFO_CLIENT_TO_THERAPIST = 'sprechzimmer c->t';
+export const INFO_SAS = 'sprechzimmer sas';
+/** Length of each direction's SFrame base key, in bytes. */
+export const BASE_KEY_BYTES = 16;
+/** Raw uncompressed P-256 public key: 0x04 || x || y. */
+export const PUBLIC_KEY_BYTES = 65;
+/** How long the peer may take to complete the first key agreement once the connection is up. */
+export const NEGOTIATION_TIMEOUT_MS = 8000;
+/** How long a previous receive key stays after a new one is installed. */
+export const GRACE_MS = 10000;
+/** Longest data-channel message we accept, in characters. */
+export const MAX_PEER_MESSAGE = 1024;
+const MAX_EPOCH = Number.MAX_SAFE_INTEGER;
+
+const encoder = new TextEncoder();
+
+// ---------------------------------------------------------------------------
+// Bytes
+
+/** @param {Uint8Array} bytes */
+export function toBase64(bytes) {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+/**
+ * @param {string} text
+ * @returns {Bytes | null} null unless canonical standard base64
+ */
+export function fromBase64(text) {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return null;
+  let raw;
+  try {
+    raw = atob(text);
+  } catch {
+    return null;
+  }
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i += 1) out[i] = raw.charCodeAt(i);
+  return toBase64(out) === text ? out : null;
+}
+
+/** @param {Uint8Array} a @param {Uint8Array} b */
+export function equalBytes(a, b) {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i += 1) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
+  return diff === 0;
+}
+
+// ---------------------------------------------------------------------------
+// Data-channel messages
+
+/**
+ * @typedef {{type: 'key-commit', epoch: number, commit: string}} KeyCommitMessage therapist only
+ * @typedef {{type: 'key-share', epoch: number, pub: string}} KeyShareMessage
+ * @typedef {{type: 'key-ack', epoch: number}} KeyAckMessage
+ * @typedef {{type: 'verified'}} VerifiedMessage therapist only
+ * @typedef {{type: 'e2ee-unsupported'}} UnsupportedMessage
+ * @typedef {KeyCommitMessage | KeyShareMessage | KeyAckMessage | VerifiedMessage | UnsupportedMessage} PeerMessage
+ */
+
+export class PeerMessageError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'PeerMessageError';
+  }
+}
+
+/**
+ * @param {Record<string, unknown>} o
+ * @param {string[]} fields
+ */
+function exactFields(o, fields) {
+  for (const name of Object.keys(o)) {
+    if (name !== 'type' && !fields.includes(name)) throw new PeerMessageError(`${o.type}.${name}: unknown field`);
+  }
+}
+
+/** @param {unknown} v @param {string} where */
+function epochField(v, where) {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > MAX_EPOCH) {
+    throw new PeerMessageError(`${where}: expected a non-negative integer`);
+  }
+  return v;
+}
+
+/** @param {unknown} v @param {number} length @param {string} where */
+function bytesField(v, length, where) {
+  const bytes = typeof v === 'string' ? fromBase64(v) : null;
+  if (!bytes || bytes.length !== length) throw new PeerMessageError(`${where}: expected ${length} bytes in base64`);
+  return /** @type {string} */ (v);
+}
+
+/**
+ * One data-channel message from the other browser, checked and bounded.
+ * @param {unknown} data
+ * @returns {PeerMessage}
+ */
+export function decodePeerMessage(data) {
+  if (typeof data !== 'string') throw new PeerMessageError('expected a text message');
+  if (data.length > MAX_PEER_MESSAGE) throw new PeerMessageError('message too large');
+  /** @type {unknown} */
+  let obj;
+  try {
+    obj = JSON.parse(data);
+  } catch {
+    throw new PeerMessageError('not JSON');
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new PeerMessageError('not a JSON object');
+  const o = /** @type {Record<string, unknown>} */ (obj);
+  switch (o.type) {
+    case 'key-commit':
+      exactFields(o, ['epoch', 'commit']);
+      return { type: 'key-commit', epoch: epochField(o.epoch, 'key-commit.epoch'), commit: bytesField(o.commit, 32, 'key-commit.commit') };
+    case 'key-share': {
+      exactFields(o, ['epoch', 'pub']);
+      const pub = bytesField(o.pub, PUBLIC_KEY_BYTES, 'key-share.pub');
+      if (fromBase64(pub)?.[0] !== 0x04) throw new PeerMessageError('key-share.pub: expected an uncompressed point');
+      return { type: 'key-share', epoch: epochField(o.epoch, 'key-share.epoch'), pub };
+    }
+    case 'key-ack':
+      exactFields(o, ['epoch']);
+      return { type: 'key-ack', epoch: epochField(o.epoch, 'key-ack.epoch') };
+    case 'verified':
+      exactFields(o, []);
+      return { type: 'verified' };
+    case 'e2ee-unsupported':
+      // Extra fields allowed: another implementation may say why.
+      return { type: 'e2ee-unsupported' };
+    default:
+      throw new PeerMessageError('unknown type');
+  }
+}
+
+/** @param {PeerMessage} message */
+export function encodePeerMessage(message) {
+  return JSON.stringify(message);
+}
+
+// ---------------------------------------------------------------------------
+// Fingerprints and the transcript
+
+/**
+ * The DTLS certificate fingerprint of an SDP, canonical: the sha-256
+ * `a=fingerprint` value in lowercase hex with colons. Null when there is
+ * none, or when the SDP names two different sha-256 fingerprints (we would
+ * not know which certificate the connection uses).
+ * @param {string} sdp
+ * @returns {string | null}
+ */
+export function dtlsFingerprint(sdp) {
+  /** @type {string | null} */
+  let found = null;
+  for (const m of sdp.matchAll(/^a=fingerprint:(\S+)\s+([0-9A-Fa-f:]+)\s*$/gm)) {
+    if (m[1].toLowerCase() !== 'sha-256') continue;
+    const value = m[2].toLowerCase();
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/.test(value)) return null;
+    if (found !== null && found !== value) return null;
+    found = value;
+  }
+  return found;
+}
+
+/** @param {Uint8Array} bytes */
+function lengthPrefixed(bytes) {
+  const out = new Uint8Array(4 + bytes.length);
+  new DataView(out.buffer).setUint32(0, bytes.length);
+  out.set(bytes, 4);
+  return out;
+}
+
+/** @param {Uint8Array[]} parts @returns {Bytes} */
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * @typedef {object} TranscriptInput
+ * @property {number} epoch
+ * @property {string} therapistFingerprint canonical (dtlsFingerprint)
+ * @property {string} clientFingerprint
+ * @property {Uint8Array} therapistPub raw P-256 public key
+ * @property {Uint8Array} clientPub
+ */
+
+/**
+ * The bytes the transcript hash covers (see the module comment).
+ * @param {TranscriptInput} input
+ * @returns {Bytes}
+ */
+export function transcriptBytes(input) {
+  const epoch = new Uint8Array(8);
+  new DataView(epoch.buffer).setBigUint64(0, BigInt(epochField(input.epoch, 'epoch')));
+  return concat([
+    lengthPrefixed(encoder.encode(TRANSCRIPT_LABEL)),
+    epoch,
+    lengthPrefixed(encoder.encode(input.therapistFingerprint)),
+    lengthPrefixed(encoder.encode(input.clientFingerprint)),
+    lengthPrefixed(input.therapistPub),
+    lengthPrefixed(input.clientPub),
+  ]);
+}
+
+/**
+ * @param {TranscriptInput} input
+ * @returns {Promise<Bytes>} T, 32 bytes
+ */
+export async function transcriptHash(input) {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', transcriptBytes(input)));
+}
+
+/**
+ * HKDF-SHA256 (RFC 5869).
+ * @param {Uint8Array} ikm
+ * @param {Uint8Array} salt
+ * @param {string} info
+ * @param {number} length bytes
+ * @returns {Promise<Bytes>}
+ */
+export async function hkdf(ikm, salt, info, length) {
+  const key = await crypto.subtle.importKey('raw', new Uint8Array(ikm), 'HKDF', false, ['deriveBits']);
+  const bits = await crypto.subtle.deriveBits(
+    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(salt), info: encoder.encode(info) },
+    key,
+    length * 8,
+  );
+  return new Uint8Array(bits);
+}
+
+/**
+ * The two directions' SFrame base keys of one epoch.
+ * @param {Uint8Array} secret the ECDH shared secret
+ * @param {Uint8Array} transcript T
+ * @returns {Promise<{therapistToClient: Bytes, clientToTherapist: Bytes}>}
+ */
+export async function directionKeys(secret, transcript) {
+  return {
+    therapistToClient: await hkdf(secret, transcript, INFO_THERAPIST_TO_CLIENT, BASE_KEY_BYTES),
+    clientToTherapist: await hkdf(secret, transcript, INFO_CLIENT_TO_THERAPIST, BASE_KEY_BYTES),
+  };
+}
+
+/**
+ * Which key a role sends with and which it receives with.
+ * @param {Role} role
+ * @param {{therapistToClient: Bytes, clientToTherapist: Bytes}} keys
+ */
+export function keysFor(role, keys) {
+  return role === 'therapist'
+    ? { send: keys.therapistToClient, receive: keys.clientToTherapist }
+    : { send: keys.clientToTherapist, receive: keys.therapistToClient };
+}
+
+/**
+ * The verification code of a transcript: six digits as "123 456".
+ * @param {Uint8Array} transcript
+ * @returns {Promise<string>}
+ */
+export async function sasCode(transcript) {
+  const bytes = await hkdf(transcript, new Uint8Array(0), INFO_SAS, 4);
+  const n = new DataView(bytes.buffer).getUint32(0) % 1_000_000;
+  const digits = String(n).padStart(6, '0');
+  return `${digits.slice(0, 3)} ${digits.slice(3)}`;
+}
+
+// ---------------------------------------------------------------------------
+// ECDH (WebCrypto; the private key is never extractable)
+
+/**
+ * @typedef {object} Ephemeral
+ * @property {CryptoKey} privateKey
+ * @property {Bytes} pub raw public key, 65 bytes
+ */
+
+/** @returns {Promise<Ephemeral>} */
+export async function generateEphemeral() {
+  const pair = /** @type {CryptoKeyPair} */ (await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']));
+  const pub = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+  return { privateKey: pair.privateKey, pub };
+}
+
+/**
+ * @param {CryptoKey} privateKey
+ * @param {Uint8Array} peerPub raw
+ * @returns {Promise<Bytes>} 32 bytes
+ */
+export async function ecdhSecret(privateKey, peerPub) {
+  const pub = await crypto.subtle.importKey('raw', new Uint8Array(peerPub), { name: 'ECDH', namedCurve: 'P-256' }, false, []);
+  return new Uint8Array(await crypto.subtle.deriveBits({ name: 'ECDH', public: pub }, privateKey, 256));
+}
+
+/** @param {Uint8Array} pub @returns {Promise<Bytes>} */
+export async function commitment(pub) {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(pub)));
+}
+
+// ---------------------------------------------------------------------------
+// The state machine of one peer connection's key agreement
+
+/**
+ * - `negotiating`: no key yet; outgoing frames are dropped, incoming ones too
+ * - `active`: frames are encrypted both ways
+ * - `dtls-only`: the peer (or we) cannot do frame encryption and the
+ *   operator allows calls without it: frames pass in clear (DTLS-SRTP only)
+ * - `failed`: the key agreement did not complete (timeout, bad message)
+ * - `unsupported`: this browser or the peer cannot do frame encryption
+ * `failed` and `unsupported` are fail-closed: the media ends.
+ * @typedef {'negotiating' | 'active' | 'dtls-only' | 'failed' | 'unsupported'} E2eeState
+ */
+
+/**
+ * @typedef {'local-unsupported' | 'peer-unsupported' | 'timeout' | 'protocol'} FallbackReason
+ */
+
+/**
+ * What the driver must do, in order.
+ * - `send`: this message over the data channel
+ * - `commit`: (therapist) make a key pair for `epoch`, send its key-commit
+ * - `share`: send our key-share for `epoch` (the client makes its key pair first)
+ * - `derive`: compute the transcript and keys of `epoch` with the peer's
+ *   public key (the client first checks it against `commit`), install both
+ *   keys in the worker (the send key unused), then call `derived()`
+ * - `use-send-key`: encrypt from now on under KID `epoch`; ask for a key frame
+ * - `remove-receive-key`: the grace window of KID `epoch` is over
+ * - `passthrough`: dtls-only, frames pass in clear both ways
+ * - `end-media`: fail closed
+ * @typedef {{type: 'send', message: PeerMessage}
+ *   | {type: 'commit', epoch: number}
+ *   | {type: 'share', epoch: number}
+ *   | {type: 'derive', epoch: number, peerPub: string, commit: string | null}
+ *   | {type: 'use-send-key', epoch: number}
+ *   | {type: 'remove-receive-key', epoch: number}
+ *   | {type: 'passthrough'}
+ *   | {type: 'end-media', reason: FallbackReason}} AgreementAction
+ */
+
+/**
+ * @typedef {object} EpochState
+ * @property {string | null} commit the therapist's commitment (client side)
+ * @property {boolean} shared we sent our key-share
+ * @property {boolean} deriving
+ * @property {boolean} derived our receive key is installed
+ * @property {boolean} acked the peer installed its receive key
+ */
+
+/**
+ * @typedef {object} AgreementOptions
+ * @property {Role} role
+ * @property {boolean} required the operator's fail-closed policy (`admitted.e2ee_required`)
+ * @property {boolean} supported this browser can transform encoded frames
+ * @property {number} epoch from `admitted`
+ * @property {number} [timeoutMs] default NEGOTIATION_TIMEOUT_MS
+ * @property {number} [graceMs] default GRACE_MS
+ * @property {(text: string) => void} [log]
+ */
+
+export class AgreementError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'AgreementError';
+  }
+}
+
+/**
+ * The key agreement of one peer connection: data-channel messages, timers
+ * and the driver's completions in; actions out. No I/O, no crypto, no clock.
+ */
+export class KeyAgreement {
+  /** @type {E2eeState} */
+  #state = 'negotiating';
+  /** @type {FallbackReason | null} */
+  #reason = null;
+  #role;
+  #required;
+  #supported;
+  #timeoutMs;
+  #graceMs;
+  #log;
+  /** The epoch the therapist agrees next (the latest from the server). */
+  #targetEpoch;
+  /** @type {Map<number, EpochState>} */
+  #epochs = new Map();
+  /** @type {number | null} */
+  #sendEpoch = null;
+  /** @type {number | null} newest installed receive key */
+  #receiveEpoch = null;
+  /** @type {Map<number, number>} receive epoch -> when to remove it */
+  #removals = new Map();
+  #open = false;
+  /** @type {number | null} */
+  #deadline = null;
+  /** @type {number | null} when the current send key came into use */
+  #keySince = null;
+  /** @type {string | null} */
+  #sas = null;
+  #verified = false;
+  #started = false;
+
+  /** @param {AgreementOptions} options */
+  constructor(options) {
+    this.#role = options.role;
+    this.#required = options.required;
+    this.#supported = options.supported;
+    this.#targetEpoch = options.epoch;
+    this.#timeoutMs = options.timeoutMs ?? NEGOTIATION_TIMEOUT_MS;
+    this.#graceMs = options.graceMs ?? GRACE_MS;
+    this.#log = options.log ?? (() => {});
+  }
+
+  get state() {
+    return this.#state;
+  }
+  get reason() {
+    return this.#reason;
+  }
+  get sendEpoch() {
+    return this.#sendEpoch;
+  }
+  get receiveEpoch() {
+    return this.#receiveEpoch;
+  }
+  /** The epoch shown: the one we send under, else the newest agreed. */
+  get epoch() {
+    return this.#sendEpoch ?? this.#receiveEpoch;
+  }
+  get sas() {
+    return this.#sas;
+  }
+  get verified() {
+    return this.#verified;
+  }
+  /** @param {number} now @returns {number | null} */
+  keyAgeSeconds(now) {
+    return this.#keySince === null ? null : Math.max(0, Math.floor((now - this.#keySince) / 1000));
+  }
+
+  /** @param {E2eeState} next @param {string} why */
+  #setState(next, why) {
+    if (next === this.#state) return;
+    this.#log(`e2ee: ${this.#state} -> ${next} (${why})`);
+    this.#state = next;
+  }
+
+  get #terminal() {
+    return this.#state === 'dtls-only' || this.#state === 'failed' || this.#state === 'unsupported';
+  }
+
+  /** @param {number} epoch */
+  #epoch(epoch) {
+    let e = this.#epochs.get(epoch);
+    if (!e) {
+      e = { commit: null, shared: false, deriving: false, derived: false, acked: false };
+      this.#epochs.set(epoch, e);
+    }
+    return e;
+  }
+
+  /**
+   * The connection starts (before any media). A browser without encoded
+   * transforms decides at once.
+   * @param {number} now
+   * @returns {AgreementAction[]}
+   */
+  start(now) {
+    if (this.#started) return [];
+    this.#started = true;
+    if (!this.#supported) return this.#fallback('local-unsupported', now);
+    return [];
+  }
+
+  /**
+   * The media connection is up: from now on the peer has NEGOTIATION_TIMEOUT_MS
+   * to complete the first agreement.
+   * @param {number} now
+   * @returns {AgreementAction[]}
+   */
+  connected(now) {
+    this.#arm(now);
+    return [];
+  }
+
+  /** @param {number} now */
+  #arm(now) {
+    if (this.#state === 'negotiating' && this.#deadline === null) this.#deadline = now + this.#timeoutMs;
+  }
+
+  /**
+   * The data channel opened.
+   * @param {number} now
+   * @returns {AgreementAction[]}
+   */
+  channelOpen(now) {
+    this.#open = true;
+    this.#arm(now);
+    if (this.#reason === 'local-unsupported' || this.#reason === 'timeout') {
+      return [{ type: 'send', message: { type: 'e2ee-unsupported' } }];
+    }
+    if (this.#terminal || this.#role !== 'therapist') return [];
+    return this.#commit(this.#targetEpoch);
+  }
+
+  /** @param {number} epoch @returns {AgreementAction[]} */
+  #commit(epoch) {
+    const e = this.#epoch(epoch);
+    if (e.shared) return [];
+    e.shared = true; // the commitment binds the share we reveal later
+    return [{ type: 'commit', epoch }];
+  }
+
+  /**
+   * The server's `rekey`: time for a fresh agreement (the therapist starts it).
+   * @param {number} epoch
+   * @param {number} _now
+   * @returns {AgreementAction[]}
+   */
+  rekey(epoch, _now) {
+    if (epoch < this.#targetEpoch || this.#epochs.has(epoch)) return [];
+    this.#targetEpoch = epoch;
+    if (this.#terminal || !this.#open || this.#role !== 'therapist') return [];
+    if (this.#receiveEpoch !== null && epoch <= this.#receiveEpoch) return [];
+    return this.#commit(epoch);
+  }
+
+  /**
+   * A message from the other browser. A message that breaks the protocol
+   * during the first agreement is a failure; later it is dropped (the keys
+   * we have stay).
+   * @param {PeerMessage} message
+   * @param {number} now
+   * @returns {AgreementAction[]}
+   */
+  receive(message, now) {
+    try {
+      return this.#receive(message, now);
+    } catch (err) {
+      if (!(err instanceof AgreementError)) throw err;
+      this.#log(`e2ee: ${err.message}`);
+      return this.#state === 'negotiating' ? this.#fallback('protocol', now) : [];
+    }
+  }
+
+  /** @param {PeerMessage} message @param {number} now @returns {AgreementAction[]} */
+  #receive(message, now) {
+    if (message.type === 'e2ee-unsupported') {
+      // Once frames flow encrypted, the peer has shown it can; a later
+      // claim to the contrary changes nothing.
+      return this.#state === 'negotiating' ? this.#fallback('peer-unsupported', now) : [];
+    }
+    if (this.#terminal) return [];
+    switch (message.type) {
+      case 'key-commit': {
+        if (this.#role !== 'client') throw new AgreementError('key-commit from the client');
+        if (this.#receiveEpoch !== null && message.epoch <= this.#receiveEpoch) throw new AgreementError(`stale key-commit ${message.epoch}`);
+        const e = this.#epoch(message.epoch);
+        if (e.commit !== null) throw new AgreementError(`second key-commit for ${message.epoch}`);
+        e.commit = message.commit;
+        e.shared = true;
+        return [{ type: 'share', epoch: message.epoch }];
+      }
+      case 'key-share': {
+        const e = this.#epochs.get(message.epoch);
+        if (!e || !e.shared) throw new AgreementError(`key-share for ${message.epoch} out of turn`);
+        if (e.deriving) throw new AgreementError(`second key-share for ${message.epoch}`);
+        e.deriving = true;
+        /** @type {AgreementAction[]} */
+        const out = [];
+        if (this.#role === 'therapist') out.push({ type: 'share', epoch: message.epoch });
+        else if (e.commit === null) throw new AgreementError(`key-share for ${message.epoch} without commit`);
+        out.push({ type: 'derive', epoch: message.epoch, peerPub: message.pub, commit: e.commit });
+        return out;
+      }
+      case 'key-ack': {
+        const e = this.#epochs.get(message.epoch);
+        if (!e || !e.shared) throw new AgreementError(`key-ack for ${message.epoch} out of turn`);
+        e.acked = true;
+        return this.#maybeSwitch(message.epoch, now);
+      }
+      case 'verified':
+        if (this.#role !== 'client') throw new AgreementError('verified from the client');
+        if (this.#sas !== null) this.#verified = true;
+        return [];
+    }
+  }
+
+  /**
+   * The driver installed the receive key (and the unused send key) of
+   * `epoch`; `sas` is the code of its transcript.
+   * @param {number} epoch
+   * @param {string} sas
+   * @param {number} now
+   * @returns {AgreementAction[]}
+   */
+  derived(epoch, sas, now) {
+    const e = this.#epochs.get(epoch);
+    if (!e || !e.deriving || e.derived || this.#terminal) return [];
+    e.derived = true;
+    // The first transcript of the connection names the call.
+    if (this.#sas === null) this.#sas = sas;
+    /** @type {AgreementAction[]} */
+    const out = [{ type: 'send', message: { type: 'key-ack', epoch } }];
+    if (this.#receiveEpoch === null || epoch > this.#receiveEpoch) {
+      const previous = this.#receiveEpoch;
+      this.#receiveEpoch = epoch;
+      if (previous !== null) this.#removals.set(previous, now + this.#graceMs);
+    } else {
+      // A late older epoch: keep it no longer than the grace window either.
+      this.#removals.set(epoch, now + this.#graceMs);
+    }
+    return [...out, ...this.#maybeSwitch(epoch, now)];
+  }
+
+  /** @param {number} epoch @param {number} now @returns {AgreementAction[]} */
+  #maybeSwitch(epoch, now) {
+    const e = this.#epochs.get(epoch);
+    if (!e || !e.derived || !e.acked) return [];
+    if (this.#sendEpoch !== null && epoch <= this.#sendEpoch) return [];
+    this.#sendEpoch = epoch;
+    this.#keySince = now;
+    this.#deadline = null;
+    this.#setState('active', `sending under epoch ${epoch}`);
+    // Nothing of older epochs is needed for sending any more.
+    for (const [n, old] of this.#epochs) if (n < epoch && old.derived) this.#epochs.delete(n);
+    return [{ type: 'use-send-key', epoch }];
+  }
+
+  /**
+   * The driver could not do its part (bad public key, wrong commitment).
+   * @param {number} epoch
+   * @param {string} why
+   * @param {number} now
+   * @returns {AgreementAction[]}
+   */
+  failed(epoch, why, now) {
+    this.#log(`e2ee: epoch ${epoch} failed: ${why}`);
+    return this.#state === 'negotiating' ? this.#fallback('protocol', now) : [];
+  }
+
+  /**
+   * The therapist compared the codes aloud and confirmed.
+   * @returns {AgreementAction[]}
+   */
+  verify() {
+    if (this.#role !== 'therapist' || this.#sas === null || this.#state !== 'active') return [];
+    this.#verified = true;
+    return [{ type: 'send', message: { type: 'verified' } }];
+  }
+
+  /** @returns {number | null} when handleTimer wants to be called */
+  timer() {
+    let next = this.#deadline;
+    for (const at of this.#removals.values()) if (next === null || at < next) next = at;
+    return next;
+  }
+
+  /**
+   * @param {number} now
+   * @returns {AgreementAction[]}
+   */
+  handleTimer(now) {
+    /** @type {AgreementAction[]} */
+    const out = [];
+    for (const [epoch, at] of [...this.#removals]) {
+      if (at > now) continue;
+      this.#removals.delete(epoch);
+      out.push({ type: 'remove-receive-key', epoch });
+    }
+    if (this.#deadline !== null && now >= this.#deadline) {
+      this.#deadline = null;
+      if (this.#state === 'negotiating') out.push(...this.#fallback('timeout', now));
+    }
+    return out;
+  }
+
+  /**
+   * No frame encryption on this connection: dtls-only if the operator
+   * allows it, else fail closed. The peer hears of it unless it told us.
+   * @param {FallbackReason} reason
+   * @param {number} _now
+   * @returns {AgreementAction[]}
+   */
+  #fallback(reason, _now) {
+    this.#reason = reason;
+    this.#deadline = null;
+    /** @type {AgreementAction[]} */
+    const out = [];
+    if (this.#open && reason !== 'peer-unsupported') out.push({ type: 'send', message: { type: 'e2ee-unsupported' } });
+    if (!this.#required) {
+      this.#setState('dtls-only', reason);
+      out.push({ type: 'passthrough' });
+    } else {
+      this.#setState(reason === 'local-unsupported' || reason === 'peer-unsupported' ? 'unsupported' : 'failed', reason);
+      out.push({ type: 'end-media', reason });
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Debug switches (test hooks)
+
+/**
+ * @typedef {object} DebugSwitches
+ * @property {boolean} noReceiveTransform do not attach the decrypting transform on receivers
+ * @property {boolean} wrongReceiveKey install a deliberately wrong receive key
+ */
+
+/**
+ * TEST HOOKS, for the negative end-to-end tests only. Read once at page load
+ * from sessionStorage key `sz-debug-e2ee`: "no-receive-transform" or
+ * "wrong-receive-key" (several may be given, comma-separated). Without that
+ * key, nothing changes; the switches never weaken the sending side, so a
+ * page that has one set still never sends a clear frame.
+ * @param {string | null} value
+ * @returns {DebugSwitches}
+ */
+export function parseDebugSwitches(value) {
+  const words = new Set((value ?? '').split(',').map((w) => w.trim()));
+  return { noReceiveTransform: words.has('no-receive-transform'), wrongReceiveKey: words.has('wrong-receive-key') };
+}
