@@ -56,7 +56,8 @@ class PostgresDatabase:
         with self.store.engine.begin() as c:
             c.execute(
                 text(
-                    "TRUNCATE therapists, sessions, tokens, events, quality_samples RESTART IDENTITY CASCADE"
+                    "TRUNCATE therapists, sessions, tokens, events, quality_samples"
+                    " RESTART IDENTITY CASCADE"
                 )
             )
 
