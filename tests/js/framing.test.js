@@ -61,7 +61,10 @@ for (const [name, frame, codec, prefix] of /** @type {const} */ ([
   test(`${name}: prefix in clear, rest encrypted, round trip`, async () => {
     const { sender, receiver } = await pair();
     const sealed = await protect(sender, 1, frame, codec);
-    assert.deepEqual(sealed.subarray(0, prefix), frame.subarray(0, prefix));
+    const clear = new Uint8Array(frame.subarray(0, prefix));
+    // A VP8 key frame's start code is masked on the wire (see framing.js).
+    if (prefix === 10) clear.set([0, 0, 0], 3);
+    assert.deepEqual(sealed.subarray(0, prefix), clear);
     const header = decodeHeader(sealed.subarray(prefix));
     assert.deepEqual([header.kid, header.ctr], [1n, 0n]);
     assert.equal(sealed.length, frame.length + header.length + 16);
@@ -163,4 +166,19 @@ test('frames given as views into a larger buffer', async () => {
   const wire = new Uint8Array(sealed.length + 5);
   wire.set(sealed, 5);
   assert.deepEqual((await unprotect(receiver, wire.subarray(5), 'video/VP8')).frame, VP8_DELTA);
+});
+
+
+test('a VP8 key frame is unreadable to a decoder that does not decrypt', async () => {
+  const { sender, receiver } = await pair();
+  const sealed = await protect(sender, 1, VP8_KEY, 'video/VP8');
+  // libvpx refuses a key frame without the sync code 9d 01 2a: no noise picture.
+  assert.deepEqual([...sealed.subarray(3, 6)], [0, 0, 0]);
+  assert.deepEqual([...sealed.subarray(6, 10)], [...VP8_KEY.subarray(6, 10)]); // size stays readable
+  const opened = await unprotect(receiver, sealed, 'video/VP8');
+  assert.deepEqual(opened.frame, VP8_KEY);
+  // An unmasked key frame on the wire is not ours: refused before decryption.
+  const unmasked = new Uint8Array(sealed);
+  unmasked.set([0x9d, 0x01, 0x2a], 3);
+  await assert.rejects(unprotect(receiver, unmasked, 'video/VP8'), rejectsWith('malformed'));
 });
