@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -435,15 +436,14 @@ async def test_peer_answers_chromium_through_fake_relay(tmp_path: Path) -> None:
 # --- headless peers through the real server --------------------------------------------
 
 
-def test_two_headless_peers_through_real_server(tmp_path: Path) -> None:
-    """`sprechzimmer serve` and two `sprechzimmer peer`s in one namespace: frames flow."""
-    _need_netns()
-    port, timeout = 8767, 30 * TIME_SCALE
+def _two_peers_through_real_server(
+    tmp_path: Path, port: int, extra_env: dict[str, str]
+) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, str]]]:
+    """`sprechzimmer serve` and two `sprechzimmer peer`s (client, auto-admitting
+    therapist) in one namespace; each peer's exit code and JSON result, and the events."""
+    timeout = 30 * TIME_SCALE
     peer_args = ["--json", "--duration", "2", "--timeout", str(timeout)]
-    # aiortc cannot encrypt frames: allowed only where DTLS-SRTP alone is accepted.
-    with running_server(
-        tmp_path, port=port, extra_env={"SPRECHZIMMER_E2EE_REQUIRED": "0"}
-    ) as server:
+    with running_server(tmp_path, port=port, extra_env=extra_env) as server:
         server.add_therapist("dr-test")
         links = server.create_session("dr-test", "c-1")
         peers = [
@@ -461,10 +461,23 @@ def test_two_headless_peers_through_real_server(tmp_path: Path) -> None:
         ]
         outputs = [peer.communicate(timeout=timeout + 15) for peer in peers]
         events = server.events(links["session_id"])
-    results = {}
+    results = []
     for peer, (out, err) in zip(peers, outputs, strict=True):
-        assert peer.returncode == 0, (out, err[-2000:])
-        result = json.loads(out.strip().splitlines()[-1])
+        assert out.strip(), err[-2000:]
+        results.append((peer.returncode, json.loads(out.strip().splitlines()[-1])))
+    return results, events
+
+
+def test_two_headless_peers_through_real_server(tmp_path: Path) -> None:
+    """`sprechzimmer serve` and two `sprechzimmer peer`s in one namespace: frames flow."""
+    _need_netns()
+    # aiortc cannot encrypt frames: allowed only where DTLS-SRTP alone is accepted.
+    peers, events = _two_peers_through_real_server(
+        tmp_path, 8767, {"SPRECHZIMMER_E2EE_REQUIRED": "0"}
+    )
+    results = {}
+    for returncode, result in peers:
+        assert returncode == 0, result
         results[result["role"]] = result
     assert set(results) == {"therapist", "client"}
     for result in results.values():
@@ -482,29 +495,9 @@ def test_two_headless_peers_through_real_server(tmp_path: Path) -> None:
 def test_headless_peers_refuse_where_frame_encryption_is_required(tmp_path: Path) -> None:
     """aiortc cannot encrypt frames: with e2ee_required (the default) it fails closed."""
     _need_netns()
-    port, timeout = 8768, 30 * TIME_SCALE
-    peer_args = ["--json", "--duration", "2", "--timeout", str(timeout)]
-    with running_server(tmp_path, port=port) as server:
-        server.add_therapist("dr-test")
-        links = server.create_session("dr-test", "c-1")
-        peers = [
-            server.ns.popen(
-                [*CLI, "peer", url, *extra, *peer_args],
-                env=server.env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for url, extra in (
-                (links["client_url"], []),
-                (links["therapist_url"], ["--auto-admit"]),
-            )
-        ]
-        outputs = [peer.communicate(timeout=timeout + 15) for peer in peers]
-        events = server.events(links["session_id"])
-    for peer, (out, _err) in zip(peers, outputs, strict=True):
-        assert peer.returncode == 1
-        result = json.loads(out.strip().splitlines()[-1])
+    peers, events = _two_peers_through_real_server(tmp_path, 8768, {})
+    for returncode, result in peers:
+        assert returncode == 1
         assert result["admitted"] and result["error"] == "e2ee-required"
         assert not result["connected"] and result["video_frames"] == 0
     kinds = [event["kind"] for event in events]
