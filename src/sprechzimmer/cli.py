@@ -388,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db.add_parser("upgrade", help="apply schema migrations").set_defaults(run=cmd_db_upgrade)
 
+    sub.add_parser(
+        "audit", help="check a deployment and print a pass/fail report", add_help=False
+    )
     peer = sub.add_parser(
         "peer", help="join a session as a headless peer (synthetic media)", add_help=False
     )
@@ -402,6 +405,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .peer import main as peer_main
 
         return peer_main(argv[1:])
+    if argv[:1] == ["audit"]:
+        from .audit import main as audit_main
+
+        return audit_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
