@@ -175,3 +175,36 @@ test('DTLS fingerprint is read from an SDP', () => {
   assert.equal(sdpFingerprint(sdp), 'sha-256 ab:cd:ef');
   assert.equal(sdpFingerprint('v=0\r\n'), null);
 });
+
+test('quality: the summary of docs/protocol.md, validated before sending', async () => {
+  const { encodeClientMessage: encode, ProtocolError: PE } = await import('../../src/sprechzimmer/static/js/protocol.js');
+  assert.equal(encode({ type: 'quality' }), '{"type":"quality"}');
+  const full = {
+    type: /** @type {const} */ ('quality'),
+    bitrate_out_kbps: 812.5,
+    bitrate_in_kbps: null,
+    loss_pct: 0,
+    rtt_ms: 41,
+    jitter_ms: 3.2,
+    fps: 19.8,
+    height: 480,
+    local_candidate: /** @type {const} */ ('relay'),
+    remote_candidate: /** @type {const} */ ('host'),
+    errors: 'ice-restart,no-key',
+  };
+  assert.deepEqual(JSON.parse(encode(full)), full);
+  for (const bad of [
+    { bitrate_out_kbps: 100001 },
+    { loss_pct: -1 },
+    { rtt_ms: Infinity },
+    { fps: '20' },
+    { height: 480.5 },
+    { local_candidate: 'lan' },
+    { errors: 'ice-failed,bogus' },
+    { errors: 'ice-failed,ice-failed' },
+    { errors: 'ice-failed, no-key' },
+    { address: '10.0.0.1' },
+  ]) {
+    assert.throws(() => encode(/** @type {any} */ ({ type: 'quality', ...bad })), PE, JSON.stringify(bad));
+  }
+});

@@ -18,6 +18,7 @@ import { acquireMedia, listDevices, stopStream, watchLevel } from './devices.js'
 import { audioContext, playChime, unlockAudioOnGesture } from './sound.js';
 import { E2eeSession } from './e2ee-session.js';
 import { parseDebugSwitches } from './e2ee.js';
+import { QualityPolicy, QualitySummary, decodeQualityPeerMessage, receiverReportFor } from './quality.js';
 
 /** @typedef {import('./protocol.js').Role} Role */
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
@@ -28,6 +29,8 @@ import { parseDebugSwitches } from './e2ee.js';
 /** @typedef {import('./e2ee.js').E2eeState} E2eeState */
 /** @typedef {import('./e2ee.js').FallbackReason} FallbackReason */
 /** @typedef {import('./e2ee-session.js').Counters} E2eeCounters */
+/** @typedef {import('./quality.js').Grade} Grade */
+/** @typedef {import('./quality.js').ProfileName} ProfileName */
 
 /**
  * What the page shows; mirrored in data-status of [data-testid=call-status].
@@ -111,6 +114,11 @@ const ui = {
   sas: $('[data-testid="sas"]', HTMLElement),
   sasHelp: $('#sas-help', HTMLElement),
   verify: $('[data-testid="verify"]', HTMLButtonElement),
+  quality: $('[data-testid="quality-indicator"]', HTMLElement),
+  qualitySendText: $('#quality-send-text', HTMLElement),
+  qualityReceiveText: $('#quality-receive-text', HTMLElement),
+  qualityNotice: $('[data-testid="quality-notice"]', HTMLElement),
+  audioOnly: $('[data-testid="audio-only"]', HTMLButtonElement),
   slots: {
     device: $('#slot-device', HTMLElement),
     'waiting-room': $('#slot-waiting', HTMLElement),
@@ -189,6 +197,24 @@ let e2eeRequired = true;
  */
 /** @type {E2eeState | null} */
 let e2eeEnded = null;
+/** The operator's caps on our outgoing video, from `admitted`. */
+let bitrateCaps = { maxKbps: 2500, relayMaxKbps: 1000 };
+/** The ladder for the current connection's outgoing video. */
+/** @type {QualityPolicy | null} */
+let quality = null;
+/** The profile last applied to the sender (null: none yet on this connection). */
+/** @type {ProfileName | null} */
+let appliedProfile = null;
+let appliedKbps = -1;
+/** The person chose audio only (kept across connections of this tab). */
+let audioOnlyWanted = false;
+/** The other side says its video to us is paused ('weak' or 'manual'), or not (null). */
+/** @type {'weak' | 'manual' | null} */
+let remotePaused = null;
+/** @type {{send: Grade | null, receive: Grade | null}} */
+let grades = { send: null, receive: null };
+/** The anonymous 30-s summary for the server; one per tab. */
+const summary = new QualitySummary(performance.now());
 
 /**
  * The one transition function of the page: sets the status, its sentence
@@ -268,6 +294,7 @@ async function useDevices(choice) {
   stopLevel = null;
   stopStream(localStream);
   const { stream, problem } = await acquireMedia(choice);
+  if (problem) summary.error('gum-failed');
   localStream = stream;
   ui.localVideo.srcObject = stream;
   /** @type {Record<string, MessageKey>} */
@@ -416,6 +443,10 @@ function join(invite) {
     admitted = true;
     keyEpoch = m.epoch;
     e2eeRequired = m.e2ee_required;
+    bitrateCaps = {
+      maxKbps: m.max_bitrate_kbps ?? bitrateCaps.maxKbps,
+      relayMaxKbps: m.relay_max_bitrate_kbps ?? bitrateCaps.relayMaxKbps,
+    };
     iceSettings = { servers: m.ice_servers, policy: m.ice_transport_policy };
     iceKnown = true;
     relayOnly = m.ice_transport_policy === 'relay';
@@ -571,10 +602,21 @@ function newPeer() {
       if (peer === p) onConnectionState(state);
     },
     onIceState: (state) => {
+      if (state === 'failed') summary.error('ice-failed');
       if (peer === p && recovery) runRecovery(recovery.iceState(state, performance.now()));
+    },
+    onQualityMessage: (data) => {
+      if (peer === p) onQualityMessage(data);
     },
   });
   peer = p;
+  quality = new QualityPolicy(bitrateCaps, debug);
+  quality.manualAudioOnly = audioOnlyWanted;
+  appliedProfile = null;
+  appliedKbps = -1;
+  remotePaused = null;
+  grades = { send: null, receive: null };
+  renderQuality();
   recovery = new RecoveryPolicy({
     now: performance.now(),
     turnAvailable: hasTurn(iceSettings.servers),
@@ -606,6 +648,10 @@ function closePeer() {
   if (!peer) return;
   peer.close();
   peer = null;
+  quality = null;
+  remotePaused = null;
+  grades = { send: null, receive: null };
+  renderQuality();
   if (e2ee) e2eeEnded = e2ee.state;
   e2ee?.close();
   e2ee = null;
@@ -685,6 +731,95 @@ async function statsTick() {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Quality: what the connection can carry (quality.js decides, peer.js applies)
+
+/**
+ * One quality step, every STATS_INTERVAL_MS while connected: sample, decide,
+ * apply, tell the other side what we receive, summarise for the server.
+ */
+async function qualityTick() {
+  const p = peer;
+  const policy = quality;
+  if (!p || p.closed || !policy) return;
+  try {
+    const sample = await p.qualitySample();
+    if (p !== peer) return;
+    const decision = policy.sample(sample);
+    const { profile } = decision;
+    if (profile.name !== appliedProfile || decision.maxKbps !== appliedKbps) {
+      appliedProfile = profile.name;
+      appliedKbps = decision.maxKbps;
+      debug(`quality: sending ${profile.name} at ${decision.maxKbps} kbit/s`);
+      await p.applyProfile({ maxKbps: decision.maxKbps, scale: profile.scale, maxFramerate: profile.maxFramerate, video: profile.video });
+    }
+    // Sent every time, not only on change: the channel may open late, and
+    // a lost state must not stick.
+    p.sendQuality(receiverReportFor(sample));
+    p.sendQuality({ type: 'video-paused', paused: !profile.video, manual: policy.manualAudioOnly });
+    grades = { send: decision.send, receive: remotePaused === 'weak' ? 'poor' : decision.receive };
+    renderQuality();
+    if (sample.framesDecoded !== null || sample.outKbps !== null) summary.add(sample);
+    sendSummary(false);
+  } catch (err) {
+    debug(`quality step failed: ${err}`);
+  }
+}
+
+/** @param {unknown} data from the quality data channel */
+function onQualityMessage(data) {
+  const m = decodeQualityPeerMessage(data);
+  if (!m) return;
+  if (m.type === 'receiver-report') {
+    quality?.receiverReport({ now: performance.now(), maxKbps: m.maxKbps, lossPct: m.lossPct, freezeCount: m.freezeCount });
+  } else {
+    const next = m.paused ? (m.manual ? 'manual' : 'weak') : null;
+    if (next !== remotePaused) {
+      remotePaused = next;
+      renderQuality();
+    }
+  }
+}
+
+/**
+ * The anonymous summary to the server, when due (or now, at the end of a
+ * call). Checked by the codec first: a refused one is dropped, never sent.
+ * @param {boolean} final
+ */
+function sendSummary(final) {
+  const now = performance.now();
+  if (!final && !summary.due(now)) return;
+  const message = summary.take(now);
+  try {
+    signaling?.send(message);
+  } catch (err) {
+    debug(`quality summary refused: ${err}`);
+  }
+}
+
+function renderQuality() {
+  ui.quality.dataset.send = grades.send ?? '';
+  ui.quality.dataset.receive = grades.receive ?? '';
+  ui.qualitySendText.textContent = t(grades.send ? `quality.${grades.send}` : 'quality.unknown');
+  ui.qualityReceiveText.textContent = t(grades.receive ? `quality.${grades.receive}` : 'quality.unknown');
+  const own = quality && !quality.profile.video ? (quality.manualAudioOnly ? 'manual' : 'weak') : null;
+  // Ours first: what we can change; then what the other side says.
+  const paused = own ?? remotePaused;
+  ui.qualityNotice.hidden = paused === null;
+  ui.qualityNotice.dataset.side = own ? 'send' : paused ? 'receive' : '';
+  ui.qualityNotice.dataset.reason = paused ?? '';
+  ui.qualityNotice.textContent = paused === null ? '' : t(paused === 'manual' ? 'quality.pausedManual' : 'quality.pausedWeak');
+  ui.audioOnly.setAttribute('aria-pressed', String(audioOnlyWanted));
+}
+
+function onAudioOnlyClick() {
+  audioOnlyWanted = !audioOnlyWanted;
+  if (quality) quality.manualAudioOnly = audioOnlyWanted;
+  renderQuality();
+  // Apply at once rather than on the next tick.
+  qualityTick();
+}
+
 function startStats() {
   // The transport exists once connected; an ICE restart keeps it, a new
   // pair shows at once where the browser tells us, else within 2 s.
@@ -693,7 +828,10 @@ function startStats() {
   });
   statsTick();
   if (statsTimer !== null) return;
-  statsTimer = setInterval(statsTick, STATS_INTERVAL_MS);
+  statsTimer = setInterval(() => {
+    statsTick();
+    qualityTick();
+  }, STATS_INTERVAL_MS);
 }
 
 function stopStats() {
@@ -742,6 +880,7 @@ function runRecovery(actions) {
 function restartIce() {
   if (!peer || peer.closed) return;
   restarts += 1;
+  summary.error('ice-restart');
   peer.restartIce();
 }
 
@@ -767,6 +906,7 @@ function switchCompat(on, auto) {
   compatWanted = on;
   compatAuto = on && auto;
   saveCompat(on);
+  if (on) summary.error('compat-mode');
   debug(`compatibility mode ${on ? 'on' : 'off'}${auto ? ' (automatic)' : ''}`);
   renderNetworkControls();
   const p = peer;
@@ -967,6 +1107,8 @@ function finish(next, text, sendBye) {
   }
   clearRelayPending();
   if (signaling) {
+    // What the call had since the last summary, unless it was nothing.
+    if (summary.hasSamples) sendSummary(true);
     reportMedia('disconnected');
     if (sendBye) signaling.hangup();
     else signaling.close();
@@ -1004,6 +1146,16 @@ function updateToggles() {
  * @property {number} restarts ICE restarts performed (therapist) or requested (client) in this tab
  * @property {() => Promise<CallStats>} stats inbound totals and the selected candidate pair
  * @property {E2eeHandle} e2ee frame encryption of the current connection (a fresh snapshot on each read)
+ * @property {QualityHandle} quality what our video sender uses now and how both directions look
+ */
+
+/**
+ * @typedef {object} QualityHandle
+ * @property {ProfileName | null} profile the profile applied to our video sender
+ * @property {number | null} maxKbps its bitrate (0: video paused)
+ * @property {Grade | null} send
+ * @property {Grade | null} receive
+ * @property {'weak' | 'manual' | null} remotePaused the other side paused its video to us
  */
 
 /**
@@ -1036,6 +1188,15 @@ const handle = Object.freeze({
   },
   get restarts() {
     return restarts;
+  },
+  get quality() {
+    return Object.freeze({
+      profile: appliedProfile,
+      maxKbps: appliedProfile === null ? null : appliedKbps,
+      send: grades.send,
+      receive: grades.receive,
+      remotePaused,
+    });
   },
   get e2ee() {
     const session = e2ee;
@@ -1089,6 +1250,7 @@ function main() {
     renderConnection(ui.connection.dataset.state ?? 'new');
     renderNetworkControls();
     renderE2ee();
+    renderQuality();
     if (welcome?.client_id) ui.clientLabel.textContent = t('call.clientLabel', { clientId: welcome.client_id });
     fillDeviceSelects().catch(() => {});
   });
@@ -1132,6 +1294,7 @@ function main() {
   ui.rejoin.addEventListener('click', () => location.reload());
   ui.compat.addEventListener('click', onCompatClick);
   ui.relayOnly.addEventListener('click', onRelayOnlyClick);
+  ui.audioOnly.addEventListener('click', onAudioOnlyClick);
   ui.verify.addEventListener('click', () => {
     if (role === 'therapist') e2ee?.verify();
   });

@@ -142,6 +142,16 @@ const de = {
   'conn.relayUdp': 'Über Relay (TURN/UDP)',
   'conn.relayTcp': 'Über Relay (TURN/TCP)',
   'conn.relayTls': 'Über Relay (TURN/TLS)',
+  'quality.label': 'Verbindungsqualität',
+  'quality.send': 'Senden',
+  'quality.receive': 'Empfangen',
+  'quality.good': 'gut',
+  'quality.fair': 'mäßig',
+  'quality.poor': 'schwach',
+  'quality.unknown': '–',
+  'quality.audioOnly': 'Nur Audio',
+  'quality.pausedWeak': 'Video pausiert wegen schwacher Verbindung',
+  'quality.pausedManual': 'Video pausiert: nur Audio gewählt',
 
   'sound.enable': 'Ton für Benachrichtigungen',
 };
@@ -279,6 +289,16 @@ const en = {
   'conn.relayUdp': 'Via relay (TURN/UDP)',
   'conn.relayTcp': 'Via relay (TURN/TCP)',
   'conn.relayTls': 'Via relay (TURN/TLS)',
+  'quality.label': 'Connection quality',
+  'quality.send': 'Sending',
+  'quality.receive': 'Receiving',
+  'quality.good': 'good',
+  'quality.fair': 'fair',
+  'quality.poor': 'weak',
+  'quality.unknown': '–',
+  'quality.audioOnly': 'Audio only',
+  'quality.pausedWeak': 'Video paused because of a weak connection',
+  'quality.pausedManual': 'Video paused: audio only chosen',
 
   'sound.enable': 'Sound for notifications',
 };

@@ -13,7 +13,16 @@
 // knows how: the therapist restarts, the client asks the therapist to.
 
 import { sdpFingerprint } from './protocol.js';
-import { mediaPath, inboundSummary } from './stats.js';
+import { mediaPath, inboundSummary, qualitySample } from './stats.js';
+import { withOpusResilience } from './quality.js';
+
+/**
+ * The quality data channel: the receiver tells the sender what it can take.
+ * Negotiated with a fixed id next to the key agreement's (id 0), so that
+ * neither side waits for the other to open it.
+ */
+export const QUALITY_CHANNEL_LABEL = 'sprechzimmer-quality';
+export const QUALITY_CHANNEL_ID = 1;
 
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 /** @typedef {import('./protocol.js').CandidateMessage} CandidateMessage */
@@ -32,6 +41,16 @@ import { mediaPath, inboundSummary } from './stats.js';
  * @property {(text: string) => void} [log]
  * @property {E2eeSession | null} [e2ee] frame encryption of this connection: its
  *   transforms go on every sender and receiver, its data channel is made here
+ * @property {(data: unknown) => void} [onQualityMessage] a message on the quality channel
+ */
+
+/**
+ * What to apply to our video sender (from quality.js).
+ * @typedef {object} SendProfile
+ * @property {number} maxKbps 0: video paused
+ * @property {number} scale scaleResolutionDownBy
+ * @property {number | null} maxFramerate
+ * @property {boolean} video
  */
 
 export class PeerSession {
@@ -58,6 +77,13 @@ export class PeerSession {
   #queue = Promise.resolve();
   /** @type {E2eeSession | null} */
   #e2ee;
+  /** @type {RTCDataChannel | null} */
+  #qualityChannel = null;
+  /** @type {(data: unknown) => void} */
+  #onQualityMessage;
+  #audioPrioritized = false;
+  /** @type {import('./stats.js').Counters | null} */
+  #counters = null;
 
   /** @param {PeerOptions} options */
   constructor(options) {
@@ -66,6 +92,7 @@ export class PeerSession {
     this.#log = options.log ?? (() => {});
     this.#localStream = options.localStream;
     this.#e2ee = options.e2ee ?? null;
+    this.#onQualityMessage = options.onQualityMessage ?? (() => {});
     this.pc = new RTCPeerConnection({
       ...options.configuration,
       ...this.#e2ee?.pcConfiguration,
@@ -131,6 +158,7 @@ export class PeerSession {
     if (this.#polite) return;
     // The key agreement's channel comes first, so the first offer has it.
     this.#e2ee?.openChannel(this.pc);
+    this.#openQualityChannel();
     for (const kind of /** @type {const} */ (['audio', 'video'])) {
       const track = this.#localStream?.getTracks().find((t) => t.kind === kind);
       if (track && this.#localStream) {
@@ -208,6 +236,7 @@ export class PeerSession {
         // the negotiated channel now, so that the answer keeps it and no
         // renegotiation follows.
         if (this.#e2ee && !this.#e2ee.hasChannel && /^m=application /m.test(sdp)) this.#e2ee.openChannel(pc);
+        if (/^m=application /m.test(sdp)) this.#openQualityChannel();
         this.#attachLocalTracks();
         this.#e2ee?.prepare(pc);
         await pc.setLocalDescription();
@@ -238,7 +267,8 @@ export class PeerSession {
     const desc = this.pc.localDescription;
     if (!desc || (desc.type !== 'offer' && desc.type !== 'answer')) return;
     try {
-      this.#send({ type: desc.type, sdp: desc.sdp });
+      // Opus FEC and DTX: what we want from the other side's encoder.
+      this.#send({ type: desc.type, sdp: withOpusResilience(desc.sdp) });
     } catch (err) {
       // encodeClientMessage refused it (e.g. SDP over the size bound).
       this.#log(`peer: cannot send ${desc.type}: ${err}`);
@@ -343,6 +373,92 @@ export class PeerSession {
     return { ...mediaPath(list), ...inboundSummary(list) };
   }
 
+  /**
+   * A quality sample: rates since the previous call of this method.
+   * @returns {Promise<import('./stats.js').MeasuredSample>}
+   */
+  async qualitySample() {
+    const report = await this.pc.getStats();
+    const { sample, counters } = qualitySample(report.values(), this.#counters, performance.now());
+    this.#counters = counters;
+    return sample;
+  }
+
+  #openQualityChannel() {
+    if (this.#qualityChannel || this.#closed) return;
+    try {
+      const channel = this.pc.createDataChannel(QUALITY_CHANNEL_LABEL, { negotiated: true, id: QUALITY_CHANNEL_ID, ordered: true });
+      channel.onmessage = (event) => this.#onQualityMessage(event.data);
+      this.#qualityChannel = channel;
+    } catch (err) {
+      this.#log(`peer: no quality channel: ${err}`);
+    }
+  }
+
+  /**
+   * Send on the quality channel.
+   * @param {object} message
+   * @returns {boolean} false while the channel is not open (nothing is queued)
+   */
+  sendQuality(message) {
+    const channel = this.#qualityChannel;
+    if (this.#closed || !channel || channel.readyState !== 'open') return false;
+    try {
+      channel.send(JSON.stringify(message));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Apply a profile to our video sender, and give audio priority over video
+   * on the first call. Browsers that refuse a field keep the rest.
+   * @param {SendProfile} profile
+   * @returns {Promise<boolean>} whether the video sender took it
+   */
+  async applyProfile(profile) {
+    if (this.#closed) return false;
+    const senders = this.pc.getSenders();
+    if (!this.#audioPrioritized) {
+      const audio = senders.find((x) => x.track?.kind === 'audio');
+      if (audio) {
+        this.#audioPrioritized = true;
+        await this.#setEncoding(audio, (e) => {
+          e.priority = 'high';
+          e.networkPriority = 'high';
+        });
+      }
+    }
+    const video = senders.find((x) => x.track?.kind === 'video');
+    if (!video) return false;
+    return await this.#setEncoding(video, (e) => {
+      e.active = profile.video;
+      if (profile.video) e.maxBitrate = profile.maxKbps * 1000;
+      e.scaleResolutionDownBy = profile.scale;
+      if (profile.maxFramerate !== null) e.maxFramerate = profile.maxFramerate;
+      else delete e.maxFramerate;
+    });
+  }
+
+  /**
+   * @param {RTCRtpSender} sender
+   * @param {(encoding: RTCRtpEncodingParameters) => void} change
+   * @returns {Promise<boolean>}
+   */
+  async #setEncoding(sender, change) {
+    try {
+      const params = sender.getParameters();
+      if (!params.encodings || params.encodings.length === 0) return false;
+      for (const e of params.encodings) change(e);
+      await sender.setParameters(params);
+      return true;
+    } catch (err) {
+      this.#log(`peer: setParameters refused: ${err}`);
+      return false;
+    }
+  }
+
   get closed() {
     return this.#closed;
   }
@@ -357,6 +473,7 @@ export class PeerSession {
     this.pc.ontrack = null;
     this.pc.oniceconnectionstatechange = null;
     this.pc.onconnectionstatechange = null;
+    if (this.#qualityChannel) this.#qualityChannel.onmessage = null;
     // connectionstatechange does not fire for close(); the page sets 'closed'.
     this.pc.close();
     this.#e2ee?.close();

@@ -48,12 +48,28 @@ export const MAX_RESUME = 64;
  * @typedef {{type: 'relay-only', enabled: boolean}} RelayOnlyMessage therapist only: all media
  *   through the TURN relay for this session (or back to normal); a running call restarts
  */
+/** @typedef {'host' | 'srflx' | 'prflx' | 'relay' | 'unknown'} CandidateType */
+/**
+ * @typedef {object} QualityMessage anonymous summary of our side of the call, about every 30 s
+ * @property {'quality'} type
+ * @property {number | null} [bitrate_out_kbps] 0..100 000
+ * @property {number | null} [bitrate_in_kbps] 0..100 000
+ * @property {number | null} [loss_pct] 0..100, inbound
+ * @property {number | null} [rtt_ms] 0..60 000
+ * @property {number | null} [jitter_ms] 0..60 000
+ * @property {number | null} [fps] 0..120, received video
+ * @property {number | null} [height] integer 0..4 320, received video
+ * @property {CandidateType} [local_candidate]
+ * @property {CandidateType} [remote_candidate]
+ * @property {string} [errors] comma-separated codes of QUALITY_ERROR_CODES, no spaces, each once
+ */
 /** @typedef {{type: 'ping'}} PingMessage */
 /** @typedef {{type: 'bye'}} ByeMessage */
 
 /**
  * @typedef {HelloMessage | AdmitMessage | DeclineMessage | OfferMessage | AnswerMessage
- *   | CandidateMessage | RestartMessage | MediaMessage | RelayOnlyMessage | PingMessage | ByeMessage} ClientMessage
+ *   | CandidateMessage | RestartMessage | MediaMessage | RelayOnlyMessage | QualityMessage | PingMessage
+ *   | ByeMessage} ClientMessage
  */
 
 // ---------------------------------------------------------------------------
@@ -90,6 +106,8 @@ export const MAX_RESUME = 64;
  * @property {number} epoch key epoch of the fresh connection; its first key agreement uses it
  * @property {number} rekey_interval seconds between the server's `rekey` messages
  * @property {boolean} e2ee_required the operator's fail-closed policy: no call without frame encryption
+ * @property {number} [max_bitrate_kbps] cap on each outgoing video stream, kbit/s
+ * @property {number} [relay_max_bitrate_kbps] the lower cap while the selected pair is relayed
  */
 /** @typedef {{type: 'declined'}} DeclinedMessage to the client, then close 1000 */
 /** @typedef {{type: 'peer-joined', role: Role, admitted: boolean}} PeerJoinedMessage */
@@ -262,6 +280,44 @@ function nullable(check) {
 
 const role = oneOf('therapist', 'client');
 
+export const MAX_BITRATE_KBPS = 100000;
+export const MAX_MS = 60000;
+export const MAX_ERRORS = 256;
+/** @type {readonly CandidateType[]} */
+export const CANDIDATE_TYPES = Object.freeze(['host', 'srflx', 'prflx', 'relay', 'unknown']);
+/** What `quality.errors` may name (docs/protocol.md, *Quality metadata*); anything else is a bad message. */
+export const QUALITY_ERROR_CODES = Object.freeze([
+  'ice-failed',
+  'ice-restart',
+  'decrypt-failed',
+  'no-key',
+  'gum-failed',
+  'e2ee-unsupported',
+  'compat-mode',
+]);
+
+/** @param {number} min @param {number} max @returns {Check} */
+function range(min, max) {
+  return (v, where) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      throw new ProtocolError(`${where}: expected a number in ${min}..${max}`);
+    }
+    return v;
+  };
+}
+
+/** @type {Check} */
+function errorCodes(v, where) {
+  const s = str(MAX_ERRORS)(v, where);
+  if (s === '') return s;
+  const codes = /** @type {string} */ (s).split(',');
+  if (new Set(codes).size !== codes.length) throw new ProtocolError(`${where}: a code repeated`);
+  for (const code of codes) {
+    if (!QUALITY_ERROR_CODES.includes(code)) throw new ProtocolError(`${where}: unknown code`);
+  }
+  return s;
+}
+
 /** @type {Check} */
 function iceServers(v, where) {
   if (!Array.isArray(v)) throw new ProtocolError(`${where}: expected a list`);
@@ -314,6 +370,18 @@ const CLIENT_SCHEMA = {
   restart: {},
   media: { state: oneOf('connected', 'disconnected') },
   'relay-only': { enabled: bool },
+  quality: {
+    'bitrate_out_kbps?': nullable(range(0, MAX_BITRATE_KBPS)),
+    'bitrate_in_kbps?': nullable(range(0, MAX_BITRATE_KBPS)),
+    'loss_pct?': nullable(range(0, 100)),
+    'rtt_ms?': nullable(range(0, MAX_MS)),
+    'jitter_ms?': nullable(range(0, MAX_MS)),
+    'fps?': nullable(range(0, 120)),
+    'height?': nullable(int(0, 4320)),
+    'local_candidate?': oneOf(...CANDIDATE_TYPES),
+    'remote_candidate?': oneOf(...CANDIDATE_TYPES),
+    'errors?': errorCodes,
+  },
   ping: {},
   bye: {},
 };
@@ -340,6 +408,8 @@ const SERVER_SCHEMA = {
     epoch: int(0, Number.MAX_SAFE_INTEGER),
     rekey_interval: positiveNumber,
     e2ee_required: bool,
+    'max_bitrate_kbps?': int(1, MAX_BITRATE_KBPS),
+    'relay_max_bitrate_kbps?': int(1, MAX_BITRATE_KBPS),
   },
   rekey: { epoch: int(0, Number.MAX_SAFE_INTEGER) },
   declined: {},

@@ -149,3 +149,120 @@ export function inboundSummary(stats) {
   }
   return out;
 }
+
+/**
+ * Running totals of one getStats report, kept between two samples.
+ * @typedef {object} Counters
+ * @property {number} now ms
+ * @property {number} bytesOut all outbound RTP payload bytes
+ * @property {number} videoBytesOut
+ * @property {number} bytesIn
+ * @property {number} packetsIn
+ * @property {number} packetsLost
+ * @property {number} framesDecoded video
+ * @property {number} framesDropped
+ * @property {number} freezeCount
+ */
+
+/**
+ * One quality sample (see quality.js) plus what the page shows and sends:
+ * bitrates both ways and the candidate types of the selected pair.
+ * @typedef {import('./quality.js').QualitySample & {
+ *   outKbps: number | null, videoOutKbps: number | null, inKbps: number | null,
+ *   localType: string | null, remoteType: string | null}} MeasuredSample
+ */
+
+/**
+ * @param {Iterable<any>} stats
+ * @param {number} now ms, monotonic
+ * @returns {Counters}
+ */
+export function counters(stats, now) {
+  const c = { now, bytesOut: 0, videoBytesOut: 0, bytesIn: 0, packetsIn: 0, packetsLost: 0, framesDecoded: 0, framesDropped: 0, freezeCount: 0 };
+  for (const s of stats) {
+    if (!s) continue;
+    const kind = s.kind ?? s.mediaType;
+    if (s.type === 'outbound-rtp') {
+      const bytes = Number(s.bytesSent) || 0;
+      c.bytesOut += bytes;
+      if (kind === 'video') c.videoBytesOut += bytes;
+    } else if (s.type === 'inbound-rtp') {
+      c.bytesIn += Number(s.bytesReceived) || 0;
+      c.packetsIn += Number(s.packetsReceived) || 0;
+      c.packetsLost += Math.max(0, Number(s.packetsLost) || 0);
+      if (kind === 'video') {
+        c.framesDecoded += Number(s.framesDecoded) || 0;
+        c.framesDropped += Number(s.framesDropped) || 0;
+        c.freezeCount += Number(s.freezeCount) || 0;
+      }
+    }
+  }
+  return c;
+}
+
+/**
+ * A quality sample from a report and the counters of the previous one
+ * (null on the first: then there are no rates yet).
+ *
+ * @param {Iterable<any>} stats
+ * @param {Counters | null} prev
+ * @param {number} now ms, monotonic
+ * @returns {{sample: MeasuredSample, counters: Counters}}
+ */
+export function qualitySample(stats, prev, now) {
+  const list = [...stats];
+  const c = counters(list, now);
+  const pair = selectedCandidatePair(list);
+  const path = mediaPath(list);
+  const seconds = prev ? (now - prev.now) / 1000 : 0;
+  /** @param {number} bytes @returns {number | null} */
+  const kbps = (bytes) => (seconds > 0 && bytes >= 0 ? Math.round((bytes * 8) / seconds / 1000) : null);
+  /** @param {number} v @returns {number | null} */
+  const delta = (v) => (prev && v >= 0 ? v : null);
+  let lossPct = null;
+  if (prev) {
+    const received = c.packetsIn - prev.packetsIn;
+    const lost = c.packetsLost - prev.packetsLost;
+    if (received + lost > 0 && lost >= 0) lossPct = (100 * lost) / (received + lost);
+  }
+  let remoteLoss = null;
+  let jitter = null;
+  let height = null;
+  let fps = null;
+  for (const s of list) {
+    const kind = s?.kind ?? s?.mediaType;
+    if (s?.type === 'remote-inbound-rtp' && typeof s.fractionLost === 'number') {
+      remoteLoss = Math.max(remoteLoss ?? 0, 100 * s.fractionLost);
+    } else if (s?.type === 'inbound-rtp') {
+      if (typeof s.jitter === 'number') jitter = Math.max(jitter ?? 0, s.jitter * 1000);
+      if (kind === 'video') {
+        if (typeof s.frameHeight === 'number') height = s.frameHeight;
+        if (typeof s.framesPerSecond === 'number') fps = s.framesPerSecond;
+      }
+    }
+  }
+  const available = typeof pair?.availableOutgoingBitrate === 'number' ? Math.round(pair.availableOutgoingBitrate / 1000) : null;
+  const rtt = typeof pair?.currentRoundTripTime === 'number' ? pair.currentRoundTripTime * 1000 : null;
+  return {
+    counters: c,
+    sample: {
+      now,
+      availableKbps: available,
+      lossPct,
+      remoteLossPct: remoteLoss,
+      rttMs: rtt,
+      jitterMs: jitter,
+      framesDecoded: prev ? delta(c.framesDecoded - prev.framesDecoded) : null,
+      framesDropped: prev ? delta(c.framesDropped - prev.framesDropped) : null,
+      freezeCount: prev ? delta(c.freezeCount - prev.freezeCount) : null,
+      height,
+      fps,
+      relayed: path.path === 'relay',
+      outKbps: prev ? kbps(c.bytesOut - prev.bytesOut) : null,
+      videoOutKbps: prev ? kbps(c.videoBytesOut - prev.videoBytesOut) : null,
+      inKbps: prev ? kbps(c.bytesIn - prev.bytesIn) : null,
+      localType: path.localType,
+      remoteType: path.remoteType,
+    },
+  };
+}
