@@ -388,9 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db.add_parser("upgrade", help="apply schema migrations").set_defaults(run=cmd_db_upgrade)
 
-    sub.add_parser(
-        "audit", help="check a deployment and print a pass/fail report", add_help=False
-    )
+    sub.add_parser("audit", help="check a deployment and print a pass/fail report", add_help=False)
     peer = sub.add_parser(
         "peer", help="join a session as a headless peer (synthetic media)", add_help=False
     )
