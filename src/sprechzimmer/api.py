@@ -13,14 +13,15 @@ import datetime as dt
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from . import accounts, sessions
+from . import accounts, billing, sessions
 from .config import Settings
 from .errors import (
     CsrfFailed,
+    InvalidInput,
     InvalidLogin,
     NotAuthenticated,
     NotFound,
@@ -263,3 +264,39 @@ async def delete_session(session_id: str, therapist: Therapist, request: Request
     await _own_session(request, therapist, session_id)
     await run_in_threadpool(_store(request).revoke_session, session_id)
     await _hub(request).revoke(session_id)
+
+
+# --- billing ------------------------------------------------------------------
+
+
+def _month_report(store: Store, settings: Settings, therapist_id: int, month: billing.Month) -> str:
+    bounds = month.bounds(settings.zone)
+    found = store.billing_sessions(bounds.start, bounds.end, therapist_id=therapist_id)
+    lines = billing.month_report(found, month, settings.zone, settings.reconnect_tolerance)
+    return billing.to_csv(lines)
+
+
+@router.get(
+    "/billing",
+    tags=["billing"],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One line per session."}},
+)
+async def get_billing(
+    therapist: Therapist,
+    request: Request,
+    month: Annotated[str, Query(description="Calendar month of the practice, YYYY-MM.")],
+) -> Response:
+    """Billable time (both sides' media connected) per session in ``month``, as CSV."""
+    try:
+        parsed = billing.Month.parse(month)
+    except ValueError:
+        raise InvalidInput("month") from None
+    text = await run_in_threadpool(
+        _month_report, _store(request), _settings(request), therapist.id, parsed
+    )
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="billing-{parsed}.csv"'},
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,14 +15,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, api
+from . import __version__, api, billing
 from .config import Settings
 from .errors import InvalidInput, SprechzimmerError, error_body
 from .hub import Hub
 from .metrics import metrics_endpoint
 from .ratelimit import RateLimiter
 from .signaling import signaling_endpoint
-from .store import Store
+from .store import PurgeCounts, Store
 from .turn import EmbeddedTurn
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 TOTAL_LOGIN_FACTOR = 20
 PURGE_INTERVAL = 3600.0
-"""Seconds between two deletions of quality samples past their retention."""
+"""Seconds between two deletions of data past its retention (tokens, sessions, samples)."""
 
 # No inline scripts or styles, nothing from another origin (issue 6 deepens this).
 CSP = (
@@ -53,18 +54,36 @@ def security_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
-async def purge_quality_periodically(
-    store: Store, retention_days: int, interval: float = PURGE_INTERVAL
+def purge_once(store: Store, settings: Settings, now: dt.datetime) -> PurgeCounts:
+    """Delete everything past its retention: expired tokens, idle sessions, old samples."""
+    counts = store.purge(
+        now,
+        billing.retention_cutoff(now, settings.billing_retention_days),
+        settings.quality_retention_days,
+    )
+    if any(dataclasses.astuple(counts)):
+        log.info(
+            "purged %d expired token(s), %d session(s) with %d event(s) idle for more than "
+            "%d days, %d quality sample(s) older than %d days",
+            counts.tokens,
+            counts.sessions,
+            counts.events,
+            settings.billing_retention_days,
+            counts.quality_samples,
+            settings.quality_retention_days,
+        )
+    return counts
+
+
+async def purge_periodically(
+    store: Store, settings: Settings, interval: float = PURGE_INTERVAL
 ) -> None:
-    """Delete quality samples past their retention now, then every ``interval`` seconds."""
+    """Purge (``purge_once``) now, then every ``interval`` seconds."""
     while True:
         try:
-            now = dt.datetime.now(dt.UTC)
-            deleted = await asyncio.to_thread(store.purge_quality, now, retention_days)
-            if deleted:
-                log.info("deleted %d quality samples older than %d days", deleted, retention_days)
+            await asyncio.to_thread(purge_once, store, settings, dt.datetime.now(dt.UTC))
         except Exception:  # try again next time; the service goes on
-            log.exception("purging quality samples failed")
+            log.exception("purging data past its retention failed")
         await asyncio.sleep(interval)
 
 
@@ -99,9 +118,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         if turn is not None:
             await asyncio.to_thread(turn.start)
         ticker = asyncio.create_task(hub.run_ticks(min(1.0, settings.heartbeat_interval / 2)))
-        purger = asyncio.create_task(
-            purge_quality_periodically(store, settings.quality_retention_days)
-        )
+        purger = asyncio.create_task(purge_periodically(store, settings))
         try:
             yield
         finally:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from . import accounts
 from .config import ConfigError, Settings, load_settings
 from .sessions import create_session
-from .store import Store
+from .store import Store, TherapistInfo
 from .tokens import digest, new_api_key
 
 DEMO_CODE = "demo"
@@ -269,9 +269,87 @@ def cmd_turn_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    days = settings.quality_retention_days
-    deleted = _store(settings).purge_quality(_now(), days)
-    print(f"{deleted} quality sample(s) older than {days} days deleted")
+    from .app import purge_once
+
+    counts = purge_once(_store(settings), settings, _now())
+    print(f"{counts.tokens} expired token(s) deleted")
+    print(
+        f"{counts.sessions} session(s) with {counts.events} event(s) idle for more than "
+        f"{settings.billing_retention_days} days deleted"
+    )
+    print(
+        f"{counts.quality_samples} quality sample(s) older than "
+        f"{settings.quality_retention_days} days deleted"
+    )
+    return 0
+
+
+def _therapist(store: Store, code: str) -> TherapistInfo:
+    therapist = store.therapist_by_code(code)
+    if therapist is None:
+        raise CliError(f"no therapist with the code {code!r}")
+    return therapist
+
+
+def cmd_billing_export(args: argparse.Namespace, settings: Settings) -> int:
+    from . import billing
+
+    try:
+        month = billing.Month.parse(args.month)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    store = _store(settings)
+    therapist = _therapist(store, args.therapist)
+    bounds = month.bounds(settings.zone)
+    found = store.billing_sessions(bounds.start, bounds.end, therapist_id=therapist.id)
+    lines = billing.month_report(found, month, settings.zone, settings.reconnect_tolerance)
+    if args.csv:
+        sys.stdout.write(billing.to_csv(lines))
+        return 0
+    for line in lines:
+        print(f"{line.date}\t{line.session_id}\t{line.client_id}\t{line.minutes} min")
+    seconds = sum(line.seconds for line in lines)
+    print(
+        f"{len(lines)} session(s) in {month} ({settings.practice_timezone}): "
+        f"{seconds / 60:.2f} min ({seconds} s) billable"
+    )
+    return 0
+
+
+def cmd_privacy_export(args: argparse.Namespace, settings: Settings) -> int:
+    from . import privacy
+
+    store = _store(settings)
+    therapist = _therapist(store, args.therapist)
+    print(json.dumps(privacy.export(store, therapist, _now(), args.client_id), indent=2))
+    return 0
+
+
+def cmd_privacy_delete(args: argparse.Namespace, settings: Settings) -> int:
+    from . import privacy
+
+    store = _store(settings)
+    therapist = _therapist(store, args.therapist)
+    if args.client_id is None:
+        if not args.therapist_account:
+            raise CliError(
+                "name the client with --client-id, or pass --therapist-account to delete "
+                "the therapist's account with all their sessions"
+            )
+        deleted = privacy.delete_therapist(store, therapist)
+    else:
+        if args.keep_billing_totals:
+            totals = privacy.billing_totals(
+                store, therapist, args.client_id, settings.zone, settings.reconnect_tolerance
+            )
+            # Printed for the operator to keep outside; the database keeps nothing.
+            print(json.dumps({"billable_seconds_by_month": totals}))
+        deleted = privacy.delete_client(store, therapist, args.client_id)
+    print(
+        f"deleted {deleted.sessions} session(s), {deleted.events} event(s), "
+        f"{deleted.tokens} token(s), {deleted.therapists} therapist account(s)",
+        file=sys.stderr if args.keep_billing_totals else sys.stdout,
+    )
     return 0
 
 
@@ -379,9 +457,51 @@ def build_parser() -> argparse.ArgumentParser:
     purge = sub.add_parser(
         "purge",
         help="delete data past its retention now (the server also does it hourly)",
-        description="Deletes quality samples older than SPRECHZIMMER_QUALITY_RETENTION_DAYS.",
+        description="Deletes expired invite tokens, sessions with their events idle for more "
+        "than SPRECHZIMMER_BILLING_RETENTION_DAYS, and quality samples older than "
+        "SPRECHZIMMER_QUALITY_RETENTION_DAYS; prints what it deleted.",
     )
     purge.set_defaults(run=cmd_purge)
+
+    bill = sub.add_parser("billing", help="billable time").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    export = bill.add_parser(
+        "export",
+        help="a therapist's billable time in one month",
+        description="Billable time = both sides' media connected; months and dates in "
+        "SPRECHZIMMER_PRACTICE_TIMEZONE.",
+    )
+    export.add_argument("--therapist", required=True, help="the therapist's code")
+    export.add_argument("--month", required=True, help="YYYY-MM")
+    export.add_argument("--csv", action="store_true", help="print CSV (one line per session)")
+    export.set_defaults(run=cmd_billing_export)
+
+    privacy = sub.add_parser("privacy", help="data-subject requests").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    pexport = privacy.add_parser(
+        "export", help="print everything stored about a therapist or a client ID (JSON)"
+    )
+    pexport.add_argument("--therapist", required=True, help="the therapist's code")
+    pexport.add_argument("--client-id", help="only this client ID of the therapist")
+    pexport.set_defaults(run=cmd_privacy_export)
+    pdelete = privacy.add_parser(
+        "delete", help="delete a client ID's sessions, events and tokens (or a whole account)"
+    )
+    pdelete.add_argument("--therapist", required=True, help="the therapist's code")
+    pdelete.add_argument("--client-id", help="the client ID whose data goes")
+    pdelete.add_argument(
+        "--keep-billing-totals",
+        action="store_true",
+        help="first print the client's billable seconds per month (JSON) to keep elsewhere",
+    )
+    pdelete.add_argument(
+        "--therapist-account",
+        action="store_true",
+        help="without --client-id: delete the therapist's account and all their data",
+    )
+    pdelete.set_defaults(run=cmd_privacy_delete)
 
     db = sub.add_parser("db", help="database").add_subparsers(
         dest="action", required=True, metavar="ACTION"

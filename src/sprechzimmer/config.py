@@ -7,7 +7,9 @@ This module must never print or log a secret value.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -133,6 +135,15 @@ class Settings(BaseSettings):
     quality_retention_days: int = 90
     """Days anonymous quality samples are kept (at most 90); 0 keeps none."""
 
+    billing_reconnect_tolerance: Annotated[float, Field(ge=0, le=600)] = 30.0
+    """Seconds: a reconnect within this does not split a billable interval."""
+
+    billing_retention_days: Annotated[int, Field(ge=35, le=3650)] = 400
+    """Days sessions and their events are kept after their last activity (for billing)."""
+
+    practice_timezone: str = "Europe/Berlin"
+    """IANA zone whose calendar months and dates the billing reports use."""
+
     metrics_token: str = ""
     """Bearer token for ``GET /metrics``; empty: the endpoint does not exist (404)."""
 
@@ -146,6 +157,15 @@ class Settings(BaseSettings):
                 f"quality samples may be kept at most {MAX_RETENTION_DAYS} days; "
                 f"use a number from 0 (keep none) to {MAX_RETENTION_DAYS}"
             )
+        return value
+
+    @field_validator("practice_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from None
         return value
 
     @field_validator("public_url")
@@ -191,6 +211,14 @@ class Settings(BaseSettings):
             ttl=self.turn_ttl,
             relay_only=self.relay_only,
         )
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.practice_timezone)
+
+    @property
+    def reconnect_tolerance(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.billing_reconnect_tolerance)
 
     @property
     def origin(self) -> str:

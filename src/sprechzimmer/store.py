@@ -39,6 +39,8 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
+    func,
     select,
     update,
 )
@@ -195,6 +197,36 @@ class EventInfo:
     at: dt.datetime
 
 
+@dataclass(frozen=True)
+class BillingSession:
+    """A session with its events, as billing needs it."""
+
+    session_id: str
+    therapist_id: int
+    client_id: str
+    events: list[EventInfo]
+
+
+@dataclass(frozen=True)
+class PurgeCounts:
+    """What one purge deleted."""
+
+    tokens: int
+    sessions: int
+    events: int
+    quality_samples: int
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What a data-subject deletion removed."""
+
+    sessions: int
+    events: int
+    tokens: int
+    therapists: int = 0
+
+
 def _session_info(row: ConsultationSession) -> SessionInfo:
     return SessionInfo(
         row.id,
@@ -208,6 +240,10 @@ def _session_info(row: ConsultationSession) -> SessionInfo:
 
 def _therapist_info(row: Therapist) -> TherapistInfo:
     return TherapistInfo(row.id, row.code, row.password_hash, row.disabled)
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -455,3 +491,148 @@ class Store:
         with self._tx() as s:
             result = s.execute(delete(quality_samples).where(quality_samples.c.bucket < cutoff))
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # --- billing, retention, data-subject requests -------------------------------
+
+    def billing_sessions(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        therapist_id: int | None = None,
+        client_id: str | None = None,
+    ) -> Iterator[BillingSession]:
+        """Sessions whose events span any part of ``[start, end)``, with all their events.
+
+        All events of such a session come along (an interval may begin before
+        ``start``, and an open one ends at the session's last event). One
+        query, streamed in session order, so a report over millions of events
+        holds one session at a time.
+        """
+        spans = select(Event.session_id).join(
+            ConsultationSession, ConsultationSession.id == Event.session_id
+        )
+        if therapist_id is not None:
+            spans = spans.where(ConsultationSession.therapist_id == therapist_id)
+        if client_id is not None:
+            spans = spans.where(ConsultationSession.client_id == client_id)
+        spans = spans.group_by(Event.session_id).having(
+            func.min(Event.at) < end, func.max(Event.at) >= start
+        )
+        query = (
+            select(
+                Event.session_id,
+                ConsultationSession.therapist_id,
+                ConsultationSession.client_id,
+                Event.role,
+                Event.kind,
+                Event.at,
+            )
+            .join(ConsultationSession, ConsultationSession.id == Event.session_id)
+            .where(Event.session_id.in_(spans))
+            .order_by(Event.session_id, Event.id)
+        )
+        with self.engine.connect() as c:
+            current: BillingSession | None = None
+            result = c.execution_options(yield_per=10_000).execute(query)
+            for sid, tid, cid, role, kind, at in result:
+                if current is None or current.session_id != sid:
+                    if current is not None:
+                        yield current
+                    current = BillingSession(sid, tid, cid, [])
+                current.events.append(EventInfo(sid, Role(role), EventKind(kind), at))
+            if current is not None:
+                yield current
+
+    def purge(
+        self, now: dt.datetime, billing_cutoff: dt.datetime, quality_retention_days: int
+    ) -> PurgeCounts:
+        """Delete expired tokens, sessions (with events) idle since before ``billing_cutoff``,
+        and quality samples past their retention."""
+        tokens = self.delete_expired_tokens(now)
+        with self._tx() as s:
+            recent = exists().where(
+                Event.session_id == ConsultationSession.id, Event.at >= billing_cutoff
+            )
+            stale = select(ConsultationSession.id).where(
+                ConsultationSession.expires_at < billing_cutoff, ~recent
+            )
+            ids = list(s.scalars(stale))
+            counts = self._delete_sessions(s, ids)
+        quality = self.purge_quality(now, quality_retention_days)
+        return PurgeCounts(tokens, counts.sessions, counts.events, quality)
+
+    @staticmethod
+    def _delete_sessions(s: Session, ids: list[str]) -> Deleted:
+        # Explicit deletes rather than relying on ON DELETE CASCADE, so that the
+        # counts are reported and SQLite without the foreign-key pragma is safe.
+        sessions = events = tokens = 0
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            events += _rowcount(s.execute(delete(Event).where(Event.session_id.in_(chunk))))
+            tokens += _rowcount(s.execute(delete(Token).where(Token.session_id.in_(chunk))))
+            sessions += _rowcount(
+                s.execute(delete(ConsultationSession).where(ConsultationSession.id.in_(chunk)))
+            )
+        return Deleted(sessions, events, tokens)
+
+    def sessions_of(self, therapist_id: int, client_id: str | None = None) -> list[SessionInfo]:
+        """All sessions of a therapist (or of one client ID of theirs), oldest first."""
+        with self._tx() as s:
+            query = select(ConsultationSession).where(
+                ConsultationSession.therapist_id == therapist_id
+            )
+            if client_id is not None:
+                query = query.where(ConsultationSession.client_id == client_id)
+            rows = s.scalars(query.order_by(ConsultationSession.created_at, ConsultationSession.id))
+            return [_session_info(r) for r in rows]
+
+    def tokens_of(self, session_id: str) -> list[tuple[Role, dt.datetime]]:
+        """Role and expiry of a session's tokens (never the hashes: of no use to anyone)."""
+        with self._tx() as s:
+            rows = s.execute(
+                select(Token.role, Token.expires_at)
+                .where(Token.session_id == session_id)
+                .order_by(Token.expires_at, Token.role)
+            )
+            return [(Role(role), expires) for role, expires in rows]
+
+    def therapist_export_row(self, therapist_id: int) -> dict[str, Any] | None:
+        """The therapist's row for a data-subject export; hashes replaced by what they are."""
+        with self._tx() as s:
+            row = s.get(Therapist, therapist_id)
+            if row is None:
+                return None
+            return {
+                "code": row.code,
+                "created_at": row.created_at,
+                "disabled": row.disabled,
+                "password_hash": "argon2id hash (kept, not exported)",
+                "api_keys": len(json.loads(row.api_key_hashes)),
+            }
+
+    def delete_client(self, therapist_id: int, client_id: str) -> Deleted:
+        """Delete every session of ``client_id`` of this therapist, with events and tokens."""
+        with self._tx() as s:
+            ids = list(
+                s.scalars(
+                    select(ConsultationSession.id).where(
+                        ConsultationSession.therapist_id == therapist_id,
+                        ConsultationSession.client_id == client_id,
+                    )
+                )
+            )
+            return self._delete_sessions(s, ids)
+
+    def delete_therapist(self, therapist_id: int) -> Deleted:
+        """Delete the therapist's account and all their sessions, events and tokens."""
+        with self._tx() as s:
+            ids = list(
+                s.scalars(
+                    select(ConsultationSession.id).where(
+                        ConsultationSession.therapist_id == therapist_id
+                    )
+                )
+            )
+            counts = self._delete_sessions(s, ids)
+            gone = _rowcount(s.execute(delete(Therapist).where(Therapist.id == therapist_id)))
+            return Deleted(counts.sessions, counts.events, counts.tokens, int(gone))

@@ -1,0 +1,92 @@
+"""Data-subject requests: everything stored about a therapist or a client ID, and its deletion.
+
+A therapist may ask what the service holds about them (GDPR art. 15) and
+have a client's data erased (art. 17) — the client ID is the therapist's
+pseudonym, so only the therapist can say whose it is. Exports are plain JSON
+of the stored rows; secrets are named, never copied: a password hash or a
+token hash in an export file would only be something to crack. Deleting a
+client leaves nothing of the client ID in the database; ``billing_totals``
+lets the operator take the monthly totals out first, if the practice needs
+them for its books. This module does no logging of client IDs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import billing
+from .store import Deleted, SessionInfo, Store, TherapistInfo
+
+EVERYTHING = (
+    dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(9999, 1, 1, tzinfo=dt.UTC),
+)
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _session(store: Store, session: SessionInfo) -> dict[str, Any]:
+    return {
+        "session_id": session.id,
+        "client_id": session.client_id,
+        "created_at": _iso(session.created_at),
+        "expires_at": _iso(session.expires_at),
+        "state": session.state.value,
+        "tokens": [
+            {"role": role.value, "expires_at": _iso(expires), "hash": "SHA-256, not exported"}
+            for role, expires in store.tokens_of(session.id)
+        ],
+        "events": [
+            {"role": e.role.value, "kind": e.kind.value, "at": _iso(e.at)}
+            for e in store.events_of(session.id)
+        ],
+    }
+
+
+def export(
+    store: Store, therapist: TherapistInfo, now: dt.datetime, client_id: str | None = None
+) -> dict[str, Any]:
+    """Everything stored about ``therapist`` or, with ``client_id``, about that client of theirs."""
+    sessions = [_session(store, s) for s in store.sessions_of(therapist.id, client_id)]
+    result: dict[str, Any] = {"exported_at": _iso(now)}
+    if client_id is None:
+        row = store.therapist_export_row(therapist.id) or {}
+        row["created_at"] = _iso(row["created_at"]) if "created_at" in row else None
+        result["therapist"] = row
+    else:
+        result["therapist"] = {"code": therapist.code}
+        result["client_id"] = client_id
+    result["sessions"] = sessions
+    result["quality_samples"] = (
+        "none attributable: quality samples carry a random call id and no session"
+    )
+    return result
+
+
+def billing_totals(
+    store: Store,
+    therapist: TherapistInfo,
+    client_id: str,
+    zone: ZoneInfo,
+    tolerance: dt.timedelta = billing.DEFAULT_TOLERANCE,
+) -> dict[str, int]:
+    """Billable seconds per month (``YYYY-MM``) of one client, over all stored time."""
+    sessions = store.billing_sessions(*EVERYTHING, therapist_id=therapist.id, client_id=client_id)
+    return {
+        str(month): seconds
+        for month, seconds in billing.monthly_totals(sessions, zone, tolerance).items()
+    }
+
+
+def delete_client(store: Store, therapist: TherapistInfo, client_id: str) -> Deleted:
+    """Erase every session of the client ID, with its events and tokens."""
+    return store.delete_client(therapist.id, client_id)
+
+
+def delete_therapist(store: Store, therapist: TherapistInfo) -> Deleted:
+    """Erase the therapist's account with all sessions, events and tokens."""
+    return store.delete_therapist(therapist.id)
