@@ -11,6 +11,9 @@ headers. ICE (STUN/TURN/media) is not an HTTP request and is not seen here;
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -131,12 +134,24 @@ async def test_a_whole_call_stays_on_the_service_and_every_answer_is_hardened(
             await therapist.get_by_test_id("hangup").click(timeout=WAIT_MS)
             for page in (therapist, client):
                 await _status(page, "ended")
+            # The therapist downloads this month's billable minutes from the dashboard.
+            await therapist.goto(f"{origin}/dashboard", timeout=WAIT_MS)
+            async with therapist.expect_download(timeout=WAIT_MS) as download_info:
+                await therapist.get_by_test_id("billing-export").click(timeout=WAIT_MS)
+            download = await download_info.value
+            csv_path = await download.path()
+            csv_text = await asyncio.to_thread(Path(csv_path).read_text)
             # Read while the browser still runs: all_headers() asks it.
             headers = [
                 (response.url, await response.all_headers())
                 for recorder in recorders
                 for response in recorder.responses
             ]
+
+    # The call (a few seconds of both sides connected) is in the CSV, under its session.
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    (row,) = [r for r in rows if r["session_id"] == session_id]
+    assert row["client_id"] == client_id and float(row["billable_seconds"]) > 0, rows
 
     requests = [url for r in recorders for url in r.requests]
     sockets = [url for r in recorders for url in r.sockets]

@@ -33,6 +33,8 @@ const ui = {
   copy: /** @type {HTMLButtonElement} */ (byId('copy')),
   copyResult: byId('copy-result'),
   therapistLink: /** @type {HTMLAnchorElement} */ (byId('therapist-link')),
+  billingMonth: /** @type {HTMLInputElement} */ (byId('billing-month')),
+  billingExport: /** @type {HTMLAnchorElement} */ (byId('billing-export')),
   listError: byId('list-error'),
   noSessions: byId('no-sessions'),
   tbody: /** @type {HTMLTableSectionElement} */ (document.querySelector('#sessions tbody')),
@@ -309,8 +311,24 @@ ui.clientId.addEventListener('input', checkClientId);
 
 // --- start --------------------------------------------------------------------
 
+/** The CSV of the chosen month (same origin, the login cookie; a GET needs no CSRF token). */
+function updateBillingLink() {
+  const month = ui.billingMonth.value;
+  ui.billingExport.href = `/api/v1/billing?month=${encodeURIComponent(month)}`;
+  ui.billingExport.download = `sprechzimmer-${month}.csv`;
+}
+
+/** This month in the practice's own calendar (the browser's local time). */
+function currentMonth() {
+  const now = new Date();
+  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}`;
+}
+
 async function main() {
   initI18n();
+  ui.billingMonth.value = currentMonth();
+  updateBillingLink();
+  ui.billingMonth.addEventListener('change', updateBillingLink);
   unlockAudioOnGesture();
   onLangChange(() => {
     for (const [el, text] of dynamicTexts) el.textContent = text();
