@@ -6,7 +6,9 @@ on T's veth towards B limits everything that reaches B, so the therapist's
 (A's) video to the client must get smaller: A's sender follows the ladder of
 ``static/js/quality.js`` (its own bandwidth estimate and B's receiver reports
 on the ``sprechzimmer-quality`` data channel) while B keeps hearing A. Then
-the limit goes and A's video comes back.
+the bucket goes down to 100 kbit/s, below what the lowest video rung needs:
+A pauses its video and both sides show the notice, B still hears A. Then the
+limit goes, A's timed tries bring the video back and it climbs to ``sd``.
 
 Every wait is an upper bound scaled by ``SPRECHZIMMER_TEST_TIME_SCALE``; the
 qdisc is removed in a ``finally`` (and goes with the namespace anyway).
@@ -36,10 +38,22 @@ pytestmark = [pytest.mark.netns, pytest.mark.browser]
 THERAPIST = "dr-relay"
 LIMIT = "300kbit"
 LIMIT_KBPS = 300
+WEAK = "100kbit"
+"""Below what ``minimal`` needs (VIDEO_FLOOR_KBPS, 120 kbit/s, plus ~40 kbit/s of
+audio): the sender must pause its video, and both sides show the notice."""
 DEGRADE_S = 30 * TIME_SCALE
-"""Upper bound for A's outgoing video to fall under the limit once it is set."""
-RECOVER_S = 60 * TIME_SCALE
-"""Upper bound for B to see new video frames from A once the limit is gone."""
+"""Upper bound for A's outgoing video to fall under LIMIT once it is set."""
+AUDIO_ONLY_S = 30 * TIME_SCALE
+"""Upper bound for A to pause its video (audio-only) once the link is at WEAK."""
+NOTICE_S = 10 * TIME_SCALE
+"""Upper bound for the notice to show on both sides once A is audio-only."""
+RECOVER_S = 90 * TIME_SCALE
+"""Upper bound, once the limit is gone, for A to leave audio-only, B to decode
+new video frames and both notices to go: A's next timed try (quality.js) comes
+after at most PROBE_MAX (40) samples of 2 s, plus its PROBE_GRACE (3)."""
+CLIMB_S = 45 * TIME_SCALE
+"""Upper bound, after video is back, for A to reach ``sd`` (or ``hd``): at most
+two more timed tries of PROBE_AFTER (5) + PROBE_GRACE (3) samples of 2 s."""
 WINDOW_S = 4.0
 """Interval over which one bitrate is measured (two stats samples of the page)."""
 TC_TIMEOUT_S = 10.0
@@ -67,14 +81,21 @@ AUDIO_RECEIVED = """async () => {
 
 
 @contextlib.contextmanager
-def _limited(topo: Topology) -> Iterator[None]:
-    """A token bucket on T's veth towards B: egress to B at LIMIT; always removed."""
+def _limited(topo: Topology) -> Iterator[Callable[[str], None]]:
+    """A token bucket on T's veth towards B at LIMIT; yields a function that
+    sets another rate. Always removed."""
     dev = f"{DEV['B']}_t"
     tc = ["tc", "qdisc"]
-    limit = ["root", "tbf", "rate", LIMIT, "burst", "16kbit", "latency", "400ms"]
-    topo.t.run([*tc, "add", "dev", dev, *limit], timeout=TC_TIMEOUT_S, check=True)
+
+    def tbf(rate: str) -> list[str]:
+        return ["root", "tbf", "rate", rate, "burst", "16kbit", "latency", "400ms"]
+
+    def change(rate: str) -> None:
+        topo.t.run([*tc, "change", "dev", dev, *tbf(rate)], timeout=TC_TIMEOUT_S, check=True)
+
+    topo.t.run([*tc, "add", "dev", dev, *tbf(LIMIT)], timeout=TC_TIMEOUT_S, check=True)
     try:
-        yield
+        yield change
     finally:
         topo.t.run([*tc, "del", "dev", dev, "root"], timeout=TC_TIMEOUT_S, check=False)
 
@@ -137,7 +158,7 @@ async def test_limited_link_lowers_video_keeps_audio_and_recovers(tmp_path: Path
         before = rates_before[-1]
         print(f"A's video before the limit: {before:.0f} kbit/s, {await _quality(therapist)}")
 
-        with _limited(topo):
+        with _limited(topo) as set_rate:
             started = loop.time()
             audio_before = await client.evaluate(AUDIO_RECEIVED)
             rates: list[float] = []
@@ -148,7 +169,8 @@ async def test_limited_link_lowers_video_keeps_audio_and_recovers(tmp_path: Path
             took = loop.time() - started
             a_quality = await _quality(therapist)
             print(
-                f"A's video under the limit: {[round(r) for r in rates]} kbit/s after {took:.0f} s"
+                f"{LIMIT}: A's video {[round(r) for r in rates]} kbit/s, "
+                f"under the limit after {took:.0f} s (bound {DEGRADE_S:.0f} s)"
             )
             print(f"A: {a_quality}, B: {await _quality(client)}")
             assert rates[-1] < LIMIT_KBPS, (rates, a_quality)
@@ -157,37 +179,81 @@ async def test_limited_link_lowers_video_keeps_audio_and_recovers(tmp_path: Path
             await asyncio.sleep(WINDOW_S)
             audio_after = await client.evaluate(AUDIO_RECEIVED)
             assert audio_after > audio_before, (audio_before, audio_after)
-            # What people see: A's sending is not good any more; if A paused its
-            # video, both sides say so.
             indicator = therapist.get_by_test_id("quality-indicator")
             assert await indicator.get_attribute("data-send") in ("fair", "poor")
-            if a_quality["profile"] == "audio-only":
-                for page in (therapist, client):
 
-                    async def shown(page: Page = page) -> bool:
-                        return await _notice(page) is not None
+            # Below the video floor: A pauses its video, both sides say so,
+            # and B still hears A.
+            set_rate(WEAK)
+            started = loop.time()
 
-                    assert await _poll(shown, 10 * TIME_SCALE), "notice on both sides"
+            async def audio_only() -> bool:
+                return (await _quality(therapist))["profile"] == "audio-only"
+
+            assert await _poll(audio_only, AUDIO_ONLY_S), await _quality(therapist)
+            took = loop.time() - started
+            print(f"{WEAK}: A audio-only after {took:.0f} s (bound {AUDIO_ONLY_S:.0f} s)")
+            notices: list[str | None] = []
+
+            async def both_shown() -> bool:
+                notices[:] = [await _notice(page) for page in (therapist, client)]
+                return all(notices)
+
+            assert await _poll(both_shown, NOTICE_S), notices
+            print(f"notices: {notices}")
+            for text in notices:
+                assert text is not None
+                assert "Video pausiert wegen schwacher Verbindung" in text
+            assert await indicator.get_attribute("data-send") == "poor"
+            audio_before = await client.evaluate(AUDIO_RECEIVED)
+            weak_rate = await _video_kbps(therapist)
+            audio_after = await client.evaluate(AUDIO_RECEIVED)
+            print(
+                f"{WEAK}: A's video {weak_rate:.0f} kbit/s; "
+                f"B's audio samples +{audio_after - audio_before}"
+            )
+            assert audio_after > audio_before, (audio_before, audio_after)
             limited_frames: dict[str, Any] = await client.evaluate(VIDEO_FRAMES)
 
+        # The limit is gone: A's next try brings the video back.
         started = loop.time()
         end = started + RECOVER_S
+        back = False
         while loop.time() < end:
             q = await _quality(therapist)
             if q["profile"] not in (None, "audio-only") and await client.evaluate(
                 FRAMES_MORE_THAN, limited_frames
             ):
+                back = True
                 break
             limited_frames = await client.evaluate(VIDEO_FRAMES)
             await asyncio.sleep(1.0)
         took = loop.time() - started
+        print(
+            f"after the limit: video back on B after {took:.0f} s (bound {RECOVER_S:.0f} s), "
+            f"{await _quality(therapist)}"
+        )
+        assert back, await _quality(therapist)
+        await _frames_advance(client)
+        for page in (therapist, client):
+
+            async def hidden(page: Page = page) -> bool:
+                return await _notice(page) is None
+
+            assert await _poll(hidden, NOTICE_S), "notice gone on both sides"
+
+        started = loop.time()
+
+        async def climbed() -> bool:
+            return (await _quality(therapist))["profile"] in ("sd", "hd")
+
+        assert await _poll(climbed, CLIMB_S), await _quality(therapist)
+        took = loop.time() - started
         after = await _video_kbps(therapist)
         print(
-            f"after the limit: video back on B after {took:.0f} s; "
-            f"A sends {after:.0f} kbit/s, {await _quality(therapist)}"
+            f"A at {(await _quality(therapist))['profile']} {took:.0f} s later "
+            f"(bound {CLIMB_S:.0f} s), sends {after:.0f} kbit/s"
         )
-        await _frames_advance(client)
-        assert (await _quality(therapist))["profile"] != "audio-only"
 
 
 def test_tc_is_here() -> None:

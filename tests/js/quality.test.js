@@ -5,6 +5,9 @@ import {
   QualityPolicy,
   DOWN_AFTER,
   UP_AFTER,
+  PROBE_AFTER,
+  PROBE_MAX,
+  PROBE_GRACE,
   receiverReportFor,
   decodeQualityPeerMessage,
   gradeReceive,
@@ -129,13 +132,116 @@ test('audio-only with a low estimate tries one rung up after a clean while, back
   step(60);
   assert.equal(step(60), 'audio-only');
   const names = [];
-  for (let i = 0; i < 10; i++) names.push(step(60));
-  assert.equal(names.at(-1), 'minimal', 'a try after 10 clean samples');
+  for (let i = 0; i < PROBE_AFTER; i++) names.push(step(60));
+  assert.equal(names.indexOf('minimal'), PROBE_AFTER - 1, `a try after ${PROBE_AFTER} clean samples`);
   // Loss during the try: back at once, and the next try waits twice as long.
   assert.equal(step(60, 20), 'audio-only');
   const again = [];
-  for (let i = 0; i < 20; i++) again.push(step(60));
-  assert.equal(again.indexOf('minimal'), 19);
+  for (let i = 0; i < 2 * PROBE_AFTER; i++) again.push(step(60));
+  assert.equal(again.indexOf('minimal'), 2 * PROBE_AFTER - 1);
+  // No loss, but the estimate does not grow: the try lasts PROBE_GRACE
+  // samples, then back at once, and the wait doubles again.
+  const tried = [];
+  for (let i = 0; i < PROBE_GRACE - 1; i++) tried.push(step(60));
+  assert.deepEqual(tried, Array(PROBE_GRACE - 1).fill('minimal'));
+  assert.equal(step(60), 'audio-only');
+  const third = [];
+  for (let i = 0; i < 4 * PROBE_AFTER; i++) third.push(step(60));
+  assert.equal(third.indexOf('minimal'), 4 * PROBE_AFTER - 1);
+});
+
+test('the wait between tries never exceeds PROBE_MAX samples', () => {
+  const policy = new QualityPolicy(CAPS);
+  let now = 0;
+  /** @type {string[]} */
+  const names = [];
+  for (let i = 0; i < 400; i++) {
+    now += 2000;
+    names.push(policy.sample({ now, availableKbps: 60, lossPct: 0, remoteLossPct: 0, rttMs: 40 }).profile.name);
+  }
+  const tries = names.flatMap((n, i) => (n === 'minimal' && names[i - 1] === 'audio-only' ? [i] : []));
+  const gaps = tries.slice(1).map((t, i) => t - tries[i] - PROBE_GRACE);
+  assert.ok(gaps.length >= 4, String(tries));
+  assert.equal(Math.max(...gaps), PROBE_MAX);
+  assert.ok(names.slice(2).every((n) => n === 'audio-only' || n === 'minimal'));
+});
+
+/**
+ * A browser-like estimate: what the link carries, but while we send less than
+ * it the estimate only reaches a bit above what we send (app-limited), the way
+ * the browser's estimator stalls below a small picture or audio alone.
+ * @param {number} linkKbps
+ * @param {import('../../src/sprechzimmer/static/js/quality.js').Profile} profile
+ */
+function appLimited(linkKbps, profile) {
+  const sending = 40 + (profile.video ? (profile.maxKbps ?? 2500) * 0.7 : 0);
+  return Math.min(linkKbps, Math.round(sending * 1.5 + 10));
+}
+
+/**
+ * Run the policy against a link whose rate changes; the estimate follows
+ * what the policy lets it send.
+ * @param {QualityPolicy} policy
+ * @param {number} linkKbps
+ * @param {number} count
+ * @param {{now: number}} clock
+ */
+function onLink(policy, linkKbps, count, clock) {
+  /** @type {string[]} */
+  const names = [];
+  for (let i = 0; i < count; i++) {
+    clock.now += 2000;
+    const availableKbps = appLimited(linkKbps, policy.profile);
+    names.push(policy.sample({ now: clock.now, availableKbps, lossPct: 0, remoteLossPct: 0, rttMs: 40 }).profile.name);
+  }
+  return names;
+}
+
+/** Samples from lifting the limit until sd, for a policy that tried and failed as often as it will. */
+const RECOVER_TO_SD = PROBE_MAX + 2 * (PROBE_AFTER + PROBE_GRACE);
+
+test('recovery from minimal: an app-limited estimate does not hold the sender down', () => {
+  const policy = new QualityPolicy(CAPS);
+  const clock = { now: 0 };
+  const limited = onLink(policy, 200, 60, clock);
+  assert.equal(limited.at(-1), 'minimal');
+  assert.ok(!limited.slice(10).includes('sd'), String(limited));
+  const lifted = onLink(policy, 5000, RECOVER_TO_SD, clock);
+  const sd = lifted.indexOf('sd');
+  // The tries under the limit failed and backed off: the first one after
+  // the lift may wait up to PROBE_MAX samples, then one try per rung.
+  assert.ok(sd >= 0 && sd < RECOVER_TO_SD, String(lifted));
+  assert.equal(lifted.at(-1), 'sd', 'and it stays there');
+});
+
+test('recovery from low: a timed try reaches sd; without it the estimate would never allow it', () => {
+  const policy = new QualityPolicy(CAPS);
+  const clock = { now: 0 };
+  assert.equal(onLink(policy, 330, 40, clock).at(-1), 'low');
+  const lifted = onLink(policy, 5000, PROBE_AFTER + PROBE_GRACE + 1, clock);
+  assert.equal(lifted.at(-1), 'sd', String(lifted));
+});
+
+test('recovery from audio-only after long failed tries: sd within RECOVER_TO_SD samples', () => {
+  const policy = new QualityPolicy(CAPS);
+  const clock = { now: 0 };
+  const limited = onLink(policy, 90, 300, clock);
+  assert.equal(limited[limited.length - PROBE_GRACE - 1], 'audio-only');
+  const lifted = onLink(policy, 5000, RECOVER_TO_SD, clock);
+  assert.ok(lifted.indexOf('sd') >= 0, String(lifted));
+  assert.ok(lifted.indexOf('minimal') <= PROBE_MAX, String(lifted));
+});
+
+test('a try that fails by loss at low goes back to low, not further', () => {
+  const policy = new QualityPolicy(CAPS);
+  const clock = { now: 0 };
+  onLink(policy, 330, 40, clock);
+  assert.equal(policy.profile.name, 'low');
+  const names = onLink(policy, 330, PROBE_AFTER + PROBE_GRACE, clock);
+  assert.ok(names.includes('sd'), String(names));
+  clock.now += 2000;
+  const d = policy.sample({ now: clock.now, availableKbps: 200, lossPct: 0, remoteLossPct: 15, rttMs: 40 });
+  assert.equal(d.profile.name, 'low');
 });
 
 test('manual audio-only overrides the ladder and is lifted again', () => {

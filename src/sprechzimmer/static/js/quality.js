@@ -40,13 +40,24 @@ export const DOWN_AFTER = 2;
 /** Good samples in a row before stepping up one rung (and again for the next). */
 export const UP_AFTER = 5;
 /**
- * Clean samples in a row in audio-only, while the estimate does not allow
- * video, before we try one rung up anyway: a sender that sends audio only
- * never sees its estimate grow. Doubles after each failed try, up to PROBE_MAX.
+ * Clean samples in a row on a rung from PROBE_FROM down (low, minimal,
+ * audio-only), while the estimate does not allow the rung above, before we
+ * try one rung up anyway: a sender that sends audio only, or a small picture
+ * the encoder fills with less than its cap, never sees its estimate grow
+ * (the browser's estimator does not probe beyond what we let it send).
+ * Doubles after each failed try, up to PROBE_MAX; back to PROBE_AFTER after a
+ * try that held or any step up. With a sample every 2 s: a first try after
+ * 10 s, at worst one every 80 s.
  */
-export const PROBE_AFTER = 10;
-export const PROBE_MAX = 80;
-/** Samples after a try in which only loss, delay or freezes count as bad. */
+export const PROBE_AFTER = 5;
+export const PROBE_MAX = 40;
+/** Index of the best rung from which timed tries start (`low`). */
+export const PROBE_FROM = 2;
+/**
+ * Samples of a try. Before its last one only loss, delay or freezes count as
+ * bad; at its last one the estimate must also fit the rung tried. Either way
+ * a failed try goes back at once to the rung it started from.
+ */
 export const PROBE_GRACE = 3;
 /** Packet loss (percent, either direction) that makes a sample bad. */
 export const BAD_LOSS_PCT = 8;
@@ -118,6 +129,9 @@ export class QualityPolicy {
   #bad = 0;
   #good = 0;
   #clean = 0;
+  /** the estimate when the current run of clean samples began */
+  /** @type {number | null} */
+  #cleanFrom = null;
   #probeAfter = PROBE_AFTER;
   /** samples left in the grace of a try; 0: none running */
   #grace = 0;
@@ -205,9 +219,11 @@ export class QualityPolicy {
     const lossy = sendLoss >= BAD_LOSS_PCT || rtt >= BAD_RTT_MS || freezes >= BAD_FREEZES;
     const probing = this.#grace > 0;
     if (probing) this.#grace -= 1;
+    // The last sample of a try: now the estimate must fit the rung tried.
+    const verdict = probing && this.#grace === 0;
     // Bad: this rung does not fit, or the link shows trouble. Good: the
     // rung above would fit and the link is clean.
-    const bad = lossy || (fit > this.#index && !probing);
+    const bad = lossy || (fit > this.#index && (!probing || verdict));
     const good = !lossy && fit < this.#index && sendLoss <= GOOD_LOSS_PCT;
     const before = this.#index;
 
@@ -216,11 +232,14 @@ export class QualityPolicy {
       this.#clean = 0;
       this.#bad += 1;
       if (probing) {
-        // The try failed: back down at once, and wait longer for the next.
+        // The try failed: back at once to the rung it started from (the
+        // ordinary steps take it further down if need be), and wait longer
+        // for the next.
         this.#probeAfter = Math.min(PROBE_MAX, this.#probeAfter * 2);
         this.#grace = 0;
-      }
-      if (this.#bad >= DOWN_AFTER || probing) {
+        this.#index = Math.min(LADDER.length - 1, this.#index + 1);
+        this.#bad = 0;
+      } else if (this.#bad >= DOWN_AFTER) {
         // A sudden drop goes straight to the rung that fits; trouble without
         // a bitrate reason goes one rung down.
         const target = fit > this.#index ? fit : this.#index + 1;
@@ -241,9 +260,14 @@ export class QualityPolicy {
       // that alternating samples never add up to a step.
       this.#bad = 0;
       this.#good = 0;
-      // Only from audio-only: with video paused we send too little for the
-      // estimate to grow; with video on, the browser's own probing does it.
-      if (this.#index === LADDER.length - 1 && !probing && sendLoss <= GOOD_LOSS_PCT) {
+      // Only from low, minimal and audio-only: there we send too little for
+      // the estimate to grow by itself; from sd the browser's own probing
+      // has room enough.
+      // A falling estimate tells us enough: the count starts again when it
+      // drops by a tenth from where the clean run began.
+      if (this.#clean > 0 && kbps !== null && this.#cleanFrom !== null && kbps < this.#cleanFrom * 0.9) this.#clean = 0;
+      if (this.#index >= PROBE_FROM && this.#index > 0 && !probing && sendLoss <= GOOD_LOSS_PCT) {
+        if (this.#clean === 0) this.#cleanFrom = kbps;
         this.#clean += 1;
         if (this.#clean >= this.#probeAfter) {
           this.#index -= 1;
@@ -253,8 +277,9 @@ export class QualityPolicy {
       } else {
         this.#clean = 0;
       }
-      if (probing && this.#grace === 0) this.#probeAfter = PROBE_AFTER;
     }
+    // A try that held: the next one comes at the usual pace again.
+    if (verdict && !bad) this.#probeAfter = PROBE_AFTER;
     if (this.#index !== before) this.#log(`quality: ${LADDER[before].name} -> ${LADDER[this.#index].name}`);
 
     const profile = this.profile;
