@@ -270,7 +270,7 @@ def _rtc_configuration(ice_servers: object, policy: object = "all") -> RTCConfig
 
     aiortc 1.16 (``RTCIceGatherer.__init__``) replaces ``iceServers=None`` -- which is
     also what ``RTCPeerConnection()`` without a configuration ends up with -- by
-    ``stun:stun.l.google.com:19302``. An empty list is taken as it is: no STUN and no
+    a public Google STUN server. An empty list is taken as it is: no STUN and no
     TURN server, host candidates only. So the list is always built here and never None,
     and only the service's own servers are ever contacted. (aiortc uses at most one
     STUN and one TURN server from the list, and only ``turn:`` over udp/tcp and
