@@ -42,19 +42,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.support.chromium import chromium_available, launch_chromium
-from tests.support.netns import netns_available
+from tests.support.chromium import launch_chromium
 from tests.support.server import TIME_SCALE, RunningServer, running_server
+
+from bench.runner import Failed, emit, run_bounded
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Route
@@ -449,42 +448,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--runs must be at least {MIN_RUNS} (or use --quick)")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
-    for reason in (netns_available(), chromium_available()):
-        if reason is not None:
-            print(f"cannot run the benchmark: {reason}", file=sys.stderr)
-            return 2
-
-    with tempfile.TemporaryDirectory(prefix="sz-bench-") as tmp:
-        try:
-            results = asyncio.run(
-                asyncio.wait_for(
-                    bench(
-                        args.runs,
-                        args.warmup,
-                        args.method,
-                        args.floor_media,
-                        Path(tmp),
-                        not args.quiet,
-                    ),
-                    args.max_seconds,
-                )
-            )
-        except TimeoutError:
-            print(f"benchmark took longer than {args.max_seconds:.0f} s", file=sys.stderr)
-            return 1
-        except BenchError as error:
-            print(f"benchmark failed: {error}", file=sys.stderr)
-            with contextlib.suppress(OSError):
-                log = (Path(tmp) / "server.log").read_text(errors="replace")
-                print(f"server log (end):\n{log[-3000:]}", file=sys.stderr)
-            return 1
-
-    figures = report(results)
-    if args.json:
-        print(json.dumps(figures, indent=2))
-    else:
-        print_table(figures)
-    return 0
+    try:
+        results = run_bounded(
+            lambda tmp: bench(
+                args.runs, args.warmup, args.method, args.floor_media, tmp, not args.quiet
+            ),
+            max_seconds=args.max_seconds,
+            prefix="sz-bench-",
+            errors=(BenchError,),
+        )
+    except Failed as failed:
+        return failed.code
+    return emit(report(results), args.json, print_table)
 
 
 if __name__ == "__main__":

@@ -37,18 +37,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import statistics
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.support.chromium import chromium_available, launch_chromium
-from tests.support.netns import Netns, netns_available
+from tests.support.chromium import launch_chromium
+from tests.support.netns import Netns
 from tests.support.server import TIME_SCALE, RunningServer, running_server
+
+from bench.runner import Failed, emit, run_bounded
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Route
@@ -367,29 +367,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--frames must be at least {MIN_FRAMES}")
     if not 1 <= args.duration <= 300:
         parser.error("--duration must be between 1 and 300 seconds")
-    for reason in (netns_available(), chromium_available()):
-        if reason is not None:
-            print(f"cannot run the benchmark: {reason}", file=sys.stderr)
-            return 2
-    with tempfile.TemporaryDirectory(prefix="sz-bench-") as tmp:
-        try:
-            figures = asyncio.run(
-                asyncio.wait_for(bench(args.frames, args.duration, Path(tmp)), args.max_seconds)
-            )
-        except TimeoutError:
-            print(f"benchmark took longer than {args.max_seconds:.0f} s", file=sys.stderr)
-            return 1
-        except BenchError as error:
-            print(f"benchmark failed: {error}", file=sys.stderr)
-            with contextlib.suppress(OSError):
-                log = (Path(tmp) / "server.log").read_text(errors="replace")
-                print(f"server log (end):\n{log[-3000:]}", file=sys.stderr)
-            return 1
-    if args.json:
-        print(json.dumps(figures, indent=2))
-    else:
-        print_table(figures)
-    return 0
+    try:
+        figures = run_bounded(
+            lambda tmp: bench(args.frames, args.duration, tmp),
+            max_seconds=args.max_seconds,
+            prefix="sz-bench-",
+            errors=(BenchError,),
+        )
+    except Failed as failed:
+        return failed.code
+    return emit(figures, args.json, print_table)
 
 
 if __name__ == "__main__":

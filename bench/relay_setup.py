@@ -34,15 +34,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.support.chromium import chromium_available, launch_chromium
-from tests.support.netns import netns_available
+from tests.support.chromium import launch_chromium
 from tests.support.topology import Topology, diagnostics, topology
 
 from bench.call_setup import (
@@ -53,6 +50,7 @@ from bench.call_setup import (
     measure_call,
     summary,
 )
+from bench.runner import Failed, emit, run_bounded
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -239,32 +237,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--runs must be at least {MIN_RUNS} (or use --quick)")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
-    for reason in (netns_available(), chromium_available()):
-        if reason is not None:
-            print(f"cannot run the benchmark: {reason}", file=sys.stderr)
-            return 2
-
-    with tempfile.TemporaryDirectory(prefix="sz-relay-bench-") as tmp:
-        try:
-            results = asyncio.run(
-                asyncio.wait_for(
-                    bench(args.runs, args.warmup, args.method, Path(tmp), not args.quiet),
-                    args.max_seconds,
-                )
-            )
-        except TimeoutError:
-            print(f"benchmark took longer than {args.max_seconds:.0f} s", file=sys.stderr)
-            return 1
-        except BenchError as error:
-            print(f"benchmark failed: {error}", file=sys.stderr)
-            return 1
-
-    figures = report(results)
-    if args.json:
-        print(json.dumps(figures, indent=2))
-    else:
-        print_table(figures)
-    return 0
+    try:
+        results = run_bounded(
+            lambda tmp: bench(args.runs, args.warmup, args.method, tmp, not args.quiet),
+            max_seconds=args.max_seconds,
+            prefix="sz-relay-bench-",
+            errors=(BenchError,),
+        )
+    except Failed as failed:
+        return failed.code
+    return emit(report(results), args.json, print_table)
 
 
 if __name__ == "__main__":
