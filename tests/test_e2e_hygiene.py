@@ -38,6 +38,9 @@ from tests.test_e2e_call import (
     _status,
 )
 
+CALL_S = 2.0
+"""Seconds the call stays up before the hang-up."""
+
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page, Request, Response, WebSocket
 
@@ -131,6 +134,9 @@ async def test_a_whole_call_stays_on_the_service_and_every_answer_is_hardened(
             for page in (therapist, client):
                 await _connected_p2p(page)
                 await _frames_advance(page)
+            # Keep the call up for a couple of seconds, so that it has billable time
+            # (frames can advance within half a second, which rounds to 0 s).
+            await asyncio.sleep(CALL_S)
             await therapist.get_by_test_id("hangup").click(timeout=WAIT_MS)
             for page in (therapist, client):
                 await _status(page, "ended")
@@ -141,6 +147,7 @@ async def test_a_whole_call_stays_on_the_service_and_every_answer_is_hardened(
             download = await download_info.value
             csv_path = await download.path()
             csv_text = await asyncio.to_thread(Path(csv_path).read_text)
+            events = server.events(session_id)
             # Read while the browser still runs: all_headers() asks it.
             headers = [
                 (response.url, await response.all_headers())
@@ -151,7 +158,8 @@ async def test_a_whole_call_stays_on_the_service_and_every_answer_is_hardened(
     # The call (a few seconds of both sides connected) is in the CSV, under its session.
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     (row,) = [r for r in rows if r["session_id"] == session_id]
-    assert row["client_id"] == client_id and float(row["billable_seconds"]) > 0, rows
+    billable = float(row["billable_seconds"])
+    assert row["client_id"] == client_id and billable >= CALL_S - 1, (rows, events)
 
     requests = [url for r in recorders for url in r.requests]
     sockets = [url for r in recorders for url in r.sockets]
