@@ -382,6 +382,22 @@ async def test_copied_client_link_cannot_join_a_running_call(tmp_path: Path) -> 
         _check_call_events(events, ended=False)
 
 
+async def _login_and_create_session(
+    context: BrowserContext, origin: str, client_id: str
+) -> tuple[Page, str]:
+    """Log in as the therapist on ``/``, create a session on the dashboard; (page, client link)."""
+    dashboard = await _open(context, f"{origin}/")
+    await dashboard.get_by_test_id("login-code").fill(THERAPIST)
+    await dashboard.get_by_test_id("login-password").fill(PASSWORD)
+    await dashboard.get_by_test_id("login-submit").click(timeout=WAIT_MS)
+    await dashboard.wait_for_url(f"{origin}/dashboard", timeout=WAIT_MS)
+    await dashboard.get_by_test_id("client-id").fill(client_id)
+    await dashboard.get_by_test_id("create-session").click(timeout=WAIT_MS)
+    link = dashboard.get_by_test_id("client-url")
+    await link.wait_for(state="visible", timeout=WAIT_MS)
+    return dashboard, (await link.text_content() or "").strip()
+
+
 async def test_therapist_logs_in_creates_session_and_joins_from_dashboard(
     tmp_path: Path,
 ) -> None:
@@ -391,17 +407,9 @@ async def test_therapist_logs_in_creates_session_and_joins_from_dashboard(
     with _server(tmp_path) as server:
         async with launch_chromium(server.ns, tmp_path, contexts=2) as chromium:
             therapist_ctx, client_ctx = chromium.contexts
-            dashboard = await _open(therapist_ctx, f"{server.base_url}/")
-            await dashboard.get_by_test_id("login-code").fill(THERAPIST)
-            await dashboard.get_by_test_id("login-password").fill(PASSWORD)
-            await dashboard.get_by_test_id("login-submit").click(timeout=WAIT_MS)
-            await dashboard.wait_for_url(f"{server.base_url}/dashboard", timeout=WAIT_MS)
-
-            await dashboard.get_by_test_id("client-id").fill(client_id)
-            await dashboard.get_by_test_id("create-session").click(timeout=WAIT_MS)
-            link = dashboard.get_by_test_id("client-url")
-            await link.wait_for(state="visible", timeout=WAIT_MS)
-            client_url = (await link.text_content() or "").strip()
+            dashboard, client_url = await _login_and_create_session(
+                therapist_ctx, server.base_url, client_id
+            )
             assert client_url.startswith(f"{server.base_url}/call#")
             session_id = _fragment(client_url)["s"]
             row = dashboard.locator(f'tr[data-session-id="{session_id}"]')

@@ -23,15 +23,14 @@ import pytest
 
 from sprechzimmer.audit import header_problems
 from tests.support.chromium import launch_chromium
-from tests.support.server import PASSWORD
 from tests.test_e2e_call import (
-    THERAPIST,
     WAIT_MS,
     _admit,
     _connected_p2p,
     _fragment,
     _frames_advance,
     _join,
+    _login_and_create_session,
     _need_chromium,
     _open,
     _server,
@@ -109,16 +108,9 @@ async def test_a_whole_call_stays_on_the_service_and_every_answer_is_hardened(
             for recorder, context in zip(recorders, chromium.contexts, strict=True):
                 recorder.attach(context)
 
-            dashboard = await _open(therapist_ctx, f"{origin}/")
-            await dashboard.get_by_test_id("login-code").fill(THERAPIST)
-            await dashboard.get_by_test_id("login-password").fill(PASSWORD)
-            await dashboard.get_by_test_id("login-submit").click(timeout=WAIT_MS)
-            await dashboard.wait_for_url(f"{origin}/dashboard", timeout=WAIT_MS)
-            await dashboard.get_by_test_id("client-id").fill(client_id)
-            await dashboard.get_by_test_id("create-session").click(timeout=WAIT_MS)
-            link = dashboard.get_by_test_id("client-url")
-            await link.wait_for(state="visible", timeout=WAIT_MS)
-            client_url = (await link.text_content() or "").strip()
+            dashboard, client_url = await _login_and_create_session(
+                therapist_ctx, origin, client_id
+            )
             session_id = _fragment(client_url)["s"]
 
             client = await _open(client_ctx, client_url)
