@@ -244,9 +244,9 @@ def test_float_check_refuses_what_json_cannot_carry() -> None:
     meta = {"min": 0, "max": 100}
     for value in (float("nan"), float("inf"), float("-inf")):
         with pytest.raises(BadMessage, match="finite"):
-            p._check(p.Quality, "loss_pct", float, value, meta)
-    assert p._check(p.Quality, "loss_pct", float, -0.0, meta) == 0.0
-    assert p._check(p.Quality, "loss_pct", float, 7, meta) == 7.0
+            p._check(p._FieldSpec("quality.loss_pct", float, False, meta), value)
+    assert p._check(p._FieldSpec("quality.loss_pct", float, False, meta), -0.0) == 0.0
+    assert p._check(p._FieldSpec("quality.loss_pct", float, False, meta), 7) == 7.0
 
 
 def test_quality_bounds_are_inclusive() -> None:
