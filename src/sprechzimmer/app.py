@@ -20,6 +20,7 @@ from .config import Settings
 from .errors import InvalidInput, SprechzimmerError, error_body
 from .hub import Hub
 from .metrics import metrics_endpoint
+from .outbox import OutboxLimits
 from .ratelimit import RateLimiter
 from .signaling import signaling_endpoint
 from .store import PurgeCounts, Store
@@ -110,6 +111,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         max_bitrate_kbps=settings.max_bitrate_kbps,
         relay_max_bitrate_kbps=settings.relay_max_bitrate_kbps,
         keep_quality=settings.quality_retention_days > 0,
+        outbox=OutboxLimits(
+            settings.send_timeout, settings.send_queue_frames, settings.send_queue_bytes
+        ),
     )
 
     @asynccontextmanager
@@ -117,7 +121,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         await asyncio.to_thread(store.migrate)
         if turn is not None:
             await asyncio.to_thread(turn.start)
-        ticker = asyncio.create_task(hub.run_ticks(min(1.0, settings.heartbeat_interval / 2)))
+        ticker = asyncio.create_task(hub.run_timers())
         purger = asyncio.create_task(purge_periodically(store, settings))
         try:
             yield

@@ -89,6 +89,16 @@ class Settings(BaseSettings):
     max_message_bytes: Annotated[int, Field(ge=4096, le=1 << 20)] = 65536
     """Largest signaling message accepted."""
 
+    send_timeout: Annotated[float, Field(ge=0.5, le=120)] = 10.0
+    """Seconds one outgoing frame may wait for a socket; a socket that does not read
+    is dropped after it."""
+
+    send_queue_frames: Annotated[int, Field(ge=16, le=100_000)] = 256
+    """Frames that may wait for one socket; more and the socket is dropped."""
+
+    send_queue_bytes: Annotated[int, Field(ge=1 << 16, le=1 << 28)] = 4 << 20
+    """Bytes that may wait for one socket; more and the socket is dropped."""
+
     login_attempts: Annotated[int, Field(ge=1, le=1000)] = 5
     """Failed logins allowed per therapist code within ``login_window``."""
 

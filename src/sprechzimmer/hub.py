@@ -6,6 +6,12 @@ closes sockets and writes billing events and anonymous quality samples. Token
 checks happen here because they need the store. It never logs an address, a
 token, a message body or a call id, and never puts a call id next to a session.
 
+Nothing here waits for a socket: each socket has its own ``Outbox`` (a
+bounded queue and one writer task), so a member that does not read cannot
+hold up its room, another room or the timers. The timers are driven by the
+rooms' own next deadlines (``Room.next_deadline``), one heap for all rooms,
+never by polling every room.
+
 One hub serves one process. Several processes behind a load balancer need a
 shared backplane (Redis pub/sub, a later issue); the interface below is what
 such a backplane has to provide.
@@ -14,19 +20,21 @@ such a backplane has to provide.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import heapq
 import itertools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
 
 from . import protocol as p
 from .errors import Forbidden, SprechzimmerError
 from .metrics import Counters, Live
+from .outbox import Outbox, OutboxLimits, Socket
 from .quality import Sample, SampleBuffer, new_call_id
 from .room import Close, ConnId, Output, Record, Room, RoomConfig, Send, StoreSample
 from .store import EventInfo, SessionState, Store
@@ -37,11 +45,8 @@ log = logging.getLogger(__name__)
 
 EMPTY_ROOM_GRACE = 600.0
 """Seconds an empty room keeps a client's admission before it is forgotten."""
-
-
-class Socket(Protocol):
-    async def send_text(self, data: str) -> None: ...
-    async def close(self, code: int) -> None: ...
+SAMPLE_HOUR = 3600.0
+"""Quality samples are kept in hourly buckets and written when their hour is over."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class Hub:
         max_bitrate_kbps: int = 2500,
         relay_max_bitrate_kbps: int = 1000,
         keep_quality: bool = True,
+        outbox: OutboxLimits | None = None,
         call_ids: Callable[[], str] = new_call_id,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -81,22 +87,34 @@ class Hub:
         """False (retention 0): samples only feed the metrics and are never stored."""
         self.counters = Counters()
         self._samples = SampleBuffer()
+        self.outbox_limits = outbox or OutboxLimits()
         self.rooms: dict[str, Room] = {}
-        self._sockets: dict[ConnId, Socket] = {}
+        self._sockets: dict[ConnId, Outbox] = {}
         self._room_of: dict[ConnId, str] = {}
         self._empty_since: dict[str, float] = {}
         self._ids = itertools.count(1)
+        # The timers: (deadline, room) entries, at most one live entry per room
+        # (``_scheduled``); an entry whose deadline moved on is skipped.
+        self._timers: list[tuple[float, str]] = []
+        self._scheduled: dict[str, float] = {}
+        self._timer_changed = asyncio.Event()
 
     # --- sockets ----------------------------------------------------------------
 
     def attach(self, socket: Socket) -> ConnId:
         conn = next(self._ids)
-        self._sockets[conn] = socket
+        self._sockets[conn] = Outbox(socket, self.outbox_limits, lambda: self._stalled(conn))
         return conn
+
+    def _stalled(self, conn: ConnId) -> None:
+        # The socket was aborted; its reader may stay blocked, so let go of it here.
+        asyncio.get_running_loop().create_task(self.detach(conn))
 
     async def detach(self, conn: ConnId) -> None:
         """The socket is gone, whatever the reason; idempotent."""
-        self._sockets.pop(conn, None)
+        outbox = self._sockets.pop(conn, None)
+        if outbox is not None and not outbox.closing:
+            outbox.cancel()
         session_id = self._room_of.pop(conn, None)
         room = self.rooms.get(session_id) if session_id else None
         if room is not None:
@@ -137,7 +155,6 @@ class Hub:
             room = Room(admission.session_id, admission.client_id, self.room_config)
             self.rooms[admission.session_id] = room
         self._room_of[conn] = admission.session_id
-        self._empty_since.pop(admission.session_id, None)
         outputs = room.join(conn, admission.role, resume, new_resume_secret(), self.clock())
         await self._apply(room, outputs)
 
@@ -154,18 +171,51 @@ class Hub:
             await self._apply(room, room.revoke(self.clock()))
 
     async def tick(self) -> None:
+        """Run every room timer that is due now (heartbeat deadlines, key renewals, cleanup)."""
         now = self.clock()
-        for session_id, room in list(self.rooms.items()):
+        due: list[str] = []
+        while self._timers and self._timers[0][0] <= now:
+            deadline, session_id = heapq.heappop(self._timers)
+            if self._scheduled.get(session_id) == deadline:
+                del self._scheduled[session_id]
+                due.append(session_id)
+            # else: superseded by an earlier entry, or the room is gone
+        for session_id in due:
+            room = self.rooms.get(session_id)
+            if room is None:
+                continue
             outputs = room.tick(now)
             if any(isinstance(o, Send) and isinstance(o.message, p.Rekey) for o in outputs):
                 self.counters.rekeys += 1
             await self._apply(room, outputs)
-            if room.empty:
-                since = self._empty_since.setdefault(session_id, now)
-                if room.state.name != "ADMITTED" or now - since > EMPTY_ROOM_GRACE:
-                    del self.rooms[session_id]
-                    self._empty_since.pop(session_id, None)
         await self._write_samples(self._samples.take_finished(now))
+
+    def _schedule(self, room: Room, now: float) -> None:
+        """Keep the room's next deadline in the heap; forget an empty room in time."""
+        session_id = room.session_id
+        if room.empty:
+            since = self._empty_since.setdefault(session_id, now)
+            if room.state.name != "ADMITTED" or now - since > EMPTY_ROOM_GRACE:
+                del self.rooms[session_id]
+                self._empty_since.pop(session_id, None)
+                self._scheduled.pop(session_id, None)
+                return
+            deadline: float | None = since + EMPTY_ROOM_GRACE + 1.0
+        else:
+            self._empty_since.pop(session_id, None)
+            deadline = room.next_deadline()
+        if deadline is None:
+            return
+        # A deadline that is due but did not fire (``tick`` compares strictly)
+        # comes back a moment later, never in the same pass.
+        deadline = max(deadline, now + 0.001)
+        current = self._scheduled.get(session_id)
+        if current is not None and current <= deadline:
+            return  # an earlier entry wakes the room; it re-arms itself then
+        self._scheduled[session_id] = deadline
+        heapq.heappush(self._timers, (deadline, session_id))
+        if self._timers[0][1] == session_id:
+            self._timer_changed.set()
 
     async def flush_samples(self) -> None:
         """Write every buffered quality sample now (at shutdown)."""
@@ -179,14 +229,21 @@ class Hub:
         except Exception:  # quality data must never disturb a consultation
             log.exception("%d quality samples could not be stored", len(samples))
 
-    async def run_ticks(self, interval: float) -> None:
-        """Background task for the app's lifetime: heartbeat deadlines and room cleanup."""
+    async def run_timers(self) -> None:
+        """Background task for the app's lifetime: sleep until the next room deadline."""
         while True:
-            await asyncio.sleep(interval)
             try:
                 await self.tick()
-            except Exception:  # keep ticking; one bad room must not stop the others
-                log.exception("tick failed")
+            except Exception:  # keep going; one bad room must not stop the others
+                log.exception("room timers failed")
+            now = self.clock()
+            # Samples are written once their hour is over: wake at the next hour too.
+            wake = (now // SAMPLE_HOUR + 1) * SAMPLE_HOUR
+            if self._timers:
+                wake = min(wake, self._timers[0][0])
+            self._timer_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timer_changed.wait(), max(0.0, wake - now))
 
     def live(self) -> Live:
         """Counts over all rooms, for the operator's metrics."""
@@ -223,27 +280,21 @@ class Hub:
         for out in outputs:
             match out:
                 case Send(conn, message):
-                    await self._send(conn, p.encode(message))
+                    self._send(conn, p.encode(message))
                 case Close(conn, code, error):
-                    await self._close(conn, code, error)
+                    self._close(conn, code, error)
+        if self.rooms.get(room.session_id) is room:
+            self._schedule(room, self.clock())
 
-    async def _send(self, conn: ConnId, text: str) -> None:
-        socket = self._sockets.get(conn)
-        if socket is None:
-            return
-        try:
-            await socket.send_text(text)
-        except Exception:  # the socket died under us; its reader will detach it
-            log.debug("send to a closed socket dropped")
+    def _send(self, conn: ConnId, text: str) -> None:
+        outbox = self._sockets.get(conn)
+        if outbox is not None:
+            outbox.put(text)
 
-    async def _close(self, conn: ConnId, code: int, error: SprechzimmerError | None) -> None:
+    def _close(self, conn: ConnId, code: int, error: SprechzimmerError | None) -> None:
         if error is not None:
-            await self._send(conn, p.encode(p.Error.of(error)))
-        socket = self._sockets.pop(conn, None)
+            self._send(conn, p.encode(p.Error.of(error)))
+        outbox = self._sockets.pop(conn, None)
         self._room_of.pop(conn, None)
-        if socket is None:
-            return
-        try:
-            await socket.close(code)
-        except Exception:
-            log.debug("close of a closed socket ignored")
+        if outbox is not None:
+            outbox.close(code)

@@ -45,6 +45,16 @@ class StarletteSocket:
         if self.ws.application_state is WebSocketState.CONNECTED:
             await self.ws.close(code)
 
+    def abort(self) -> None:
+        # ASGI has no way to drop a connection whose peer does not read: a close
+        # frame would wait behind the backlog, and the server would keep the
+        # socket and its buffers as long as the peer acknowledges TCP probes.
+        # uvicorn's protocol object (the ``receive`` the app was handed) owns the
+        # transport; aborting it frees both at once. Elsewhere: best effort.
+        transport = getattr(getattr(self.ws._receive, "__self__", None), "transport", None)
+        if transport is not None and hasattr(transport, "abort"):
+            transport.abort()
+
 
 def origin_allowed(settings: Settings, origin: str | None) -> bool:
     return origin is not None and (origin == settings.origin or origin in settings.allowed_origins)

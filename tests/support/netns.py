@@ -112,6 +112,23 @@ class Netns:
         return [int(p) for p in listed.stdout.split() if p.isdigit()]
 
 
+@dataclass
+class HostNetwork(Netns):
+    """The machine's own network, for a server that listens on loopback only: no root needed.
+
+    The same interface as a namespace, so ``running_server`` and its helpers work
+    unchanged; nothing started here can reach beyond 127.0.0.1 by itself.
+    """
+
+    name: str = "host"
+
+    def exec_argv(self, argv: Sequence[str]) -> list[str]:
+        return list(argv)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes if p.poll() is None]
+
+
 def _signal_group(process: subprocess.Popen[Any], sig: signal.Signals) -> None:
     if process.poll() is not None:
         return

@@ -14,14 +14,16 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from .netns import STOP_TIMEOUT, Netns, netns
+from .netns import STOP_TIMEOUT, HostNetwork, Netns, netns
 
 TIME_SCALE = float(os.environ.get("SPRECHZIMMER_TEST_TIME_SCALE", "1"))
 """Multiplies every timeout in the end-to-end tests (slow machines set it higher)."""
@@ -87,6 +89,17 @@ class RunningServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def invite(self, therapist: str = "dr-test", client_id: str = "K-1") -> tuple[str, str, str]:
+        """A new session: (session id, therapist token, client token)."""
+        created = self.create_session(therapist, client_id)
+        session, therapist_token = token_of(created["therapist_url"])
+        _, client_token = token_of(created["client_url"])
+        return session, therapist_token, client_token
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
 
 @contextlib.contextmanager
 def running_server(
@@ -109,6 +122,43 @@ def running_server(
         else:
             database = f"sqlite:///{directory / 'e2e.sqlite3'}"
         yield stack.enter_context(_serve(directory, port, database, extra_env, ns, host))
+
+
+def token_of(url: str) -> tuple[str, str]:
+    """(session, token) from an invite link's fragment."""
+    fragment = parse_qs(urlsplit(url).fragment)
+    return fragment["s"][0], fragment["t"][0]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def loopback_server(
+    directory: Path, *, extra_env: Mapping[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """``sprechzimmer serve`` on 127.0.0.1 of this machine (no namespace, no root).
+
+    For tests whose clients are plain sockets of the test process; browsers and
+    WebRTC peers need a namespace (``running_server``).
+    """
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("SPRECHZIMMER_TEST_E2E_POSTGRES") == "1":
+            database = stack.enter_context(_postgres_database())
+        else:
+            database = f"sqlite:///{directory / 'e2e.sqlite3'}"
+        host = HostNetwork()
+        try:
+            yield stack.enter_context(
+                _serve(directory, free_port(), database, extra_env, host, "127.0.0.1")
+            )
+        finally:
+            host.stop_all()
 
 
 @contextlib.contextmanager
