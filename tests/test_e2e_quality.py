@@ -42,7 +42,11 @@ WEAK = "100kbit"
 """Below what ``minimal`` needs (VIDEO_FLOOR_KBPS, 120 kbit/s, plus ~40 kbit/s of
 audio): the sender must pause its video, and both sides show the notice."""
 DEGRADE_S = 30 * TIME_SCALE
-"""Upper bound for A's outgoing video to fall under LIMIT once it is set."""
+"""Upper bound, once LIMIT is set, for A's outgoing video to be under LIMIT
+while A's policy has left ``hd``. Two mechanisms get there, in no fixed order:
+the browser's congestion control cuts the encoder within a second or so, the
+policy steps down after DOWN_AFTER (2) bad samples 2 s apart, later when the
+machine is busy and its ticks slip."""
 AUDIO_ONLY_S = 30 * TIME_SCALE
 """Upper bound for A to pause its video (audio-only) once the link is at WEAK."""
 NOTICE_S = 10 * TIME_SCALE
@@ -161,26 +165,43 @@ async def test_limited_link_lowers_video_keeps_audio_and_recovers(tmp_path: Path
         with _limited(topo) as set_rate:
             started = loop.time()
             audio_before = await client.evaluate(AUDIO_RECEIVED)
-            rates: list[float] = []
-            while True:
-                rates.append(await _video_kbps(therapist))
-                if rates[-1] < LIMIT_KBPS or loop.time() - started > DEGRADE_S:
-                    break
-            took = loop.time() - started
+            # One wait for both promises, each sample holding the rate of one
+            # window and the profile at its end: the rate often falls under
+            # the limit before the policy has stepped down (see DEGRADE_S), so
+            # reading the profile at the first low rate raced the two.
+            lowered: list[tuple[float, float, str | None]] = []
+
+            def degraded(_at: float, rate: float, profile: str | None) -> bool:
+                return rate < LIMIT_KBPS and profile != "hd"
+
+            async def degrades() -> bool:
+                if not lowered or not degraded(*lowered[-1]):
+                    rate = await _video_kbps(therapist)
+                    profile = (await _quality(therapist))["profile"]
+                    lowered.append((loop.time() - started, rate, profile))
+                return degraded(*lowered[-1])
+
+            done = await _poll(degrades, DEGRADE_S)
             a_quality = await _quality(therapist)
             print(
-                f"{LIMIT}: A's video {[round(r) for r in rates]} kbit/s, "
-                f"under the limit after {took:.0f} s (bound {DEGRADE_S:.0f} s)"
+                f"{LIMIT}: (s, A's video kbit/s, A's profile) "
+                f"{[(round(at), round(r), p) for at, r, p in lowered]}, "
+                f"{'done' if done else 'not done'} (bound {DEGRADE_S:.0f} s)"
             )
             print(f"A: {a_quality}, B: {await _quality(client)}")
-            assert rates[-1] < LIMIT_KBPS, (rates, a_quality)
-            assert a_quality["profile"] != "hd", a_quality
+            assert done, (lowered, a_quality)
             # B keeps hearing A the whole time.
             await asyncio.sleep(WINDOW_S)
             audio_after = await client.evaluate(AUDIO_RECEIVED)
             assert audio_after > audio_before, (audio_before, audio_after)
+            # The page shows the new profile before setParameters resolves and
+            # the indicator only after: a moment, but one to wait for.
             indicator = therapist.get_by_test_id("quality-indicator")
-            assert await indicator.get_attribute("data-send") in ("fair", "poor")
+
+            async def not_good() -> bool:
+                return await indicator.get_attribute("data-send") in ("fair", "poor")
+
+            assert await _poll(not_good, NOTICE_S), await _quality(therapist)
 
             # Below the video floor: A pauses its video, both sides say so,
             # and B still hears A.
