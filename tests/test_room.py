@@ -16,20 +16,26 @@ from sprechzimmer.room import (
     CallState,
     Close,
     EventKind,
+    HeldSeat,
     Output,
     Record,
     Room,
     RoomConfig,
     Send,
     StoreSample,
+    held_seats,
 )
 from sprechzimmer.turn import IcePolicy, IceServerSpec
 
 T, C, X = 1, 2, 3  # connection ids: therapist, client, intruder
 
 
-def room() -> Room:
-    return Room("a" * 32, "K-17", RoomConfig(heartbeat_interval=10.0))
+def room(config: RoomConfig | None = None) -> Room:
+    return Room("a" * 32, "K-17", config or RoomConfig(heartbeat_interval=10.0))
+
+
+PATIENT = RoomConfig(heartbeat_interval=1000.0)
+"""Members that never time out, for tests about seats that wait for their browser."""
 
 
 def sent(outputs: list[Output], conn: int) -> list[p.ServerMessage]:
@@ -44,8 +50,8 @@ def recorded(outputs: list[Output]) -> list[tuple[Role, EventKind]]:
     return [(o.role, o.kind) for o in outputs if isinstance(o, Record)]
 
 
-def in_call() -> Room:
-    r = room()
+def in_call(config: RoomConfig | None = None) -> Room:
+    r = room(config)
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
     r.join(C, Role.CLIENT, None, "rc", 1.0)
     r.receive(T, p.Admit(), 2.0)
@@ -149,29 +155,83 @@ def test_the_same_role_cannot_be_taken_without_the_resume_secret() -> None:
 def test_reconnect_with_resume_secret_replaces_the_old_socket() -> None:
     r = in_call()
     r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
-    out = r.join(X, Role.CLIENT, "rc", "rc2", 4.0)
+    out = r.join(X, Role.CLIENT, "rc", "rc2", 4.0, ticket="ticket-2", epoch=1)
     assert closed(out) == {C: 4009}
     assert r.members[Role.CLIENT].conn == X
-    # Still admitted: the call restarts at once, without a new knock.
-    assert sent(out, T) == [p.PeerJoined(Role.CLIENT, True), p.Admitted(epoch=2)]
-    assert p.Admitted(epoch=2) in sent(out, X)
-    assert recorded(out) == [
-        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED),
-        (Role.CLIENT, EventKind.JOINED),
-    ]
+    # The same browser on a new socket: it keeps its call; nobody is told, nothing recorded.
+    assert sent(out, T) == [] and recorded(out) == []
+    (welcome,) = sent(out, X)
+    assert isinstance(welcome, p.Welcome) and welcome.resumed and welcome.admitted
+    assert welcome.resume == "ticket-2" and welcome.peer_present
+    assert r.in_call and r.members[Role.CLIENT].media is p.MediaState.CONNECTED
     # The replaced socket's stragglers are ignored.
     assert r.receive(C, p.Offer("v=0"), 5.0) == []
     assert r.disconnect(C, 5.0) == []
 
 
-def test_admitted_client_comes_back_after_a_lost_socket() -> None:
+def test_a_lost_socket_keeps_the_seat_and_its_browser_takes_it_back_silently() -> None:
+    r = in_call(PATIENT)
+    r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
+    assert r.disconnect(C, 3.0) == []  # nobody is told, nothing is recorded
+    assert r.state is CallState.ADMITTED and not r.in_call
+    # What the therapist relays meanwhile waits for the client.
+    assert r.receive(T, p.Candidate("candidate:1 1 udp 1 10.0.0.1 9 typ host"), 4.0) == []
+    assert r.next_deadline() == 3.0 + r.config.resume_grace
+    out = r.join(X, Role.CLIENT, "rc", "rx", 5.0, epoch=1)
+    welcome, candidate = sent(out, X)
+    assert isinstance(welcome, p.Welcome) and welcome.resumed
+    assert isinstance(candidate, p.Relayed) and candidate.sender is Role.THERAPIST
+    assert sent(out, T) == [] and recorded(out) == [] and r.in_call
+
+
+def test_an_away_seat_without_its_ticket_goes_and_the_newcomer_knocks() -> None:
     r = in_call()
-    out = r.disconnect(C, 3.0)
-    assert sent(out, T) == [p.PeerLeft(Role.CLIENT, LeaveReason.DISCONNECTED)]
-    assert r.state is CallState.ADMITTED
-    out = r.join(X, Role.CLIENT, None, "rx", 4.0)
+    r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
+    r.disconnect(C, 3.0)
+    # A copied link (no ticket, or a wrong one) is somebody else: the old seat
+    # has left as of its last moment, and the newcomer waits for admission.
+    out = r.join(X, Role.CLIENT, "not-the-nonce", "rx", 9.0)
+    assert recorded(out) == [
+        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED),
+        (Role.CLIENT, EventKind.LEFT),
+        (Role.CLIENT, EventKind.JOINED),
+    ]
+    assert [o.at for o in out if isinstance(o, Record)] == [3.0, 3.0, 9.0]
+    assert sent(out, T) == [p.PeerLeft(Role.CLIENT, LeaveReason.DISCONNECTED), p.Knock()]
+    assert r.state is CallState.WAITING and r.waiting
+
+
+def test_an_away_member_leaves_after_the_grace_as_of_when_it_went() -> None:
+    r = in_call(PATIENT)
+    r.receive(T, p.Media(p.MediaState.CONNECTED), 3.0)
+    r.disconnect(T, 4.0)
+    grace = r.config.resume_grace
+    assert r.tick(4.0 + grace) == []
+    out = r.tick(4.0 + grace + 0.5)
+    assert sent(out, C) == [p.PeerLeft(Role.THERAPIST, LeaveReason.DISCONNECTED)]
+    assert [(o.role, o.kind, o.at) for o in out if isinstance(o, Record)] == [
+        (Role.THERAPIST, EventKind.MEDIA_DISCONNECTED, 4.0),
+        (Role.THERAPIST, EventKind.LEFT, 4.0),
+    ]
+
+
+def test_the_admitted_client_comes_back_after_the_grace_with_its_ticket() -> None:
+    r = in_call(PATIENT)
+    r.disconnect(C, 3.0)
+    r.tick(3.0 + r.config.resume_grace + 1)  # the seat has gone, the admission stays
+    assert Role.CLIENT not in r.members and r.state is CallState.ADMITTED
+    out = r.join(X, Role.CLIENT, "rc", "rx", 100.0)
     (welcome, admitted) = sent(out, X)
-    assert isinstance(welcome, p.Welcome) and welcome.admitted and admitted == p.Admitted(epoch=2)
+    assert isinstance(welcome, p.Welcome) and welcome.admitted and not welcome.resumed
+    assert admitted == p.Admitted(epoch=2)  # a fresh connection, no knock
+
+
+def test_a_copied_link_after_the_grace_knocks() -> None:
+    r = in_call(PATIENT)
+    r.disconnect(C, 3.0)
+    r.tick(3.0 + r.config.resume_grace + 1)
+    out = r.join(X, Role.CLIENT, None, "rx", 100.0)
+    assert sent(out, T) == [p.Knock()] and r.state is CallState.WAITING
 
 
 def test_hangup_ends_admission_and_tells_the_other_side() -> None:
@@ -207,8 +267,77 @@ def test_heartbeats_and_timeout() -> None:
     assert r.tick(31.0) == []
     out = r.tick(33.0)
     assert closed(out) == {T: 4408}
-    assert sent(out, C) == [p.PeerLeft(Role.THERAPIST, LeaveReason.TIMEOUT)]
+    assert sent(out, C) == []  # its seat waits for its browser
     assert r.state is CallState.ADMITTED  # the client stays admitted
+    out = r.tick(33.0 + r.config.resume_grace + 1)
+    assert sent(out, C) == [p.PeerLeft(Role.THERAPIST, LeaveReason.TIMEOUT)]
+
+
+def test_a_waiting_client_that_goes_leaves_at_once() -> None:
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    out = r.disconnect(C, 2.0)
+    assert sent(out, T) == [p.KnockCancelled()] and r.state is CallState.IDLE
+
+
+def test_held_seats_from_the_stored_events() -> None:
+    events = [
+        (Role.THERAPIST, EventKind.JOINED),
+        (Role.CLIENT, EventKind.JOINED),
+        (Role.CLIENT, EventKind.ADMITTED),
+        (Role.THERAPIST, EventKind.MEDIA_CONNECTED),
+        (Role.CLIENT, EventKind.MEDIA_CONNECTED),
+        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED),
+    ]
+    assert held_seats(events) == {
+        Role.THERAPIST: HeldSeat(p.MediaState.CONNECTED, admitted=False),
+        Role.CLIENT: HeldSeat(p.MediaState.DISCONNECTED, admitted=True),
+    }
+    assert held_seats([*events, (Role.CLIENT, EventKind.LEFT)]).keys() == {Role.THERAPIST}
+    # Joined again after leaving: waiting, not admitted.
+    again = [*events, (Role.CLIENT, EventKind.LEFT), (Role.CLIENT, EventKind.JOINED)]
+    assert held_seats(again)[Role.CLIENT] == HeldSeat(p.MediaState.DISCONNECTED, False)
+    assert held_seats([]) == {}
+
+
+def test_a_rebuilt_room_gives_each_ticket_its_seat_back_silently() -> None:
+    r = room(PATIENT)
+    seats = {
+        Role.THERAPIST: HeldSeat(p.MediaState.CONNECTED, False),
+        Role.CLIENT: HeldSeat(p.MediaState.CONNECTED, True),
+    }
+    r.restore(seats, epoch=7, now=50.0)
+    assert r.state is CallState.ADMITTED and not r.in_call
+    out = r.join(T, Role.THERAPIST, "any-genuine-nonce", "rt", 51.0, epoch=7)
+    (welcome,) = sent(out, T)
+    assert isinstance(welcome, p.Welcome) and welcome.resumed and welcome.peer_present
+    out = r.join(C, Role.CLIENT, "another-nonce", "rc", 52.0, epoch=8)
+    assert recorded(out) == [] and sent(out, T) == []
+    assert r.in_call and r.epoch == 8
+    # The browsers' own report of their media changes nothing that is stored.
+    assert r.receive(C, p.Media(p.MediaState.CONNECTED), 53.0) == []
+    # Key renewal goes on in a later epoch.
+    out = r.tick(50.0 + r.config.rekey_interval)
+    assert sent(out, C) == [p.Rekey(9)]
+    # A held seat nobody claims leaves after the grace, as of the rebuild.
+    r2 = room(PATIENT)
+    r2.restore(seats, epoch=1, now=50.0)
+    out = r2.tick(50.0 + r2.config.resume_grace + 1)
+    assert {(o.role, o.kind, o.at) for o in out if isinstance(o, Record)} == {
+        (Role.THERAPIST, EventKind.MEDIA_DISCONNECTED, 50.0),
+        (Role.THERAPIST, EventKind.LEFT, 50.0),
+        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED, 50.0),
+        (Role.CLIENT, EventKind.LEFT, 50.0),
+    }
+
+
+def test_a_rebuilt_room_lets_a_copied_link_only_knock() -> None:
+    r = room()
+    r.restore({Role.CLIENT: HeldSeat(p.MediaState.CONNECTED, True)}, epoch=3, now=50.0)
+    r.join(T, Role.THERAPIST, None, "rt", 51.0)
+    out = r.join(X, Role.CLIENT, None, "rx", 52.0)  # no ticket
+    assert p.Knock() in sent(out, T) and r.state is CallState.WAITING
 
 
 def test_revoke_closes_everybody_and_bars_new_joins() -> None:
@@ -309,10 +438,11 @@ def test_rekey_is_scheduled_only_during_a_call() -> None:
     assert sent(out, T) == [p.Rekey(2)] and sent(out, C) == [p.Rekey(2)]
     assert sent(r.tick(20.0), C) == [p.Rekey(3)]
     r.disconnect(C, 21.0)
-    assert r.tick(30.0) == []  # nobody to renew with
-    # The client comes back: a fresh connection in a fresh epoch, the clock restarts.
-    out = r.join(X, Role.CLIENT, None, "rx", 31.0)
-    assert p.Admitted(epoch=4, rekey_interval=5.0) in sent(out, X)
+    assert r.tick(30.0) == []  # nobody to renew with while the client is away
+    # The client's browser is back: it keeps its connection, the due renewal follows.
+    out = r.join(X, Role.CLIENT, "rc", "rx", 31.0, epoch=3)
+    assert p.Admitted(epoch=4, rekey_interval=5.0) not in sent(out, X)
+    assert sent(r.tick(31.0), X) == [p.Rekey(4)]
     assert r.tick(35.0) == [] and sent(r.tick(36.0), X) == [p.Rekey(5)]
 
 
@@ -389,13 +519,15 @@ def test_every_call_start_gets_a_fresh_call_id() -> None:
     ids = [r.call_id]
     r.receive(T, p.RelayOnly(True), 3.0)  # restart under a new policy
     ids.append(r.call_id)
-    r.disconnect(C, 4.0)
+    r.receive(C, p.Bye(), 4.0)
     assert r.call_id is None
-    r.join(X, Role.CLIENT, None, "rx", 5.0)  # the admitted client comes back
+    r.join(X, Role.CLIENT, None, "rx", 5.0)  # knocks again and is admitted
+    r.receive(T, p.Admit(), 5.0)
     ids.append(r.call_id)
     assert closed(r.join(4, Role.THERAPIST, "wrong", "r4", 6.0)) == {4: 4009}  # no restart
     assert r.call_id == "call-3"
-    r.join(5, Role.THERAPIST, "rt", "r5", 7.0)  # the therapist's new socket replaces the old
+    r.receive(T, p.Bye(), 7.0)  # the therapist hangs up and comes back
+    r.join(5, Role.THERAPIST, None, "r5", 7.0)
     ids.append(r.call_id)
     assert ids == ["call-1", "call-2", "call-3", "call-4"]
     assert stored(r.receive(X, SAMPLE, 8.0)) == [("call-4", SAMPLE, 8.0)]

@@ -236,15 +236,31 @@ def test_reconnect_with_resume_takes_the_place_back(env: Environment) -> None:
         t.send_json({"type": "admit"})
         t.receive_json(), c.receive_json()
         with connect(client) as c2:
-            c2.send_json(hello(invite.session, invite.client_token, resume=resume))
+            c2.send_json(hello(invite.session, invite.client_token, resume=resume, epoch=1))
             welcome = c2.receive_json()
             assert welcome["type"] == "welcome" and welcome["admitted"] is True
-            assert c2.receive_json()["type"] == "admitted"
+            assert welcome["resumed"] is True and welcome["resume"] != resume
             expect_close(c, "replaced", 4009)
-            assert t.receive_json() == {"type": "peer-joined", "role": "client", "admitted": True}
-            assert t.receive_json()["type"] == "admitted"
+            # The call goes on as it is: no new `admitted`, the therapist hears nothing.
             t.send_json({"type": "offer", "sdp": "v=0"})
             assert c2.receive_json()["type"] == "offer"
+            t.send_json({"type": "ping"})
+            assert t.receive_json() == {"type": "pong"}
+
+
+def test_a_forged_or_foreign_ticket_takes_no_seat(env: Environment) -> None:
+    client, invite, settings, store = env
+    other = new_invite(store, settings, add_therapist(store, "dr-other"))
+    with connect(client) as t, connect(client) as c:
+        t.send_json(hello(other.session, other.therapist_token))
+        foreign = t.receive_json()["resume"]  # genuine, but of another session
+        c.send_json(hello(invite.session, invite.client_token))
+        genuine = c.receive_json()["resume"]
+        forged = genuine[:-4] + ("AAAA" if not genuine.endswith("AAAA") else "BBBB")
+        for ticket in (forged, foreign):
+            with connect(client) as c2:
+                c2.send_json(hello(invite.session, invite.client_token, resume=ticket))
+                expect_close(c2, "occupied", 4009)
 
 
 def test_waiting_client_cannot_send_to_the_therapist(env: Environment) -> None:
@@ -321,3 +337,96 @@ def test_an_out_of_bounds_sample_is_a_bad_message(env: Environment, sockets: Exi
     c.send_json({**SAMPLE, "loss_pct": 101})
     expect_close(c, "bad-message", 4000)
     assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "disconnected"}
+
+
+def test_a_call_outlives_a_server_restart(tmp_path: Path, database_url: str, store: Store) -> None:
+    """A new process (a fresh hub) on the same database and secret key: both members
+    take their seats back with their tickets, without a knock, a new connection or
+    a billing event; the call then ends normally."""
+    settings = make_settings(tmp_path, database_url)
+    invite = new_invite(store, settings, add_therapist(store))
+    with (
+        TestClient(create_app(settings, store)) as before,
+        connect(before) as t,
+        connect(before) as c,
+    ):
+        t.send_json(hello(invite.session, invite.therapist_token))
+        t_ticket = t.receive_json()["resume"]
+        c.send_json(hello(invite.session, invite.client_token))
+        c_ticket = c.receive_json()["resume"]
+        c.receive_json(), t.receive_json()  # waiting, knock
+        t.send_json({"type": "admit"})
+        assert t.receive_json()["epoch"] == c.receive_json()["epoch"] == 1
+        for ws in (t, c):
+            ws.send_json({"type": "media", "state": "connected"})
+        t.send_json({"type": "ping"})
+        assert t.receive_json() == {"type": "pong"}  # the media events are stored
+        # The process goes; its sockets with it (nothing is recorded for them).
+    before_kinds = [(e.role.value, e.kind.value) for e in store.events_of(invite.session)]
+
+    with TestClient(create_app(settings, store)) as after, connect(after) as t, connect(after) as c:
+        t.send_json(hello(invite.session, invite.therapist_token, resume=t_ticket, epoch=3))
+        welcome = t.receive_json()
+        assert welcome["resumed"] is True and welcome["peer_present"] is True
+        c.send_json(hello(invite.session, invite.client_token, resume=c_ticket, epoch=3))
+        welcome = c.receive_json()
+        assert welcome["resumed"] is True and welcome["admitted"] is True
+        for ws in (t, c):
+            ws.send_json({"type": "media", "state": "connected"})
+        # Relaying works at once; the therapist heard of no knock and no rejoin.
+        t.send_json({"type": "candidate", "candidate": "candidate:1"})
+        assert c.receive_json()["candidate"] == "candidate:1"
+        t.send_json({"type": "ping"})
+        assert t.receive_json() == {"type": "pong"}
+        assert [(e.role.value, e.kind.value) for e in store.events_of(invite.session)] == (
+            before_kinds
+        )
+        c.send_json({"type": "bye"})
+        assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "hangup"}
+    kinds = [(e.role.value, e.kind.value) for e in store.events_of(invite.session)]
+    assert kinds[: len(before_kinds)] == before_kinds
+    assert before_kinds[:3] == [
+        ("therapist", "joined"),
+        ("client", "joined"),
+        ("client", "admitted"),
+    ]
+    assert set(before_kinds[3:]) == {
+        ("therapist", "media_connected"),
+        ("client", "media_connected"),
+    }
+    assert kinds[len(before_kinds) :][:2] == [("client", "media_disconnected"), ("client", "left")]
+
+
+def test_after_a_restart_a_copied_client_link_only_knocks(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    settings = make_settings(tmp_path, database_url)
+    invite = new_invite(store, settings, add_therapist(store))
+    with (
+        TestClient(create_app(settings, store)) as before,
+        connect(before) as t,
+        connect(before) as c,
+    ):
+        t.send_json(hello(invite.session, invite.therapist_token))
+        t_ticket = t.receive_json()["resume"]
+        c.send_json(hello(invite.session, invite.client_token))
+        c.receive_json(), c.receive_json(), t.receive_json()
+        t.send_json({"type": "admit"})
+        t.receive_json(), c.receive_json()
+    with (
+        TestClient(create_app(settings, store)) as after,
+        connect(after) as t,
+        connect(after) as intruder,
+    ):
+        t.send_json(hello(invite.session, invite.therapist_token, resume=t_ticket))
+        assert t.receive_json()["resumed"] is True
+        intruder.send_json(hello(invite.session, invite.client_token))
+        welcome = intruder.receive_json()
+        assert welcome["admitted"] is False and welcome["ice_servers"] == []
+        assert intruder.receive_json()["type"] == "waiting"
+        assert t.receive_json() == {
+            "type": "peer-left",
+            "role": "client",
+            "reason": "disconnected",
+        }
+        assert t.receive_json()["type"] == "knock"

@@ -24,6 +24,7 @@ from .outbox import OutboxLimits
 from .ratelimit import RateLimiter
 from .signaling import signaling_endpoint
 from .store import PurgeCounts, Store
+from .tickets import ticket_key
 from .turn import EmbeddedTurn
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         else:
             log.warning("embedded TURN asked for, but coturn's turnserver is not installed")
     ice = settings.ice_policy((turn.spec,), turn.secret) if turn else settings.ice_policy()
+    secret_key = settings.effective_secret_key()
     hub = Hub(
         store,
         heartbeat_interval=settings.heartbeat_interval,
@@ -111,6 +113,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         max_bitrate_kbps=settings.max_bitrate_kbps,
         relay_max_bitrate_kbps=settings.relay_max_bitrate_kbps,
         keep_quality=settings.quality_retention_days > 0,
+        resume_grace=settings.resume_grace,
+        ticket_key=ticket_key(secret_key),
         outbox=OutboxLimits(
             settings.send_timeout, settings.send_queue_frames, settings.send_queue_bytes
         ),
@@ -145,7 +149,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
-    app.state.secret_key = settings.effective_secret_key()
+    app.state.secret_key = secret_key
     app.state.login_limiter = RateLimiter(settings.login_attempts, settings.login_window)
     # All codes together: slows down spraying one password over many codes, but
     # high enough that an attack on one account does not lock out the practice.

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     max_message_bytes: Annotated[int, Field(ge=4096, le=1 << 20)] = 65536
     """Largest signaling message accepted."""
 
+    resume_grace: Annotated[float, Field(ge=5, le=3600)] = 60.0
+    """Seconds a member whose socket went keeps its seat for its browser to come back."""
+
     send_timeout: Annotated[float, Field(ge=0.5, le=120)] = 10.0
     """Seconds one outgoing frame may wait for a socket; a socket that does not read
     is dropped after it."""

@@ -25,6 +25,7 @@ import datetime as dt
 import heapq
 import itertools
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,13 +33,24 @@ from dataclasses import dataclass
 from starlette.concurrency import run_in_threadpool
 
 from . import protocol as p
+from . import tickets
 from .errors import Forbidden, SprechzimmerError
 from .metrics import Counters, Live
 from .outbox import Outbox, OutboxLimits, Socket
 from .quality import Sample, SampleBuffer, new_call_id
-from .room import Close, ConnId, Output, Record, Room, RoomConfig, Send, StoreSample
+from .room import (
+    Close,
+    ConnId,
+    Output,
+    Record,
+    Room,
+    RoomConfig,
+    Send,
+    StoreSample,
+    held_seats,
+)
 from .store import EventInfo, SessionState, Store
-from .tokens import digest, looks_like_session_id, looks_like_token, new_resume_secret
+from .tokens import digest, looks_like_session_id, looks_like_token
 from .turn import IcePolicy
 
 log = logging.getLogger(__name__)
@@ -54,6 +66,8 @@ class Admission:
     session_id: str
     client_id: str
     role: p.Role
+    expires_at: float = float("inf")
+    """When the invite (or its session) expires: no resume ticket outlives it."""
 
 
 class Hub:
@@ -69,19 +83,24 @@ class Hub:
         relay_max_bitrate_kbps: int = 1000,
         keep_quality: bool = True,
         outbox: OutboxLimits | None = None,
+        resume_grace: float = 60.0,
+        ticket_key: bytes | None = None,
         call_ids: Callable[[], str] = new_call_id,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.room_config = RoomConfig(
-            heartbeat_interval,
-            ice or IcePolicy(),
-            rekey_interval,
-            e2ee_required,
-            max_bitrate_kbps,
-            relay_max_bitrate_kbps,
-            call_ids,
+            heartbeat_interval=heartbeat_interval,
+            ice=ice or IcePolicy(),
+            rekey_interval=rekey_interval,
+            e2ee_required=e2ee_required,
+            max_bitrate_kbps=max_bitrate_kbps,
+            relay_max_bitrate_kbps=relay_max_bitrate_kbps,
+            resume_grace=resume_grace,
+            call_ids=call_ids,
         )
+        self.ticket_key = ticket_key or tickets.ticket_key(secrets.token_urlsafe(32))
+        """Signs resume tickets; the same in every process (from the secret key)."""
         self.clock = clock
         self.keep_quality = keep_quality
         """False (retention 0): samples only feed the metrics and are never stored."""
@@ -110,15 +129,15 @@ class Hub:
         # The socket was aborted; its reader may stay blocked, so let go of it here.
         asyncio.get_running_loop().create_task(self.detach(conn))
 
-    async def detach(self, conn: ConnId) -> None:
-        """The socket is gone, whatever the reason; idempotent."""
+    async def detach(self, conn: ConnId, *, refused: bool = False) -> None:
+        """The socket is gone (``refused``: closed for a protocol error); idempotent."""
         outbox = self._sockets.pop(conn, None)
         if outbox is not None and not outbox.closing:
             outbox.cancel()
         session_id = self._room_of.pop(conn, None)
         room = self.rooms.get(session_id) if session_id else None
         if room is not None:
-            await self._apply(room, room.disconnect(conn, self.clock()))
+            await self._apply(room, room.disconnect(conn, self.clock(), refused=refused))
 
     @property
     def connection_count(self) -> int:
@@ -145,18 +164,51 @@ class Hub:
         therapist = await run_in_threadpool(self.store.therapist_by_id, info.session.therapist_id)
         if therapist is None or therapist.disabled:
             raise Forbidden("therapist disabled")
-        return Admission(info.session.id, info.session.client_id, info.role)
+        expires = min(info.expires_at, info.session.expires_at).timestamp()
+        return Admission(info.session.id, info.session.client_id, info.role, expires)
 
     # --- room traffic -------------------------------------------------------------
 
-    async def join(self, conn: ConnId, admission: Admission, resume: str | None) -> None:
-        room = self.rooms.get(admission.session_id)
+    async def join(
+        self, conn: ConnId, admission: Admission, resume: str | None, epoch: int | None = None
+    ) -> None:
+        """Seat an authenticated socket; ``resume`` is the ticket its ``hello`` carried."""
+        session_id, role, now = admission.session_id, admission.role, self.clock()
+        verified = (
+            tickets.verify(self.ticket_key, resume, session_id, role, now) if resume else None
+        )
+        room = self.rooms.get(session_id)
+        if room is None and verified is not None:
+            # A genuine ticket for a room this process does not know: the server
+            # restarted (or the room lived elsewhere). The stored events say who
+            # held a seat; only such a ticket costs a database read.
+            events = await run_in_threadpool(self.store.events_of, session_id)
+            room = self.rooms.get(session_id)  # another member may have been quicker
+            if room is None:
+                room = self._new_room(admission)
+                room.restore(held_seats((e.role, e.kind) for e in events), epoch or 0, now)
         if room is None:
-            room = Room(admission.session_id, admission.client_id, self.room_config)
-            self.rooms[admission.session_id] = room
-        self._room_of[conn] = admission.session_id
-        outputs = room.join(conn, admission.role, resume, new_resume_secret(), self.clock())
+            room = self._new_room(admission)
+        if self._sockets.get(conn) is None:
+            return  # the socket went while we read the store
+        self._room_of[conn] = session_id
+        nonce = tickets.new_nonce()
+        ticket = tickets.issue(self.ticket_key, session_id, role, nonce, admission.expires_at)
+        outputs = room.join(
+            conn,
+            role,
+            verified.nonce if verified else None,
+            nonce,
+            now,
+            ticket=ticket,
+            epoch=epoch or 0,
+        )
         await self._apply(room, outputs)
+
+    def _new_room(self, admission: Admission) -> Room:
+        room = Room(admission.session_id, admission.client_id, self.room_config)
+        self.rooms[admission.session_id] = room
+        return room
 
     async def receive(self, conn: ConnId, message: p.ClientMessage) -> None:
         session_id = self._room_of.get(conn)

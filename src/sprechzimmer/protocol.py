@@ -53,7 +53,10 @@ class Hello:
     token: str = _bound(43)
     protocol: int = PROTOCOL_VERSION
     role: Role | None = None
-    resume: str | None = _bound(64, None)
+    resume: str | None = _bound(128, None)
+    """The resume ticket of an earlier ``welcome`` in this tab."""
+    epoch: int | None = field(default=None, metadata={"max": 2**31 - 1})
+    """The key epoch the browser is in, when it resumes (a restarted server forgot it)."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,8 @@ class Welcome:
     resume: str
     peer_present: bool
     admitted: bool
+    resumed: bool = False
+    """The seat was taken back with its ticket: keep the running call as it is."""
 
 
 @dataclass(frozen=True)

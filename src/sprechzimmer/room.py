@@ -8,9 +8,19 @@ let a participant take its place back. It never sees media or key material.
 The random id of the running call (for anonymous quality samples) goes out
 only with ``StoreSample`` and is never logged: a log line names the session.
 
-The room's state is the client's admission (``CallState``); who is connected
+The room's state is the client's admission (``CallState``); who holds a seat
 is kept beside it. ``_transition`` is the one place the state changes, and it
 logs each change.
+
+A seat outlives its socket: when a member's socket goes (a broken line, a
+server restart, a timeout), the member is *away* for ``resume_grace`` seconds.
+Nothing is recorded and the other member is told nothing, because the
+browsers' peer connection does not need the server and usually goes on. The
+browser that comes back with its resume ticket (``tickets.py``, checked by the
+hub) takes the seat back silently: no knock, no new connection, no billing
+event. Without the ticket (a copied link) a client knocks again. A room that
+a restarted server does not remember is rebuilt from the session's stored
+events (``held_seats``) when the first ticket arrives.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ import enum
 import hmac
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import protocol as p
@@ -44,6 +54,8 @@ ConnId = int
 
 HEARTBEAT_MISSES = 3
 """A member silent for this many heartbeat intervals is gone."""
+AWAY_BUFFER = 64
+"""Relayed messages kept for an away member, delivered when it is back."""
 
 
 class CallState(enum.IntEnum):
@@ -60,9 +72,12 @@ class CallState(enum.IntEnum):
 _ALLOWED: dict[CallState, frozenset[CallState]] = {
     CallState.IDLE: frozenset({CallState.WAITING, CallState.CLOSED}),
     CallState.WAITING: frozenset({CallState.IDLE, CallState.ADMITTED, CallState.CLOSED}),
-    CallState.ADMITTED: frozenset({CallState.IDLE, CallState.CLOSED}),
+    CallState.ADMITTED: frozenset({CallState.IDLE, CallState.WAITING, CallState.CLOSED}),
     CallState.CLOSED: frozenset(),
 }
+
+
+_ADMISSION = (CallState.WAITING, CallState.ADMITTED)
 
 
 class EventKind(enum.StrEnum):
@@ -121,8 +136,43 @@ class RoomConfig:
     e2ee_required: bool = True
     max_bitrate_kbps: int = 2500
     relay_max_bitrate_kbps: int = 1000
+    resume_grace: float = 60.0
+    """Seconds an away member keeps its seat before it has left."""
     call_ids: Callable[[], str] = field(default=new_call_id, compare=False)
     """Makes the random id of each call start; tests pass a predictable one."""
+
+
+@dataclass(frozen=True)
+class HeldSeat:
+    """What the stored events say of one role's seat when a server lost its memory."""
+
+    media: p.MediaState
+    admitted: bool
+    """For the client: admitted since it last joined."""
+
+
+def held_seats(events: Iterable[tuple[Role, EventKind]]) -> dict[Role, HeldSeat]:
+    """The seats still held at the last stored event (joined, never left), in stored order."""
+    joined: dict[Role, bool] = {}
+    media: dict[Role, p.MediaState] = {}
+    admitted: dict[Role, bool] = {}
+    for role, kind in events:
+        if kind is EventKind.JOINED:
+            joined[role], admitted[role] = True, False
+            media[role] = p.MediaState.DISCONNECTED
+        elif kind is EventKind.LEFT:
+            joined[role] = False
+        elif kind is EventKind.ADMITTED:
+            admitted[role] = True
+        elif kind is EventKind.MEDIA_CONNECTED:
+            media[role] = p.MediaState.CONNECTED
+        elif kind is EventKind.MEDIA_DISCONNECTED:
+            media[role] = p.MediaState.DISCONNECTED
+    return {
+        role: HeldSeat(media.get(role, p.MediaState.DISCONNECTED), admitted.get(role, False))
+        for role, held in joined.items()
+        if held
+    }
 
 
 _CANDIDATE_LINE = re.compile(r"^a=candidate:.*$\r?\n?", re.MULTILINE)
@@ -135,12 +185,22 @@ def only_relay_candidates(sdp: str) -> str:
 
 @dataclass
 class Member:
-    conn: ConnId
+    conn: ConnId | None
+    """None while the member is away (its socket is gone, its seat is kept)."""
     role: Role
-    resume: str
+    resume: str | None
+    """Nonce of the holder's ticket; None in a rebuilt room: any genuine ticket of the role."""
     last_seen: float
     media: p.MediaState = p.MediaState.DISCONNECTED
     last_quality: float | None = None
+    away_since: float | None = None
+    away_reason: LeaveReason = LeaveReason.DISCONNECTED
+    pending: list[p.ServerMessage] = field(default_factory=list)
+    """Relayed to it while away; sent when it is back."""
+
+    @property
+    def present(self) -> bool:
+        return self.conn is not None
 
 
 @dataclass
@@ -159,6 +219,8 @@ class Room:
     """Random id of the running call; new at every (re)start, gone when it ends."""
     relayed: bool | None = None
     """Whether the latest quality sample of the running call reports a relayed pair."""
+    admitted_resume: str | None = None
+    """Nonce of the admitted client's ticket: only that browser comes back without a knock."""
 
     @property
     def relay_only(self) -> bool:
@@ -166,20 +228,26 @@ class Room:
 
     # --- queries, for the hub and the dashboard --------------------------------
 
+    def _present(self, role: Role) -> Member | None:
+        member = self.members.get(role)
+        return member if member is not None and member.present else None
+
     @property
     def waiting(self) -> bool:
-        return self.state is CallState.WAITING and Role.CLIENT in self.members
+        return self.state is CallState.WAITING and self._present(Role.CLIENT) is not None
 
     @property
     def in_call(self) -> bool:
-        return self.state is CallState.ADMITTED and len(self.members) == 2
+        return self.state is CallState.ADMITTED and all(
+            self._present(r) is not None for r in (Role.THERAPIST, Role.CLIENT)
+        )
 
     @property
     def empty(self) -> bool:
         return not self.members
 
     def conns(self) -> list[ConnId]:
-        return [m.conn for m in self.members.values()]
+        return [m.conn for m in self.members.values() if m.conn is not None]
 
     def role_of(self, conn: ConnId) -> Role | None:
         for role, member in self.members.items():
@@ -192,71 +260,144 @@ class Room:
         if not self.members:
             return None
         limit = HEARTBEAT_MISSES * self.config.heartbeat_interval
-        deadline = min(m.last_seen for m in self.members.values()) + limit
+        deadline = min(
+            m.last_seen + limit if m.away_since is None else m.away_since + self.config.resume_grace
+            for m in self.members.values()
+        )
         if self.in_call and self.next_rekey is not None:
             deadline = min(deadline, self.next_rekey)
         return deadline
 
+    def restore(self, seats: dict[Role, HeldSeat], epoch: int, now: float) -> None:
+        """Rebuild a room a restarted server forgot: the held seats are away until claimed."""
+        if self.members or self.state is not CallState.IDLE:
+            return
+        for role, seat in seats.items():
+            self.members[role] = Member(None, role, None, now, media=seat.media, away_since=now)
+        client = seats.get(Role.CLIENT)
+        if client is not None:
+            self._transition(CallState.WAITING)
+            if client.admitted:
+                self._transition(CallState.ADMITTED)
+                self.epoch = max(self.epoch, epoch)
+                self.next_rekey = now + self.config.rekey_interval
+                self.call_id = self.config.call_ids()
+        log.info("room %s: rebuilt with %d held seat(s)", self.session_id[:8], len(seats))
+
     # --- inputs ---------------------------------------------------------------
 
     def join(
-        self, conn: ConnId, role: Role, resume: str | None, new_resume: str, now: float
+        self,
+        conn: ConnId,
+        role: Role,
+        resume: str | None,
+        new_resume: str,
+        now: float,
+        *,
+        ticket: str | None = None,
+        epoch: int = 0,
     ) -> list[Output]:
-        """An authenticated socket asks for ``role``'s place. ``new_resume`` is fresh random."""
+        """An authenticated socket asks for ``role``'s place.
+
+        ``resume`` is the nonce of a genuine ticket of this seat (the hub checked
+        its MAC and expiry), None without one; ``new_resume`` a fresh nonce and
+        ``ticket`` the ticket that carries it (the nonce itself when omitted).
+        ``epoch`` is the key epoch the browser is in, when it resumes.
+        """
         if self.state is CallState.CLOSED:
             return [Close(conn, Forbidden.close_code or 4003, Forbidden("session closed"))]
-        out: list[Output] = []
+        ticket = ticket or new_resume
         current = self.members.get(role)
+        if (
+            current is not None
+            and resume is not None
+            and (current.resume is None or hmac.compare_digest(resume, current.resume))
+        ):
+            return self._resume(conn, current, new_resume, ticket, epoch, now)
+        if current is not None and current.present:
+            # A copied link, or a second tab: the seat stays with the first.
+            log.info("room %s: refused occupied %s seat", self.session_id[:8], role.value)
+            return [Close(conn, Occupied.close_code or 4009, Occupied(role.value))]
+        out: list[Output] = []
         if current is not None:
-            if resume is None or not hmac.compare_digest(resume, current.resume):
-                # A copied link, or a second tab: the seat stays with the first.
-                log.info("room %s: refused occupied %s seat", self.session_id[:8], role.value)
-                return [Close(conn, Occupied.close_code or 4009, Occupied(role.value))]
-            # The same person on a new socket: the old one goes, without a
-            # peer-left, because nobody left.
-            out.append(Close(current.conn, Replaced.close_code or 4009, Replaced()))
-            if current.media is p.MediaState.CONNECTED:
-                out.append(Record(role, EventKind.MEDIA_DISCONNECTED, now))
+            # An away seat claimed without its ticket: its holder has left, and the
+            # newcomer is somebody else (a client knocks again).
+            assert current.away_since is not None
+            out += self._leave(role, current.away_since, current.away_reason, None)
+        if role is Role.CLIENT and self.state is CallState.ADMITTED:
+            returning = resume is not None and resume == self.admitted_resume
+            if not returning:
+                self.admitted_resume = None
+                self._transition(CallState.WAITING)
         self.members[role] = Member(conn, role, new_resume, now)
         out.append(Record(role, EventKind.JOINED, now))
         other = self.members.get(role.other)
 
-        if role is Role.CLIENT and self.state is not CallState.ADMITTED:
+        if role is Role.CLIENT and self.state is CallState.IDLE:
             self._transition(CallState.WAITING)
         admitted = self.state is CallState.ADMITTED
-        out.append(
-            Send(
-                conn,
-                p.Welcome(
-                    role=role,
-                    session=self.session_id,
-                    client_id=self.client_id if role is Role.THERAPIST else None,
-                    # TURN credentials only for those admitted: a waiting client
-                    # gets none, so a copied link yields no relay access.
-                    ice_servers=(
-                        self.config.ice.servers_for(self.session_id, role, now)
-                        if role is Role.THERAPIST or admitted
-                        else []
-                    ),
-                    heartbeat_interval=self.config.heartbeat_interval,
-                    polite=role is Role.CLIENT,
-                    resume=new_resume,
-                    peer_present=other is not None,
-                    admitted=admitted,
-                ),
-            )
-        )
+        if role is Role.CLIENT and admitted:
+            self.admitted_resume = new_resume
+        out.append(Send(conn, self._welcome(role, ticket, now, resumed=False)))
+        other_conn = other.conn if other is not None else None
         if role is Role.CLIENT and not admitted:
             out.append(Send(conn, p.Waiting()))
-            if other is not None:
-                out.append(Send(other.conn, p.Knock()))
+            if other_conn is not None:
+                out.append(Send(other_conn, p.Knock()))
         elif role is Role.THERAPIST and self.waiting:
             out.append(Send(conn, p.Knock()))
-        elif other is not None:
-            out.append(Send(other.conn, p.PeerJoined(role, admitted)))
-        if admitted and other is not None:
+        elif other_conn is not None:
+            out.append(Send(other_conn, p.PeerJoined(role, admitted)))
+        if admitted and other_conn is not None:
             # Both admitted members are here: the call (re)starts.
             out += self._start_call(now)
+        return out
+
+    def _welcome(self, role: Role, ticket: str, now: float, *, resumed: bool) -> p.Welcome:
+        admitted = self.state is CallState.ADMITTED
+        return p.Welcome(
+            role=role,
+            session=self.session_id,
+            client_id=self.client_id if role is Role.THERAPIST else None,
+            # TURN credentials only for those admitted: a waiting client
+            # gets none, so a copied link yields no relay access.
+            ice_servers=(
+                self.config.ice.servers_for(self.session_id, role, now)
+                if role is Role.THERAPIST or admitted
+                else []
+            ),
+            heartbeat_interval=self.config.heartbeat_interval,
+            polite=role is Role.CLIENT,
+            resume=ticket,
+            peer_present=role.other in self.members,
+            admitted=admitted,
+            resumed=resumed,
+        )
+
+    def _resume(
+        self, conn: ConnId, member: Member, new_resume: str, ticket: str, epoch: int, now: float
+    ) -> list[Output]:
+        """The seat's own browser is back (reconnect, restart, another process): no news."""
+        out: list[Output] = []
+        if member.conn is not None:
+            # The same browser on a new socket: the old one goes, without a
+            # peer-left, because nobody left.
+            out.append(Close(member.conn, Replaced.close_code or 4009, Replaced()))
+        member.conn = conn
+        member.resume = new_resume
+        member.last_seen = now
+        member.away_since = None
+        if member.role is Role.CLIENT and self.state is CallState.ADMITTED:
+            self.admitted_resume = new_resume
+        self.epoch = max(self.epoch, epoch)
+        log.info("room %s: %s resumed its seat", self.session_id[:8], member.role.value)
+        out.append(Send(conn, self._welcome(member.role, ticket, now, resumed=True)))
+        if member.role is Role.CLIENT and self.state is not CallState.ADMITTED:
+            out.append(Send(conn, p.Waiting()))
+        elif member.role is Role.THERAPIST and self.waiting:
+            out.append(Send(conn, p.Knock()))
+        pending, member.pending = member.pending, []
+        out += [Send(conn, message) for message in pending]
         return out
 
     def receive(self, conn: ConnId, message: p.ClientMessage, now: float) -> list[Output]:
@@ -304,26 +445,44 @@ class Room:
                 return self._refuse(conn, role, now, "second hello")
         raise InvalidState(f"unhandled message {type(message).__name__}")
 
-    def disconnect(self, conn: ConnId, now: float) -> list[Output]:
-        """The socket closed by itself (network, tab closed)."""
+    def disconnect(self, conn: ConnId, now: float, *, refused: bool = False) -> list[Output]:
+        """The socket closed by itself (network, tab closed, server going away), or
+        ``refused``: the server closed it for a protocol error, so nobody comes back."""
         role = self.role_of(conn)
         if role is None:
             return []
-        return self._leave(role, now, LeaveReason.DISCONNECTED, None)
+        if refused:
+            return self._leave(role, now, LeaveReason.DISCONNECTED, None)
+        return self._gone(role, now, LeaveReason.DISCONNECTED)
+
+    def _gone(self, role: Role, now: float, reason: LeaveReason) -> list[Output]:
+        """A member's socket is gone. A waiting client leaves; any other seat waits for
+        its browser for ``resume_grace`` seconds."""
+        if role is Role.CLIENT and self.state is CallState.WAITING:
+            return self._leave(role, now, reason, None)
+        member = self.members[role]
+        member.conn = None
+        member.away_since = now
+        member.away_reason = reason
+        return []
 
     def tick(self, now: float) -> list[Output]:
-        """Let time pass: members silent for too long are gone; keys are renewed on time."""
+        """Let time pass: silent members are gone, away ones leave, keys are renewed on time."""
         limit = HEARTBEAT_MISSES * self.config.heartbeat_interval
         out: list[Output] = []
         for role, member in list(self.members.items()):
-            if now - member.last_seen > limit:
-                close = Close(member.conn, Timeout.close_code or 4408, Timeout())
-                out += self._leave(role, now, LeaveReason.TIMEOUT, close)
+            if member.away_since is not None:
+                if now - member.away_since > self.config.resume_grace:
+                    # Billing ends where we last knew of the member, not now.
+                    out += self._leave(role, member.away_since, member.away_reason, None)
+            elif member.conn is not None and now - member.last_seen > limit:
+                out.append(Close(member.conn, Timeout.close_code or 4408, Timeout()))
+                out += self._gone(role, now, LeaveReason.TIMEOUT)
         if self.in_call and self.next_rekey is not None and now >= self.next_rekey:
             self.epoch += 1
             self.next_rekey = now + self.config.rekey_interval
             log.info("room %s: rekey epoch %d", self.session_id[:8], self.epoch)
-            out += [Send(m.conn, p.Rekey(self.epoch)) for m in self._ordered()]
+            out += [Send(m.conn, p.Rekey(self.epoch)) for m in self._ordered() if m.conn]
         return out
 
     def revoke(self, now: float) -> list[Output]:
@@ -332,10 +491,12 @@ class Room:
         # Everybody goes at once, so nobody is told that the other one left.
         for role, member in list(self.members.items()):
             del self.members[role]
-            out.append(Close(member.conn, Forbidden.close_code or 4003, Forbidden("revoked")))
+            if member.conn is not None:
+                out.append(Close(member.conn, Forbidden.close_code or 4003, Forbidden("revoked")))
             if member.media is p.MediaState.CONNECTED:
                 out.append(Record(role, EventKind.MEDIA_DISCONNECTED, now))
             out.append(Record(role, EventKind.LEFT, now))
+        self.admitted_resume = None
         if self.state is not CallState.CLOSED:
             self._transition(CallState.CLOSED)
         return out
@@ -349,14 +510,15 @@ class Room:
             # The client may have left a moment ago: tell, but keep the therapist.
             return [Send(conn, p.Error.of(NoPeer()))]
         self._transition(CallState.ADMITTED)
+        self.admitted_resume = self.members[Role.CLIENT].resume
         out: list[Output] = [Record(Role.CLIENT, EventKind.ADMITTED, now)]
         return out + self._start_call(now)
 
     def _decline(self, conn: ConnId, role: Role, now: float) -> list[Output]:
         if role is not Role.THERAPIST:
             return self._refuse(conn, role, now, "decline by client")
-        client = self.members.get(Role.CLIENT)
-        if client is None:
+        client = self._present(Role.CLIENT)
+        if client is None or client.conn is None:
             return [Send(conn, p.Error.of(NoPeer()))]
         return [
             Send(client.conn, p.Declined()),
@@ -382,7 +544,13 @@ class Room:
                     message = p.Offer(only_relay_candidates(sdp))
                 case p.Answer(sdp=sdp):
                     message = p.Answer(only_relay_candidates(sdp))
-        return [Send(other.conn, p.Relayed(message, role))]
+        relayed = p.Relayed(message, role)
+        if other.conn is None:
+            # Its socket is being restored: it gets this when it is back.
+            if len(other.pending) < AWAY_BUFFER:
+                other.pending.append(relayed)
+            return []
+        return [Send(other.conn, relayed)]
 
     def _quality(
         self, conn: ConnId, member: Member, message: p.Quality, now: float
@@ -426,17 +594,10 @@ class Room:
         # Admission ends with a hang-up, a decline or a refusal; it survives a lost
         # socket or a timeout so that the client comes straight back into the call.
         ends_admission = was_waiting or reason is LeaveReason.HANGUP or refused
-        if (
-            role is Role.CLIENT
-            and ends_admission
-            and self.state
-            in (
-                CallState.WAITING,
-                CallState.ADMITTED,
-            )
-        ):
+        if role is Role.CLIENT and ends_admission and self.state in _ADMISSION:
             self._transition(CallState.IDLE)
-        if other is not None:
+            self.admitted_resume = None
+        if other is not None and other.conn is not None:
             if was_waiting:
                 out.append(Send(other.conn, p.KnockCancelled()))
             else:
@@ -468,6 +629,7 @@ class Room:
                 ),
             )
             for m in self._ordered()
+            if m.conn is not None
         ]
 
     def _ordered(self) -> list[Member]:

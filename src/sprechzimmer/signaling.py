@@ -99,7 +99,7 @@ async def signaling_endpoint(ws: WebSocket) -> None:
         if not isinstance(hello, p.Hello):
             raise NotAuthenticated(f"first message was {hello.TYPE}")
         admission = await hub.authenticate(hello)
-        await hub.join(conn, admission, hello.resume)
+        await hub.join(conn, admission, hello.resume, hello.epoch)
         while True:
             text = await _receive_text(ws)
             await hub.receive(conn, p.decode_client(text, settings.max_message_bytes))
@@ -107,12 +107,12 @@ async def signaling_endpoint(ws: WebSocket) -> None:
         pass
     except ProtocolError as error:
         log.info("signaling: %s (%s)", error.code, error.detail)
-        await hub.detach(conn)  # leave the room first, so the peer hears of it
+        await hub.detach(conn, refused=True)  # leave the room first, so the peer hears of it
         await _refuse(ws, error)
     except Exception:
         if ws.application_state is WebSocketState.CONNECTED:
             log.exception("signaling: internal error")
-            await hub.detach(conn)
+            await hub.detach(conn, refused=True)
             await _refuse(ws, InternalError())
         # Otherwise the hub closed this socket itself (replaced, declined, revoked)
         # and the straggling read has nothing left to say.

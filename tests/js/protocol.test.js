@@ -133,7 +133,8 @@ test('client messages the server would refuse are not sent', () => {
     { type: 'hello', protocol: 2, session: SESSION, token: TOKEN },
     { type: 'hello', protocol: 1, session: 'xyz', token: TOKEN },
     { type: 'hello', protocol: 1, session: SESSION, token: 'short' },
-    { type: 'hello', protocol: 1, session: SESSION, token: TOKEN, resume: 'r'.repeat(65) },
+    { type: 'hello', protocol: 1, session: SESSION, token: TOKEN, resume: 'r'.repeat(129) },
+    { type: 'hello', protocol: 1, session: SESSION, token: TOKEN, resume: 'r', epoch: -1 },
     { type: 'offer', sdp: 'x'.repeat(60001) },
     { type: 'offer', sdp: 'v=0', from: 'client' },
     { type: 'candidate', candidate: 'c' },
@@ -148,7 +149,7 @@ test('client messages the server would refuse are not sent', () => {
 });
 
 test('reconnect only after a broken line', () => {
-  for (const code of [1006, 1001, 4408]) assert.equal(isReconnectableClose(code), true, String(code));
+  for (const code of [1006, 1001, 1012, 1013, 4408]) assert.equal(isReconnectableClose(code), true, String(code));
   for (const code of [1000, 4000, 4001, 4003, 4009, 1009, 1011]) assert.equal(isReconnectableClose(code), false, String(code));
 });
 
@@ -162,11 +163,17 @@ test('error table matches the close codes of the protocol', () => {
 });
 
 test('backoff grows, is bounded and gives up', () => {
-  assert.equal(reconnectDelay(1, 0.5), 500);
-  assert.equal(reconnectDelay(2, 0.5), 1000);
-  assert.equal(reconnectDelay(8, 0.5), 15000);
+  assert.equal(reconnectDelay(1, 0.5), 250);
+  assert.equal(reconnectDelay(2, 0.5), 500);
+  assert.equal(reconnectDelay(3, 0.5), 1000);
+  // A restart of a few seconds: attempts stay under 2 s apart even with full jitter.
+  for (let n = 3; n <= 12; n++) assert.ok(/** @type {number} */ (reconnectDelay(n, 0.999)) <= 1250, String(n));
+  assert.equal(reconnectDelay(13, 0.5), 2000);
+  assert.equal(reconnectDelay(8, 0.999), 1250);
+  assert.equal(reconnectDelay(20, 0.5), 15000);
+  assert.equal(reconnectDelay(21, 0.5), null);
   assert.ok(/** @type {number} */ (reconnectDelay(3, 0)) < /** @type {number} */ (reconnectDelay(3, 0.99)));
-  assert.equal(reconnectDelay(9, 0.5), null);
+  assert.equal(reconnectDelay(9, 0.5, 8), null);
   assert.equal(reconnectDelay(0, 0.5), null);
 });
 

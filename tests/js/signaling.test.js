@@ -167,7 +167,7 @@ test('a broken line reconnects with the resume secret; a welcome resets the back
   sockets[0].drop(1006);
   assert.equal(client.state, 'reconnecting');
   assert.deepEqual(closes, [{ code: 1006, reason: '', reconnecting: true, attempt: 1, error: null }]);
-  time.advance(499);
+  time.advance(249);
   assert.equal(sockets.length, 1);
   time.advance(1);
   assert.equal(sockets.length, 2);
@@ -175,7 +175,7 @@ test('a broken line reconnects with the resume secret; a welcome resets the back
   assert.deepEqual(sockets[1].messages[0], { type: 'hello', protocol: 1, session: SESSION, token: TOKEN, resume: 'resume-1' });
   sockets[1].receive({ ...welcome, resume: 'resume-2' });
   sockets[1].drop(1001);
-  time.advance(500);
+  time.advance(250);
   sockets[2].open();
   assert.equal(sockets[2].messages[0].resume, 'resume-2');
 });
@@ -262,4 +262,25 @@ test('unreadable frames are dropped and reported, the connection stays', () => {
 test('signaling URL follows the page scheme and host', () => {
   assert.equal(signalingUrl({ protocol: 'https:', host: 'praxis.example:8443' }), 'wss://praxis.example:8443/ws');
   assert.equal(signalingUrl({ protocol: 'http:', host: '127.0.0.1:8000' }), 'ws://127.0.0.1:8000/ws');
+});
+
+test('a resuming hello carries the key epoch; a timeout is no decision, it reconnects', () => {
+  let epoch = 4;
+  const { client, sockets, time } = setup({ epoch: () => epoch });
+  client.connect();
+  sockets[0].open();
+  assert.equal(sockets[0].messages[0].epoch, undefined); // nothing to resume yet
+  sockets[0].receive(welcome);
+  epoch = 6;
+  // The server stopped hearing us (our network was away): error, then 4408.
+  sockets[0].receive({ type: 'error', code: 'timeout', message: 'x', message_de: 'x', fatal: true });
+  sockets[0].drop(4408);
+  assert.equal(client.state, 'reconnecting');
+  time.advance(250);
+  sockets[1].open();
+  assert.deepEqual(sockets[1].messages[0], { type: 'hello', protocol: 1, session: SESSION, token: TOKEN, resume: 'resume-1', epoch: 6 });
+  // Any other fatal error is the server's decision: no new attempt.
+  sockets[1].receive({ type: 'error', code: 'occupied', message: 'x', message_de: 'x', fatal: true });
+  sockets[1].drop(4009);
+  assert.equal(client.state, 'closed');
 });

@@ -56,6 +56,24 @@ class RunningServer:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[Any]
+    argv: list[str]
+    probe_host: str = "127.0.0.1"
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Stop the server process the hard way (SIGKILL) or gracefully (SIGTERM)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=STOP_TIMEOUT * 4)
+        if self.process in self.ns.processes:
+            self.ns.processes.remove(self.process)
+
+    def start(self) -> None:
+        """Start the server again on the same data, port and settings; return once it listens."""
+        with self.log_path.open("a") as log:
+            self.process = self.ns.popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_for_port(self.ns, self.port, timeout=20 * TIME_SCALE, host=self.probe_host)
 
     @property
     def base_url(self) -> str:
@@ -225,17 +243,13 @@ def _serve(
     log_path = directory / "server.log"
     wildcard = host in ("0.0.0.0", "::")  # noqa: S104 (a comparison, not a bind)
     probe_host = "127.0.0.1" if wildcard else host
+    argv = [*CLI, "serve", "--host", host, "--port", str(port)]
     with _own_netns(given_ns) as ns, log_path.open("w") as log:
-        process = ns.popen(
-            [*CLI, "serve", "--host", host, "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = ns.popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = RunningServer(ns, port, env, log_path, process, argv, probe_host)
         try:
-            server = RunningServer(ns, port, env, log_path, process)
             wait_for_port(ns, port, timeout=20 * TIME_SCALE, host=probe_host)
             yield server
         finally:
             if given_ns is not None:
-                _stop(ns, process)
+                _stop(ns, server.process)

@@ -147,7 +147,7 @@ let peer = null;
 /** Whether the client is admitted (we are in a call, not a waiting room). */
 let admitted = false;
 /** What we last told the server with `media` (billing: only on change). */
-let mediaReported = /** @type {'connected' | 'disconnected'} */ ('disconnected');
+let mediaReported = /** @type {'connected' | 'disconnected' | 'unknown'} */ ('disconnected');
 /** Set once we end on purpose; later socket closes say nothing. */
 let finished = false;
 /** @type {(() => void) | null} */
@@ -176,6 +176,10 @@ let relayPending = null;
 let relayPendingTimer = null;
 /** ICE restarts performed (therapist) or requested (client) in this tab. */
 let restarts = 0;
+/** Peer connections made in this tab: a signaling outage must not add one. */
+let peerConnections = 0;
+/** The line to the server is being restored while the call goes on. */
+let serverAway = false;
 /** @type {RecoveryPolicy | null} */
 let recovery = null;
 /** @type {ReturnType<typeof setTimeout> | null} */
@@ -379,6 +383,8 @@ function join(invite) {
     resume: invite.resume,
     log: debug,
     onResume: (resume) => saveInvite(sessionStorage, { session: invite.session, token: invite.token, resume }),
+    // A restarted server forgot the key epoch; the next renewal must go beyond ours.
+    epoch: () => Math.max(keyEpoch, e2ee?.epoch ?? 0),
   });
   signaling = client;
   compatKey = `${COMPAT_KEY}.${invite.session}`;
@@ -388,6 +394,19 @@ function join(invite) {
     welcome = w;
     role = w.role;
     admitted = w.admitted;
+    if (w.resumed && peer && !peer.closed) {
+      // Our seat was taken back with the ticket (a broken line, a server restart,
+      // another process): the call never needed the server, it goes on as it is.
+      if (w.role === 'therapist' || w.admitted) iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
+      // Tell the (possibly new) server what our media is doing now; it records
+      // only a change from what it has on file.
+      mediaReported = 'unknown';
+      reportMedia(peer.pc.connectionState === 'connected' ? 'connected' : 'disconnected');
+      serverAway = false;
+      if (status === 'in-call') setStatus('in-call', say('call.inCall'));
+      else updateCallStatus();
+      return;
+    }
     // A waiting client gets no ICE servers; `admitted` brings them.
     if (w.role === 'therapist' || w.admitted) {
       iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
@@ -537,6 +556,12 @@ function join(invite) {
 
   client.on('closed', (c) => {
     if (finished) return;
+    if (c.reconnecting && peer && !peer.closed && (status === 'in-call' || status === 'reconnecting')) {
+      // Only the line to the server broke: the call goes on, say so calmly.
+      serverAway = true;
+      if (status === 'in-call') setStatus('in-call', say('call.serverReconnecting'));
+      return;
+    }
     if (c.reconnecting) {
       setStatus('connecting', say('call.reconnecting'), status === 'device-check' ? 'none' : undefined);
       return;
@@ -610,6 +635,7 @@ function newPeer() {
     },
   });
   peer = p;
+  peerConnections += 1;
   quality = new QualityPolicy(bitrateCaps, debug);
   quality.manualAudioOnly = audioOnlyWanted;
   appliedProfile = null;
@@ -1144,6 +1170,9 @@ function updateToggles() {
  * @property {boolean} compatMode compatibility mode is on (relay-only over TCP/TLS)
  * @property {boolean} relayOnly relay-only as shown (the server's policy, or the therapist's pending wish)
  * @property {number} restarts ICE restarts performed (therapist) or requested (client) in this tab
+ * @property {number} peerConnections peer connections made in this tab
+ * @property {boolean} serverAway the line to the server is being restored while the call goes on
+ * @property {import('./signaling.js').SignalingState} signaling the signaling connection's state
  * @property {() => Promise<CallStats>} stats inbound totals and the selected candidate pair
  * @property {E2eeHandle} e2ee frame encryption of the current connection (a fresh snapshot on each read)
  * @property {QualityHandle} quality what our video sender uses now and how both directions look
@@ -1188,6 +1217,15 @@ const handle = Object.freeze({
   },
   get restarts() {
     return restarts;
+  },
+  get peerConnections() {
+    return peerConnections;
+  },
+  get serverAway() {
+    return serverAway;
+  },
+  get signaling() {
+    return signaling?.state ?? 'idle';
   },
   get quality() {
     return Object.freeze({

@@ -12,7 +12,7 @@ export const MAX_FRAME_BYTES = 65536;
 export const MAX_SDP = 60000;
 export const MAX_CANDIDATE = 1024;
 export const MAX_SDP_MID = 64;
-export const MAX_RESUME = 64;
+export const MAX_RESUME = 128;
 
 /** @typedef {'therapist' | 'client'} Role */
 /** @typedef {'hangup' | 'disconnected' | 'timeout'} LeaveReason */
@@ -29,7 +29,8 @@ export const MAX_RESUME = 64;
  * @property {string} session 32 hex digits
  * @property {string} token 43 characters base64url
  * @property {Role} [role] only a check: the token decides the role
- * @property {string} [resume] the secret from the last `welcome`, to push out our own stale socket
+ * @property {string} [resume] the ticket from the last `welcome` of this tab: takes our seat back
+ * @property {number} [epoch] the key epoch we are in, when resuming (a restarted server forgot it)
  */
 /** @typedef {{type: 'admit'}} AdmitMessage therapist only */
 /** @typedef {{type: 'decline'}} DeclineMessage therapist only */
@@ -91,9 +92,10 @@ export const MAX_RESUME = 64;
  *   always empty for a client that is not admitted)
  * @property {number} heartbeat_interval seconds between our pings
  * @property {boolean} polite client true, therapist false
- * @property {string} resume secret to send in the next `hello` of this tab
+ * @property {string} resume ticket to send in the next `hello` of this tab
  * @property {boolean} peer_present
  * @property {boolean} admitted
+ * @property {boolean} [resumed] our seat was taken back with the ticket: keep the call as it is
  */
 /** @typedef {{type: 'waiting'}} WaitingMessage to the client */
 /** @typedef {{type: 'knock'}} KnockMessage to the therapist */
@@ -173,36 +175,53 @@ export const CLOSE_FORBIDDEN = 4003;
 export const CLOSE_TAKEN = 4009;
 export const CLOSE_TIMEOUT = 4408;
 
+/** 1012: the server restarts (uvicorn's close on a graceful stop); 1013: try again later. */
+export const CLOSE_SERVICE_RESTART = 1012;
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
 /**
  * Whether a socket closed with this code should be opened again by itself.
  *
  * Only closes that say "the line broke" qualify: 1006 (no close frame: network
- * gone, server crashed), 1001 (server going away: restart, deploy) and 4408
- * (the server stopped hearing from us, which means our network was away; the
- * token still lets us take our place back). Everything else is a decision
- * (1000 bye/declined, 4003 forbidden, 4009 taken by another tab) or a bug
- * (4000, 4001, 1009, 1011) that reconnecting would only repeat.
+ * gone, server crashed), 1001 and 1012 (server going away: restart, deploy),
+ * 1013 (server busy) and 4408 (the server stopped hearing from us, which means
+ * our network was away; our resume ticket takes our seat back). Everything else
+ * is a decision (1000 bye/declined, 4003 forbidden, 4009 taken by another tab)
+ * or a bug (4000, 4001, 1009, 1011) that reconnecting would only repeat.
  *
  * @param {number} code
  * @returns {boolean}
  */
 export function isReconnectableClose(code) {
-  return code === CLOSE_ABNORMAL || code === CLOSE_GOING_AWAY || code === CLOSE_TIMEOUT;
+  return (
+    code === CLOSE_ABNORMAL ||
+    code === CLOSE_GOING_AWAY ||
+    code === CLOSE_SERVICE_RESTART ||
+    code === CLOSE_TRY_AGAIN_LATER ||
+    code === CLOSE_TIMEOUT
+  );
 }
+
+/** Attempts that come quickly (after 0.25, 0.5, then every 1 s) before backing off. */
+export const QUICK_RECONNECTS = 12;
 
 /**
  * Delay before reconnect attempt number `attempt` (1-based), or null when we
- * give up. Exponential with jitter so that many clients cut off by one server
- * restart do not all come back in the same instant.
+ * give up. A server restart or deploy takes seconds, and the call goes on
+ * meanwhile, so the first attempts come quickly (a call's signaling is back
+ * within 2 s of the server listening again); after QUICK_RECONNECTS they back
+ * off exponentially. Jitter (±25 %) keeps many clients cut off by one restart
+ * from all coming back in the same instant.
  *
  * @param {number} attempt
  * @param {number} [random] a number in [0, 1), injectable for tests
  * @param {number} [maxAttempts]
  * @returns {number | null} milliseconds
  */
-export function reconnectDelay(attempt, random = Math.random(), maxAttempts = 8) {
+export function reconnectDelay(attempt, random = Math.random(), maxAttempts = 20) {
   if (!Number.isInteger(attempt) || attempt < 1 || attempt > maxAttempts) return null;
-  const base = Math.min(500 * 2 ** (attempt - 1), 15000);
+  const base =
+    attempt <= QUICK_RECONNECTS ? Math.min(250 * 2 ** (attempt - 1), 1000) : Math.min(1000 * 2 ** (attempt - QUICK_RECONNECTS), 15000);
   return Math.round(base * (0.75 + 0.5 * random));
 }
 
@@ -357,6 +376,7 @@ const CLIENT_SCHEMA = {
     token: matching(TOKEN, '43 characters base64url'),
     'role?': role,
     'resume?': str(MAX_RESUME),
+    'epoch?': int(0, 2 ** 31 - 1),
   },
   admit: {},
   decline: {},
@@ -398,6 +418,7 @@ const SERVER_SCHEMA = {
     resume: str(MAX_RESUME),
     peer_present: bool,
     admitted: bool,
+    'resumed?': bool,
   },
   waiting: {},
   knock: {},

@@ -71,7 +71,8 @@ import {
  * @property {string} url ws(s)://host/ws
  * @property {string} session
  * @property {string} token
- * @property {string} [resume] secret from an earlier welcome of this tab
+ * @property {string} [resume] ticket from an earlier welcome of this tab
+ * @property {() => number} [epoch] the key epoch the call is in, sent when resuming
  * @property {(url: string) => SocketLike} [createSocket]
  * @property {(fn: () => void, ms: number) => unknown} [setTimeout]
  * @property {(id: any) => void} [clearTimeout]
@@ -118,7 +119,7 @@ export class SignalingClient {
       clearTimeout: (id) => globalThis.clearTimeout(id),
       now: () => Date.now(),
       random: Math.random,
-      maxReconnectAttempts: 8,
+      maxReconnectAttempts: 20,
       log: () => {},
       ...options,
     };
@@ -194,7 +195,11 @@ export class SignalingClient {
         session: this.#opt.session,
         token: this.#opt.token,
       };
-      if (this.#resume) hello.resume = this.#resume;
+      if (this.#resume) {
+        hello.resume = this.#resume;
+        const epoch = this.#opt.epoch?.();
+        if (epoch !== undefined && Number.isInteger(epoch) && epoch >= 0) hello.epoch = epoch;
+      }
       this.#sendNow(hello);
     };
     socket.onmessage = (ev) => {
@@ -334,8 +339,10 @@ export class SignalingClient {
     this.#socket = null;
     const error = this.#fatal;
     // A fatal error is a decision by the server, whatever the close code
-    // (e.g. `replaced` could arrive with 1006 if the close frame got lost).
-    const retry = !this.#closing && !error && isReconnectableClose(code);
+    // (e.g. `replaced` could arrive with 1006 if the close frame got lost);
+    // `timeout` is not: the server stopped hearing us, our ticket takes the seat back.
+    const decided = error !== null && error.code !== 'timeout';
+    const retry = !this.#closing && !decided && isReconnectableClose(code);
     const delay = retry ? reconnectDelay(this.#attempt + 1, this.#opt.random(), this.#opt.maxReconnectAttempts) : null;
     if (delay === null) {
       this.#setState('closed');
