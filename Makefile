@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check pytest jstest bench clean
+.PHONY: install run test check pytest jstest bench bench-signaling clean
 
 install: $(STAMP) node_modules/.installed
 
@@ -40,6 +40,10 @@ test: check jstest pytest
 ## Call set-up benchmark: full stack vs the browser's own floor (needs root + Chromium).
 bench: $(STAMP)
 	$(PY) -m bench.call_setup --runs 10 $(BENCH_ARGS)
+
+## Signaling benchmark: sprechzimmer vs PeerJS server 1.0.2 (needs root + Node; ~2 min).
+bench-signaling: install
+	$(PY) -m bench.signaling $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,9 +1,10 @@
 """What every benchmark's ``main`` does the same way: check the machine, run bounded, report.
 
-A benchmark needs root (network namespaces) and Chromium; without them it
-exits 2 with the reason. It runs in a temporary directory under one overall
-time bound; a benchmark's own failure (``errors``) exits 1 with the end of the
-server log when there is one.
+A benchmark needs root (network namespaces) and, unless it says otherwise
+(``needs_chromium=False``), Chromium; without them it exits 2 with the
+reason. It runs in a temporary directory under one overall time bound; a
+benchmark's own failure (``errors``) exits 1 with the end of the server log
+when there is one.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def run_bounded(
     max_seconds: float,
     prefix: str,
     errors: tuple[type[Exception], ...],
+    needs_chromium: bool = True,
 ) -> T:
     """``make(tmp)`` run to its end within ``max_seconds``, or ``Failed`` with the reason told."""
-    for reason in (netns_available(), chromium_available()):
+    checks = (netns_available(), chromium_available() if needs_chromium else None)
+    for reason in checks:
         if reason is not None:
             print(f"cannot run the benchmark: {reason}", file=sys.stderr)
             raise Failed(2)
