@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from . import __version__, api, billing
 from .config import Settings
 from .errors import InvalidInput, SprechzimmerError, error_body
+from .httplimits import BodyLimit
 from .hub import Hub
 from .metrics import metrics_endpoint
 from .outbox import OutboxLimits
@@ -114,6 +115,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         relay_max_bitrate_kbps=settings.relay_max_bitrate_kbps,
         keep_quality=settings.quality_retention_days > 0,
         resume_grace=settings.resume_grace,
+        seat_joins=settings.seat_joins,
+        media_debounce=settings.media_debounce,
+        max_events_per_session=settings.max_events_per_session,
         ticket_key=ticket_key(secret_key),
         outbox=OutboxLimits(
             settings.send_timeout, settings.send_queue_frames, settings.send_queue_bytes
@@ -158,6 +162,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
 
     headers = security_headers(settings)
+    # Added before the header middleware, so that a 413 gets the headers too.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")
     async def add_headers(

@@ -59,6 +59,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
+    from .httplimits import header_timeout_protocol
     from .logsetup import setup_logging
 
     setup_logging(settings.log_level)
@@ -83,7 +84,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_per_message_deflate=False,  # CPU, memory, and no compression next to secrets
         ws_max_size=1 << 20,  # our own 64 KiB bound answers with a clear error first
         loop="auto",
-        http="auto",
+        http=header_timeout_protocol(settings.header_timeout),
     )
     return 0
 

@@ -89,6 +89,30 @@ class Settings(BaseSettings):
     max_message_bytes: Annotated[int, Field(ge=4096, le=1 << 20)] = 65536
     """Largest signaling message accepted."""
 
+    rate_messages: Annotated[float, Field(gt=0, le=10_000)] = 20.0
+    """Messages a second one signaling socket may send on average; more closes it (4429)."""
+
+    rate_burst: Annotated[int, Field(ge=1, le=100_000)] = 100
+    """Messages one signaling socket may send at once (a call's first ICE candidates)."""
+
+    seat_joins: Annotated[int, Field(ge=2, le=10_000)] = 20
+    """Joins of one seat (a session's therapist or client) per minute; more are refused."""
+
+    media_debounce: Annotated[float, Field(ge=0, le=60)] = 2.0
+    """Seconds: a member's media changes are recorded at most this often (the last one wins)."""
+
+    max_events_per_session: Annotated[int, Field(ge=100, le=1_000_000)] = 2000
+    """Billing events stored per session at most; beyond it the session records nothing."""
+
+    max_pending_sockets: Annotated[int, Field(ge=1, le=100_000)] = 256
+    """Signaling sockets that have not sent ``hello`` yet; more get HTTP 503."""
+
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 26)] = 64 << 10
+    """Largest HTTP request body; larger ones get 413 before they are read."""
+
+    header_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+    """Seconds a client may take to send a request's headers."""
+
     resume_grace: Annotated[float, Field(ge=5, le=3600)] = 60.0
     """Seconds a member whose socket went keeps its seat for its browser to come back."""
 

@@ -10,7 +10,9 @@
     │   ├── NotAuthenticated, AuthTimeout   (close 4001)
     │   ├── Forbidden, NotAllowed           (close 4003)
     │   ├── Occupied, Replaced              (close 4009)
-    │   └── Timeout        heartbeats missed (close 4408)
+    │   ├── Timeout        heartbeats missed (close 4408)
+    │   ├── SlowDown       over a socket's message rate, or a seat's join rate (close 4429)
+    │   └── ServerBusy     too many sockets not yet signed in (HTTP 503 at the handshake)
     └── InternalError      our fault (close 1011 / HTTP 500); logged without data
 
 The error codes, close codes and sentences here are the ones documented in
@@ -143,6 +145,35 @@ class Timeout(ProtocolError):
     sentence = Sentence(
         "The connection was silent for too long and was closed.",
         "Die Verbindung war zu lange still und wurde beendet.",
+    )
+
+
+class SlowDown(ProtocolError):
+    code = "slow-down"
+    close_code = 4429
+    http_status = 429
+    sentence = Sentence(
+        "Too many messages in a short time; the connection was closed.",
+        "Zu viele Nachrichten in kurzer Zeit; die Verbindung wurde beendet.",
+    )
+
+
+class ServerBusy(ProtocolError):
+    code = "server-busy"
+    close_code = 1013
+    http_status = 503
+    sentence = Sentence(
+        "The service is busy right now. Please try again in a moment.",
+        "Der Dienst ist gerade ausgelastet. Bitte versuchen Sie es gleich noch einmal.",
+    )
+
+
+class BodyTooLarge(UserError):
+    code = "request-too-large"
+    http_status = 413
+    sentence = Sentence(
+        "The request is too large.",
+        "Die Anfrage ist zu groß.",
     )
 
 

@@ -34,10 +34,11 @@ from starlette.concurrency import run_in_threadpool
 
 from . import protocol as p
 from . import tickets
-from .errors import Forbidden, SprechzimmerError
+from .errors import Forbidden, SlowDown, SprechzimmerError
 from .metrics import Counters, Live
 from .outbox import Outbox, OutboxLimits, Socket
 from .quality import Sample, SampleBuffer, new_call_id
+from .ratelimit import RateLimiter
 from .room import (
     Close,
     ConnId,
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 
 EMPTY_ROOM_GRACE = 600.0
 """Seconds an empty room keeps a client's admission before it is forgotten."""
+SEAT_JOIN_WINDOW = 60.0
+"""Seconds over which the joins of one seat are counted (``seat_joins``)."""
 SAMPLE_HOUR = 3600.0
 """Quality samples are kept in hourly buckets and written when their hour is over."""
 
@@ -84,6 +87,9 @@ class Hub:
         keep_quality: bool = True,
         outbox: OutboxLimits | None = None,
         resume_grace: float = 60.0,
+        seat_joins: int = 20,
+        media_debounce: float = 2.0,
+        max_events_per_session: int = 2000,
         ticket_key: bytes | None = None,
         call_ids: Callable[[], str] = new_call_id,
         clock: Callable[[], float] = time.time,
@@ -97,6 +103,8 @@ class Hub:
             max_bitrate_kbps=max_bitrate_kbps,
             relay_max_bitrate_kbps=relay_max_bitrate_kbps,
             resume_grace=resume_grace,
+            media_debounce=media_debounce,
+            max_events=max_events_per_session,
             call_ids=call_ids,
         )
         self.ticket_key = ticket_key or tickets.ticket_key(secrets.token_urlsafe(32))
@@ -105,6 +113,11 @@ class Hub:
         self.keep_quality = keep_quality
         """False (retention 0): samples only feed the metrics and are never stored."""
         self.counters = Counters()
+        self.pending_sockets = 0
+        """Sockets accepted that have not been signed in (``hello``) yet."""
+        self._seat_joins = RateLimiter(seat_joins, SEAT_JOIN_WINDOW)
+        self._event_counts: dict[str, int] = {}
+        """Billing events stored per session with a room here (bounded by ``max_events``)."""
         self._samples = SampleBuffer()
         self.outbox_limits = outbox or OutboxLimits()
         self.rooms: dict[str, Room] = {}
@@ -174,21 +187,32 @@ class Hub:
     ) -> None:
         """Seat an authenticated socket; ``resume`` is the ticket its ``hello`` carried."""
         session_id, role, now = admission.session_id, admission.role, self.clock()
+        seat = f"{session_id}:{role.value}"
+        if self._seat_joins.blocked(seat, now):
+            # A link that reconnects in a loop: no new events, no new knocks.
+            raise SlowDown("seat joins")
+        self._seat_joins.hit(seat, now)
         verified = (
             tickets.verify(self.ticket_key, resume, session_id, role, now) if resume else None
         )
         room = self.rooms.get(session_id)
-        if room is None and verified is not None:
+        if room is None:
             # A genuine ticket for a room this process does not know: the server
             # restarted (or the room lived elsewhere). The stored events say who
-            # held a seat; only such a ticket costs a database read.
-            events = await run_in_threadpool(self.store.events_of, session_id)
+            # held a seat; only such a ticket costs reading them.
+            events = await run_in_threadpool(self.store.events_of, session_id) if verified else None
+            count = (
+                len(events)
+                if events is not None
+                else await run_in_threadpool(self.store.count_events, session_id)
+            )
             room = self.rooms.get(session_id)  # another member may have been quicker
             if room is None:
                 room = self._new_room(admission)
-                room.restore(held_seats((e.role, e.kind) for e in events), epoch or 0, now)
-        if room is None:
-            room = self._new_room(admission)
+                self._event_counts[session_id] = count
+                if events is not None:
+                    seats = held_seats((e.role, e.kind) for e in events)
+                    room.restore(seats, epoch or 0, now)
         if self._sockets.get(conn) is None:
             return  # the socket went while we read the store
         self._room_of[conn] = session_id
@@ -251,6 +275,7 @@ class Hub:
                 del self.rooms[session_id]
                 self._empty_since.pop(session_id, None)
                 self._scheduled.pop(session_id, None)
+                self._event_counts.pop(session_id, None)
                 return
             deadline: float | None = since + EMPTY_ROOM_GRACE + 1.0
         else:
@@ -321,6 +346,14 @@ class Hub:
             for o in outputs
             if isinstance(o, Record)
         ]
+        if events:
+            stored = self._event_counts.get(room.session_id, 0)
+            room_left = max(0, self.room_config.max_events - stored)
+            if len(events) > room_left:
+                if room_left > 0 or stored == self.room_config.max_events:
+                    log.warning("a session reached its bound of billing events; no more are kept")
+                events = events[:room_left]
+            self._event_counts[room.session_id] = stored + len(events)
         if events:
             await run_in_threadpool(self.store.add_events, events)
         for out in outputs:

@@ -1,7 +1,9 @@
-"""A sliding-window counter of failed attempts, keyed by a name. Pure: time is passed in.
+"""Rate limits, pure: time is passed in.
 
-Login is limited per therapist code (and in total), never per IP address: we
-keep no addresses, not even in memory.
+``RateLimiter`` is a sliding-window counter of attempts keyed by a name (logins
+per therapist code, joins per seat); ``TokenBucket`` bounds one socket's
+messages. Nothing is ever keyed by an IP address: we keep no addresses, not
+even in memory.
 """
 
 from __future__ import annotations
@@ -39,3 +41,23 @@ class RateLimiter:
 
     def reset(self, key: str) -> None:
         self._hits.pop(key, None)
+
+
+@dataclass
+class TokenBucket:
+    """``rate`` messages a second on average, ``burst`` at once (a call's first ICE candidates)."""
+
+    rate: float
+    burst: float
+    tokens: float = -1.0
+    updated: float = 0.0
+
+    def take(self, now: float) -> bool:
+        if self.tokens < 0:
+            self.tokens, self.updated = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True

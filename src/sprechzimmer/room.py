@@ -28,6 +28,7 @@ from __future__ import annotations
 import enum
 import hmac
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -138,6 +139,10 @@ class RoomConfig:
     relay_max_bitrate_kbps: int = 1000
     resume_grace: float = 60.0
     """Seconds an away member keeps its seat before it has left."""
+    media_debounce: float = 2.0
+    """Seconds between two recorded media changes of a member (the last change wins)."""
+    max_events: int = 2000
+    """Billing events a session may record; the hub enforces it."""
     call_ids: Callable[[], str] = field(default=new_call_id, compare=False)
     """Makes the random id of each call start; tests pass a predictable one."""
 
@@ -192,6 +197,11 @@ class Member:
     """Nonce of the holder's ticket; None in a rebuilt room: any genuine ticket of the role."""
     last_seen: float
     media: p.MediaState = p.MediaState.DISCONNECTED
+    """The media state on file (the last one recorded)."""
+    reported: p.MediaState = p.MediaState.DISCONNECTED
+    """The media state the browser last reported; on file once the debounce allows."""
+    reported_at: float = 0.0
+    media_recorded_at: float = -math.inf
     last_quality: float | None = None
     away_since: float | None = None
     away_reason: LeaveReason = LeaveReason.DISCONNECTED
@@ -201,6 +211,12 @@ class Member:
     @property
     def present(self) -> bool:
         return self.conn is not None
+
+    def disconnected_at(self, now: float) -> float:
+        """When its media went, for a member that leaves: a reported loss still
+        waiting for the debounce counts from when it was reported."""
+        pending = self.reported is p.MediaState.DISCONNECTED
+        return min(self.reported_at, now) if pending else now
 
 
 @dataclass
@@ -266,6 +282,9 @@ class Room:
         )
         if self.in_call and self.next_rekey is not None:
             deadline = min(deadline, self.next_rekey)
+        for m in self.members.values():
+            if m.reported is not m.media and m.present:
+                deadline = min(deadline, m.media_recorded_at + self.config.media_debounce)
         return deadline
 
     def restore(self, seats: dict[Role, HeldSeat], epoch: int, now: float) -> None:
@@ -273,7 +292,9 @@ class Room:
         if self.members or self.state is not CallState.IDLE:
             return
         for role, seat in seats.items():
-            self.members[role] = Member(None, role, None, now, media=seat.media, away_since=now)
+            self.members[role] = Member(
+                None, role, None, now, media=seat.media, reported=seat.media, away_since=now
+            )
         client = seats.get(Role.CLIENT)
         if client is not None:
             self._transition(CallState.WAITING)
@@ -428,15 +449,12 @@ class Room:
             case p.Media(state=state):
                 if role is Role.CLIENT and self.state is not CallState.ADMITTED:
                     return self._refuse(conn, role, now, "media before admission")
+                member.reported, member.reported_at = state, now
                 if state is member.media:
-                    return []
-                member.media = state
-                kind = (
-                    EventKind.MEDIA_CONNECTED
-                    if state is p.MediaState.CONNECTED
-                    else EventKind.MEDIA_DISCONNECTED
-                )
-                return [Record(role, kind, now)]
+                    return []  # back to what is on file: a flap shorter than the debounce
+                if now - member.media_recorded_at < self.config.media_debounce:
+                    return []  # recorded by ``tick`` when the debounce is over
+                return self._record_media(member, now, now)
             case p.Quality():
                 return self._quality(conn, member, message, now)
             case p.Bye():
@@ -478,6 +496,10 @@ class Room:
             elif member.conn is not None and now - member.last_seen > limit:
                 out.append(Close(member.conn, Timeout.close_code or 4408, Timeout()))
                 out += self._gone(role, now, LeaveReason.TIMEOUT)
+        for member in self.members.values():
+            debounced = now - member.media_recorded_at >= self.config.media_debounce
+            if member.present and member.reported is not member.media and debounced:
+                out += self._record_media(member, member.reported_at, now)
         if self.in_call and self.next_rekey is not None and now >= self.next_rekey:
             self.epoch += 1
             self.next_rekey = now + self.config.rekey_interval
@@ -494,7 +516,7 @@ class Room:
             if member.conn is not None:
                 out.append(Close(member.conn, Forbidden.close_code or 4003, Forbidden("revoked")))
             if member.media is p.MediaState.CONNECTED:
-                out.append(Record(role, EventKind.MEDIA_DISCONNECTED, now))
+                out.append(Record(role, EventKind.MEDIA_DISCONNECTED, member.disconnected_at(now)))
             out.append(Record(role, EventKind.LEFT, now))
         self.admitted_resume = None
         if self.state is not CallState.CLOSED:
@@ -502,6 +524,14 @@ class Room:
         return out
 
     # --- the steps ------------------------------------------------------------
+
+    def _record_media(self, member: Member, at: float, now: float) -> list[Output]:
+        """Put the member's reported media state on file, as of ``at``."""
+        member.media = member.reported
+        member.media_recorded_at = now
+        connected = member.media is p.MediaState.CONNECTED
+        kind = EventKind.MEDIA_CONNECTED if connected else EventKind.MEDIA_DISCONNECTED
+        return [Record(member.role, kind, at)]
 
     def _admit(self, conn: ConnId, role: Role, now: float) -> list[Output]:
         if role is not Role.THERAPIST:
@@ -587,7 +617,7 @@ class Room:
         self.relayed = None
         out: list[Output] = [] if close is None else [close]
         if member.media is p.MediaState.CONNECTED:
-            out.append(Record(role, EventKind.MEDIA_DISCONNECTED, now))
+            out.append(Record(role, EventKind.MEDIA_DISCONNECTED, member.disconnected_at(now)))
         out.append(Record(role, EventKind.LEFT, now))
         other = self.members.get(role.other)
         was_waiting = role is Role.CLIENT and self.state is CallState.WAITING

@@ -9,8 +9,12 @@ token or message body, and never keeps a message after handing it on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import struct
 
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from . import protocol as p
@@ -21,9 +25,13 @@ from .errors import (
     InternalError,
     NotAuthenticated,
     ProtocolError,
+    ServerBusy,
+    SlowDown,
     SprechzimmerError,
+    error_body,
 )
 from .hub import Hub
+from .ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +60,15 @@ class StarletteSocket:
         # uvicorn's protocol object (the ``receive`` the app was handed) owns the
         # transport; aborting it frees both at once. Elsewhere: best effort.
         transport = getattr(getattr(self.ws._receive, "__self__", None), "transport", None)
-        if transport is not None and hasattr(transport, "abort"):
-            transport.abort()
+        if transport is None or not hasattr(transport, "abort"):
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger 0: the kernel resets the connection and frees the backlog at
+            # once, instead of trying to deliver it to a peer that does not read.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
 
 
 def origin_allowed(settings: Settings, origin: str | None) -> bool:
@@ -81,6 +96,16 @@ async def _refuse(ws: WebSocket, error: SprechzimmerError) -> None:
         pass
 
 
+async def _deny(ws: WebSocket, error: SprechzimmerError) -> None:
+    """Answer the handshake with an HTTP error instead of a socket."""
+    try:
+        await ws.send_denial_response(
+            JSONResponse(error_body(error), status_code=error.http_status)
+        )
+    except RuntimeError:  # a server without the denial extension: a plain 403
+        await ws.close(code=1008)
+
+
 async def signaling_endpoint(ws: WebSocket) -> None:
     settings: Settings = ws.app.state.settings
     hub: Hub = ws.app.state.hub
@@ -88,8 +113,17 @@ async def signaling_endpoint(ws: WebSocket) -> None:
         # Closing before accept makes the server answer the handshake with 403.
         await ws.close(code=1008)
         return
+    if hub.pending_sockets >= settings.max_pending_sockets:
+        # Before accept: a flood of sockets that never say hello costs one
+        # answer each, and the browsers' reconnect (1006) tries again later.
+        log.info("signaling: refused a socket, %d are not signed in yet", hub.pending_sockets)
+        await _deny(ws, ServerBusy())
+        return
     await ws.accept()
     conn = hub.attach(StarletteSocket(ws))
+    hub.pending_sockets += 1
+    pending = True
+    bucket = TokenBucket(settings.rate_messages, settings.rate_burst)
     try:
         try:
             first = await asyncio.wait_for(_receive_text(ws), settings.auth_deadline)
@@ -99,9 +133,14 @@ async def signaling_endpoint(ws: WebSocket) -> None:
         if not isinstance(hello, p.Hello):
             raise NotAuthenticated(f"first message was {hello.TYPE}")
         admission = await hub.authenticate(hello)
+        hub.pending_sockets -= 1
+        pending = False
         await hub.join(conn, admission, hello.resume, hello.epoch)
+        clock = asyncio.get_running_loop().time
         while True:
             text = await _receive_text(ws)
+            if not bucket.take(clock()):
+                raise SlowDown("message rate")
             await hub.receive(conn, p.decode_client(text, settings.max_message_bytes))
     except (_Disconnected, WebSocketDisconnect):
         pass
@@ -117,4 +156,6 @@ async def signaling_endpoint(ws: WebSocket) -> None:
         # Otherwise the hub closed this socket itself (replaced, declined, revoked)
         # and the straggling read has nothing left to say.
     finally:
+        if pending:
+            hub.pending_sockets -= 1
         await hub.detach(conn)

@@ -165,6 +165,8 @@ export const ERRORS = Object.freeze({
   replaced: { fatal: true, close: 4009 },
   'no-peer': { fatal: false, close: null },
   timeout: { fatal: true, close: 4408 },
+  'slow-down': { fatal: true, close: 4429 },
+  'server-busy': { fatal: true, close: 1013 },
   internal: { fatal: true, close: 1011 },
 });
 
