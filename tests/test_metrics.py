@@ -237,10 +237,17 @@ class FakeSocket:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
+    def try_send_now(self, data: str) -> bool:
+        self.sent.append(data)
+        return True
+
     async def send_text(self, data: str) -> None:
         self.sent.append(data)
 
     async def close(self, code: int) -> None:
+        pass
+
+    def abort(self) -> None:
         pass
 
 

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 class Socket(Protocol):
     """What an outbox needs of a WebSocket."""
 
+    def try_send_now(self, data: str) -> bool:
+        """Hand ``data`` to the transport without waiting, if it can take it now."""
+
     async def send_text(self, data: str) -> None: ...
     async def close(self, code: int) -> None: ...
     def abort(self) -> None:
@@ -41,6 +44,10 @@ class OutboxLimits:
 
 
 class Outbox:
+    """Frames for one socket. While the socket keeps up, a frame goes straight to
+    its transport (no task, no queue: most sockets never need either); a writer
+    task exists only while frames wait."""
+
     def __init__(self, socket: Socket, limits: OutboxLimits, on_stall: Callable[[], None]) -> None:
         self.socket = socket
         self.limits = limits
@@ -48,9 +55,8 @@ class Outbox:
         self._frames: deque[str] = deque()
         self._bytes = 0
         self._close_code: int | None = None
-        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
         self.stalled = False
-        self._task = asyncio.get_running_loop().create_task(self._write())
 
     @property
     def closing(self) -> bool:
@@ -60,6 +66,8 @@ class Outbox:
         """Queue one frame; over the bound the socket is given up instead."""
         if self.closing:
             return
+        if self._writer is None and self.socket.try_send_now(text):
+            return
         if len(self._frames) >= self.limits.max_frames or (
             self._bytes + len(text) > self.limits.max_bytes
         ):
@@ -68,22 +76,30 @@ class Outbox:
             return
         self._frames.append(text)
         self._bytes += len(text)
-        self._wake.set()
+        self._start_writer()
 
     def close(self, code: int) -> None:
         """Close after the frames already queued (an ``error`` before its close, say)."""
         if self.closing:
             return
         self._close_code = code
-        self._wake.set()
+        self._start_writer()
 
     def cancel(self) -> None:
         """The socket is gone already: stop writing, say nothing."""
-        self._task.cancel()
+        self._frames.clear()
+        self._bytes = 0
+        if self._writer is not None:
+            self._writer.cancel()
 
     async def wait_closed(self) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        if self._writer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def _stall(self) -> None:
         if self.stalled:
@@ -91,7 +107,8 @@ class Outbox:
         self.stalled = True
         self._frames.clear()
         self._bytes = 0
-        self._task.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
         with contextlib.suppress(Exception):
             self.socket.abort()
         self._on_stall()
@@ -99,18 +116,14 @@ class Outbox:
     async def _write(self) -> None:
         timeout = self.limits.send_timeout
         try:
-            while True:
-                while self._frames:
-                    text = self._frames.popleft()
-                    self._bytes -= len(text)
-                    async with asyncio.timeout(timeout):
-                        await self.socket.send_text(text)
-                if self._close_code is not None:
-                    async with asyncio.timeout(timeout):
-                        await self.socket.close(self._close_code)
-                    return
-                self._wake.clear()
-                await self._wake.wait()
+            while self._frames:
+                text = self._frames.popleft()
+                self._bytes -= len(text)
+                async with asyncio.timeout(timeout):
+                    await self.socket.send_text(text)
+            if self._close_code is not None:
+                async with asyncio.timeout(timeout):
+                    await self.socket.close(self._close_code)
         except TimeoutError:
             log.info("outbox: a frame waited more than %.1f s, dropping the connection", timeout)
             asyncio.get_running_loop().call_soon(self._stall)
@@ -118,3 +131,5 @@ class Outbox:
             raise
         except Exception:  # the socket died under us; its reader detaches it
             log.debug("outbox: write to a closed socket dropped")
+        finally:
+            self._writer = None

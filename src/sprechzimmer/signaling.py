@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 import struct
+from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -41,10 +42,34 @@ class _Disconnected(Exception):
 
 
 class StarletteSocket:
-    """The two things the hub needs from a socket."""
+    """What the hub's outboxes need from a socket."""
 
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
+        # uvicorn's protocol object is the ``receive`` the app was handed.
+        self._uvicorn = getattr(ws._receive, "__self__", None)
+        self._direct = all(
+            hasattr(self._uvicorn, name)
+            for name in ("writable", "close_sent", "disconnected", "conn", "transport")
+        )
+
+    def try_send_now(self, data: str) -> bool:
+        # The way uvicorn's websockets-sansio ``send`` writes a frame, without its
+        # awaitable and Starlette's wrappers around it: most frames go out at
+        # once, and a per-message await and task switch was the larger part of
+        # the relay's cost. Anything unusual (a paused transport, a close in
+        # progress, another server) takes the awaited path instead.
+        proto: Any = self._uvicorn
+        if not self._direct or self.ws.application_state is not WebSocketState.CONNECTED:
+            return False
+        if not proto.writable.is_set() or proto.close_sent or proto.disconnected:
+            return False
+        try:
+            proto.conn.send_text(data.encode())
+            proto.transport.write(b"".join(proto.conn.data_to_send()))
+        except Exception:  # InvalidState and the like: let the awaited path say so
+            return False
+        return True
 
     async def send_text(self, data: str) -> None:
         await self.ws.send_text(data)
@@ -59,7 +84,7 @@ class StarletteSocket:
         # socket and its buffers as long as the peer acknowledges TCP probes.
         # uvicorn's protocol object (the ``receive`` the app was handed) owns the
         # transport; aborting it frees both at once. Elsewhere: best effort.
-        transport = getattr(getattr(self.ws._receive, "__self__", None), "transport", None)
+        transport = getattr(self._uvicorn, "transport", None)
         if transport is None or not hasattr(transport, "abort"):
             return
         sock = transport.get_extra_info("socket")
