@@ -800,7 +800,14 @@ def sprechzimmer_servers(
     ns: Netns, directory: Path, heartbeat_interval: float
 ) -> Iterator[tuple[SprechzimmerSide, RunningServer]]:
     """One ``sprechzimmer serve`` (the multi-process mode will start more here)."""
-    env = {"SPRECHZIMMER_HEARTBEAT_INTERVAL": f"{heartbeat_interval:g}"}
+    env = {
+        "SPRECHZIMMER_HEARTBEAT_INTERVAL": f"{heartbeat_interval:g}",
+        # The load is far beyond what a browser sends: the per-socket rate limit
+        # and the cap on sockets not yet signed in would measure themselves.
+        "SPRECHZIMMER_RATE_MESSAGES": "10000",
+        "SPRECHZIMMER_RATE_BURST": "100000",
+        "SPRECHZIMMER_MAX_PENDING_SOCKETS": "100000",
+    }
     with running_server(directory, port=SPRECHZIMMER_PORT, extra_env=env, ns=ns) as server:
         server.add_therapist(THERAPIST)
         side = SprechzimmerSide(

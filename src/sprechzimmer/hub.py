@@ -56,6 +56,9 @@ from .turn import IcePolicy
 
 log = logging.getLogger(__name__)
 
+_ONLY_RELAYED = (p.Ping, *p.RELAYABLE)
+"""Messages whose outputs, when they are only sends, touch neither store nor timers."""
+
 EMPTY_ROOM_GRACE = 600.0
 """Seconds an empty room keeps a client's admission before it is forgotten."""
 SEAT_JOIN_WINDOW = 60.0
@@ -239,7 +242,15 @@ class Hub:
         room = self.rooms.get(session_id) if session_id else None
         if room is None:
             return
-        await self._apply(room, room.receive(conn, message, self.clock()))
+        outputs = room.receive(conn, message, self.clock())
+        if isinstance(message, _ONLY_RELAYED) and all(type(o) is Send for o in outputs):
+            # Nearly all traffic: a ping or a relayed message changes no deadline
+            # but to a later heartbeat (the timer re-arms itself when it fires).
+            for out in outputs:
+                assert isinstance(out, Send)
+                self._send(out.conn, p.encode(out.message))
+            return
+        await self._apply(room, outputs)
 
     async def revoke(self, session_id: str) -> None:
         room = self.rooms.get(session_id)

@@ -101,7 +101,9 @@ def origin_allowed(settings: Settings, origin: str | None) -> bool:
 
 
 async def _receive_text(ws: WebSocket) -> str:
-    message = await ws.receive()
+    # The server's own receive, without Starlette's state bookkeeping per frame:
+    # a disconnect ends the loop here, and nothing else reads this socket.
+    message = await ws._receive()
     if message["type"] == "websocket.disconnect":
         raise _Disconnected
     text = message.get("text")
