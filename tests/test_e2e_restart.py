@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.chromium import launch_chromium
-from tests.support.server import TIME_SCALE, RunningServer
+from tests.support.server import TIME_SCALE, RunningServer, loopback_server
+from tests.support.wsclient import Member, hello
 from tests.test_e2e_call import (
     FRAMES_MORE_THAN,
     VIDEO_FRAMES,
@@ -43,7 +44,6 @@ from tests.test_e2e_e2ee import _active, _e2ee, _same_sas
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-pytestmark = [pytest.mark.netns, pytest.mark.browser]
 
 THERAPIST = "dr-e2e"
 REKEY_S = 4
@@ -90,6 +90,8 @@ async def _restart(server: RunningServer, pages: tuple[Page, Page], down_for: fl
     return back
 
 
+@pytest.mark.netns
+@pytest.mark.browser
 async def test_a_call_outlives_two_server_restarts(tmp_path: Path) -> None:
     _need_chromium()
     with _server(tmp_path, SPRECHZIMMER_REKEY_INTERVAL=str(REKEY_S)) as server:
@@ -156,3 +158,38 @@ async def test_a_call_outlives_two_server_restarts(tmp_path: Path) -> None:
         }, events
         order = [e["at"] for e in events]
         assert order == sorted(order)
+
+
+async def test_a_graceful_stop_says_going_away_and_the_seats_come_back(tmp_path: Path) -> None:
+    """SIGTERM: every signaling socket hears 1001 at once; after the start both
+    take their seats back with their tickets, and nothing was recorded."""
+    with loopback_server(tmp_path) as server:
+        server.add_therapist()
+        session, t_token, c_token = server.invite()
+        url, port = server.ws_url, server.port
+        therapist = await Member.open(url, port)
+        await therapist.send(hello(session, t_token))
+        t_ticket = (await therapist.expect("welcome", 5))["resume"]
+        client = await Member.open(url, port)
+        await client.send(hello(session, c_token))
+        c_ticket = (await client.expect("welcome", 5))["resume"]
+        await therapist.expect("knock", 5)
+        await therapist.send({"type": "admit"})
+        await client.expect("admitted", 5)
+        for member in (therapist, client):
+            await member.send({"type": "media", "state": "connected"})
+        await therapist.send({"type": "ping"})
+        await therapist.expect("pong", 5)
+        before = [(e["role"], e["kind"]) for e in server.events(session)]
+
+        server.kill(signal.SIGTERM)
+        for member in (therapist, client):
+            assert await member.wait_closed(5 * TIME_SCALE) == 1001
+        server.start()
+        for token, ticket in ((t_token, t_ticket), (c_token, c_ticket)):
+            again = await Member.open(url, port)
+            await again.send(hello(session, token, resume=ticket, epoch=1))
+            welcome = await again.expect("welcome", 5)
+            assert welcome["resumed"] is True
+            await again.close()
+        assert [(e["role"], e["kind"]) for e in server.events(session)] == before

@@ -56,11 +56,9 @@ def _iso(value: dt.datetime) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from .app import create_app
-    from .httplimits import header_timeout_protocol
     from .logsetup import setup_logging
+    from .serve import serve
 
     setup_logging(settings.log_level)
     store = _store(settings)
@@ -72,20 +70,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             f"  (Demo-Zugang: Kennung {DEMO_CODE!r}, Passwort {password!r})\n",
             flush=True,
         )
-    uvicorn.run(
-        create_app(settings, store),
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,  # CPU, memory, and no compression next to secrets
-        ws_max_size=1 << 20,  # our own 64 KiB bound answers with a clear error first
-        loop="auto",
-        http=header_timeout_protocol(settings.header_timeout),
-    )
+    serve(create_app(settings, store), settings, args.host, args.port)
     return 0
 
 

@@ -155,6 +155,17 @@ class Hub:
         if room is not None:
             await self._apply(room, room.disconnect(conn, self.clock(), refused=refused))
 
+    async def going_away(self, code: int = 1001, within: float = 2.0) -> None:
+        """Close every socket with ``code`` (a graceful stop); their seats wait for them."""
+        outboxes = list(self._sockets.values())
+        for outbox in outboxes:
+            outbox.close(code)
+        if outboxes:
+            log.info("closing %d socket(s): going away", len(outboxes))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(within):
+                    await asyncio.gather(*(o.wait_closed() for o in outboxes))
+
     @property
     def connection_count(self) -> int:
         return len(self._sockets)
