@@ -581,3 +581,25 @@ def test_the_call_id_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     r.receive(T, p.RelayOnly(True), 11.0)
     r.receive(C, p.Bye(), 12.0)
     assert caplog.records and "call-" not in caplog.text
+
+
+def test_a_new_browser_on_the_other_seat_restarts_the_call_when_the_away_one_is_back() -> None:
+    r = in_call(PATIENT)
+    r.disconnect(C, 3.0)  # the client's line breaks
+    r.receive(T, p.Bye(), 4.0)  # the therapist closes the tab on purpose ...
+    out = r.join(X, Role.THERAPIST, None, "rt2", 5.0)  # ... and opens the link anew
+    assert sent(out, X)[0].admitted is True  # type: ignore[union-attr]
+    assert not any(isinstance(m, p.Admitted) for m in sent(out, X))  # nobody to call yet
+    out = r.join(4, Role.CLIENT, "rc", "rc2", 6.0, epoch=1)  # the client's browser is back
+    # Its connection led to the therapist's old tab: both start a fresh one.
+    assert p.Admitted(epoch=2) in sent(out, 4) and p.Admitted(epoch=2) in sent(out, X)
+    assert not r.call_pending
+
+
+def test_relay_only_while_a_seat_is_away_restarts_the_call_when_it_is_back() -> None:
+    r = in_call(PATIENT)
+    r.disconnect(C, 3.0)
+    assert r.receive(T, p.RelayOnly(True), 4.0) == []
+    out = r.join(X, Role.CLIENT, "rc", "rx", 5.0, epoch=1)
+    (admitted,) = [m for m in sent(out, X) if isinstance(m, p.Admitted)]
+    assert admitted.ice_transport_policy is p.IceTransportPolicy.RELAY

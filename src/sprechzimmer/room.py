@@ -237,6 +237,8 @@ class Room:
     """Whether the latest quality sample of the running call reports a relayed pair."""
     admitted_resume: str | None = None
     """Nonce of the admitted client's ticket: only that browser comes back without a knock."""
+    call_pending: bool = False
+    """The call must start anew once both seats are present (one changed while away)."""
 
     @property
     def relay_only(self) -> bool:
@@ -346,7 +348,11 @@ class Room:
             assert current.away_since is not None
             out += self._leave(role, current.away_since, current.away_reason, None)
         if role is Role.CLIENT and self.state is CallState.ADMITTED:
-            returning = resume is not None and resume == self.admitted_resume
+            returning = (
+                resume is not None
+                and self.admitted_resume is not None
+                and hmac.compare_digest(resume, self.admitted_resume)
+            )
             if not returning:
                 self.admitted_resume = None
                 self._transition(CallState.WAITING)
@@ -372,6 +378,9 @@ class Room:
         if admitted and other_conn is not None:
             # Both admitted members are here: the call (re)starts.
             out += self._start_call(now)
+        elif admitted and other is not None:
+            # The other seat is away: the call starts anew when its browser is back.
+            self.call_pending = True
         return out
 
     def _welcome(self, role: Role, ticket: str, now: float, *, resumed: bool) -> p.Welcome:
@@ -419,6 +428,10 @@ class Room:
             out.append(Send(conn, p.Knock()))
         pending, member.pending = member.pending, []
         out += [Send(conn, message) for message in pending]
+        if self.call_pending and self.in_call:
+            # The other side is a new browser (or the policy changed) while this
+            # one was away: the connection it kept leads nowhere.
+            out += self._start_call(now)
         return out
 
     def receive(self, conn: ConnId, message: p.ClientMessage, now: float) -> list[Output]:
@@ -444,8 +457,11 @@ class Room:
                     return []
                 self.relay_requested = enabled
                 log.info("room %s: relay-only %s", self.session_id[:8], enabled)
-                # A running call restarts under the new policy.
-                return self._start_call(now) if self.in_call else []
+                # A running call restarts under the new policy (once both are here).
+                if self.in_call:
+                    return self._start_call(now)
+                self.call_pending = self.state is CallState.ADMITTED
+                return []
             case p.Media(state=state):
                 if role is Role.CLIENT and self.state is not CallState.ADMITTED:
                     return self._refuse(conn, role, now, "media before admission")
@@ -641,6 +657,7 @@ class Room:
         the renewal clock starts again.
         """
         policy = p.IceTransportPolicy.RELAY if self.relay_only else p.IceTransportPolicy.ALL
+        self.call_pending = False
         self.epoch += 1
         self.next_rekey = now + self.config.rekey_interval
         self.call_id = self.config.call_ids()

@@ -407,6 +407,14 @@ function join(invite) {
       else updateCallStatus();
       return;
     }
+    if (w.resumed && w.role === 'therapist' && w.admitted && w.peer_present) {
+      // Our seat is back but our connection is gone (it failed meanwhile): the
+      // therapist offers a fresh one; the client's page takes it like any offer.
+      iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
+      iceKnown = true;
+      startCall();
+      return;
+    }
     // A waiting client gets no ICE servers; `admitted` brings them.
     if (w.role === 'therapist' || w.admitted) {
       iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
