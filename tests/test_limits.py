@@ -170,11 +170,16 @@ def test_a_session_keeps_at_most_its_bound_of_events(
     settings = make_settings(tmp_path, database_url, max_events_per_session=100, seat_joins=1000)
     invite = new_invite(store, settings, add_therapist(store))
     with TestClient(create_app(settings, store)) as client:
-        for _ in range(60):  # 120 events if nothing bounded them
+        for _ in range(50):  # 100 events
             with connect(client) as c:
                 c.send_json(hello(invite.session, invite.client_token))
                 c.receive_json(), c.receive_json()
-    assert sum(kinds(store, invite.session).values()) == 100
+        for _ in range(10):  # at the bound: no new join
+            with connect(client) as c:
+                c.send_json(hello(invite.session, invite.client_token))
+                expect_close(c, "slow-down", 4429)
+    events = kinds(store, invite.session)
+    assert events == {("client", "joined"): 50, ("client", "left"): 50}
 
 
 def test_a_request_body_over_the_bound_gets_413(limited: tuple[TestClient, Invite]) -> None:

@@ -184,21 +184,18 @@ def test_a_lost_socket_keeps_the_seat_and_its_browser_takes_it_back_silently() -
     assert sent(out, T) == [] and recorded(out) == [] and r.in_call
 
 
-def test_an_away_seat_without_its_ticket_goes_and_the_newcomer_knocks() -> None:
-    r = in_call()
+def test_an_away_seat_is_kept_from_a_copied_link_until_the_grace_is_over() -> None:
+    r = in_call(PATIENT)
     r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
     r.disconnect(C, 3.0)
-    # A copied link (no ticket, or a wrong one) is somebody else: the old seat
-    # has left as of its last moment, and the newcomer waits for admission.
-    out = r.join(X, Role.CLIENT, "not-the-nonce", "rx", 9.0)
-    assert recorded(out) == [
-        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED),
-        (Role.CLIENT, EventKind.LEFT),
-        (Role.CLIENT, EventKind.JOINED),
-    ]
-    assert [o.at for o in out if isinstance(o, Record)] == [3.0, 3.0, 9.0]
-    assert sent(out, T) == [p.PeerLeft(Role.CLIENT, LeaveReason.DISCONNECTED), p.Knock()]
-    assert r.state is CallState.WAITING and r.waiting
+    # A copied link (no ticket, or somebody else's) cannot take or end the seat
+    # while its own browser may still come back.
+    for nonce in (None, "not-the-nonce"):
+        out = r.join(X, Role.CLIENT, nonce, "rx", 9.0)
+        assert closed(out) == {X: 4009} and recorded(out) == [] and sent(out, T) == []
+    assert r.in_call is False and r.state is CallState.ADMITTED
+    out = r.join(X, Role.CLIENT, "rc", "rc", 10.0, epoch=1)  # its own ticket still works
+    assert isinstance(sent(out, X)[0], p.Welcome) and r.in_call
 
 
 def test_an_away_member_leaves_after_the_grace_as_of_when_it_went() -> None:
@@ -283,36 +280,40 @@ def test_a_waiting_client_that_goes_leaves_at_once() -> None:
 
 def test_held_seats_from_the_stored_events() -> None:
     events = [
-        (Role.THERAPIST, EventKind.JOINED),
-        (Role.CLIENT, EventKind.JOINED),
-        (Role.CLIENT, EventKind.ADMITTED),
-        (Role.THERAPIST, EventKind.MEDIA_CONNECTED),
-        (Role.CLIENT, EventKind.MEDIA_CONNECTED),
-        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED),
+        (Role.THERAPIST, EventKind.JOINED, 1.0),
+        (Role.CLIENT, EventKind.JOINED, 2.0),
+        (Role.CLIENT, EventKind.ADMITTED, 3.0),
+        (Role.THERAPIST, EventKind.MEDIA_CONNECTED, 4.0),
+        (Role.CLIENT, EventKind.MEDIA_CONNECTED, 4.0),
+        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED, 5.0),
     ]
     assert held_seats(events) == {
-        Role.THERAPIST: HeldSeat(p.MediaState.CONNECTED, admitted=False),
-        Role.CLIENT: HeldSeat(p.MediaState.DISCONNECTED, admitted=True),
+        Role.THERAPIST: HeldSeat(p.MediaState.CONNECTED, admitted=False, joined_at=1.0),
+        Role.CLIENT: HeldSeat(p.MediaState.DISCONNECTED, admitted=True, joined_at=2.0),
     }
-    assert held_seats([*events, (Role.CLIENT, EventKind.LEFT)]).keys() == {Role.THERAPIST}
-    # Joined again after leaving: waiting, not admitted.
-    again = [*events, (Role.CLIENT, EventKind.LEFT), (Role.CLIENT, EventKind.JOINED)]
-    assert held_seats(again)[Role.CLIENT] == HeldSeat(p.MediaState.DISCONNECTED, False)
+    left = [*events, (Role.CLIENT, EventKind.LEFT, 6.0)]
+    assert held_seats(left).keys() == {Role.THERAPIST}
+    # Joined again after leaving: waiting, not admitted, joined at the new time.
+    again = [*left, (Role.CLIENT, EventKind.JOINED, 7.0)]
+    assert held_seats(again)[Role.CLIENT] == HeldSeat(p.MediaState.DISCONNECTED, False, 7.0)
     assert held_seats([]) == {}
 
 
 def test_a_rebuilt_room_gives_each_ticket_its_seat_back_silently() -> None:
     r = room(PATIENT)
     seats = {
-        Role.THERAPIST: HeldSeat(p.MediaState.CONNECTED, False),
-        Role.CLIENT: HeldSeat(p.MediaState.CONNECTED, True),
+        Role.THERAPIST: HeldSeat(p.MediaState.CONNECTED, False, joined_at=10.0),
+        Role.CLIENT: HeldSeat(p.MediaState.CONNECTED, True, joined_at=11.5),
     }
-    r.restore(seats, epoch=7, now=50.0)
+    r.restore(seats, epoch=7, now=50.0, last_event_at=40.0)
     assert r.state is CallState.ADMITTED and not r.in_call
-    out = r.join(T, Role.THERAPIST, "any-genuine-nonce", "rt", 51.0, epoch=7)
+    # A genuine ticket from before the seat's last join is somebody else's (an
+    # earlier knock of a copied link, an old tab): refused.
+    assert closed(r.join(X, Role.CLIENT, "knocked-once", "x", 50.5, issued=9.0)) == {X: 4009}
+    out = r.join(T, Role.THERAPIST, "any-genuine-nonce", "rt", 51.0, epoch=7, issued=10.0)
     (welcome,) = sent(out, T)
     assert isinstance(welcome, p.Welcome) and welcome.resumed and welcome.peer_present
-    out = r.join(C, Role.CLIENT, "another-nonce", "rc", 52.0, epoch=8)
+    out = r.join(C, Role.CLIENT, "another-nonce", "rc", 52.0, epoch=8, issued=11.0)
     assert recorded(out) == [] and sent(out, T) == []
     assert r.in_call and r.epoch == 8
     # The browsers' own report of their media changes nothing that is stored.
@@ -320,24 +321,52 @@ def test_a_rebuilt_room_gives_each_ticket_its_seat_back_silently() -> None:
     # Key renewal goes on in a later epoch.
     out = r.tick(50.0 + r.config.rekey_interval)
     assert sent(out, C) == [p.Rekey(9)]
-    # A held seat nobody claims leaves after the grace, as of the rebuild.
+    # A held seat nobody claims leaves after the grace, as of the last stored event.
     r2 = room(PATIENT)
-    r2.restore(seats, epoch=1, now=50.0)
+    r2.restore(seats, epoch=1, now=50.0, last_event_at=40.0)
     out = r2.tick(50.0 + r2.config.resume_grace + 1)
     assert {(o.role, o.kind, o.at) for o in out if isinstance(o, Record)} == {
-        (Role.THERAPIST, EventKind.MEDIA_DISCONNECTED, 50.0),
-        (Role.THERAPIST, EventKind.LEFT, 50.0),
-        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED, 50.0),
-        (Role.CLIENT, EventKind.LEFT, 50.0),
+        (Role.THERAPIST, EventKind.MEDIA_DISCONNECTED, 40.0),
+        (Role.THERAPIST, EventKind.LEFT, 40.0),
+        (Role.CLIENT, EventKind.MEDIA_DISCONNECTED, 40.0),
+        (Role.CLIENT, EventKind.LEFT, 40.0),
     }
 
 
-def test_a_rebuilt_room_lets_a_copied_link_only_knock() -> None:
+def test_a_rebuilt_room_keeps_a_held_seat_from_a_copied_link() -> None:
     r = room()
-    r.restore({Role.CLIENT: HeldSeat(p.MediaState.CONNECTED, True)}, epoch=3, now=50.0)
+    r.restore(
+        {Role.CLIENT: HeldSeat(p.MediaState.CONNECTED, True, 5.0)},
+        epoch=3,
+        now=50.0,
+        last_event_at=45.0,
+    )
     r.join(T, Role.THERAPIST, None, "rt", 51.0)
-    out = r.join(X, Role.CLIENT, None, "rx", 52.0)  # no ticket
-    assert p.Knock() in sent(out, T) and r.state is CallState.WAITING
+    assert closed(r.join(X, Role.CLIENT, None, "rx", 52.0)) == {X: 4009}  # no ticket
+    assert r.state is CallState.ADMITTED
+
+
+def test_a_tab_that_comes_back_without_its_call_gets_a_fresh_one() -> None:
+    r = in_call(PATIENT)
+    r.disconnect(C, 3.0)
+    out = r.join(X, Role.CLIENT, "rc", "rc", 4.0, epoch=0)  # a reload: no connection left
+    assert p.Admitted(epoch=2) in sent(out, X) and p.Admitted(epoch=2) in sent(out, T)
+
+
+def test_news_for_an_away_member_waits_for_it() -> None:
+    r = in_call(PATIENT)
+    r.disconnect(C, 3.0)
+    r.receive(T, p.Bye(), 4.0)  # the therapist hangs up while the client is away
+    out = r.join(X, Role.CLIENT, "rc", "rc", 5.0, epoch=1)
+    assert p.PeerLeft(Role.THERAPIST, LeaveReason.HANGUP) in sent(out, X)
+
+
+def test_a_client_that_resumes_into_the_waiting_room_knocks_again() -> None:
+    r = room(PATIENT)
+    r.restore({Role.CLIENT: HeldSeat(p.MediaState.DISCONNECTED, False, 5.0)}, 0, 50.0, 45.0)
+    r.join(T, Role.THERAPIST, None, "rt", 51.0)
+    out = r.join(C, Role.CLIENT, "n", "n", 52.0, issued=6.0)
+    assert p.Waiting() in sent(out, C) and sent(out, T) == [p.Knock()]
 
 
 def test_revoke_closes_everybody_and_bars_new_joins() -> None:
@@ -603,3 +632,16 @@ def test_relay_only_while_a_seat_is_away_restarts_the_call_when_it_is_back() -> 
     out = r.join(X, Role.CLIENT, "rc", "rx", 5.0, epoch=1)
     (admitted,) = [m for m in sent(out, X) if isinstance(m, p.Admitted)]
     assert admitted.ice_transport_policy is p.IceTransportPolicy.RELAY
+
+
+def test_a_new_tab_of_the_therapist_takes_its_away_seat() -> None:
+    r = in_call(PATIENT)
+    r.receive(T, p.Media(p.MediaState.CONNECTED), 3.0)
+    r.disconnect(T, 4.0)  # the tab was closed
+    out = r.join(X, Role.THERAPIST, None, "rt2", 9.0)  # reopened from the dashboard
+    assert [(o.kind, o.at) for o in out if isinstance(o, Record)] == [
+        (EventKind.MEDIA_DISCONNECTED, 4.0),
+        (EventKind.LEFT, 4.0),
+        (EventKind.JOINED, 9.0),
+    ]
+    assert p.Admitted(epoch=2) in sent(out, C) and p.Admitted(epoch=2) in sent(out, X)

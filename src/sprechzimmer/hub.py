@@ -25,6 +25,7 @@ import datetime as dt
 import heapq
 import itertools
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from .ratelimit import RateLimiter
 from .room import (
     Close,
     ConnId,
+    EventKind,
     Output,
     Record,
     Room,
@@ -56,6 +58,7 @@ from .turn import IcePolicy
 
 log = logging.getLogger(__name__)
 
+_CLOSING = frozenset({EventKind.MEDIA_DISCONNECTED, EventKind.LEFT})
 _ONLY_RELAYED = (p.Ping, *p.RELAYABLE)
 """Messages whose outputs, when they are only sends, touch neither store nor timers."""
 
@@ -201,37 +204,39 @@ class Hub:
     ) -> None:
         """Seat an authenticated socket; ``resume`` is the ticket its ``hello`` carried."""
         session_id, role, now = admission.session_id, admission.role, self.clock()
-        seat = f"{session_id}:{role.value}"
-        if self._seat_joins.blocked(seat, now):
-            # A link that reconnects in a loop: no new events, no new knocks.
-            raise SlowDown("seat joins")
-        self._seat_joins.hit(seat, now)
         verified = (
             tickets.verify(self.ticket_key, resume, session_id, role, now) if resume else None
         )
+        if verified is None:
+            # A seat's own tab comes back with its ticket as often as its line
+            # breaks; a link that joins in a loop without one is slowed down.
+            seat = f"{session_id}:{role.value}"
+            if self._seat_joins.blocked(seat, now):
+                raise SlowDown("seat joins")
+            self._seat_joins.hit(seat, now)
         room = self.rooms.get(session_id)
         if room is None:
-            # A genuine ticket for a room this process does not know: the server
-            # restarted (or the room lived elsewhere). The stored events say who
-            # held a seat; only such a ticket costs reading them.
-            events = await run_in_threadpool(self.store.events_of, session_id) if verified else None
-            count = (
-                len(events)
-                if events is not None
-                else await run_in_threadpool(self.store.count_events, session_id)
-            )
+            # A room this process does not know: new, or forgotten by a restart.
+            # The stored events say who still held a seat; they wait for their
+            # tickets, and a copied link finds them occupied.
+            events = await run_in_threadpool(self.store.events_of, session_id)
+            self._refuse_if_noisy(len(events), verified)
             room = self.rooms.get(session_id)  # another member may have been quicker
             if room is None:
                 room = self._new_room(admission)
-                self._event_counts[session_id] = count
-                if events is not None:
-                    seats = held_seats((e.role, e.kind) for e in events)
-                    room.restore(seats, epoch or 0, now)
+                self._event_counts[session_id] = len(events)
+                seats = held_seats((e.role, e.kind, e.at.timestamp()) for e in events)
+                if seats:
+                    room.restore(seats, epoch or 0, now, events[-1].at.timestamp())
+        else:
+            self._refuse_if_noisy(self._event_counts.get(session_id, 0), verified)
         if self._sockets.get(conn) is None:
             return  # the socket went while we read the store
         self._room_of[conn] = session_id
-        nonce = tickets.new_nonce()
-        ticket = tickets.issue(self.ticket_key, session_id, role, nonce, admission.expires_at)
+        # A resuming tab keeps its nonce: if this welcome is lost with its socket,
+        # the ticket it already has still works.
+        nonce = verified.nonce if verified else tickets.new_nonce()
+        ticket = tickets.issue(self.ticket_key, session_id, role, nonce, now, admission.expires_at)
         outputs = room.join(
             conn,
             role,
@@ -240,8 +245,15 @@ class Hub:
             now,
             ticket=ticket,
             epoch=epoch or 0,
+            issued=verified.issued if verified else math.inf,
         )
         await self._apply(room, outputs)
+
+    def _refuse_if_noisy(self, stored: int, verified: tickets.Verified | None) -> None:
+        # A session at its bound of events takes no new joins (its own tabs
+        # with their tickets still come back): a link in a loop stops here.
+        if verified is None and stored >= self.room_config.max_events:
+            raise SlowDown("session events")
 
     def _new_room(self, admission: Admission) -> Room:
         room = Room(admission.session_id, admission.client_id, self.room_config)
@@ -282,10 +294,16 @@ class Hub:
             room = self.rooms.get(session_id)
             if room is None:
                 continue
-            outputs = room.tick(now)
-            if any(isinstance(o, Send) and isinstance(o.message, p.Rekey) for o in outputs):
-                self.counters.rekeys += 1
-            await self._apply(room, outputs)
+            try:
+                outputs = room.tick(now)
+                if any(isinstance(o, Send) and isinstance(o.message, p.Rekey) for o in outputs):
+                    self.counters.rekeys += 1
+                await self._apply(room, outputs)
+            except Exception:  # one bad room must not stop the others
+                log.exception("a room's timer failed")
+            finally:
+                if self.rooms.get(session_id) is room:
+                    self._schedule(room, self.clock())
         await self._write_samples(self._samples.take_finished(now))
 
     def _schedule(self, room: Room, now: float) -> None:
@@ -372,9 +390,11 @@ class Hub:
             stored = self._event_counts.get(room.session_id, 0)
             room_left = max(0, self.room_config.max_events - stored)
             if len(events) > room_left:
-                if room_left > 0 or stored == self.room_config.max_events:
-                    log.warning("a session reached its bound of billing events; no more are kept")
-                events = events[:room_left]
+                # Over the bound only what closes an interval is kept: billing
+                # must never stay open because a session was noisy.
+                log.warning("a session is over its bound of billing events; keeping only ends")
+                opening = [e for e in events if e.kind not in _CLOSING][:room_left]
+                events = [e for e in events if e.kind in _CLOSING or e in opening]
             self._event_counts[room.session_id] = stored + len(events)
         if events:
             await run_in_threadpool(self.store.add_events, events)

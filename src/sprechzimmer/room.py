@@ -154,19 +154,21 @@ class HeldSeat:
     media: p.MediaState
     admitted: bool
     """For the client: admitted since it last joined."""
+    joined_at: float = 0.0
+    """When the seat was last joined: only tickets issued since belong to its holder."""
 
 
-def held_seats(events: Iterable[tuple[Role, EventKind]]) -> dict[Role, HeldSeat]:
+def held_seats(events: Iterable[tuple[Role, EventKind, float]]) -> dict[Role, HeldSeat]:
     """The seats still held at the last stored event (joined, never left), in stored order."""
-    joined: dict[Role, bool] = {}
+    joined: dict[Role, float | None] = {}
     media: dict[Role, p.MediaState] = {}
     admitted: dict[Role, bool] = {}
-    for role, kind in events:
+    for role, kind, at in events:
         if kind is EventKind.JOINED:
-            joined[role], admitted[role] = True, False
+            joined[role], admitted[role] = at, False
             media[role] = p.MediaState.DISCONNECTED
         elif kind is EventKind.LEFT:
-            joined[role] = False
+            joined[role] = None
         elif kind is EventKind.ADMITTED:
             admitted[role] = True
         elif kind is EventKind.MEDIA_CONNECTED:
@@ -174,9 +176,9 @@ def held_seats(events: Iterable[tuple[Role, EventKind]]) -> dict[Role, HeldSeat]
         elif kind is EventKind.MEDIA_DISCONNECTED:
             media[role] = p.MediaState.DISCONNECTED
     return {
-        role: HeldSeat(media.get(role, p.MediaState.DISCONNECTED), admitted.get(role, False))
-        for role, held in joined.items()
-        if held
+        role: HeldSeat(media.get(role, p.MediaState.DISCONNECTED), admitted.get(role, False), at)
+        for role, at in joined.items()
+        if at is not None
     }
 
 
@@ -204,13 +206,25 @@ class Member:
     media_recorded_at: float = -math.inf
     last_quality: float | None = None
     away_since: float | None = None
+    """When its socket went (the grace counts from here)."""
+    gone_at: float = 0.0
+    """The last moment the member is known to have been there: its leave is recorded as of
+    this time (the socket's end, its last message before a timeout, a crash's last event)."""
     away_reason: LeaveReason = LeaveReason.DISCONNECTED
+    claim_after: float = 0.0
+    """In a rebuilt room: only a ticket issued at or after this (its last join) claims it."""
     pending: list[p.ServerMessage] = field(default_factory=list)
     """Relayed to it while away; sent when it is back."""
 
     @property
     def present(self) -> bool:
         return self.conn is not None
+
+    def claimed_by(self, nonce: str, issued: float) -> bool:
+        """Whether a genuine ticket (``nonce``, issued at ``issued``) is this seat's own."""
+        if self.resume is None:  # rebuilt: the holder's tickets are those since its join
+            return issued >= self.claim_after
+        return hmac.compare_digest(nonce, self.resume)
 
     def disconnected_at(self, now: float) -> float:
         """When its media went, for a member that leaves: a reported loss still
@@ -289,13 +303,26 @@ class Room:
                 deadline = min(deadline, m.media_recorded_at + self.config.media_debounce)
         return deadline
 
-    def restore(self, seats: dict[Role, HeldSeat], epoch: int, now: float) -> None:
-        """Rebuild a room a restarted server forgot: the held seats are away until claimed."""
+    def restore(
+        self, seats: dict[Role, HeldSeat], epoch: int, now: float, last_event_at: float
+    ) -> None:
+        """Rebuild a room a restarted server forgot: the held seats are away until claimed.
+
+        A seat nobody claims leaves as of ``last_event_at``, the session's last
+        stored event (the last moment we know of), not as of the rebuild."""
         if self.members or self.state is not CallState.IDLE:
             return
         for role, seat in seats.items():
             self.members[role] = Member(
-                None, role, None, now, media=seat.media, reported=seat.media, away_since=now
+                None,
+                role,
+                None,
+                now,
+                media=seat.media,
+                reported=seat.media,
+                away_since=now,
+                gone_at=min(last_event_at, now),
+                claim_after=math.floor(seat.joined_at),
             )
         client = seats.get(Role.CLIENT)
         if client is not None:
@@ -319,34 +346,32 @@ class Room:
         *,
         ticket: str | None = None,
         epoch: int = 0,
+        issued: float = math.inf,
     ) -> list[Output]:
         """An authenticated socket asks for ``role``'s place.
 
         ``resume`` is the nonce of a genuine ticket of this seat (the hub checked
         its MAC and expiry), None without one; ``new_resume`` a fresh nonce and
         ``ticket`` the ticket that carries it (the nonce itself when omitted).
-        ``epoch`` is the key epoch the browser is in, when it resumes.
+        ``epoch`` is the key epoch the browser is in, when it resumes (0: it has no
+        live call, e.g. after a reload); ``issued`` when the presented ticket was issued.
         """
         if self.state is CallState.CLOSED:
             return [Close(conn, Forbidden.close_code or 4003, Forbidden("session closed"))]
         ticket = ticket or new_resume
         current = self.members.get(role)
-        if (
-            current is not None
-            and resume is not None
-            and (current.resume is None or hmac.compare_digest(resume, current.resume))
-        ):
+        if current is not None and resume is not None and current.claimed_by(resume, issued):
             return self._resume(conn, current, new_resume, ticket, epoch, now)
-        if current is not None and current.present:
-            # A copied link, or a second tab: the seat stays with the first.
+        out: list[Output] = []
+        if current is not None and not current.present and role is Role.THERAPIST:
+            # The therapist's link lives behind their login: a new tab of theirs
+            # (a closed tab reopened from the dashboard) takes the away seat.
+            out += self._leave(role, current.gone_at, current.away_reason, None)
+        elif current is not None:
+            # A copied link, a second tab, or an old ticket: the client's seat stays
+            # with its holder, also while its socket is away (until the grace is over).
             log.info("room %s: refused occupied %s seat", self.session_id[:8], role.value)
             return [Close(conn, Occupied.close_code or 4009, Occupied(role.value))]
-        out: list[Output] = []
-        if current is not None:
-            # An away seat claimed without its ticket: its holder has left, and the
-            # newcomer is somebody else (a client knocks again).
-            assert current.away_since is not None
-            out += self._leave(role, current.away_since, current.away_reason, None)
         if role is Role.CLIENT and self.state is CallState.ADMITTED:
             returning = (
                 resume is not None
@@ -358,6 +383,10 @@ class Room:
                 self._transition(CallState.WAITING)
         self.members[role] = Member(conn, role, new_resume, now)
         out.append(Record(role, EventKind.JOINED, now))
+        if role is Role.CLIENT and self.state is CallState.ADMITTED:
+            # The admitted browser is back after the grace: on record again, so
+            # that a rebuilt room knows it as admitted too.
+            out.append(Record(role, EventKind.ADMITTED, now))
         other = self.members.get(role.other)
 
         if role is Role.CLIENT and self.state is CallState.IDLE:
@@ -417,20 +446,27 @@ class Room:
         member.resume = new_resume
         member.last_seen = now
         member.away_since = None
+        member.claim_after = 0.0
         if member.role is Role.CLIENT and self.state is CallState.ADMITTED:
             self.admitted_resume = new_resume
         self.epoch = max(self.epoch, epoch)
         log.info("room %s: %s resumed its seat", self.session_id[:8], member.role.value)
         out.append(Send(conn, self._welcome(member.role, ticket, now, resumed=True)))
+        other = self._present(member.role.other)
         if member.role is Role.CLIENT and self.state is not CallState.ADMITTED:
             out.append(Send(conn, p.Waiting()))
+            if other is not None and other.conn is not None:
+                out.append(Send(other.conn, p.Knock()))
         elif member.role is Role.THERAPIST and self.waiting:
             out.append(Send(conn, p.Knock()))
         pending, member.pending = member.pending, []
         out += [Send(conn, message) for message in pending]
+        if self.state is CallState.ADMITTED and epoch == 0:
+            # The tab came back without its call (a reload): a fresh connection.
+            self.call_pending = True
         if self.call_pending and self.in_call:
             # The other side is a new browser (or the policy changed) while this
-            # one was away: the connection it kept leads nowhere.
+            # one was away, or this one lost its connection: start anew.
             out += self._start_call(now)
         return out
 
@@ -497,6 +533,7 @@ class Room:
         member = self.members[role]
         member.conn = None
         member.away_since = now
+        member.gone_at = member.last_seen if reason is LeaveReason.TIMEOUT else now
         member.away_reason = reason
         return []
 
@@ -508,7 +545,7 @@ class Room:
             if member.away_since is not None:
                 if now - member.away_since > self.config.resume_grace:
                     # Billing ends where we last knew of the member, not now.
-                    out += self._leave(role, member.away_since, member.away_reason, None)
+                    out += self._leave(role, member.gone_at, member.away_reason, None)
             elif member.conn is not None and now - member.last_seen > limit:
                 out.append(Close(member.conn, Timeout.close_code or 4408, Timeout()))
                 out += self._gone(role, now, LeaveReason.TIMEOUT)
@@ -531,9 +568,10 @@ class Room:
             del self.members[role]
             if member.conn is not None:
                 out.append(Close(member.conn, Forbidden.close_code or 4003, Forbidden("revoked")))
+            at = now if member.present else min(member.gone_at, now)
             if member.media is p.MediaState.CONNECTED:
-                out.append(Record(role, EventKind.MEDIA_DISCONNECTED, member.disconnected_at(now)))
-            out.append(Record(role, EventKind.LEFT, now))
+                out.append(Record(role, EventKind.MEDIA_DISCONNECTED, member.disconnected_at(at)))
+            out.append(Record(role, EventKind.LEFT, at))
         self.admitted_resume = None
         if self.state is not CallState.CLOSED:
             self._transition(CallState.CLOSED)
@@ -643,11 +681,12 @@ class Room:
         if role is Role.CLIENT and ends_admission and self.state in _ADMISSION:
             self._transition(CallState.IDLE)
             self.admitted_resume = None
-        if other is not None and other.conn is not None:
-            if was_waiting:
-                out.append(Send(other.conn, p.KnockCancelled()))
-            else:
-                out.append(Send(other.conn, p.PeerLeft(role, reason)))
+        if other is not None:
+            news: p.ServerMessage = p.KnockCancelled() if was_waiting else p.PeerLeft(role, reason)
+            if other.conn is not None:
+                out.append(Send(other.conn, news))
+            elif len(other.pending) < AWAY_BUFFER:
+                other.pending.append(news)  # it hears of it when it is back
         return out
 
     def _start_call(self, now: float) -> list[Output]:

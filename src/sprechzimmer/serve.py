@@ -25,6 +25,9 @@ class GoingAwayServer(uvicorn.Server):
         self.hub = hub
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Stop accepting first, or the browsers would come straight back here.
+        for server in self.servers:
+            server.close()
         await self.hub.going_away()
         await super().shutdown(sockets)
 

@@ -459,15 +459,6 @@ class Store:
                 for e in events
             )
 
-    def count_events(self, session_id: str) -> int:
-        with self._tx() as s:
-            return (
-                s.scalar(
-                    select(func.count()).select_from(Event).where(Event.session_id == session_id)
-                )
-                or 0
-            )
-
     def events_of(self, session_id: str) -> list[EventInfo]:
         with self._tx() as s:
             rows = s.scalars(select(Event).where(Event.session_id == session_id).order_by(Event.id))

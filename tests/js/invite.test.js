@@ -56,3 +56,11 @@ test('no link and nothing stored gives null; garbage in storage too', () => {
   storage.setItem('sprechzimmer.invite', JSON.stringify({ session: 'x', token: T }));
   assert.equal(loadInvite('', storage), null);
 });
+
+test('a reload keeps a real resume ticket (longer than the old secret)', () => {
+  const storage = new MemoryStorage();
+  const ticket = `r1.c.${'n'.repeat(22)}.1796165206.1796251606.${'m'.repeat(43)}`;
+  assert.ok(ticket.length > 64);
+  saveInvite(storage, { session: S, token: T, resume: ticket });
+  assert.deepEqual(loadInvite('', storage), { session: S, token: T, resume: ticket });
+});

@@ -384,7 +384,11 @@ function join(invite) {
     log: debug,
     onResume: (resume) => saveInvite(sessionStorage, { session: invite.session, token: invite.token, resume }),
     // A restarted server forgot the key epoch; the next renewal must go beyond ours.
-    epoch: () => Math.max(keyEpoch, e2ee?.epoch ?? 0),
+    // 0 says we have no call left (a reload): the server starts a fresh one.
+    epoch: () => (peer && !peer.closed ? Math.max(keyEpoch, e2ee?.epoch ?? 0, 1) : 0),
+    // A running call must not end because the server stays away for long (a
+    // slow deploy): keep trying, at the slow pace, for about an hour.
+    maxReconnectAttempts: 240,
   });
   signaling = client;
   compatKey = `${COMPAT_KEY}.${invite.session}`;
@@ -394,7 +398,7 @@ function join(invite) {
     welcome = w;
     role = w.role;
     admitted = w.admitted;
-    if (w.resumed && peer && !peer.closed) {
+    if (w.resumed && w.peer_present && peer && !peer.closed) {
       // Our seat was taken back with the ticket (a broken line, a server restart,
       // another process): the call never needed the server, it goes on as it is.
       if (w.role === 'therapist' || w.admitted) iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
@@ -407,14 +411,7 @@ function join(invite) {
       else updateCallStatus();
       return;
     }
-    if (w.resumed && w.role === 'therapist' && w.admitted && w.peer_present) {
-      // Our seat is back but our connection is gone (it failed meanwhile): the
-      // therapist offers a fresh one; the client's page takes it like any offer.
-      iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
-      iceKnown = true;
-      startCall();
-      return;
-    }
+
     // A waiting client gets no ICE servers; `admitted` brings them.
     if (w.role === 'therapist' || w.admitted) {
       iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };

@@ -3,6 +3,8 @@
 // call.js removes it from the address bar as soon as it has been read.
 // Pure module: the storage object is passed in.
 
+import { MAX_RESUME } from './protocol.js';
+
 const SESSION = /^[0-9a-f]{32}$/;
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const STORAGE_KEY = 'sprechzimmer.invite';
@@ -76,7 +78,7 @@ function readStored(storage) {
     if (typeof v.token !== 'string' || !TOKEN.test(v.token)) return null;
     /** @type {Invite} */
     const invite = { session: v.session, token: v.token };
-    if (typeof v.resume === 'string' && v.resume.length <= 64) invite.resume = v.resume;
+    if (typeof v.resume === 'string' && v.resume.length <= MAX_RESUME) invite.resume = v.resume;
     return invite;
   } catch {
     return null;
