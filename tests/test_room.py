@@ -645,3 +645,20 @@ def test_a_new_tab_of_the_therapist_takes_its_away_seat() -> None:
         (EventKind.JOINED, 9.0),
     ]
     assert p.Admitted(epoch=2) in sent(out, C) and p.Admitted(epoch=2) in sent(out, X)
+
+
+def test_a_rebuilt_room_keeps_the_therapists_relay_only_choice() -> None:
+    r = room(PATIENT)
+    seats = {
+        Role.THERAPIST: HeldSeat(p.MediaState.CONNECTED, False, 1.0),
+        Role.CLIENT: HeldSeat(p.MediaState.CONNECTED, True, 2.0),
+    }
+    r.restore(seats, epoch=3, now=50.0, last_event_at=45.0)
+    r.join(T, Role.THERAPIST, "n", "n", 51.0, epoch=3, issued=2.0, relay_only=True)
+    r.join(C, Role.CLIENT, "m", "m", 52.0, epoch=3, issued=2.0, relay_only=True)
+    assert r.relay_only
+    # A client cannot turn it on or off, and nobody can turn it off this way.
+    r2 = room(PATIENT)
+    r2.restore(seats, epoch=3, now=50.0, last_event_at=45.0)
+    r2.join(C, Role.CLIENT, "m", "m", 52.0, epoch=3, issued=2.0, relay_only=True)
+    assert not r2.relay_only

@@ -200,7 +200,12 @@ class Hub:
     # --- room traffic -------------------------------------------------------------
 
     async def join(
-        self, conn: ConnId, admission: Admission, resume: str | None, epoch: int | None = None
+        self,
+        conn: ConnId,
+        admission: Admission,
+        resume: str | None,
+        epoch: int | None = None,
+        relay_only: bool | None = None,
     ) -> None:
         """Seat an authenticated socket; ``resume`` is the ticket its ``hello`` carried."""
         session_id, role, now = admission.session_id, admission.role, self.clock()
@@ -246,6 +251,7 @@ class Hub:
             ticket=ticket,
             epoch=epoch or 0,
             issued=verified.issued if verified else math.inf,
+            relay_only=bool(relay_only),
         )
         await self._apply(room, outputs)
 

@@ -57,6 +57,8 @@ class Hello:
     """The resume ticket of an earlier ``welcome`` in this tab."""
     epoch: int | None = field(default=None, metadata={"max": 2**31 - 1})
     """The key epoch the browser is in, when it resumes (a restarted server forgot it)."""
+    relay_only: bool | None = None
+    """The therapist's running call is relay-only, when it resumes: a rebuilt room keeps it."""
 
 
 @dataclass(frozen=True)

@@ -347,6 +347,7 @@ class Room:
         ticket: str | None = None,
         epoch: int = 0,
         issued: float = math.inf,
+        relay_only: bool = False,
     ) -> list[Output]:
         """An authenticated socket asks for ``role``'s place.
 
@@ -361,6 +362,9 @@ class Room:
         ticket = ticket or new_resume
         current = self.members.get(role)
         if current is not None and resume is not None and current.claimed_by(resume, issued):
+            if relay_only and role is Role.THERAPIST:
+                # A rebuilt room forgot the therapist's choice; it can only turn it on.
+                self.relay_requested = True
             return self._resume(conn, current, new_resume, ticket, epoch, now)
         out: list[Output] = []
         if current is not None and not current.present and role is Role.THERAPIST:

@@ -162,7 +162,7 @@ async def signaling_endpoint(ws: WebSocket) -> None:
         admission = await hub.authenticate(hello)
         hub.pending_sockets -= 1
         pending = False
-        await hub.join(conn, admission, hello.resume, hello.epoch)
+        await hub.join(conn, admission, hello.resume, hello.epoch, hello.relay_only)
         clock = asyncio.get_running_loop().time
         while True:
             text = await _receive_text(ws)

@@ -284,3 +284,16 @@ test('a resuming hello carries the key epoch; a timeout is no decision, it recon
   sockets[1].drop(4009);
   assert.equal(client.state, 'closed');
 });
+
+test('a resuming therapist says its call is relay-only', () => {
+  const { client, sockets, time } = setup({ epoch: () => 2, relayOnly: () => true });
+  client.connect();
+  sockets[0].open();
+  assert.equal(sockets[0].messages[0].relay_only, undefined); // nothing to resume yet
+  sockets[0].receive(welcome);
+  sockets[0].drop(1006);
+  time.advance(250);
+  sockets[1].open();
+  assert.equal(sockets[1].messages[0].relay_only, true);
+  assert.equal(sockets[1].messages[0].epoch, 2);
+});

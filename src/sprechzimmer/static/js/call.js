@@ -389,6 +389,8 @@ function join(invite) {
     // A running call must not end because the server stays away for long (a
     // slow deploy): keep trying, at the slow pace, for about an hour.
     maxReconnectAttempts: 240,
+    // A restarted server forgot a therapist's relay-only choice; the call keeps it.
+    relayOnly: () => role === 'therapist' && relayOnly,
   });
   signaling = client;
   compatKey = `${COMPAT_KEY}.${invite.session}`;

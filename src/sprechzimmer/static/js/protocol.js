@@ -31,6 +31,7 @@ export const MAX_RESUME = 128;
  * @property {Role} [role] only a check: the token decides the role
  * @property {string} [resume] the ticket from the last `welcome` of this tab: takes our seat back
  * @property {number} [epoch] the key epoch we are in, when resuming (a restarted server forgot it)
+ * @property {boolean} [relay_only] therapist, resuming: our running call is relay-only
  */
 /** @typedef {{type: 'admit'}} AdmitMessage therapist only */
 /** @typedef {{type: 'decline'}} DeclineMessage therapist only */
@@ -379,6 +380,7 @@ const CLIENT_SCHEMA = {
     'role?': role,
     'resume?': str(MAX_RESUME),
     'epoch?': int(0, 2 ** 31 - 1),
+    'relay_only?': bool,
   },
   admit: {},
   decline: {},

@@ -73,6 +73,7 @@ import {
  * @property {string} token
  * @property {string} [resume] ticket from an earlier welcome of this tab
  * @property {() => number} [epoch] the key epoch the call is in, sent when resuming
+ * @property {() => boolean} [relayOnly] the running call is relay-only, sent when resuming
  * @property {(url: string) => SocketLike} [createSocket]
  * @property {(fn: () => void, ms: number) => unknown} [setTimeout]
  * @property {(id: any) => void} [clearTimeout]
@@ -199,6 +200,7 @@ export class SignalingClient {
         hello.resume = this.#resume;
         const epoch = this.#opt.epoch?.();
         if (epoch !== undefined && Number.isInteger(epoch) && epoch >= 0) hello.epoch = epoch;
+        if (this.#opt.relayOnly?.()) hello.relay_only = true;
       }
       this.#sendNow(hello);
     };
