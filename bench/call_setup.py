@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 from tests.support.chromium import launch_chromium
 from tests.support.server import TIME_SCALE, RunningServer, running_server
 
-from bench.runner import Failed, emit, run_bounded
+from bench.runner import Failed, emit, quantile, run_bounded
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Route
@@ -347,20 +347,11 @@ async def bench(
 # Figures
 
 
-def _quantile(values: list[float], q: float) -> float:
-    """Linear-interpolation quantile (as numpy's default)."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def summary(values: list[float]) -> dict[str, float]:
     return {
         "runs": len(values),
         "median": statistics.median(values),
-        "p90": _quantile(values, 0.9),
+        "p90": quantile(values, 0.9),
         "min": min(values),
         "max": max(values),
     }

@@ -48,7 +48,7 @@ from tests.support.chromium import launch_chromium
 from tests.support.netns import Netns
 from tests.support.server import TIME_SCALE, RunningServer, running_server
 
-from bench.runner import Failed, emit, run_bounded
+from bench.runner import Failed, emit, quantile, run_bounded
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Route
@@ -121,15 +121,6 @@ class BenchError(Exception):
 # Per-frame cost
 
 
-def _quantile(values: list[float], q: float) -> float:
-    """Linear-interpolation quantile (as numpy's default)."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 @dataclass
 class FrameCost:
     kind: str
@@ -178,9 +169,9 @@ async def frame_costs(browser: Browser, server: RunningServer, frames: int) -> l
                     mean_bytes=out["meanBytes"],
                     mean_overhead_bytes=out["meanOverhead"],
                     encrypt_median_us=statistics.median(enc),
-                    encrypt_p99_us=_quantile(enc, 0.99),
+                    encrypt_p99_us=quantile(enc, 0.99),
                     decrypt_median_us=statistics.median(dec),
-                    decrypt_p99_us=_quantile(dec, 0.99),
+                    decrypt_p99_us=quantile(dec, 0.99),
                     isolated=out["isolated"],
                 )
             )

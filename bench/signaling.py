@@ -84,9 +84,15 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from tests.support.netns import STOP_TIMEOUT, Netns, netns
-from tests.support.server import TIME_SCALE, RunningServer, running_server, wait_for_port
+from tests.support.server import (
+    TIME_SCALE,
+    RunningServer,
+    running_server,
+    stop_process,
+    wait_for_port,
+)
 
-from bench.runner import Failed, emit, run_bounded
+from bench.runner import Failed, emit, quantile, run_bounded
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERJS_LAUNCHER = Path(__file__).resolve().parent / "peerjs_server.js"
@@ -412,17 +418,6 @@ class PeerJsSide:
 
 # ---------------------------------------------------------------------------
 # Figures
-
-
-def quantile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolation quantile (numpy's default); NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass
@@ -778,21 +773,7 @@ def peerjs_server(ns: Netns, directory: Path, port: int) -> Iterator[ServerProce
             wait_for_port(ns, port, timeout=20 * TIME_SCALE)
             yield ServerProcess("peerjs", process.pid)
         finally:
-            _stop(ns, process)
-
-
-def _stop(ns: Netns, process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT)
-    if process in ns.processes:
-        ns.processes.remove(process)
+            stop_process(ns, process)
 
 
 @contextlib.contextmanager

@@ -340,12 +340,10 @@ def test_an_out_of_bounds_sample_is_a_bad_message(env: Environment, sockets: Exi
     assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "disconnected"}
 
 
-def test_a_call_outlives_a_server_restart(tmp_path: Path, database_url: str, store: Store) -> None:
-    """A new process (a fresh hub) on the same database and secret key: both members
-    take their seats back with their tickets, without a knock, a new connection or
-    a billing event; the call then ends normally."""
-    settings = make_settings(tmp_path, database_url)
-    invite = new_invite(store, settings, add_therapist(store))
+def _a_call_in_a_process_that_then_goes(
+    settings: Settings, store: Store, invite: Invite
+) -> tuple[str, str]:
+    """A call with media on both sides in one app; the app stops. The two tickets."""
     with (
         TestClient(create_app(settings, store)) as before,
         connect(before) as t,
@@ -363,6 +361,16 @@ def test_a_call_outlives_a_server_restart(tmp_path: Path, database_url: str, sto
         t.send_json({"type": "ping"})
         assert t.receive_json() == {"type": "pong"}  # the media events are stored
         # The process goes; its sockets with it (nothing is recorded for them).
+    return t_ticket, c_ticket
+
+
+def test_a_call_outlives_a_server_restart(tmp_path: Path, database_url: str, store: Store) -> None:
+    """A new process (a fresh hub) on the same database and secret key: both members
+    take their seats back with their tickets, without a knock, a new connection or
+    a billing event; the call then ends normally."""
+    settings = make_settings(tmp_path, database_url)
+    invite = new_invite(store, settings, add_therapist(store))
+    t_ticket, c_ticket = _a_call_in_a_process_that_then_goes(settings, store, invite)
     before_kinds = [(e.role.value, e.kind.value) for e in store.events_of(invite.session)]
 
     with TestClient(create_app(settings, store)) as after, connect(after) as t, connect(after) as c:
@@ -403,17 +411,7 @@ def test_after_a_restart_a_copied_client_link_finds_the_seat_taken(
 ) -> None:
     settings = make_settings(tmp_path, database_url)
     invite = new_invite(store, settings, add_therapist(store))
-    with (
-        TestClient(create_app(settings, store)) as before,
-        connect(before) as t,
-        connect(before) as c,
-    ):
-        t.send_json(hello(invite.session, invite.therapist_token))
-        t_ticket = t.receive_json()["resume"]
-        c.send_json(hello(invite.session, invite.client_token))
-        c.receive_json(), c.receive_json(), t.receive_json()
-        t.send_json({"type": "admit"})
-        t.receive_json(), c.receive_json()
+    t_ticket, _ = _a_call_in_a_process_that_then_goes(settings, store, invite)
     with (
         TestClient(create_app(settings, store)) as after,
         connect(after) as t,

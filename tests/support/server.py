@@ -199,7 +199,7 @@ def _postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
-def _stop(ns: Netns, process: subprocess.Popen[Any]) -> None:
+def stop_process(ns: Netns, process: subprocess.Popen[Any]) -> None:
     """Stop one process of a namespace the caller owns (its other processes go on)."""
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -252,4 +252,4 @@ def _serve(
             yield server
         finally:
             if given_ns is not None:
-                _stop(ns, server.process)
+                stop_process(ns, server.process)
