@@ -165,12 +165,10 @@ test('error table matches the close codes of the protocol', () => {
 test('backoff grows, is bounded and gives up', () => {
   assert.equal(reconnectDelay(1, 0.5), 250);
   assert.equal(reconnectDelay(2, 0.5), 500);
-  assert.equal(reconnectDelay(3, 0.5), 1000);
-  // A restart of a few seconds: attempts stay under 2 s apart even with full jitter.
-  for (let n = 3; n <= 12; n++) assert.ok(/** @type {number} */ (reconnectDelay(n, 0.999)) <= 1250, String(n));
-  assert.equal(reconnectDelay(13, 0.5), 2000);
-  assert.equal(reconnectDelay(8, 0.999), 1250);
-  assert.equal(reconnectDelay(20, 0.5), 15000);
+  // A restart of a few seconds: attempts stay 0.625 s apart at most, even with full jitter.
+  for (let n = 2; n <= 16; n++) assert.ok(/** @type {number} */ (reconnectDelay(n, 0.999)) <= 625, String(n));
+  assert.equal(reconnectDelay(17, 0.5), 1000);
+  assert.equal(reconnectDelay(20, 0.5), 8000);
   assert.equal(reconnectDelay(21, 0.5), null);
   assert.ok(/** @type {number} */ (reconnectDelay(3, 0)) < /** @type {number} */ (reconnectDelay(3, 0.99)));
   assert.equal(reconnectDelay(9, 0.5, 8), null);

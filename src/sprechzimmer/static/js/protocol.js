@@ -205,15 +205,16 @@ export function isReconnectableClose(code) {
   );
 }
 
-/** Attempts that come quickly (after 0.25, 0.5, then every 1 s) before backing off. */
-export const QUICK_RECONNECTS = 12;
+/** Attempts that come quickly (after 0.25, then every 0.5 s, about 8 s) before backing off. */
+export const QUICK_RECONNECTS = 16;
 
 /**
  * Delay before reconnect attempt number `attempt` (1-based), or null when we
  * give up. A server restart or deploy takes seconds, and the call goes on
  * meanwhile, so the first attempts come quickly (a call's signaling is back
- * within 2 s of the server listening again); after QUICK_RECONNECTS they back
- * off exponentially. Jitter (±25 %) keeps many clients cut off by one restart
+ * within 2 s of the server listening again, with room to spare on a busy
+ * machine); after QUICK_RECONNECTS they back off exponentially. Refused
+ * connections to a server that is down cost next to nothing. Jitter (±25 %) keeps many clients cut off by one restart
  * from all coming back in the same instant.
  *
  * @param {number} attempt
@@ -224,7 +225,7 @@ export const QUICK_RECONNECTS = 12;
 export function reconnectDelay(attempt, random = Math.random(), maxAttempts = 20) {
   if (!Number.isInteger(attempt) || attempt < 1 || attempt > maxAttempts) return null;
   const base =
-    attempt <= QUICK_RECONNECTS ? Math.min(250 * 2 ** (attempt - 1), 1000) : Math.min(1000 * 2 ** (attempt - QUICK_RECONNECTS), 15000);
+    attempt <= QUICK_RECONNECTS ? Math.min(250 * 2 ** (attempt - 1), 500) : Math.min(500 * 2 ** (attempt - QUICK_RECONNECTS), 15000);
   return Math.round(base * (0.75 + 0.5 * random));
 }
 
