@@ -38,7 +38,7 @@ from . import tickets
 from .errors import Forbidden, SlowDown, SprechzimmerError
 from .metrics import Counters, Live
 from .outbox import Outbox, OutboxLimits, Socket
-from .quality import Sample, SampleBuffer, new_call_id
+from .quality import Sample, SampleBuffer, new_call_id, next_hour
 from .ratelimit import RateLimiter
 from .room import (
     Close,
@@ -66,8 +66,6 @@ EMPTY_ROOM_GRACE = 600.0
 """Seconds an empty room keeps a client's admission before it is forgotten."""
 SEAT_JOIN_WINDOW = 60.0
 """Seconds over which the joins of one seat are counted (``seat_joins``)."""
-SAMPLE_HOUR = 3600.0
-"""Quality samples are kept in hourly buckets and written when their hour is over."""
 
 
 @dataclass(frozen=True)
@@ -275,9 +273,7 @@ class Hub:
         if isinstance(message, _ONLY_RELAYED) and all(type(o) is Send for o in outputs):
             # Nearly all traffic: a ping or a relayed message changes no deadline
             # but to a later heartbeat (the timer re-arms itself when it fires).
-            for out in outputs:
-                assert isinstance(out, Send)
-                self._send(out.conn, p.encode(out.message))
+            self._deliver(outputs)
             return
         await self._apply(room, outputs)
 
@@ -361,7 +357,7 @@ class Hub:
                 log.exception("room timers failed")
             now = self.clock()
             # Samples are written once their hour is over: wake at the next hour too.
-            wake = (now // SAMPLE_HOUR + 1) * SAMPLE_HOUR
+            wake = next_hour(now)
             if self._timers:
                 wake = min(wake, self._timers[0][0])
             self._timer_changed.clear()
@@ -410,14 +406,18 @@ class Hub:
                 self.counters.observe(out.sample)
                 if self.keep_quality:
                     self._samples.add(Sample.of(out.call_id, out.sample, out.at))
+        self._deliver(outputs)
+        if self.rooms.get(room.session_id) is room:
+            self._schedule(room, self.clock())
+
+    def _deliver(self, outputs: list[Output]) -> None:
+        """Hand the sends and closes to the sockets' outboxes (nothing here waits)."""
         for out in outputs:
             match out:
                 case Send(conn, message):
                     self._send(conn, p.encode(message))
                 case Close(conn, code, error):
                     self._close(conn, code, error)
-        if self.rooms.get(room.session_id) is room:
-            self._schedule(room, self.clock())
 
     def _send(self, conn: ConnId, text: str) -> None:
         outbox = self._sockets.get(conn)

@@ -45,6 +45,11 @@ def hour_of(at: float) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def next_hour(at: float) -> float:
+    """When the hour bucket ``at`` falls in is over (seconds since the epoch)."""
+    return (hour_of(at) + dt.timedelta(hours=1)).timestamp()
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One stored row of ``quality_samples``; the fields are exactly its columns."""

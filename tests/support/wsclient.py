@@ -128,17 +128,5 @@ class StalledSocket:
             )
         return self._reset
 
-    def reset_by_server(self) -> bool:
-        """Whether the server has dropped the connection (read now, without blocking)."""
-        self.sock.setblocking(False)
-        try:
-            while True:
-                if not self.sock.recv(1 << 16):
-                    return True  # orderly close after everything was read
-        except BlockingIOError:
-            return False
-        except ConnectionResetError:
-            return True
-
     def close(self) -> None:
         self.sock.close()
