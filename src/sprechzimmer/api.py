@@ -223,8 +223,9 @@ async def get_sessions(therapist: Therapist, request: Request) -> SessionList:
     hub = _hub(request)
     rows = await run_in_threadpool(_store(request).list_sessions, therapist.id)
     summaries = []
+    live = await hub.statuses([s.id for s in rows])
     for s in rows:
-        waiting, in_call = hub.status(s.id)
+        waiting, in_call = live[s.id]
         summaries.append(
             SessionSummary(
                 session_id=s.id,

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__, api, billing
+from .backplane import Embedded, RedisBackplane
 from .config import Settings
 from .errors import InvalidInput, SprechzimmerError, error_body
 from .httplimits import BodyLimit
@@ -119,6 +120,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         media_debounce=settings.media_debounce,
         max_events_per_session=settings.max_events_per_session,
         ticket_key=ticket_key(secret_key),
+        backplane=RedisBackplane(settings.redis_url) if settings.redis_url else Embedded(),
         outbox=OutboxLimits(
             settings.send_timeout, settings.send_queue_frames, settings.send_queue_bytes
         ),
@@ -129,16 +131,19 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         await asyncio.to_thread(store.migrate)
         if turn is not None:
             await asyncio.to_thread(turn.start)
+        await hub.start()
         ticker = asyncio.create_task(hub.run_timers())
+        watcher = asyncio.create_task(hub.watch())
         purger = asyncio.create_task(purge_periodically(store, settings))
         try:
             yield
         finally:
-            for task in (ticker, purger):
+            for task in (ticker, watcher, purger):
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
             await hub.flush_samples()
+            await hub.stop()
             if turn is not None:
                 await asyncio.to_thread(turn.stop)
 

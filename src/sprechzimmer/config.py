@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     database_url: str = ""
     """SQLAlchemy URL; empty means ``sqlite:///<data_dir>/sprechzimmer.sqlite3``."""
 
+    redis_url: str = ""
+    """Redis shared by several server processes (``redis://host:6379/0``,
+    ``unix:///path/redis.sock``); empty: one process, rooms in its own memory."""
+
     public_url: str = "http://127.0.0.1:8000"
     """The origin browsers use to reach the service; invite links start with it."""
 
@@ -235,6 +239,13 @@ class Settings(BaseSettings):
     def _db(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
     def ice_policy(self, extra: tuple[IceServerSpec, ...] = (), secret: str = "") -> IcePolicy:

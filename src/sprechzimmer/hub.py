@@ -12,9 +12,21 @@ hold up its room, another room or the timers. The timers are driven by the
 rooms' own next deadlines (``Room.next_deadline``), one heap for all rooms,
 never by polling every room.
 
-One hub serves one process. Several processes behind a load balancer need a
-shared backplane (Redis pub/sub, a later issue); the interface below is what
-such a backplane has to provide.
+Each room lives in one process, its owner (``backplane.py``). With the
+embedded backplane that is always this one. With Redis, a socket whose room
+another process owns is *proxied*: what it says is posted to the owner, and
+the owner posts back what the room answers (``_on_op``). The operations
+between processes, each a small JSON list:
+
+- to the owner: ``["j", conn, process, session, client_id, role, expires_at,
+  resume, epoch, relay_only]`` (a join), ``["r", conn, text]`` (a message),
+  ``["d", conn, refused]`` (the socket is gone), ``["v", session]`` (revoked);
+- to a socket's process: ``["s", conn, text]`` (send), ``["c", conn, code,
+  error_text]`` (close, after the error frame if any).
+
+A process that dies takes its sockets with it; the browsers come back with
+their tickets, to any process, and the first one to find the owner dead takes
+the room over and rebuilds it from the stored events, as after a restart.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ import logging
 import math
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,7 +48,8 @@ from starlette.concurrency import run_in_threadpool
 
 from . import protocol as p
 from . import tickets
-from .errors import Forbidden, SlowDown, SprechzimmerError
+from .backplane import BackplaneDown, Embedded, Op, RedisBackplane
+from .errors import Forbidden, ProtocolError, ServerBusy, SlowDown, SprechzimmerError
 from .metrics import Counters, Live
 from .outbox import Outbox, OutboxLimits, Socket
 from .quality import Sample, SampleBuffer, new_call_id, next_hour
@@ -66,6 +80,13 @@ EMPTY_ROOM_GRACE = 600.0
 """Seconds an empty room keeps a client's admission before it is forgotten."""
 SEAT_JOIN_WINDOW = 60.0
 """Seconds over which the joins of one seat are counted (``seat_joins``)."""
+WATCH_EVERY = 0.5
+"""Seconds between two checks that the processes this one talks to are alive."""
+SERVICE_RESTART = 1012
+"""Close code for a socket whose room moved to another process: come back at once."""
+GOING_AWAY = 1001
+REMOTE_MESSAGE_BYTES = 1 << 20
+"""A proxied message was checked against the frame limit by the process that read it."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +118,10 @@ class Hub:
         ticket_key: bytes | None = None,
         call_ids: Callable[[], str] = new_call_id,
         clock: Callable[[], float] = time.time,
+        backplane: Embedded | RedisBackplane | None = None,
     ) -> None:
         self.store = store
+        self.backplane = backplane or Embedded()
         self.room_config = RoomConfig(
             heartbeat_interval=heartbeat_interval,
             ice=ice or IcePolicy(),
@@ -128,7 +151,18 @@ class Hub:
         self._sockets: dict[ConnId, Outbox] = {}
         self._room_of: dict[ConnId, str] = {}
         self._empty_since: dict[str, float] = {}
-        self._ids = itertools.count(1)
+        # Connection ids are unique across processes too: a proxied socket's id
+        # names it in its owner's rooms.
+        first = (secrets.randbits(32) << 20) + 1 if self.backplane.shared else 1
+        self._ids = itertools.count(first)
+        self._proxied: dict[ConnId, str] = {}
+        """Local sockets whose room another process owns: conn → that owner."""
+        self._remote_of: dict[ConnId, str] = {}
+        """Members of rooms owned here whose socket is on another process: conn → process."""
+        self._inbox: dict[ConnId, deque[Op]] = {}
+        """Operations from other processes, per connection, handled in order."""
+        self._status_sent: dict[str, str] = {}
+        self._stopping = False
         # The timers: (deadline, room) entries, at most one live entry per room
         # (``_scheduled``); an entry whose deadline moved on is skipped.
         self._timers: list[tuple[float, str]] = []
@@ -151,14 +185,28 @@ class Hub:
         outbox = self._sockets.pop(conn, None)
         if outbox is not None and not outbox.closing:
             outbox.cancel()
+        owner = self._proxied.pop(conn, None)
+        if owner is not None:
+            if self.backplane.up:
+                self.backplane.post(owner, ["d", conn, refused])
+            return
+        self._remote_of.pop(conn, None)
         session_id = self._room_of.pop(conn, None)
         room = self.rooms.get(session_id) if session_id else None
         if room is not None:
             await self._apply(room, room.disconnect(conn, self.clock(), refused=refused))
 
-    async def going_away(self, code: int = 1001, within: float = 2.0) -> None:
-        """Close every socket with ``code`` (a graceful stop); their seats wait for them."""
+    async def going_away(self, code: int = GOING_AWAY, within: float = 2.0) -> None:
+        """Close every socket with ``code`` (a graceful stop); their seats wait for them.
+
+        With other processes, the rooms owned here are let go first, silently:
+        the browsers that come back elsewhere find no owner and that process
+        rebuilds the room, instead of being proxied back to this one."""
+        self._stopping = True
         outboxes = list(self._sockets.values())
+        if self.backplane.shared:
+            for session_id in list(self.rooms):
+                self._forget(session_id, code)
         for outbox in outboxes:
             outbox.close(code)
         if outboxes:
@@ -166,6 +214,19 @@ class Hub:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(within):
                     await asyncio.gather(*(o.wait_closed() for o in outboxes))
+
+    def _forget(self, session_id: str, code: int) -> None:
+        """Drop a room without a word on record: its members come back to its new owner."""
+        room = self.rooms.pop(session_id, None)
+        self._empty_since.pop(session_id, None)
+        self._scheduled.pop(session_id, None)
+        self._event_counts.pop(session_id, None)
+        self._status_sent.pop(session_id, None)
+        self.backplane.release(session_id)
+        if room is None:
+            return
+        for conn in room.conns():
+            self._close(conn, code, None)
 
     @property
     def connection_count(self) -> int:
@@ -205,7 +266,54 @@ class Hub:
         epoch: int | None = None,
         relay_only: bool | None = None,
     ) -> None:
-        """Seat an authenticated socket; ``resume`` is the ticket its ``hello`` carried."""
+        """Seat an authenticated socket; ``resume`` is the ticket its ``hello`` carried.
+
+        The room's owner seats it: this process, or the one that owns the room
+        (then the join is posted there and its answers come back by ``_on_op``)."""
+        if self.backplane.shared:
+            if self._stopping:
+                raise ServerBusy("stopping")
+            try:
+                owner = await self._owner_for(admission.session_id)
+            except BackplaneDown:
+                raise ServerBusy("backplane down") from None
+            if owner is not None:
+                self._proxied[conn] = owner
+                expires = admission.expires_at if math.isfinite(admission.expires_at) else None
+                op: Op = ["j", conn, self.backplane.process_id, admission.session_id]
+                op += [admission.client_id, admission.role.value, expires]
+                op += [resume, epoch, relay_only]
+                self.backplane.post(owner, op)
+                return
+        await self._join_here(conn, admission, resume, epoch, relay_only)
+
+    async def _owner_for(self, session_id: str) -> str | None:
+        """The process that owns the room (None: this one), taking over a dead owner."""
+        if session_id in self.rooms and session_id in self.backplane.owned:
+            # Ours already (its lease is renewed in the background): a member of a
+            # room here comes back even while Redis is away.
+            return None
+        for _ in range(3):
+            owner = await self.backplane.claim(session_id)
+            if owner is None:
+                return None
+            if await self.backplane.alive([owner]):
+                return owner
+            # Its process is gone (nobody listens on its channel): the room is ours
+            # to rebuild, unless another process took it a moment ago.
+            if await self.backplane.take_over(session_id, owner):
+                log.info("backplane: took over a room whose process is gone")
+                return None
+        raise BackplaneDown
+
+    async def _join_here(
+        self,
+        conn: ConnId,
+        admission: Admission,
+        resume: str | None,
+        epoch: int | None,
+        relay_only: bool | None,
+    ) -> None:
         session_id, role, now = admission.session_id, admission.role, self.clock()
         verified = (
             tickets.verify(self.ticket_key, resume, session_id, role, now) if resume else None
@@ -233,7 +341,7 @@ class Hub:
                     room.restore(seats, epoch or 0, now, events[-1].at.timestamp())
         else:
             self._refuse_if_noisy(self._event_counts.get(session_id, 0), verified)
-        if self._sockets.get(conn) is None:
+        if conn not in self._sockets and conn not in self._remote_of:
             return  # the socket went while we read the store
         self._room_of[conn] = session_id
         # A resuming tab keeps its nonce: if this welcome is lost with its socket,
@@ -264,7 +372,14 @@ class Hub:
         self.rooms[admission.session_id] = room
         return room
 
-    async def receive(self, conn: ConnId, message: p.ClientMessage) -> None:
+    async def receive(
+        self, conn: ConnId, message: p.ClientMessage, text: str | None = None
+    ) -> None:
+        """One message of a member (``text``: as it came, for passing it on as it is)."""
+        owner = self._proxied.get(conn)
+        if owner is not None:
+            self.backplane.post(owner, ["r", conn, text or p.encode(message)])
+            return
         session_id = self._room_of.get(conn)
         room = self.rooms.get(session_id) if session_id else None
         if room is None:
@@ -281,6 +396,11 @@ class Hub:
         room = self.rooms.get(session_id)
         if room is not None:
             await self._apply(room, room.revoke(self.clock()))
+        elif self.backplane.shared:
+            with contextlib.suppress(BackplaneDown):
+                owner = await self.backplane.owner(session_id)
+                if owner is not None and owner != self.backplane.process_id:
+                    self.backplane.post(owner, ["v", session_id])
 
     async def tick(self) -> None:
         """Run every room timer that is due now (heartbeat deadlines, key renewals, cleanup)."""
@@ -314,10 +434,7 @@ class Hub:
         if room.empty:
             since = self._empty_since.setdefault(session_id, now)
             if room.state.name != "ADMITTED" or now - since > EMPTY_ROOM_GRACE:
-                del self.rooms[session_id]
-                self._empty_since.pop(session_id, None)
-                self._scheduled.pop(session_id, None)
-                self._event_counts.pop(session_id, None)
+                self._forget(session_id, GOING_AWAY)  # empty: nobody to close
                 return
             deadline: float | None = since + EMPTY_ROOM_GRACE + 1.0
         else:
@@ -374,10 +491,21 @@ class Hub:
             calls_relayed=sum(1 for r in calls if r.relayed),
         )
 
-    def status(self, session_id: str) -> tuple[bool, bool]:
-        """(a client is waiting, a call is on) for the dashboard."""
-        room = self.rooms.get(session_id)
-        return (room.waiting, room.in_call) if room else (False, False)
+    async def statuses(self, session_ids: list[str]) -> dict[str, tuple[bool, bool]]:
+        """(a client is waiting, a call is on) per session, for the dashboard."""
+        result = {}
+        elsewhere = []
+        for session_id in session_ids:
+            room = self.rooms.get(session_id)
+            if room is not None:
+                result[session_id] = (room.waiting, room.in_call)
+            else:
+                elsewhere.append(session_id)
+        shared = await self.backplane.statuses(elsewhere)
+        for session_id in elsewhere:
+            status = shared.get(session_id, "")
+            result[session_id] = (status == "w", status == "c")
+        return result
 
     # --- carrying out a room's outputs --------------------------------------------
 
@@ -409,6 +537,11 @@ class Hub:
         self._deliver(outputs)
         if self.rooms.get(room.session_id) is room:
             self._schedule(room, self.clock())
+            if self.backplane.shared:
+                status = "c" if room.in_call else "w" if room.waiting else ""
+                if self._status_sent.get(room.session_id, "") != status:
+                    self._status_sent[room.session_id] = status
+                    self.backplane.set_status(room.session_id, status)
 
     def _deliver(self, outputs: list[Output]) -> None:
         """Hand the sends and closes to the sockets' outboxes (nothing here waits)."""
@@ -423,11 +556,133 @@ class Hub:
         outbox = self._sockets.get(conn)
         if outbox is not None:
             outbox.put(text)
+            return
+        process = self._remote_of.get(conn)
+        if process is not None:
+            self.backplane.post(process, ["s", conn, text])
 
     def _close(self, conn: ConnId, code: int, error: SprechzimmerError | None) -> None:
+        self._room_of.pop(conn, None)
+        process = self._remote_of.pop(conn, None)
+        if process is not None:
+            said = p.encode(p.Error.of(error)) if error is not None else None
+            self.backplane.post(process, ["c", conn, code, said])
+            return
         if error is not None:
             self._send(conn, p.encode(p.Error.of(error)))
         outbox = self._sockets.pop(conn, None)
-        self._room_of.pop(conn, None)
+        self._proxied.pop(conn, None)
         if outbox is not None:
             outbox.close(code)
+
+    # --- other processes (the Redis backplane) -------------------------------------
+
+    async def start(self) -> None:
+        await self.backplane.start(self._on_op, self._on_lost, self._on_down)
+
+    async def stop(self) -> None:
+        await self.backplane.stop()
+
+    def _on_op(self, op: Op) -> None:
+        """An operation from another process (see the module docstring)."""
+        kind, conn = op[0], op[1]
+        if kind == "s":
+            outbox = self._sockets.get(conn)
+            if outbox is not None and conn in self._proxied:
+                outbox.put(op[2])
+        elif kind == "c":
+            if self._proxied.pop(conn, None) is not None:
+                outbox = self._sockets.pop(conn, None)
+                if outbox is not None:
+                    if op[3] is not None:
+                        outbox.put(op[3])
+                    outbox.close(op[2])
+        elif kind in ("j", "r", "d"):
+            inbox = self._inbox.get(conn)
+            if inbox is None:
+                inbox = self._inbox[conn] = deque()
+                asyncio.get_running_loop().create_task(self._drain(conn, inbox))
+            inbox.append(op)
+        elif kind == "v":
+            asyncio.get_running_loop().create_task(self.revoke(conn))
+
+    async def _drain(self, conn: ConnId, inbox: deque[Op]) -> None:
+        """A proxied socket's operations, one after another, as its own reader would."""
+        try:
+            while inbox:
+                op = inbox.popleft()
+                try:
+                    await self._remote(op)
+                except ProtocolError as error:
+                    # As the socket's own reader would: leave the room (the peer
+                    # hears of it), then the error and the close.
+                    log.info("signaling: %s (%s), proxied", error.code, error.detail)
+                    process = self._remote_of.get(conn)
+                    await self.detach(conn, refused=True)
+                    if process is not None:
+                        said = p.encode(p.Error.of(error))
+                        self.backplane.post(process, ["c", conn, error.close_code or 1011, said])
+                except Exception:
+                    log.exception("signaling: internal error, proxied")
+        finally:
+            self._inbox.pop(conn, None)
+
+    async def _remote(self, op: Op) -> None:
+        kind, conn = op[0], op[1]
+        if kind == "j":
+            _, _, process, session_id, client_id, role, expires, resume, epoch, relay = op
+            self._remote_of[conn] = process
+            if self._stopping or session_id not in self.backplane.owned:
+                # Not ours (any more): the socket's process asks again from scratch.
+                self._close(conn, SERVICE_RESTART, None)
+                return
+            admission = Admission(
+                session_id, client_id, p.Role(role), math.inf if expires is None else expires
+            )
+            await self._join_here(conn, admission, resume, epoch, relay)
+        elif kind == "r":
+            if conn in self._room_of:
+                await self.receive(conn, p.decode_client(op[2], REMOTE_MESSAGE_BYTES))
+        elif kind == "d":
+            await self.detach(conn, refused=bool(op[2]))
+
+    async def _on_lost(self, session_ids: list[str]) -> None:
+        """Rooms whose lease another process holds now: their members go there."""
+        for session_id in session_ids:
+            self._forget(session_id, SERVICE_RESTART)
+
+    async def _on_down(self) -> None:
+        """Redis is away: the rooms here go on; what crosses processes cannot."""
+        for conn in list(self._proxied):
+            self._close_proxied(conn)
+        for conn in list(self._remote_of):
+            await self.detach(conn)
+
+    def _close_proxied(self, conn: ConnId) -> None:
+        # The browser comes back at once and finds the room where it is now.
+        self._proxied.pop(conn, None)
+        outbox = self._sockets.pop(conn, None)
+        if outbox is not None:
+            outbox.close(SERVICE_RESTART)
+
+    async def watch(self) -> None:
+        """Background task: notice at once when a process this one talks to is gone."""
+        if not self.backplane.shared:
+            return
+        while True:
+            await asyncio.sleep(WATCH_EVERY)
+            processes = set(self._proxied.values()) | set(self._remote_of.values())
+            if not processes or not self.backplane.up:
+                continue
+            try:
+                dead = processes - await self.backplane.alive(processes)
+            except BackplaneDown:
+                continue
+            if dead:
+                log.info("backplane: %d other process(es) gone", len(dead))
+            for conn, owner in list(self._proxied.items()):
+                if owner in dead:
+                    self._close_proxied(conn)
+            for conn, process in list(self._remote_of.items()):
+                if process in dead:
+                    await self.detach(conn)

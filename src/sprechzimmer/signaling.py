@@ -168,7 +168,7 @@ async def signaling_endpoint(ws: WebSocket) -> None:
             text = await _receive_text(ws)
             if not bucket.take(clock()):
                 raise SlowDown("message rate")
-            await hub.receive(conn, p.decode_client(text, settings.max_message_bytes))
+            await hub.receive(conn, p.decode_client(text, settings.max_message_bytes), text)
     except (_Disconnected, WebSocketDisconnect):
         pass
     except ProtocolError as error:

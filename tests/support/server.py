@@ -180,6 +180,70 @@ def loopback_server(
 
 
 @contextlib.contextmanager
+def server_processes(
+    directory: Path,
+    count: int,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    ns: Netns | None = None,
+    ports: list[int] | None = None,
+    public_url: str | None = None,
+) -> Iterator[list[RunningServer]]:
+    """``count`` processes of one deployment: one database, one secret key, one
+    public origin (the first process's, or ``public_url``: a load balancer's).
+
+    With ``ns`` they run in that namespace (the caller owns it), else on the
+    machine's loopback. Pass the shared Redis in ``extra_env``. They start one
+    after another, so that only the first one migrates the database.
+    """
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("SPRECHZIMMER_TEST_E2E_POSTGRES") == "1" or count > 1:
+            database = (
+                stack.enter_context(_postgres_database())
+                if _postgres_reachable()
+                else f"sqlite:///{directory / 'e2e.sqlite3'}"
+            )
+        else:
+            database = f"sqlite:///{directory / 'e2e.sqlite3'}"
+        if ns is None:
+            host = HostNetwork()
+            stack.callback(host.stop_all)
+            ns = host
+        ports = ports or [free_port() for _ in range(count)]
+        env = {
+            "SPRECHZIMMER_PUBLIC_URL": public_url or f"http://127.0.0.1:{ports[0]}",
+            "SPRECHZIMMER_SECRET_KEY": os.urandom(24).hex(),
+            **(extra_env or {}),
+        }
+        servers = [
+            stack.enter_context(
+                _serve(directory, port, database, env, ns, "127.0.0.1", f"server-{i}.log")
+            )
+            for i, port in enumerate(ports)
+        ]
+        yield servers
+
+
+def _postgres_reachable() -> bool:
+    """Whether the test PostgreSQL answers (several processes need a real database)."""
+    try:
+        from sqlalchemy import create_engine, text
+
+        admin_url = os.environ.get(
+            "SPRECHZIMMER_TEST_POSTGRES", "postgresql+psycopg://root@/test?host=/var/run/postgresql"
+        )
+        engine = create_engine(admin_url)
+        try:
+            with engine.connect() as c:
+                c.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
+    except Exception:
+        return os.environ.get("SPRECHZIMMER_REQUIRE_ALL") == "1"  # then fail loudly later
+    return True
+
+
+@contextlib.contextmanager
 def _postgres_database() -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -232,6 +296,7 @@ def _serve(
     extra_env: Mapping[str, str] | None,
     given_ns: Netns | None = None,
     host: str = "127.0.0.1",
+    log_name: str = "server.log",
 ) -> Iterator[RunningServer]:
     env = {
         **os.environ,
@@ -240,7 +305,7 @@ def _serve(
         "SPRECHZIMMER_PUBLIC_URL": f"http://127.0.0.1:{port}",
         **(extra_env or {}),
     }
-    log_path = directory / "server.log"
+    log_path = directory / log_name
     wildcard = host in ("0.0.0.0", "::")  # noqa: S104 (a comparison, not a bind)
     probe_host = "127.0.0.1" if wildcard else host
     argv = [*CLI, "serve", "--host", host, "--port", str(port)]
