@@ -239,3 +239,24 @@ async def test_the_dashboard_of_any_process_sees_the_waiting_client(
                 assert mine["waiting"] is True, (server.port, mine)
         for seat in (therapist, client):
             await seat.member.close()
+
+
+async def test_redis_holds_only_expiring_leases_and_statuses(tmp_path: Path) -> None:
+    """What docs/privacy.md promises of Redis: two kinds of keys, each expiring
+    within 16 s, with no client ID, token or address in a key or a value."""
+    with _deployment(tmp_path) as d:
+        async with _call(d, 0, 1) as (therapist, client):
+            keys = d.redis.cli("--scan").split()
+            assert sorted(keys) == sorted(
+                [f"sz:room:{therapist.session}", f"sz:status:{therapist.session}"]
+            ), keys
+            assert d.redis.cli("GET", f"sz:status:{therapist.session}").strip() == "c"
+            owner = d.redis.cli("GET", f"sz:room:{therapist.session}").strip()
+            assert len(owner) == 12 and int(owner, 16) >= 0
+            await asyncio.sleep(3)  # past a renewal
+            for key in keys:
+                ttl = int(d.redis.cli("PTTL", key))
+                assert 0 < ttl <= 16_000, (key, ttl)
+            everything = " ".join(keys + [d.redis.cli("GET", k) for k in keys])
+            for secret in ("K-1", therapist.token, client.token, "127.0.0.1"):
+                assert secret not in everything

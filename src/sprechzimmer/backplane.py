@@ -73,17 +73,20 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-# Renew the leases still ours; answer which of them are not (taken meanwhile).
+# Renew the leases still ours (and their dashboard status, which lives twice as
+# long); answer which of them are not ours (taken meanwhile). KEYS come in pairs:
+# a lease, then its status.
 _RENEW = """
 local lost = {}
-for i, key in ipairs(KEYS) do
-  local owner = redis.call('get', key)
+for i = 1, #KEYS, 2 do
+  local owner = redis.call('get', KEYS[i])
   if owner == ARGV[1] then
-    redis.call('pexpire', key, ARGV[2])
+    redis.call('pexpire', KEYS[i], ARGV[2])
+    redis.call('pexpire', KEYS[i + 1], 2 * ARGV[2])
   elseif owner then
-    table.insert(lost, i)
+    table.insert(lost, (i + 1) / 2)
   else
-    redis.call('set', key, ARGV[1], 'PX', ARGV[2])
+    redis.call('set', KEYS[i], ARGV[1], 'PX', ARGV[2])
   end
 end
 return lost
@@ -296,7 +299,7 @@ class RedisBackplane:
     async def _renew_all(self) -> None:
         owned = sorted(self.owned)
         lost_at = await self._renew(
-            keys=[self._lease(s) for s in owned],
+            keys=[key for s in owned for key in (self._lease(s), self._status(s))],
             args=[self.process_id, int(LEASE_SECONDS * 1000)],
         )
         lost = [owned[i - 1] for i in lost_at]
