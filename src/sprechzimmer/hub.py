@@ -90,6 +90,14 @@ REMOTE_MESSAGE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A room's outputs that still need the store (``Hub.apply``)."""
+
+    room: Room
+    outputs: list[Output]
+
+
+@dataclass(frozen=True)
 class Admission:
     session_id: str
     client_id: str
@@ -372,25 +380,40 @@ class Hub:
         self.rooms[admission.session_id] = room
         return room
 
-    async def receive(
+    def receive_now(
         self, conn: ConnId, message: p.ClientMessage, text: str | None = None
-    ) -> None:
-        """One message of a member (``text``: as it came, for passing it on as it is)."""
+    ) -> Pending | None:
+        """One message of a member, as far as it goes without waiting.
+
+        Nearly all traffic (a ping, a relayed message) is done here; what must
+        be stored first comes back as ``Pending`` for ``apply``, and the
+        caller keeps this member's later messages behind it. ``text`` is the
+        message as it came, to pass on to the room's owner as it is."""
         owner = self._proxied.get(conn)
         if owner is not None:
             self.backplane.post(owner, ["r", conn, text or p.encode(message)])
-            return
+            return None
         session_id = self._room_of.get(conn)
         room = self.rooms.get(session_id) if session_id else None
         if room is None:
-            return
+            return None
         outputs = room.receive(conn, message, self.clock())
         if isinstance(message, _ONLY_RELAYED) and all(type(o) is Send for o in outputs):
-            # Nearly all traffic: a ping or a relayed message changes no deadline
-            # but to a later heartbeat (the timer re-arms itself when it fires).
+            # A ping or a relayed message changes no deadline but to a later
+            # heartbeat (the timer re-arms itself when it fires).
             self._deliver(outputs)
-            return
-        await self._apply(room, outputs)
+            return None
+        return Pending(room, outputs)
+
+    async def apply(self, pending: Pending) -> None:
+        await self._apply(pending.room, pending.outputs)
+
+    async def receive(
+        self, conn: ConnId, message: p.ClientMessage, text: str | None = None
+    ) -> None:
+        pending = self.receive_now(conn, message, text)
+        if pending is not None:
+            await self.apply(pending)
 
     async def revoke(self, session_id: str) -> None:
         room = self.rooms.get(session_id)

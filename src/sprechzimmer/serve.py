@@ -14,9 +14,11 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
+from .app import security_headers
 from .config import Settings
 from .httplimits import header_timeout_protocol
 from .hub import Hub
+from .wsprotocol import signaling_protocol
 
 
 class GoingAwayServer(uvicorn.Server):
@@ -41,9 +43,9 @@ def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
         access_log=False,
         proxy_headers=False,
         server_header=False,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,  # CPU, memory, and no compression next to secrets
-        ws_max_size=1 << 20,  # our own 64 KiB bound answers with a clear error first
+        # /ws on a protocol of our own (wsprotocol.py): no ASGI task, queue or
+        # message dict per frame; every other upgrade is refused there.
+        ws=signaling_protocol(app, security_headers(settings)),
         loop="auto",
         http=header_timeout_protocol(settings.header_timeout),
     )

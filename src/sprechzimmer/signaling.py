@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 import struct
+from collections import deque
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -31,7 +32,8 @@ from .errors import (
     SprechzimmerError,
     error_body,
 )
-from .hub import Hub
+from .hub import Hub, Pending
+from .outbox import Socket
 from .ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,235 @@ def origin_allowed(settings: Settings, origin: str | None) -> bool:
     return origin is not None and (origin == settings.origin or origin in settings.allowed_origins)
 
 
+class SignalingConnection:
+    """One signaling socket's life, whatever carries its frames.
+
+    The first message must be ``hello`` within ``auth_deadline``; each message
+    is bounded, decoded, rate-limited and handed to the hub; a protocol error
+    makes the socket leave its room (the peer hears of it), then hear why. Two
+    transports drive it:
+
+    - ``signaling_endpoint`` (any ASGI server, and the in-process tests) awaits
+      ``handle`` for each frame in its own task, the way ASGI expects;
+    - the lean protocol of ``wsprotocol.py`` (``sprechzimmer serve``) calls
+      ``text`` from its ``data_received``: a member's ordinary message (a ping,
+      a relayed candidate) is done before it returns, with no task and no
+      queue; what must wait (the token check, a join, a billing event) runs in
+      one worker task, and later frames queue behind it, so their order never
+      changes.
+
+    Either way the hub answers through the socket's outbox, and a refusal
+    goes through ``socket`` itself.
+    """
+
+    def __init__(self, hub: Hub, settings: Settings, socket: Socket) -> None:
+        self.hub = hub
+        self.settings = settings
+        self.socket = socket
+        self.conn = hub.attach(socket)
+        hub.pending_sockets += 1
+        self._pending = True
+        """Not signed in yet (counted in ``hub.pending_sockets``)."""
+        self._joined = False
+        self.closed = False
+        """Refused, or the socket is gone: no more frames are taken."""
+        self._lost = False
+        self._refused = False
+        self._queue: deque[str | Pending] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._bucket = TokenBucket(settings.rate_messages, settings.rate_burst)
+        loop = asyncio.get_running_loop()
+        self._clock = loop.time
+        self._deadline: asyncio.TimerHandle | None = loop.call_later(
+            settings.auth_deadline, self._too_late
+        )
+        self.done = loop.create_future()
+        """Resolved once the hub has let go of this socket."""
+
+    # --- driven by a task of the transport's own (ASGI) -----------------------------
+
+    async def handle(self, text: str) -> None:
+        """One text frame, handled to its end (errors refuse the socket)."""
+        if self.closed:
+            return
+        self._first_frame()
+        try:
+            await self._handle(text)
+        except Exception as exc:
+            await self._refuse(self._audience(exc))
+
+    async def refuse(self, error: SprechzimmerError) -> None:
+        """Refuse the socket now, in the caller's task."""
+        if not self.closed:
+            self._log(error)
+            await self._refuse(error)
+
+    async def end(self, *, gone: bool) -> None:
+        """The transport is done with the socket (``gone``: the browser went):
+        let go of it before returning.
+
+        Under an ASGI server this runs in the endpoint's task, so a thread-pool
+        call under way is finished, not abandoned, even when that task is
+        cancelled (anyio lets such a call end first)."""
+        self._lost = self._lost or gone
+        self.closed = True
+        if self._worker is not None:
+            await asyncio.shield(self.done)
+        elif not self.done.done():
+            await self._finish()
+
+    # --- driven by callbacks (wsprotocol.py) ------------------------------------------
+
+    def text(self, text: str) -> None:
+        """One text frame; returns at once."""
+        if self.closed:
+            return
+        self._first_frame()
+        if self._joined and self._worker is None:
+            try:
+                pending = self.hub.receive_now(self.conn, self._decode(text), text)
+            except Exception as exc:
+                self.fail(self._audience(exc))
+                return
+            if pending is None:
+                return
+            self._queue.append(pending)
+        elif len(self._queue) >= self.settings.rate_burst:
+            # Waiting for the store is no reason to buffer without a bound.
+            self.fail(SlowDown("messages while signing in"))
+            return
+        else:
+            self._queue.append(text)
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    def fail(self, error: SprechzimmerError) -> None:
+        """Refuse the socket (from a callback or a timer)."""
+        if self.closed:
+            return
+        self._log(error)
+        self.closed = self._refused = True
+        self._drop_unread()
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._refuse(error))
+
+    def lost(self) -> None:
+        """The socket is gone (closed by the browser, or the line broke)."""
+        self._lost = True
+        if self.closed:
+            return  # a refusal or the end is under way already
+        # Frames that came before the close still count (a ``bye`` just before
+        # the close frame, say): the worker handles them, then lets go.
+        self.closed = True
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._finish())
+
+    async def _work(self) -> None:
+        try:
+            while self._queue:
+                item = self._queue.popleft()
+                if isinstance(item, Pending):
+                    await self.hub.apply(item)
+                elif not self._refused:
+                    await self._handle(item)
+        except Exception as exc:
+            error = self._audience(exc)
+            self.closed = self._refused = True
+            self._drop_unread()
+            await self._apply_left()
+            await self._refuse(error)
+            return
+        if self.closed:
+            await self._finish()  # this task stays the worker until the hub let go
+        else:
+            self._worker = None  # the next frame that must wait starts another
+
+    # --- both -------------------------------------------------------------------------
+
+    async def _handle(self, text: str) -> None:
+        if not self._joined:
+            await self._sign_in(text)
+            return
+        pending = self.hub.receive_now(self.conn, self._decode(text), text)
+        if pending is not None:
+            await self.hub.apply(pending)
+
+    async def _sign_in(self, text: str) -> None:
+        hello = p.decode_client(text, self.settings.max_message_bytes)
+        if not isinstance(hello, p.Hello):
+            raise NotAuthenticated(f"first message was {hello.TYPE}")
+        admission = await self.hub.authenticate(hello)
+        self._signed_in()
+        await self.hub.join(self.conn, admission, hello.resume, hello.epoch, hello.relay_only)
+        self._joined = True
+
+    def _decode(self, text: str) -> p.ClientMessage:
+        if not self._bucket.take(self._clock()):
+            raise SlowDown("message rate")
+        return p.decode_client(text, self.settings.max_message_bytes)
+
+    def _first_frame(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_late(self) -> None:
+        self._deadline = None
+        if self._pending and not self._queue and self._worker is None:
+            self.fail(AuthTimeout())
+
+    def _audience(self, exc: Exception) -> SprechzimmerError:
+        if isinstance(exc, ProtocolError):
+            self._log(exc)
+            return exc
+        log.error("signaling: internal error", exc_info=exc)
+        return InternalError()
+
+    @staticmethod
+    def _log(error: SprechzimmerError) -> None:
+        if isinstance(error, ProtocolError):
+            log.info("signaling: %s (%s)", error.code, error.detail)
+
+    def _drop_unread(self) -> None:
+        # Frames not handled yet go with the socket; a room's outputs stay: the
+        # room has changed already, and its billing events must be written.
+        self._queue = deque(item for item in self._queue if isinstance(item, Pending))
+
+    async def _apply_left(self) -> None:
+        while self._queue:
+            item = self._queue.popleft()
+            if isinstance(item, Pending):
+                await self.hub.apply(item)
+
+    def _signed_in(self) -> None:
+        if self._pending:
+            self._pending = False
+            self.hub.pending_sockets -= 1
+
+    async def _refuse(self, error: SprechzimmerError) -> None:
+        self.closed = self._refused = True
+        try:
+            await self.hub.detach(self.conn, refused=True)
+            if not self._lost:
+                with contextlib.suppress(Exception):  # the socket may be gone meanwhile
+                    await self.socket.send_text(p.encode(p.Error.of(error)))
+                    await self.socket.close(error.close_code or 1011)
+        finally:
+            await self._finish()
+
+    async def _finish(self) -> None:
+        self.closed = True
+        self._first_frame()
+        self._signed_in()
+        try:
+            await self._apply_left()
+            await self.hub.detach(self.conn)
+        finally:
+            self._worker = None
+            if not self.done.done():
+                self.done.set_result(None)
+
+
 async def _receive_text(ws: WebSocket) -> str:
     # The server's own receive, without Starlette's state bookkeeping per frame:
     # a disconnect ends the loop here, and nothing else reads this socket.
@@ -113,16 +344,6 @@ async def _receive_text(ws: WebSocket) -> str:
     return text
 
 
-async def _refuse(ws: WebSocket, error: SprechzimmerError) -> None:
-    if ws.application_state is not WebSocketState.CONNECTED:
-        return
-    try:
-        await ws.send_text(p.encode(p.Error.of(error)))
-        await ws.close(error.close_code or 1011)
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        pass
-
-
 async def _deny(ws: WebSocket, error: SprechzimmerError) -> None:
     """Answer the handshake with an HTTP error instead of a socket."""
     try:
@@ -134,6 +355,7 @@ async def _deny(ws: WebSocket, error: SprechzimmerError) -> None:
 
 
 async def signaling_endpoint(ws: WebSocket) -> None:
+    """``/ws`` under any ASGI server (and in the in-process tests)."""
     settings: Settings = ws.app.state.settings
     hub: Hub = ws.app.state.hub
     if not origin_allowed(settings, ws.headers.get("origin")):
@@ -147,42 +369,17 @@ async def signaling_endpoint(ws: WebSocket) -> None:
         await _deny(ws, ServerBusy())
         return
     await ws.accept()
-    conn = hub.attach(StarletteSocket(ws))
-    hub.pending_sockets += 1
-    pending = True
-    bucket = TokenBucket(settings.rate_messages, settings.rate_burst)
+    connection = SignalingConnection(hub, settings, StarletteSocket(ws))
+    gone = False
     try:
-        try:
-            first = await asyncio.wait_for(_receive_text(ws), settings.auth_deadline)
-        except TimeoutError:
-            raise AuthTimeout() from None
-        hello = p.decode_client(first, settings.max_message_bytes)
-        if not isinstance(hello, p.Hello):
-            raise NotAuthenticated(f"first message was {hello.TYPE}")
-        admission = await hub.authenticate(hello)
-        hub.pending_sockets -= 1
-        pending = False
-        await hub.join(conn, admission, hello.resume, hello.epoch, hello.relay_only)
-        clock = asyncio.get_running_loop().time
-        while True:
-            text = await _receive_text(ws)
-            if not bucket.take(clock()):
-                raise SlowDown("message rate")
-            await hub.receive(conn, p.decode_client(text, settings.max_message_bytes), text)
+        while not connection.closed:
+            try:
+                text = await _receive_text(ws)
+            except BadMessage as error:
+                await connection.refuse(error)
+                break
+            await connection.handle(text)
     except (_Disconnected, WebSocketDisconnect):
-        pass
-    except ProtocolError as error:
-        log.info("signaling: %s (%s)", error.code, error.detail)
-        await hub.detach(conn, refused=True)  # leave the room first, so the peer hears of it
-        await _refuse(ws, error)
-    except Exception:
-        if ws.application_state is WebSocketState.CONNECTED:
-            log.exception("signaling: internal error")
-            await hub.detach(conn, refused=True)
-            await _refuse(ws, InternalError())
-        # Otherwise the hub closed this socket itself (replaced, declined, revoked)
-        # and the straggling read has nothing left to say.
+        gone = True
     finally:
-        if pending:
-            hub.pending_sockets -= 1
-        await hub.detach(conn)
+        await connection.end(gone=gone)
