@@ -48,7 +48,7 @@ the measured relay run and prints the hottest functions (that run's CPU
 figure is then disturbed by the sampling and says so).
 
 Both servers run the way they run in production: sprechzimmer as
-``sprechzimmer serve`` (uvicorn, websockets-sansio, no permessage-deflate;
+``sprechzimmer serve`` (uvicorn for HTTP, /ws on its own protocol, no permessage-deflate;
 whether uvloop and httptools are in use is read from the server process's
 ``/proc/PID/maps`` and printed), PeerJS server through
 ``bench/peerjs_server.js`` on its defaults.
@@ -1628,7 +1628,7 @@ def print_table(figures: dict[str, Any]) -> None:
     http = "httptools" if about.get("httptools") else "h11"
     print(
         f"signaling: sprechzimmer {about['sprechzimmer']} (`sprechzimmer serve`: uvicorn "
-        f"{about['uvicorn']}, websockets-sansio, {loop}, {http}, no permessage-deflate, "
+        f"{about['uvicorn']}, /ws on wsprotocol.py, {loop}, {http}, no permessage-deflate, "
         f"Python {about['python']}) vs PeerJS server {PEERJS_VERSION} (Node {about['node']}, "
         f"ws {about['ws']})"
     )

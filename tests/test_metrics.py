@@ -235,13 +235,13 @@ def run_a_call_with_one_sample(client: TestClient, invite: Invite) -> None:
 
 class FakeSocket:
     def __init__(self) -> None:
-        self.sent: list[str] = []
+        self.sent: list[bytes] = []
 
-    def try_send_now(self, data: str) -> bool:
+    def try_send_now(self, data: bytes) -> bool:
         self.sent.append(data)
         return True
 
-    async def send_text(self, data: str) -> None:
+    async def send_text(self, data: bytes) -> None:
         self.sent.append(data)
 
     async def close(self, code: int) -> None:

@@ -13,17 +13,17 @@ class SlowSocket:
     def __init__(self) -> None:
         self.open_now = True
         self.gate = asyncio.Event()
-        self.direct: list[str] = []
-        self.awaited: list[str] = []
+        self.direct: list[bytes] = []
+        self.awaited: list[bytes] = []
         self.closed: int | None = None
         self.aborted = False
 
-    def try_send_now(self, data: str) -> bool:
+    def try_send_now(self, data: bytes) -> bool:
         if self.open_now:
             self.direct.append(data)
         return self.open_now
 
-    async def send_text(self, data: str) -> None:
+    async def send_text(self, data: bytes) -> None:
         await self.gate.wait()
         self.awaited.append(data)
 
@@ -38,19 +38,19 @@ class SlowSocket:
 async def test_frames_go_straight_through_and_in_order_after_a_backlog() -> None:
     sock, stalls = SlowSocket(), []
     box = Outbox(sock, OutboxLimits(send_timeout=5), lambda: stalls.append(1))
-    box.put("a")
-    assert sock.direct == ["a"] and box._writer is None  # no task for a socket that keeps up
+    box.put(b"a")
+    assert sock.direct == [b"a"] and box._writer is None  # no task for a socket that keeps up
     sock.open_now = False
-    box.put("b")
+    box.put(b"b")
     sock.open_now = True
-    box.put("c")  # behind "b", although the socket could take it now
-    assert sock.direct == ["a"]
+    box.put(b"c")  # behind "b", although the socket could take it now
+    assert sock.direct == [b"a"]
     sock.gate.set()
     await asyncio.sleep(0)
     await box.wait_closed()
-    assert sock.awaited == ["b", "c"] and box._writer is None and not stalls
-    box.put("d")
-    assert sock.direct == ["a", "d"]
+    assert sock.awaited == [b"b", b"c"] and box._writer is None and not stalls
+    box.put(b"d")
+    assert sock.direct == [b"a", b"d"]
     box.close(4000)
     await box.wait_closed()
     assert sock.closed == 4000
@@ -61,9 +61,9 @@ async def test_a_backlog_over_its_bound_aborts_the_socket() -> None:
     box = Outbox(sock, OutboxLimits(send_timeout=5, max_frames=3), lambda: stalls.append(1))
     sock.open_now = False
     for n in range(4):
-        box.put(str(n))
+        box.put(str(n).encode())
     assert box.stalled and sock.aborted and stalls == [1]
-    box.put("more")  # ignored from now on
+    box.put(b"more")  # ignored from now on
     assert sock.direct == [] and sock.awaited == []
 
 
@@ -71,7 +71,7 @@ async def test_a_frame_that_waits_too_long_aborts_the_socket() -> None:
     sock, stalls = SlowSocket(), []
     box = Outbox(sock, OutboxLimits(send_timeout=0.05), lambda: stalls.append(1))
     sock.open_now = False
-    box.put("x")
+    box.put(b"x")
     for _ in range(100):  # bounded: 100 x 10 ms
         if stalls:
             break

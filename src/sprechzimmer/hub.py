@@ -381,7 +381,7 @@ class Hub:
         return room
 
     def receive_now(
-        self, conn: ConnId, message: p.ClientMessage, text: str | None = None
+        self, conn: ConnId, message: p.ClientMessage, text: str | bytes | None = None
     ) -> Pending | None:
         """One message of a member, as far as it goes without waiting.
 
@@ -391,25 +391,30 @@ class Hub:
         message as it came, to pass on to the room's owner as it is."""
         owner = self._proxied.get(conn)
         if owner is not None:
-            self.backplane.post(owner, ["r", conn, text or p.encode(message)])
+            said = text.decode() if isinstance(text, bytes) else text or p.encode(message)
+            self.backplane.post(owner, ["r", conn, said])
             return None
         session_id = self._room_of.get(conn)
         room = self.rooms.get(session_id) if session_id else None
         if room is None:
             return None
         outputs = room.receive(conn, message, self.clock())
-        if isinstance(message, _ONLY_RELAYED) and all(type(o) is Send for o in outputs):
+        if isinstance(message, _ONLY_RELAYED):
             # A ping or a relayed message changes no deadline but to a later
             # heartbeat (the timer re-arms itself when it fires).
-            self._deliver(outputs)
-            return None
+            if len(outputs) == 1 and type(out := outputs[0]) is Send:
+                self._send(out.conn, p.encode_bytes(out.message))  # nearly all traffic
+                return None
+            if all(type(o) is Send for o in outputs):
+                self._deliver(outputs)
+                return None
         return Pending(room, outputs)
 
     async def apply(self, pending: Pending) -> None:
         await self._apply(pending.room, pending.outputs)
 
     async def receive(
-        self, conn: ConnId, message: p.ClientMessage, text: str | None = None
+        self, conn: ConnId, message: p.ClientMessage, text: str | bytes | None = None
     ) -> None:
         pending = self.receive_now(conn, message, text)
         if pending is not None:
@@ -571,18 +576,18 @@ class Hub:
         for out in outputs:
             match out:
                 case Send(conn, message):
-                    self._send(conn, p.encode(message))
+                    self._send(conn, p.encode_bytes(message))
                 case Close(conn, code, error):
                     self._close(conn, code, error)
 
-    def _send(self, conn: ConnId, text: str) -> None:
+    def _send(self, conn: ConnId, data: bytes) -> None:
         outbox = self._sockets.get(conn)
         if outbox is not None:
-            outbox.put(text)
+            outbox.put(data)
             return
         process = self._remote_of.get(conn)
         if process is not None:
-            self.backplane.post(process, ["s", conn, text])
+            self.backplane.post(process, ["s", conn, data.decode()])
 
     def _close(self, conn: ConnId, code: int, error: SprechzimmerError | None) -> None:
         self._room_of.pop(conn, None)
@@ -592,7 +597,7 @@ class Hub:
             self.backplane.post(process, ["c", conn, code, said])
             return
         if error is not None:
-            self._send(conn, p.encode(p.Error.of(error)))
+            self._send(conn, p.encode_bytes(p.Error.of(error)))
         outbox = self._sockets.pop(conn, None)
         self._proxied.pop(conn, None)
         if outbox is not None:
@@ -612,13 +617,13 @@ class Hub:
         if kind == "s":
             outbox = self._sockets.get(conn)
             if outbox is not None and conn in self._proxied:
-                outbox.put(op[2])
+                outbox.put(op[2].encode())
         elif kind == "c":
             if self._proxied.pop(conn, None) is not None:
                 outbox = self._sockets.pop(conn, None)
                 if outbox is not None:
                     if op[3] is not None:
-                        outbox.put(op[3])
+                        outbox.put(op[3].encode())
                     outbox.close(op[2])
         elif kind in ("j", "r", "d"):
             inbox = self._inbox.get(conn)

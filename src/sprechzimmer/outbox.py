@@ -26,10 +26,11 @@ log = logging.getLogger(__name__)
 class Socket(Protocol):
     """What an outbox needs of a WebSocket."""
 
-    def try_send_now(self, data: str) -> bool:
-        """Hand ``data`` to the transport without waiting, if it can take it now."""
+    def try_send_now(self, data: bytes) -> bool:
+        """Hand ``data`` (one text frame's UTF-8) to the transport without waiting,
+        if it can take it now."""
 
-    async def send_text(self, data: str) -> None: ...
+    async def send_text(self, data: bytes) -> None: ...
     async def close(self, code: int) -> None: ...
     def abort(self) -> None:
         """Drop the connection now, without a close handshake (the peer does not read)."""
@@ -52,7 +53,7 @@ class Outbox:
         self.socket = socket
         self.limits = limits
         self._on_stall = on_stall
-        self._frames: deque[str] = deque()
+        self._frames: deque[bytes] = deque()
         self._bytes = 0
         self._close_code: int | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -62,7 +63,7 @@ class Outbox:
     def closing(self) -> bool:
         return self._close_code is not None or self.stalled
 
-    def put(self, text: str) -> None:
+    def put(self, text: bytes) -> None:
         """Queue one frame; over the bound the socket is given up instead."""
         if self.closing:
             return

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
@@ -324,9 +325,11 @@ class PeerLeft:
     reason: LeaveReason
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Relayed:
-    """A relayable message on its way to the other member, with its sender's role."""
+    """A relayable message on its way to the other member, with its sender's role.
+
+    Not frozen: one is made per relayed message (see ``room.Send``)."""
 
     message: Relayable
     sender: Role
@@ -440,6 +443,30 @@ _FIELDS: dict[type, dict[str, _FieldSpec]] = {
 }
 
 
+def _checker(spec: _FieldSpec) -> Callable[[Any], Any]:
+    """``_check`` for one field, with its branches taken once: a plain string
+    (nearly every relayed field) costs one type test and one length test."""
+    limit = spec.meta.get("max")
+    if spec.kind is str:
+        nullable = spec.nullable
+
+        def check_str(value: Any) -> Any:
+            if type(value) is str:
+                if limit is None or len(value) <= limit:
+                    return value
+            elif value is None and nullable:
+                return None
+            return _check(spec, value)  # says what is wrong
+
+        return check_str
+    return functools.partial(_check, spec)
+
+
+_CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
+    cls: {name: _checker(spec) for name, spec in fields.items()} for cls, fields in _FIELDS.items()
+}
+
+
 def decode_client(data: str | bytes, max_bytes: int) -> ClientMessage:
     """Turn one text frame from a browser into a message, or raise a ``ProtocolError``."""
     size = len(data.encode() if isinstance(data, str) else data)
@@ -449,19 +476,21 @@ def decode_client(data: str | bytes, max_bytes: int) -> ClientMessage:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
         raise BadMessage("not JSON") from None
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise BadMessage("not a JSON object")
     kind = obj.pop("type", None)
     cls = _CLIENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise BadMessage("unknown type")
-    fields = _FIELDS[cls]
-    if not fields.keys() >= obj.keys():
-        raise BadMessage(f"{kind}: unexpected fields")
-    missing = _REQUIRED.get(cls, frozenset()) - obj.keys()
-    if missing:
+    checks = _CHECKS[cls]
+    try:
+        values = {name: checks[name](value) for name, value in obj.items()}
+    except KeyError:
+        raise BadMessage(f"{kind}: unexpected fields") from None
+    required = _REQUIRED.get(cls)
+    if required is not None and not required <= values.keys():
+        missing = required - values.keys()
         raise BadMessage(f"{kind}: missing {', '.join(sorted(missing))}")
-    values = {name: _check(fields[name], value) for name, value in obj.items()}
     message: ClientMessage = cls(**values)
     if isinstance(message, Hello) and message.protocol != PROTOCOL_VERSION:
         raise BadMessage("hello: unsupported protocol version")
@@ -487,11 +516,16 @@ def to_wire(message: ServerMessage | ClientMessage) -> dict[str, Any]:
     return {"type": message.TYPE, **_plain(message)}
 
 
-def encode(message: ServerMessage | ClientMessage) -> str:
+def encode_bytes(message: ServerMessage | ClientMessage) -> bytes:
+    """The message as UTF-8 JSON, as a text frame carries it."""
     # orjson writes the (nested) dataclasses and enums itself: no dict per field.
     if isinstance(message, Relayed):
         inner = message.message
         body = {"type": inner.TYPE, **inner.__dict__, "from": message.sender.value}
     else:
         body = {"type": message.TYPE, **message.__dict__}
-    return orjson.dumps(body).decode()
+    return orjson.dumps(body)
+
+
+def encode(message: ServerMessage | ClientMessage) -> str:
+    return encode_bytes(message).decode()

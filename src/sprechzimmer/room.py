@@ -94,8 +94,10 @@ class EventKind(enum.StrEnum):
 # --- outputs ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Send:
+    # Not frozen, unlike the other outputs: one is made per relayed message, and
+    # a frozen dataclass sets each field through object.__setattr__ (3x slower).
     conn: ConnId
     message: p.ServerMessage
 

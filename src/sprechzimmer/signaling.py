@@ -55,7 +55,7 @@ class StarletteSocket:
             for name in ("writable", "close_sent", "disconnected", "conn", "transport")
         )
 
-    def try_send_now(self, data: str) -> bool:
+    def try_send_now(self, data: bytes) -> bool:
         # The way uvicorn's websockets-sansio ``send`` writes a frame, without its
         # awaitable and Starlette's wrappers around it: most frames go out at
         # once, and a per-message await and task switch was the larger part of
@@ -67,14 +67,14 @@ class StarletteSocket:
         if not proto.writable.is_set() or proto.close_sent or proto.disconnected:
             return False
         try:
-            proto.conn.send_text(data.encode())
+            proto.conn.send_text(data)
             proto.transport.write(b"".join(proto.conn.data_to_send()))
         except Exception:  # InvalidState and the like: let the awaited path say so
             return False
         return True
 
-    async def send_text(self, data: str) -> None:
-        await self.ws.send_text(data)
+    async def send_text(self, data: bytes) -> None:
+        await self.ws.send_text(data.decode())
 
     async def close(self, code: int) -> None:
         if self.ws.application_state is WebSocketState.CONNECTED:
@@ -136,7 +136,7 @@ class SignalingConnection:
         """Refused, or the socket is gone: no more frames are taken."""
         self._lost = False
         self._refused = False
-        self._queue: deque[str | Pending] = deque()
+        self._queue: deque[str | bytes | Pending] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._bucket = TokenBucket(settings.rate_messages, settings.rate_burst)
         loop = asyncio.get_running_loop()
@@ -181,8 +181,8 @@ class SignalingConnection:
 
     # --- driven by callbacks (wsprotocol.py) ------------------------------------------
 
-    def text(self, text: str) -> None:
-        """One text frame; returns at once."""
+    def text(self, text: str | bytes) -> None:
+        """One text frame (as ``bytes``: valid UTF-8 already); returns at once."""
         if self.closed:
             return
         self._first_frame()
@@ -247,7 +247,7 @@ class SignalingConnection:
 
     # --- both -------------------------------------------------------------------------
 
-    async def _handle(self, text: str) -> None:
+    async def _handle(self, text: str | bytes) -> None:
         if not self._joined:
             await self._sign_in(text)
             return
@@ -255,7 +255,7 @@ class SignalingConnection:
         if pending is not None:
             await self.hub.apply(pending)
 
-    async def _sign_in(self, text: str) -> None:
+    async def _sign_in(self, text: str | bytes) -> None:
         hello = p.decode_client(text, self.settings.max_message_bytes)
         if not isinstance(hello, p.Hello):
             raise NotAuthenticated(f"first message was {hello.TYPE}")
@@ -264,7 +264,7 @@ class SignalingConnection:
         await self.hub.join(self.conn, admission, hello.resume, hello.epoch, hello.relay_only)
         self._joined = True
 
-    def _decode(self, text: str) -> p.ClientMessage:
+    def _decode(self, text: str | bytes) -> p.ClientMessage:
         if not self._bucket.take(self._clock()):
             raise SlowDown("message rate")
         return p.decode_client(text, self.settings.max_message_bytes)
@@ -313,7 +313,7 @@ class SignalingConnection:
             await self.hub.detach(self.conn, refused=True)
             if not self._lost:
                 with contextlib.suppress(Exception):  # the socket may be gone meanwhile
-                    await self.socket.send_text(p.encode(p.Error.of(error)))
+                    await self.socket.send_text(p.encode_bytes(p.Error.of(error)))
                     await self.socket.close(error.close_code or 1011)
         finally:
             await self._finish()

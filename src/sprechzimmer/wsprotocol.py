@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = 1 << 20
 """Frames and messages beyond this are cut off with 1009 before they are buffered
 (the protocol's own, smaller bound answers with a clear error first)."""
+CORK_BYTES = 16 << 10
+"""Frames held back for one write at the end of an event loop turn, at most."""
 CLOSE_TIMEOUT = 2.0
 """Seconds a close waits for the browser's close frame before dropping the line."""
 _ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, 1.3
@@ -105,6 +107,9 @@ class SignalingProtocol(asyncio.Protocol):
         self._waiting: list[asyncio.Future[None]] = []
         self._close_sent = False
         self._gone: asyncio.Future[None] | None = None
+        self._corked: list[bytes] | None = None
+        self._corked_bytes = 0
+        """Frames written in this turn of the event loop, sent together at its end."""
 
     # --- asyncio.Protocol ---------------------------------------------------------
 
@@ -117,8 +122,15 @@ class SignalingProtocol(asyncio.Protocol):
         if self.connection is None and not self._close_sent:
             self._handshake(data)  # uvicorn hands over the whole request at once
             return
-        self._buffer += data
-        self._read_frames()
+        if self._buffer:
+            self._buffer += data
+            data = bytes(self._buffer)
+            self._buffer.clear()
+        # Most reads hold whole frames: parse them where they are, and keep only
+        # an unfinished rest for the next read.
+        rest = self._read_frames(data)
+        if rest is not None:
+            self._buffer += rest
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
@@ -205,36 +217,36 @@ class SignalingProtocol(asyncio.Protocol):
 
     # --- reading frames -----------------------------------------------------------
 
-    def _read_frames(self) -> None:
-        buffer = self._buffer
+    def _read_frames(self, data: bytes) -> bytes | None:
+        """Handle every whole frame in ``data``; the unfinished rest, if any."""
+        at, have = 0, len(data)
         while True:
-            have = len(buffer)
-            if have < 2:
-                return
-            first, second = buffer[0], buffer[1]
+            if have - at < 2:
+                return data[at:] if at < have else None
+            first, second = data[at], data[at + 1]
             length = second & 0x7F
-            start = 2
+            start = at + 2
             if length == 126:
-                if have < 4:
-                    return
-                length, start = int.from_bytes(buffer[2:4], "big"), 4
+                if have - at < 4:
+                    return data[at:]
+                length, start = int.from_bytes(data[at + 2 : at + 4], "big"), at + 4
             elif length == 127:
-                if have < 10:
-                    return
-                length, start = int.from_bytes(buffer[2:10], "big"), 10
+                if have - at < 10:
+                    return data[at:]
+                length, start = int.from_bytes(data[at + 2 : at + 10], "big"), at + 10
             if first & 0x70 or not second & 0x80:  # extension bits, or an unmasked frame
                 self._fail(PROTOCOL_ERROR)
-                return
+                return None
             if length > MAX_MESSAGE:
                 self._fail(MESSAGE_TOO_BIG)
-                return
+                return None
             end = start + 4 + length
             if have < end:
-                return
-            payload = apply_mask(bytes(buffer[start + 4 : end]), bytes(buffer[start : start + 4]))
-            del buffer[:end]
+                return data[at:]
+            payload = apply_mask(data[start + 4 : end], data[start : start + 4])
+            at = end
             if not self._frame(bool(first & 0x80), first & 0x0F, payload):
-                return
+                return None
 
     def _frame(self, final: bool, opcode: int, payload: bytes) -> bool:
         """Handle one frame; False once the socket is closing."""
@@ -271,13 +283,16 @@ class SignalingProtocol(asyncio.Protocol):
         return self._text(payload)
 
     def _text(self, payload: bytes) -> bool:
-        try:
-            text = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            self._fail(INVALID_DATA)
-            return False
+        # Signaling is nearly all ASCII, which is checked at C speed; anything
+        # else is checked as UTF-8 here (the JSON parser would only say "bad").
+        if not payload.isascii():
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError:
+                self._fail(INVALID_DATA)
+                return False
         assert self.connection is not None
-        self.connection.text(text)
+        self.connection.text(payload)
         return not self.connection.closed
 
     def _control(self, final: bool, opcode: int, payload: bytes) -> bool:
@@ -301,6 +316,7 @@ class SignalingProtocol(asyncio.Protocol):
         if not self._close_sent:
             self._close_sent = True
             self._write(frame(CLOSE, b"" if code is None else code.to_bytes(2, "big")))
+        self._flush()
         assert self.transport is not None
         self.transport.close()
         return False
@@ -315,23 +331,41 @@ class SignalingProtocol(asyncio.Protocol):
     # --- writing (the outbox's ``Socket``) -----------------------------------------
 
     def _write(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(data)
+        # Corked: every frame for this socket in one turn of the event loop
+        # (several relayed candidates, a pong) goes out in one system call at
+        # its end, which under load is most of the cost of a relayed message.
+        # Past ``CORK_BYTES`` it goes at once, so that the transport's flow
+        # control (``pause_writing``) and with it the outbox's bound see it.
+        if self._corked is None:
+            self._corked, self._corked_bytes = [data], len(data)
+            _corked.append(self)
+            if len(_corked) == 1:
+                asyncio.get_running_loop().call_soon(_flush_corked)
+        else:
+            self._corked.append(data)
+            self._corked_bytes += len(data)
+        if self._corked_bytes > CORK_BYTES:
+            self._flush()
 
-    def try_send_now(self, data: str) -> bool:
+    def _flush(self) -> None:
+        corked, self._corked, self._corked_bytes = self._corked, None, 0
+        if corked and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(corked[0] if len(corked) == 1 else b"".join(corked))
+
+    def try_send_now(self, data: bytes) -> bool:
         if not self._writable or self._close_sent or self.transport is None:
             return False
-        self.transport.write(frame(TEXT, data.encode()))
+        self._write(frame(TEXT, data))
         return True
 
-    async def send_text(self, data: str) -> None:
+    async def send_text(self, data: bytes) -> None:
         while not self._writable and not self._close_sent:
             waiter = asyncio.get_running_loop().create_future()
             self._waiting.append(waiter)
             await waiter
         if self._close_sent:
             raise ConnectionError("the socket is closing")
-        self._write(frame(TEXT, data.encode()))
+        self._write(frame(TEXT, data))
 
     async def close(self, code: int) -> None:
         if not self._close_sent:
@@ -356,6 +390,7 @@ class SignalingProtocol(asyncio.Protocol):
     def abort(self) -> None:
         # A peer that does not read: reset the line (linger 0) so the kernel frees
         # the backlog at once instead of trying to deliver it.
+        self._corked = None
         if self.transport is None:
             return
         sock = self.transport.get_extra_info("socket")
@@ -373,6 +408,16 @@ class SignalingProtocol(asyncio.Protocol):
                 waiter.set_result(None)
             else:
                 waiter.set_exception(error)
+
+
+_corked: list[SignalingProtocol] = []
+"""Sockets with frames held back in this turn of the event loop."""
+
+
+def _flush_corked() -> None:
+    # One callback per turn for all sockets, not one per socket.
+    while _corked:
+        _corked.pop()._flush()
 
 
 def signaling_protocol(app: FastAPI, security_headers: dict[str, str]) -> type[SignalingProtocol]:
