@@ -9,26 +9,30 @@ signaling again on the other process within 2 s, keys are renewed again with
 equal codes. The killed process is started again, then the other one is
 stopped gracefully (SIGTERM): the same once more. The same peer connection
 carries the call to the end, hang-up ends it on both sides, and the events
-table has every event once, with no gap and no duplicate.
+table has every event once, with no gap and no duplicate. A second test does
+the same across a restart of Redis.
 
 Every wait is an upper bound scaled by ``SPRECHZIMMER_TEST_TIME_SCALE``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.chromium import launch_chromium
+from tests.support.chromium import ChromiumSession, launch_chromium
 from tests.support.netns import Netns, netns
 from tests.support.nginx import running_nginx
-from tests.support.redis import private_redis
+from tests.support.redis import PrivateRedis, private_redis
 from tests.support.server import TIME_SCALE, RunningServer, server_processes
 from tests.test_e2e_call import (
     _events_when,
@@ -100,12 +104,16 @@ async def _renewed_after(pages: tuple[Page, Page], epochs: list[int]) -> None:
     await _same_sas(*pages)
 
 
-@pytest.mark.netns
-@pytest.mark.browser
-async def test_a_call_across_two_processes_outlives_a_sigkill_and_a_sigterm(
-    tmp_path: Path,
-) -> None:
-    _need_chromium()
+@dataclass
+class TwoProcesses:
+    ns: Netns
+    redis: PrivateRedis
+    servers: list[RunningServer]
+
+
+@contextlib.contextmanager
+def _two_processes(tmp_path: Path) -> Iterator[TwoProcesses]:
+    """Two processes, a private Redis and nginx from the docs, in a namespace."""
     with (
         netns() as ns,
         private_redis(tmp_path, ns, REDIS_PORT) as redis,
@@ -123,55 +131,105 @@ async def test_a_call_across_two_processes_outlives_a_sigkill_and_a_sigterm(
         ) as servers,
         running_nginx(tmp_path, ns, PORTS, LB_PORT),
     ):
-        first, second = servers
-        first.add_therapist(THERAPIST)
-        links = first.create_session(THERAPIST, "Pseudonym-2PRC")
-        async with launch_chromium(ns, tmp_path, contexts=2) as chromium:
-            pages = await _start_call(*chromium.contexts, links)
-            therapist, client = pages
-            for page in pages:
-                await _active(page)
-                assert await page.evaluate(TAG_PC)
-            await _same_sas(therapist, client)
-            made = [await page.evaluate("window.sprechzimmer.peerConnections") for page in pages]
-            # least_conn puts the two long-lived sockets on different processes.
-            assert [_connections(ns, s) for s in servers] == [1, 1]
+        servers[0].add_therapist(THERAPIST)
+        yield TwoProcesses(ns, redis, servers)
+
+
+async def _call_on_both(
+    setup: TwoProcesses, chromium: ChromiumSession, client_id: str
+) -> tuple[dict[str, str], tuple[Page, Page], list[int]]:
+    """A call whose two sockets are on different processes; the pages tagged."""
+    links = setup.servers[0].create_session(THERAPIST, client_id)
+    pages = await _start_call(*chromium.contexts, links)
+    for page in pages:
+        await _active(page)
+        assert await page.evaluate(TAG_PC)
+    await _same_sas(*pages)
+    made = [await page.evaluate("window.sprechzimmer.peerConnections") for page in pages]
+    # least_conn puts the two long-lived sockets on different processes.
+    assert [_connections(setup.ns, s) for s in setup.servers] == [1, 1]
+    return links, pages, made
+
+
+async def _same_call_ends(pages: tuple[Page, Page], made: list[int]) -> None:
+    """The peer connection of the start carries the call; hang-up ends it on both sides."""
+    for page, before in zip(pages, made, strict=True):
+        assert await page.evaluate(SAME_PC), "the peer connection was replaced"
+        assert await page.evaluate("window.sprechzimmer.peerConnections") == before
+        await _frames_advance(page)
+    await pages[0].get_by_test_id("hangup").click()
+    for page in pages:
+        await _status(page, "ended")
+
+
+def _every_event_once(server: RunningServer, session_id: str) -> None:
+    events = _events_when(
+        server,
+        session_id,
+        {(r, k) for r in ("therapist", "client") for k in ("media_disconnected", "left")},
+    )
+    counts = Counter((e["role"], e["kind"]) for e in events)
+    assert counts == {
+        ("therapist", "joined"): 1,
+        ("client", "joined"): 1,
+        ("client", "admitted"): 1,
+        ("therapist", "media_connected"): 1,
+        ("client", "media_connected"): 1,
+        ("therapist", "media_disconnected"): 1,
+        ("client", "media_disconnected"): 1,
+        ("therapist", "left"): 1,
+        ("client", "left"): 1,
+    }, events
+
+
+@pytest.mark.netns
+@pytest.mark.browser
+async def test_a_call_across_two_processes_outlives_a_sigkill_and_a_sigterm(
+    tmp_path: Path,
+) -> None:
+    _need_chromium()
+    with _two_processes(tmp_path) as setup:
+        first, second = setup.servers
+        async with launch_chromium(setup.ns, tmp_path, contexts=2) as chromium:
+            links, pages, made = await _call_on_both(setup, chromium, "Pseudonym-2PRC")
 
             back_kill, epochs = await _move(first, signal.SIGKILL, pages)
-            assert _connections(ns, second) == 2
+            assert _connections(setup.ns, second) == 2
             await _renewed_after(pages, epochs)
 
             first.start()
             back_term, epochs = await _move(second, signal.SIGTERM, pages)
-            assert _connections(ns, first) == 2
+            assert _connections(setup.ns, first) == 2
             await _renewed_after(pages, epochs)
-            print(
-                f"both pages back {back_kill:.2f} s after SIGKILL, {back_term:.2f} s after SIGTERM"
-            )
+            print(f"both back {back_kill:.2f} s after SIGKILL, {back_term:.2f} s after SIGTERM")
             assert back_kill <= BACK_WITHIN_S
             assert back_term <= BACK_WITHIN_S
+            await _same_call_ends(pages, made)
+        _every_event_once(first, links["session_id"])
 
-            for page, before in zip(pages, made, strict=True):
-                assert await page.evaluate(SAME_PC), "the peer connection was replaced"
-                assert await page.evaluate("window.sprechzimmer.peerConnections") == before
-                await _frames_advance(page)
-            await therapist.get_by_test_id("hangup").click()
+
+@pytest.mark.netns
+@pytest.mark.browser
+async def test_a_call_across_two_processes_outlives_a_redis_restart(tmp_path: Path) -> None:
+    """Redis killed mid-call: the media goes on; the page whose socket was proxied
+    is told to come back and keeps trying (refused with server-busy while Redis is
+    away) without ending the call; once Redis is back both pages signal again,
+    keys are renewed, and billing saw nothing of it."""
+    _need_chromium()
+    with _two_processes(tmp_path) as setup:
+        async with launch_chromium(setup.ns, tmp_path, contexts=2) as chromium:
+            links, pages, made = await _call_on_both(setup, chromium, "Pseudonym-R3DS")
+            epochs = [(await _e2ee(page))["epoch"] for page in pages]
+            setup.redis.kill()
+            await _frames_keep_coming(pages, 4.0)
             for page in pages:
-                await _status(page, "ended")
-        events = _events_when(
-            first,
-            links["session_id"],
-            {(r, k) for r in ("therapist", "client") for k in ("media_disconnected", "left")},
-        )
-        counts = Counter((e["role"], e["kind"]) for e in events)
-        assert counts == {
-            ("therapist", "joined"): 1,
-            ("client", "joined"): 1,
-            ("client", "admitted"): 1,
-            ("therapist", "media_connected"): 1,
-            ("client", "media_connected"): 1,
-            ("therapist", "media_disconnected"): 1,
-            ("client", "media_disconnected"): 1,
-            ("therapist", "left"): 1,
-            ("client", "left"): 1,
-        }, events
+                assert await page.evaluate("window.sprechzimmer.state") == "in-call"
+            setup.redis.start()
+            started = time.monotonic()
+            for page in pages:
+                await _until(page, SIGNALING_OPEN, what="signaling open after Redis is back")
+                await _until(page, "() => window.sprechzimmer.serverAway === false")
+            print(f"both pages signaling {time.monotonic() - started:.2f} s after Redis started")
+            await _renewed_after(pages, epochs)
+            await _same_call_ends(pages, made)
+        _every_event_once(setup.servers[0], links["session_id"])

@@ -285,6 +285,22 @@ test('a resuming hello carries the key epoch; a timeout is no decision, it recon
   assert.equal(client.state, 'closed');
 });
 
+test('server-busy is no decision either: the service lost its shared state for a moment', () => {
+  const { client, sockets, time } = setup({ epoch: () => 3 });
+  client.connect();
+  sockets[0].open();
+  sockets[0].receive(welcome);
+  sockets[0].drop(1012); // the room's process went
+  time.advance(250);
+  sockets[1].open();
+  sockets[1].receive({ type: 'error', code: 'server-busy', message: 'x', message_de: 'x', fatal: true });
+  sockets[1].drop(1013); // Redis is away: refused for now
+  assert.equal(client.state, 'reconnecting');
+  time.advance(500);
+  sockets[2].open();
+  assert.equal(sockets[2].messages[0].resume, 'resume-1');
+});
+
 test('a resuming therapist says its call is relay-only', () => {
   const { client, sockets, time } = setup({ epoch: () => 2, relayOnly: () => true });
   client.connect();

@@ -10,6 +10,7 @@
 import { initI18n, onLangChange, t, serverMessage } from './i18n.js';
 import { loadInvite, saveInvite } from './invite.js';
 import { SignalingClient, signalingUrl } from './signaling.js';
+import { RECOVERABLE_ERRORS } from './protocol.js';
 import { PeerSession } from './peer.js';
 import { compatAvailable, hasTurn, iceConfiguration } from './ice.js';
 import { RecoveryPolicy } from './recovery.js';
@@ -558,6 +559,7 @@ function join(invite) {
   client.on('error', (m) => {
     debug(`server error ${m.code}${m.fatal ? ' (fatal)' : ''}`);
     if (!m.fatal) return; // no-peer: the other side is away; it re-offers when back
+    if (RECOVERABLE_ERRORS.has(m.code)) return; // the socket comes back by itself
     finish('error', () => serverMessage(m, 'error.unexpected'), false);
   });
 

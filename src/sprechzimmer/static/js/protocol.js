@@ -171,6 +171,14 @@ export const ERRORS = Object.freeze({
   internal: { fatal: true, close: 1011 },
 });
 
+/**
+ * Fatal errors that are no decision of the server: the browser comes back by
+ * itself with its resume ticket. `timeout`: the server stopped hearing us (our
+ * network was away); `server-busy`: the service cannot reach its shared state
+ * (Redis) for a moment.
+ */
+export const RECOVERABLE_ERRORS = new Set(['timeout', 'server-busy']);
+
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_ABNORMAL = 1006;

@@ -15,6 +15,7 @@ import {
   PROTOCOL_VERSION,
   CLOSE_NORMAL,
   CLOSE_ABNORMAL,
+  RECOVERABLE_ERRORS,
 } from './protocol.js';
 
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
@@ -341,9 +342,9 @@ export class SignalingClient {
     this.#socket = null;
     const error = this.#fatal;
     // A fatal error is a decision by the server, whatever the close code
-    // (e.g. `replaced` could arrive with 1006 if the close frame got lost);
-    // `timeout` is not: the server stopped hearing us, our ticket takes the seat back.
-    const decided = error !== null && error.code !== 'timeout';
+    // (e.g. `replaced` could arrive with 1006 if the close frame got lost),
+    // except those after which our ticket takes the seat back (RECOVERABLE_ERRORS).
+    const decided = error !== null && !RECOVERABLE_ERRORS.has(error.code);
     const retry = !this.#closing && !decided && isReconnectableClose(code);
     const delay = retry ? reconnectDelay(this.#attempt + 1, this.#opt.random(), this.#opt.maxReconnectAttempts) : null;
     if (delay === null) {
