@@ -21,7 +21,6 @@ import contextlib
 import signal
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,6 @@ from tests.support.nginx import running_nginx
 from tests.support.redis import PrivateRedis, private_redis
 from tests.support.server import TIME_SCALE, RunningServer, server_processes
 from tests.test_e2e_call import (
-    _events_when,
     _frames_advance,
     _need_chromium,
     _start_call,
@@ -48,6 +46,7 @@ from tests.test_e2e_restart import (
     SIGNALING_OPEN,
     TAG_PC,
     _frames_keep_coming,
+    every_event_once,
 )
 
 if TYPE_CHECKING:
@@ -162,26 +161,6 @@ async def _same_call_ends(pages: tuple[Page, Page], made: list[int]) -> None:
         await _status(page, "ended")
 
 
-def _every_event_once(server: RunningServer, session_id: str) -> None:
-    events = _events_when(
-        server,
-        session_id,
-        {(r, k) for r in ("therapist", "client") for k in ("media_disconnected", "left")},
-    )
-    counts = Counter((e["role"], e["kind"]) for e in events)
-    assert counts == {
-        ("therapist", "joined"): 1,
-        ("client", "joined"): 1,
-        ("client", "admitted"): 1,
-        ("therapist", "media_connected"): 1,
-        ("client", "media_connected"): 1,
-        ("therapist", "media_disconnected"): 1,
-        ("client", "media_disconnected"): 1,
-        ("therapist", "left"): 1,
-        ("client", "left"): 1,
-    }, events
-
-
 @pytest.mark.netns
 @pytest.mark.browser
 async def test_a_call_across_two_processes_outlives_a_sigkill_and_a_sigterm(
@@ -205,7 +184,7 @@ async def test_a_call_across_two_processes_outlives_a_sigkill_and_a_sigterm(
             assert back_kill <= BACK_WITHIN_S
             assert back_term <= BACK_WITHIN_S
             await _same_call_ends(pages, made)
-        _every_event_once(first, links["session_id"])
+        every_event_once(first, links["session_id"])
 
 
 @pytest.mark.netns
@@ -232,4 +211,4 @@ async def test_a_call_across_two_processes_outlives_a_redis_restart(tmp_path: Pa
             print(f"both pages signaling {time.monotonic() - started:.2f} s after Redis started")
             await _renewed_after(pages, epochs)
             await _same_call_ends(pages, made)
-        _every_event_once(setup.servers[0], links["session_id"])
+        every_event_once(setup.servers[0], links["session_id"])

@@ -66,7 +66,7 @@ def make_cookie(key: bytes, therapist_id: int, now: float, ttl: int) -> Login:
 
 def read_cookie(key: bytes, cookie: str, now: float) -> Login | None:
     body, _, mac = cookie.rpartition(".")
-    if not body or not hmac.compare_digest(mac, _mac(key, b"login", body)):
+    if not body or not same_secret(mac, _mac(key, b"login", body)):
         return None
     try:
         therapist_id, expires, _nonce = body.split(".")
@@ -81,4 +81,12 @@ def csrf_token(key: bytes, cookie: str) -> str:
 
 
 def check_csrf(key: bytes, cookie: str, token: str | None) -> bool:
-    return token is not None and hmac.compare_digest(token, csrf_token(key, cookie))
+    return token is not None and same_secret(token, csrf_token(key, cookie))
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of a secret from a request with ours.
+
+    As bytes: ``hmac.compare_digest`` raises on a ``str`` with non-ASCII
+    characters, and a header or cookie may carry any (latin-1) character."""
+    return hmac.compare_digest(given.encode(), expected.encode())

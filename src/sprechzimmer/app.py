@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from . import __version__, api, billing
 from .backplane import Embedded, RedisBackplane
 from .config import Settings
-from .errors import InvalidInput, SprechzimmerError, error_body
+from .errors import InternalError, InvalidInput, SprechzimmerError, error_body
 from .httplimits import BodyLimit
 from .hub import Hub
 from .metrics import metrics_endpoint
@@ -184,6 +184,16 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.exception_handler(SprechzimmerError)
     async def on_error(request: Request, error: SprechzimmerError) -> JSONResponse:
         return JSONResponse(error_body(error), status_code=error.http_status)
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, error: Exception) -> JSONResponse:
+        # Our fault: a neutral sentence, and the headers every answer carries
+        # (this one is made outside the middleware that adds them).
+        return JSONResponse(
+            error_body(InternalError()),
+            status_code=InternalError.http_status,
+            headers={**headers, "Cache-Control": "no-store"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:

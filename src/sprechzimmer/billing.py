@@ -40,7 +40,7 @@ from .room import EventKind
 
 DEFAULT_TOLERANCE = dt.timedelta(seconds=30)
 CSV_COLUMNS = ("session_id", "client_id", "date", "billable_minutes", "billable_seconds")
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 # Canonical order of events in the same instant: starts first, then ends, so
 # the state after the instant is "disconnected" if anything ended in it.
@@ -101,7 +101,7 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         """``YYYY-MM``; anything else raises ``ValueError``."""
-        match = _MONTH.match(text)
+        match = _MONTH.fullmatch(text)
         if match is None:
             raise ValueError(f"{text!r} is not a month such as 2026-11")
         return cls(int(match[1]), int(match[2]))

@@ -10,7 +10,6 @@ start from zero with the process.
 
 from __future__ import annotations
 
-import hmac
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from . import protocol as p
+from .accounts import same_secret
 from .errors import NotAuthenticated, NotFound, error_body
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -168,7 +168,7 @@ async def metrics_endpoint(request: Request) -> Response:
     if not token:
         return JSONResponse(error_body(NotFound()), status_code=NotFound.http_status)
     given = _bearer(request)
-    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+    if given is None or not same_secret(given, token):
         return JSONResponse(
             error_body(NotAuthenticated()),
             status_code=NotAuthenticated.http_status,

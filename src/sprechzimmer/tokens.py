@@ -16,8 +16,9 @@ TOKEN_BYTES = 32
 """256 bits; 43 characters of base64url."""
 
 API_KEY_PREFIX = "szk_"
-_SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+# fullmatch, not ``$``: that would take a trailing newline too.
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def new_token() -> str:
@@ -42,11 +43,11 @@ def digest(secret: str) -> str:
 
 
 def looks_like_session_id(value: str) -> bool:
-    return bool(_SESSION_ID.match(value))
+    return bool(_SESSION_ID.fullmatch(value))
 
 
 def looks_like_token(value: str) -> bool:
-    return bool(_TOKEN.match(value))
+    return bool(_TOKEN.fullmatch(value))
 
 
 def invite_url(public_url: str, session_id: str, token: str) -> str:
