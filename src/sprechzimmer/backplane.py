@@ -177,6 +177,7 @@ class RedisBackplane:
         self._queue: list[tuple[str, bytes, asyncio.Future[int] | None]] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._releasing: set[asyncio.Task[None]] = set()
         self._on_op: OnOp | None = None
         self._on_lost: OnLost | None = None
         self._on_down: OnDown | None = None
@@ -277,7 +278,9 @@ class RedisBackplane:
         """The room is forgotten here: let another process own it from now on."""
         if session_id in self.owned:
             self.owned.discard(session_id)
-            asyncio.get_running_loop().create_task(self._release_now(session_id))
+            task = asyncio.get_running_loop().create_task(self._release_now(session_id))
+            self._releasing.add(task)  # kept, or it could be collected half-way
+            task.add_done_callback(self._releasing.discard)
 
     async def _release_now(self, session_id: str) -> None:
         with contextlib.suppress(*self._errors):

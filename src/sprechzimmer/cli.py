@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import secrets
 import sys
 from collections.abc import Callable, Sequence
 
 from . import accounts
-from .config import ConfigError, Settings, load_settings
+from .config import ConfigError, Settings, load_settings, private_directory
 from .sessions import create_session
 from .store import Store, TherapistInfo
 from .tokens import digest, new_api_key
@@ -514,8 +515,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return audit_main(argv[1:])
     args = build_parser().parse_args(argv)
+    # Every file this process makes (the SQLite database and its journal, keys,
+    # the embedded TURN relay's config) is for the service's user alone.
+    os.umask(0o077)
     try:
         settings = load_settings()
+        private_directory(settings.data_dir)
         code: int = args.run(args, settings)
         return code
     except ConfigError as error:

@@ -295,6 +295,16 @@ class Settings(BaseSettings):
         return path.read_text().strip().encode()
 
 
+def private_directory(path: Path) -> None:
+    """The data directory and every file in it readable by the service's user alone
+    (0700/0600), also where an earlier version made them readable for everybody."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for entry in path.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            entry.chmod(0o600)
+
+
 def _env_name(loc: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + str(loc[0]).upper() if loc else ENV_PREFIX + "?"
 

@@ -41,8 +41,9 @@ import math
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -171,6 +172,8 @@ class Hub:
         """Operations from other processes, per connection, handled in order."""
         self._status_sent: dict[str, str] = {}
         self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        """Tasks nobody awaits, kept here so that they are not collected half-way."""
         # The timers: (deadline, room) entries, at most one live entry per room
         # (``_scheduled``); an entry whose deadline moved on is skipped.
         self._timers: list[tuple[float, str]] = []
@@ -186,7 +189,7 @@ class Hub:
 
     def _stalled(self, conn: ConnId) -> None:
         # The socket was aborted; its reader may stay blocked, so let go of it here.
-        asyncio.get_running_loop().create_task(self.detach(conn))
+        self._spawn(self.detach(conn))
 
     async def detach(self, conn: ConnId, *, refused: bool = False) -> None:
         """The socket is gone (``refused``: closed for a protocol error); idempotent."""
@@ -603,6 +606,11 @@ class Hub:
         if outbox is not None:
             outbox.close(code)
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     # --- other processes (the Redis backplane) -------------------------------------
 
     async def start(self) -> None:
@@ -629,10 +637,10 @@ class Hub:
             inbox = self._inbox.get(conn)
             if inbox is None:
                 inbox = self._inbox[conn] = deque()
-                asyncio.get_running_loop().create_task(self._drain(conn, inbox))
+                self._spawn(self._drain(conn, inbox))
             inbox.append(op)
         elif kind == "v":
-            asyncio.get_running_loop().create_task(self.revoke(conn))
+            self._spawn(self.revoke(conn))
 
     async def _drain(self, conn: ConnId, inbox: deque[Op]) -> None:
         """A proxied socket's operations, one after another, as its own reader would."""

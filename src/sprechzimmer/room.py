@@ -6,7 +6,8 @@ done: messages to send, sockets to close, billing events to record. It does no
 I/O, reads no clock and keeps no secret but the in-memory resume secrets that
 let a participant take its place back. It never sees media or key material.
 The random id of the running call (for anonymous quality samples) goes out
-only with ``StoreSample`` and is never logged: a log line names the session.
+only with ``StoreSample`` and is never logged; neither is the session: a log
+line says what happened in a room, not in which.
 
 The room's state is the client's admission (``CallState``); who holds a seat
 is kept beside it. ``_transition`` is the one place the state changes, and it
@@ -334,7 +335,7 @@ class Room:
                 self.epoch = max(self.epoch, epoch)
                 self.next_rekey = now + self.config.rekey_interval
                 self.call_id = self.config.call_ids()
-        log.info("room %s: rebuilt with %d held seat(s)", self.session_id[:8], len(seats))
+        log.info("room: rebuilt with %d held seat(s)", len(seats))
 
     # --- inputs ---------------------------------------------------------------
 
@@ -376,7 +377,7 @@ class Room:
         elif current is not None:
             # A copied link, a second tab, or an old ticket: the client's seat stays
             # with its holder, also while its socket is away (until the grace is over).
-            log.info("room %s: refused occupied %s seat", self.session_id[:8], role.value)
+            log.info("room: refused occupied %s seat", role.value)
             return [Close(conn, Occupied.close_code or 4009, Occupied(role.value))]
         if role is Role.CLIENT and self.state is CallState.ADMITTED:
             returning = (
@@ -456,7 +457,7 @@ class Room:
         if member.role is Role.CLIENT and self.state is CallState.ADMITTED:
             self.admitted_resume = new_resume
         self.epoch = max(self.epoch, epoch)
-        log.info("room %s: %s resumed its seat", self.session_id[:8], member.role.value)
+        log.info("room: %s resumed its seat", member.role.value)
         out.append(Send(conn, self._welcome(member.role, ticket, now, resumed=True)))
         other = self._present(member.role.other)
         if member.role is Role.CLIENT and self.state is not CallState.ADMITTED:
@@ -498,7 +499,7 @@ class Room:
                 if enabled == self.relay_requested:
                     return []
                 self.relay_requested = enabled
-                log.info("room %s: relay-only %s", self.session_id[:8], enabled)
+                log.info("room: relay-only %s", enabled)
                 # A running call restarts under the new policy (once both are here).
                 if self.in_call:
                     return self._start_call(now)
@@ -562,7 +563,7 @@ class Room:
         if self.in_call and self.next_rekey is not None and now >= self.next_rekey:
             self.epoch += 1
             self.next_rekey = now + self.config.rekey_interval
-            log.info("room %s: rekey epoch %d", self.session_id[:8], self.epoch)
+            log.info("room: rekey epoch %d", self.epoch)
             out += [Send(m.conn, p.Rekey(self.epoch)) for m in self._ordered() if m.conn]
         return out
 
@@ -658,7 +659,7 @@ class Room:
         return [StoreSample(self.call_id, message, now)]
 
     def _refuse(self, conn: ConnId, role: Role, now: float, why: str) -> list[Output]:
-        log.info("room %s: refused %s from %s", self.session_id[:8], why, role.value)
+        log.info("room: refused %s from %s", why, role.value)
         close = Close(conn, NotAllowed.close_code or 4003, NotAllowed(why))
         return self._leave(role, now, LeaveReason.DISCONNECTED, close, refused=True)
 
@@ -730,5 +731,5 @@ class Room:
     def _transition(self, new: CallState) -> None:
         if new not in _ALLOWED[self.state]:
             raise InvalidState(f"room is {self.state.name}, cannot become {new.name}")
-        log.info("room %s: %s -> %s", self.session_id[:8], self.state.name, new.name)
+        log.info("room: %s -> %s", self.state.name, new.name)
         self.state = new
