@@ -26,11 +26,11 @@ events (``held_seats``) when the first ticket arrives.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hmac
 import logging
 import math
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -48,6 +48,7 @@ from .errors import (
 from .protocol import LeaveReason, Role
 from .quality import MIN_INTERVAL as QUALITY_MIN_INTERVAL
 from .quality import new_call_id
+from .relayonly import relay_candidate, relay_only_sdp
 from .turn import IcePolicy
 
 log = logging.getLogger(__name__)
@@ -183,14 +184,6 @@ def held_seats(events: Iterable[tuple[Role, EventKind, float]]) -> dict[Role, He
         for role, at in joined.items()
         if at is not None
     }
-
-
-_CANDIDATE_LINE = re.compile(r"^a=candidate:.*$\r?\n?", re.MULTILINE)
-
-
-def only_relay_candidates(sdp: str) -> str:
-    """The SDP without any candidate line that is not a relay candidate."""
-    return _CANDIDATE_LINE.sub(lambda m: m.group(0) if " typ relay" in m.group(0) else "", sdp)
 
 
 @dataclass
@@ -629,12 +622,15 @@ class Room:
             # Defence in depth: even a browser that ignores the policy cannot
             # hand the other side an address of its own.
             match message:
-                case p.Candidate(candidate=c) if c and " typ relay" not in c:
-                    return []
+                case p.Candidate(candidate=c):
+                    kept = relay_candidate(c)
+                    if kept is None:
+                        return []
+                    message = dataclasses.replace(message, candidate=kept)
                 case p.Offer(sdp=sdp):
-                    message = p.Offer(only_relay_candidates(sdp))
+                    message = p.Offer(relay_only_sdp(sdp))
                 case p.Answer(sdp=sdp):
-                    message = p.Answer(only_relay_candidates(sdp))
+                    message = p.Answer(relay_only_sdp(sdp))
         relayed = p.Relayed(message, role)
         if other.conn is None:
             # Its socket is being restored: it gets this when it is back.
