@@ -557,6 +557,8 @@ def test_every_call_start_gets_a_fresh_call_id() -> None:
     assert r.call_id == "call-3"
     r.receive(T, p.Bye(), 7.0)  # the therapist hangs up and comes back
     r.join(5, Role.THERAPIST, None, "r5", 7.0)
+    assert r.call_id is None  # the hang-up ended the admission: the client knocks
+    r.receive(5, p.Admit(), 7.5)
     ids.append(r.call_id)
     assert ids == ["call-1", "call-2", "call-3", "call-4"]
     assert stored(r.receive(X, SAMPLE, 8.0)) == [("call-4", SAMPLE, 8.0)]
@@ -615,8 +617,8 @@ def test_the_call_id_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
 def test_a_new_browser_on_the_other_seat_restarts_the_call_when_the_away_one_is_back() -> None:
     r = in_call(PATIENT)
     r.disconnect(C, 3.0)  # the client's line breaks
-    r.receive(T, p.Bye(), 4.0)  # the therapist closes the tab on purpose ...
-    out = r.join(X, Role.THERAPIST, None, "rt2", 5.0)  # ... and opens the link anew
+    r.disconnect(T, 4.0)  # the therapist's tab is closed ...
+    out = r.join(X, Role.THERAPIST, None, "rt2", 5.0)  # ... and opened anew from the dashboard
     assert sent(out, X)[0].admitted is True  # type: ignore[union-attr]
     assert not any(isinstance(m, p.Admitted) for m in sent(out, X))  # nobody to call yet
     out = r.join(4, Role.CLIENT, "rc", "rc2", 6.0, epoch=1)  # the client's browser is back

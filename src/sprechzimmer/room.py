@@ -684,6 +684,12 @@ class Room:
         if role is Role.CLIENT and ends_admission and self.state in _ADMISSION:
             self._transition(CallState.IDLE)
             self.admitted_resume = None
+        elif role is Role.THERAPIST and reason is LeaveReason.HANGUP:
+            # The therapist's hang-up ends the client's admission too: whoever
+            # comes back with the client link, even the admitted browser, knocks.
+            if self.state is CallState.ADMITTED:
+                self._transition(CallState.WAITING if other is not None else CallState.IDLE)
+            self.admitted_resume = None
         if other is not None:
             news: p.ServerMessage = p.KnockCancelled() if was_waiting else p.PeerLeft(role, reason)
             if other.conn is not None:
