@@ -26,6 +26,7 @@ from .errors import (
     NotAuthenticated,
     NotFound,
     RateLimited,
+    ServerBusy,
 )
 from .hub import Hub
 from .ratelimit import RateLimiter
@@ -157,19 +158,23 @@ async def login(body: LoginRequest, request: Request, response: Response) -> Me:
     settings = _settings(request)
     limiter: RateLimiter = request.app.state.login_limiter
     total: RateLimiter = request.app.state.login_limiter_total
+    checks: accounts.PasswordChecks = request.app.state.password_checks
     now = time.time()
     # Per code, and in total (so that spraying many codes is slowed down too).
     if limiter.blocked(body.code, now) or total.blocked("*", now):
         raise RateLimited()
+    if checks.busy:
+        raise ServerBusy("password checks")
+    # Counted before the check, so that guesses in parallel cannot slip past the
+    # limit while the first ones are still being checked.
+    limiter.hit(body.code, now)
+    total.hit("*", now)
     therapist = await run_in_threadpool(_store(request).therapist_by_code, body.code)
-    ok = await run_in_threadpool(
-        accounts.verify_password, therapist.password_hash if therapist else None, body.password
-    )
+    ok = await checks.verify(therapist.password_hash if therapist else None, body.password)
     if therapist is None or therapist.disabled or not ok:
-        limiter.hit(body.code, now)
-        total.hit("*", now)
         raise InvalidLogin()
     limiter.reset(body.code)
+    total.unhit("*", now)
     issued = accounts.make_cookie(_key(request), therapist.id, now, settings.login_ttl)
     response.set_cookie(
         accounts.COOKIE_NAME,

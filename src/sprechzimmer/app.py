@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, api, billing
+from . import __version__, accounts, api, billing
 from .backplane import Embedded, RedisBackplane
 from .config import Settings
 from .errors import InternalError, InvalidInput, SprechzimmerError, error_body
@@ -144,6 +144,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                     await task
             await hub.flush_samples()
             await hub.stop()
+            app.state.password_checks.close()
             if turn is not None:
                 await asyncio.to_thread(turn.stop)
 
@@ -159,6 +160,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.hub = hub
     app.state.secret_key = secret_key
+    app.state.password_checks = accounts.PasswordChecks()
     app.state.login_limiter = RateLimiter(settings.login_attempts, settings.login_window)
     # All codes together: slows down spraying one password over many codes, but
     # high enough that an attack on one account does not lock out the practice.

@@ -8,6 +8,7 @@ even in memory.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -41,6 +42,16 @@ class RateLimiter:
 
     def reset(self, key: str) -> None:
         self._hits.pop(key, None)
+
+    def unhit(self, key: str, at: float) -> None:
+        """Take back the hit counted ``at`` (an attempt counted before it turned
+        out to be a good one)."""
+        hits = self._hits.get(key)
+        if hits is not None:
+            with contextlib.suppress(ValueError):
+                hits.remove(at)
+            if not hits:
+                del self._hits[key]
 
 
 @dataclass
