@@ -134,11 +134,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         await hub.start()
         ticker = asyncio.create_task(hub.run_timers())
         watcher = asyncio.create_task(hub.watch())
+        enforcer = asyncio.create_task(hub.enforce_revocations())
         purger = asyncio.create_task(purge_periodically(store, settings))
         try:
             yield
         finally:
-            for task in (ticker, watcher, purger):
+            for task in (ticker, watcher, enforcer, purger):
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task

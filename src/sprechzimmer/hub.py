@@ -45,6 +45,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from . import protocol as p
@@ -81,6 +82,8 @@ EMPTY_ROOM_GRACE = 600.0
 """Seconds an empty room keeps a client's admission before it is forgotten."""
 SEAT_JOIN_WINDOW = 60.0
 """Seconds over which the joins of one seat are counted (``seat_joins``)."""
+REVOCATION_CHECK_EVERY = 2.0
+"""Seconds between two looks at the store for sessions ended from outside."""
 WATCH_EVERY = 0.5
 """Seconds between two checks that the processes this one talks to are alive."""
 SERVICE_RESTART = 1012
@@ -558,7 +561,13 @@ class Hub:
                 events = [e for e in events if e.kind in _CLOSING or e in opening]
             self._event_counts[room.session_id] = stored + len(events)
         if events:
-            await run_in_threadpool(self.store.add_events, events)
+            try:
+                await run_in_threadpool(self.store.add_events, events)
+            except IntegrityError:
+                # Deleted meanwhile (a data-subject request): no error with its id
+                # in the log, and nobody stays in its room.
+                self._drop_deleted(room.session_id)
+                return
         for out in outputs:
             if isinstance(out, StoreSample):
                 # From here on the sample knows no room: only the call's random id.
@@ -700,6 +709,36 @@ class Hub:
         outbox = self._sockets.pop(conn, None)
         if outbox is not None:
             outbox.close(SERVICE_RESTART)
+
+    async def enforce_revocations(self, every: float = REVOCATION_CHECK_EVERY) -> None:
+        """Background task: end the calls of sessions revoked, deleted or of a disabled
+        therapist, whoever did it (the API of any process, or a ``sprechzimmer``
+        command on another machine): each owner asks the store for its own rooms."""
+        while True:
+            await asyncio.sleep(every)
+            live = list(self.rooms)
+            if not live:
+                continue
+            try:
+                ended, deleted = await run_in_threadpool(self.store.ended_sessions, live)
+            except Exception:  # the store is away for a moment: the next round asks again
+                log.warning("checking the rooms' sessions failed; trying again")
+                continue
+            for session_id in ended:
+                log.info("room: its session was ended from outside; closing it")
+                await self.revoke(session_id)
+            for session_id in deleted:
+                self._drop_deleted(session_id)
+
+    def _drop_deleted(self, session_id: str) -> None:
+        """The session was deleted (a data-subject request): everybody out, and
+        nothing more on record for it, not even that they left."""
+        room = self.rooms.get(session_id)
+        if room is None:
+            return
+        log.info("room: its session was deleted; closing it")
+        self._deliver([o for o in room.revoke(self.clock()) if not isinstance(o, Record)])
+        self._forget(session_id, 4003)
 
     async def watch(self) -> None:
         """Background task: notice at once when a process this one talks to is gone."""

@@ -432,6 +432,25 @@ class Store:
                 .values(state=SessionState.REVOKED.value)
             )
 
+    def ended_sessions(self, session_ids: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Of these sessions, (those that may not go on: revoked, or their therapist
+        disabled; those deleted, with their therapist or alone). ``sprechzimmer``
+        commands change these from outside the server."""
+        if not session_ids:
+            return set(), set()
+        with self._tx() as s:
+            rows = s.execute(
+                select(ConsultationSession.id, ConsultationSession.state, Therapist.disabled)
+                .join(Therapist, Therapist.id == ConsultationSession.therapist_id)
+                .where(ConsultationSession.id.in_(list(session_ids)))
+            ).all()
+        ended = {
+            session_id
+            for session_id, state, disabled in rows
+            if state != SessionState.OPEN.value or disabled
+        }
+        return ended, set(session_ids) - {row[0] for row in rows}
+
     def lookup_token(self, token_hash: str) -> TokenInfo | None:
         """The token's session and role, whatever its expiry (the caller decides)."""
         with self._tx() as s:
