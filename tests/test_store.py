@@ -21,7 +21,15 @@ NOW = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
 
 # The whole schema, as the issue allows it. A new column fails here first.
 EXPECTED = {
-    "therapists": {"id", "code", "password_hash", "api_key_hashes", "created_at", "disabled"},
+    "therapists": {
+        "id",
+        "code",
+        "password_hash",
+        "api_key_hashes",
+        "created_at",
+        "disabled",
+        "login_generation",
+    },
     "sessions": {"id", "therapist_id", "client_id", "created_at", "expires_at", "state"},
     "tokens": {"hash", "session_id", "role", "expires_at"},
     "events": {"id", "session_id", "role", "kind", "at"},

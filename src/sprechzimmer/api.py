@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
@@ -29,7 +29,7 @@ from .errors import (
     ServerBusy,
 )
 from .hub import Hub
-from .ratelimit import RateLimiter
+from .ratelimit import Backoff, RateLimiter
 from .store import SessionInfo, SessionState, Store, TherapistInfo
 from .tokens import digest
 
@@ -136,6 +136,8 @@ async def current_therapist(request: Request) -> TherapistInfo:
     therapist = await run_in_threadpool(store.therapist_by_id, login.therapist_id)
     if therapist is None or therapist.disabled:
         raise NotAuthenticated("therapist gone or disabled")
+    if login.generation != therapist.login_generation:
+        raise NotAuthenticated("login ended (logout, new password or disabled)")
     if request.method not in SAFE_METHODS and not accounts.check_csrf(
         _key(request), login.cookie, request.headers.get("x-csrf-token")
     ):
@@ -155,41 +157,76 @@ def _invite(invitation: sessions.Invitation) -> Invite:
 
 @router.post("/login", response_model=Me, tags=["login"])
 async def login(body: LoginRequest, request: Request, response: Response) -> Me:
+    """A correct password always gets in from a browser that logged in before;
+    failed guesses slow down the next attempt for the code (never lock it), and
+    are counted before the password is checked."""
     settings = _settings(request)
-    limiter: RateLimiter = request.app.state.login_limiter
-    total: RateLimiter = request.app.state.login_limiter_total
+    key = _key(request)
     checks: accounts.PasswordChecks = request.app.state.password_checks
+    total: RateLimiter = request.app.state.login_limiter_total
     now = time.time()
-    # Per code, and in total (so that spraying many codes is slowed down too).
-    if limiter.blocked(body.code, now) or total.blocked("*", now):
-        raise RateLimited()
-    if checks.busy:
-        raise ServerBusy("password checks")
-    # Counted before the check, so that guesses in parallel cannot slip past the
-    # limit while the first ones are still being checked.
-    limiter.hit(body.code, now)
-    total.hit("*", now)
     therapist = await run_in_threadpool(_store(request).therapist_by_code, body.code)
-    ok = await checks.verify(therapist.password_hash if therapist else None, body.password)
-    if therapist is None or therapist.disabled or not ok:
-        raise InvalidLogin()
-    limiter.reset(body.code)
-    total.unhit("*", now)
-    issued = accounts.make_cookie(_key(request), therapist.id, now, settings.login_ttl)
-    response.set_cookie(
-        accounts.COOKIE_NAME,
-        issued.cookie,
-        max_age=settings.login_ttl,
-        httponly=True,
-        secure=settings.secure_cookies,
-        samesite="strict",
-        path="/",
+    device_cookie = request.cookies.get(accounts.DEVICE_COOKIE)
+    device = (
+        accounts.read_device_cookie(key, device_cookie, therapist.id, now)
+        if therapist is not None and device_cookie
+        else None
     )
-    return Me(code=therapist.code, csrf_token=accounts.csrf_token(_key(request), issued.cookie))
+    # A known browser is slowed down only by its own failures; any other attempt
+    # by the failures on the code, and by the cap on all codes together.
+    backoff: Backoff = (
+        request.app.state.device_backoff if device else request.app.state.login_backoff
+    )
+    name = device or body.code
+    # Blocked for every code alike (so that it tells nothing about which exist),
+    # counted only for codes that exist (so that made-up ones cannot exhaust it).
+    if device is None and total.blocked("*", now):
+        raise RateLimited("all codes", retry_after=settings.login_window)
+    if checks.busy(device is not None):
+        raise ServerBusy("password checks")
+    waiting = backoff.start(name, now)
+    if waiting:
+        raise RateLimited("code", retry_after=waiting)
+    if device is None and therapist is not None:
+        total.hit("*", now)
+    ok = False
+    try:
+        ok = await checks.verify(
+            therapist.password_hash if therapist else None, body.password, device is not None
+        )
+        ok = ok and therapist is not None and not therapist.disabled
+    finally:
+        backoff.finish(name, ok, time.time())
+    if not ok or therapist is None:
+        raise InvalidLogin()
+    if device is None:
+        total.unhit("*", now)
+    issued = accounts.make_cookie(
+        key, therapist.id, therapist.login_generation, now, settings.login_ttl
+    )
+    cookie_options: dict[str, Any] = {
+        "httponly": True,
+        "secure": settings.secure_cookies,
+        "samesite": "strict",
+    }
+    response.set_cookie(
+        accounts.COOKIE_NAME, issued.cookie, max_age=settings.login_ttl, path="/", **cookie_options
+    )
+    response.set_cookie(
+        accounts.DEVICE_COOKIE,
+        accounts.make_device_cookie(key, therapist.id, now),
+        max_age=accounts.DEVICE_TTL,
+        path="/api/v1/login",  # sent nowhere else
+        **cookie_options,
+    )
+    return Me(code=therapist.code, csrf_token=accounts.csrf_token(key, issued.cookie))
 
 
 @router.post("/logout", status_code=204, tags=["login"])
 async def logout(therapist: Therapist, request: Request, response: Response) -> None:
+    """Ends every login of the therapist, on every device (the device cookie
+    stays: it opens nothing by itself)."""
+    await run_in_threadpool(_store(request).end_logins, therapist.id)
     response.delete_cookie(
         accounts.COOKIE_NAME,
         path="/",

@@ -23,7 +23,7 @@ from .httplimits import BodyLimit
 from .hub import Hub
 from .metrics import metrics_endpoint
 from .outbox import OutboxLimits
-from .ratelimit import RateLimiter
+from .ratelimit import Backoff, RateLimiter
 from .signaling import signaling_endpoint
 from .store import PurgeCounts, Store
 from .tickets import ticket_key
@@ -162,9 +162,17 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.secret_key = secret_key
     app.state.password_checks = accounts.PasswordChecks()
-    app.state.login_limiter = RateLimiter(settings.login_attempts, settings.login_window)
-    # All codes together: slows down spraying one password over many codes, but
-    # high enough that an attack on one account does not lock out the practice.
+    app.state.login_backoff = Backoff(
+        settings.login_attempts, settings.login_window, settings.login_max_delay
+    )
+    # Per browser that logged in before (its device cookie): others' failures never
+    # slow it down, its own do.
+    app.state.device_backoff = Backoff(
+        settings.login_attempts, settings.login_window, settings.login_max_delay
+    )
+    # Failed logins on existing codes together: slows down spraying one password
+    # over many codes; made-up codes do not count (they cannot lock anyone out),
+    # and browsers that logged in before are never held by it.
     app.state.login_limiter_total = RateLimiter(
         settings.login_attempts * TOTAL_LOGIN_FACTOR, settings.login_window
     )
@@ -186,7 +194,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @app.exception_handler(SprechzimmerError)
     async def on_error(request: Request, error: SprechzimmerError) -> JSONResponse:
-        return JSONResponse(error_body(error), status_code=error.http_status)
+        retry = getattr(error, "retry_after", 0)
+        extra = {"Retry-After": str(retry)} if retry else None
+        return JSONResponse(error_body(error), status_code=error.http_status, headers=extra)
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, error: Exception) -> JSONResponse:

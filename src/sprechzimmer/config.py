@@ -131,10 +131,16 @@ class Settings(BaseSettings):
     """Bytes that may wait for one socket; more and the socket is dropped."""
 
     login_attempts: Annotated[int, Field(ge=1, le=1000)] = 5
-    """Failed logins allowed per therapist code within ``login_window``."""
+    """Failed logins per therapist code that cost no wait; each further one doubles
+    the wait before the next attempt (1 s, 2 s, 4 s, ... up to ``login_max_delay``)."""
 
     login_window: Annotated[int, Field(ge=1, le=86400)] = 300
-    """Seconds over which failed logins are counted."""
+    """Seconds of quiet after which a code's failed logins are forgotten; also the
+    window of the cap on failed logins of all codes together."""
+
+    login_max_delay: Annotated[int, Field(ge=1, le=3600)] = 60
+    """The longest wait failed logins put before the next attempt for a code. A
+    browser that logged in as that therapist before never waits for others' failures."""
 
     ice_servers: list[IceServer] = Field(default_factory=list)
     """STUN/TURN servers handed to browsers (JSON). Empty: none, never a public one."""

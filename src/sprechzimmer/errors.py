@@ -21,6 +21,7 @@ The error codes, close codes and sentences here are the ones documented in
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -48,6 +49,10 @@ class SprechzimmerError(Exception):
     @property
     def fatal(self) -> bool:
         return self.close_code is not None
+
+    def say(self) -> Sentence:
+        """What the person is told; the class's sentence unless an error has more to say."""
+        return self.sentence
 
 
 class UserError(SprechzimmerError):
@@ -206,6 +211,20 @@ class RateLimited(UserError):
         "Zu viele Versuche. Bitte warten Sie einige Minuten.",
     )
 
+    def __init__(self, detail: str = "", retry_after: float = 0.0) -> None:
+        super().__init__(detail)
+        self.retry_after = math.ceil(retry_after)
+        """Seconds until the next attempt may start; 0: unknown."""
+
+    def say(self) -> Sentence:
+        n = self.retry_after
+        if n <= 0:
+            return self.sentence
+        return Sentence(
+            f"Too many failed attempts. Please try again in {n} seconds.",
+            f"Zu viele Fehlversuche. Bitte versuchen Sie es in {n} Sekunden erneut.",
+        )
+
 
 class CsrfFailed(UserError):
     code = "csrf-failed"
@@ -240,7 +259,7 @@ def error_body(error: SprechzimmerError) -> dict[str, object]:
     return {
         "error": {
             "code": error.code,
-            "message": error.sentence.en,
-            "message_de": error.sentence.de,
+            "message": error.say().en,
+            "message_de": error.say().de,
         }
     }

@@ -101,6 +101,13 @@ class Therapist(Base):
     """JSON list of SHA-256 hex digests of the therapist's API keys."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    login_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Part of every login cookie's MAC: raised by logout, a new password or
+    disabling, which ends every earlier login of the therapist at once."""
+
+
+# Raised in the database itself, so two processes cannot both write the same number.
+_NEXT_GENERATION = Therapist.login_generation + 1
 
 
 class ConsultationSession(Base):
@@ -170,6 +177,7 @@ class TherapistInfo:
     code: str
     password_hash: str
     disabled: bool
+    login_generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -239,7 +247,7 @@ def _session_info(row: ConsultationSession) -> SessionInfo:
 
 
 def _therapist_info(row: Therapist) -> TherapistInfo:
-    return TherapistInfo(row.id, row.code, row.password_hash, row.disabled)
+    return TherapistInfo(row.id, row.code, row.password_hash, row.disabled, row.login_generation)
 
 
 def _rowcount(result: Any) -> int:
@@ -312,19 +320,32 @@ class Store:
             return None if row is None else _therapist_info(row)
 
     def set_password_hash(self, therapist_id: int, password_hash: str) -> None:
+        """A new password ends every login made with the old one."""
         with self._tx() as s:
             s.execute(
                 update(Therapist)
                 .where(Therapist.id == therapist_id)
-                .values(password_hash=password_hash)
+                .values(password_hash=password_hash, login_generation=_NEXT_GENERATION)
             )
 
     def set_disabled(self, code: str, disabled: bool) -> bool:
+        """Disabling (and enabling) ends every login of the therapist."""
         with self._tx() as s:
             result = s.execute(
-                update(Therapist).where(Therapist.code == code).values(disabled=disabled)
+                update(Therapist)
+                .where(Therapist.code == code)
+                .values(disabled=disabled, login_generation=_NEXT_GENERATION)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def end_logins(self, therapist_id: int) -> None:
+        """Logout: every login cookie of the therapist stops working, on every device."""
+        with self._tx() as s:
+            s.execute(
+                update(Therapist)
+                .where(Therapist.id == therapist_id)
+                .values(login_generation=_NEXT_GENERATION)
+            )
 
     def list_therapists(self) -> list[tuple[str, bool, dt.datetime, int]]:
         """Code, disabled, created, number of API keys."""
