@@ -82,6 +82,11 @@ class Invite(BaseModel):
     expires_at: dt.datetime
 
 
+class Seat(BaseModel):
+    therapist_url: str
+    expires_at: dt.datetime
+
+
 class SessionSummary(BaseModel):
     session_id: str
     client_id: str
@@ -300,6 +305,18 @@ async def post_links(session_id: str, therapist: Therapist, request: Request) ->
         sessions.new_links, _store(request), _settings(request), session, now
     )
     return _invite(invitation)
+
+
+@router.post("/sessions/{session_id}/join", response_model=Seat, tags=["sessions"])
+async def post_join(session_id: str, therapist: Therapist, request: Request) -> Seat:
+    """The therapist's own seat: one therapist token, no client link, no new expiry."""
+    session = await _own_session(request, therapist, session_id)
+    if session.state is not SessionState.OPEN or session.expires_at <= dt.datetime.now(dt.UTC):
+        raise NotFound("session revoked or expired")
+    url = await run_in_threadpool(
+        sessions.therapist_link, _store(request), _settings(request), session
+    )
+    return Seat(therapist_url=url, expires_at=session.expires_at)
 
 
 @router.delete("/sessions/{session_id}", status_code=204, tags=["sessions"])

@@ -63,3 +63,14 @@ def new_links(
     refreshed = store.get_session(session.id)
     assert refreshed is not None
     return _invitation(settings, refreshed, tokens)
+
+
+def therapist_link(store: Store, settings: Settings, session: SessionInfo) -> str:
+    """The therapist's way into their own session from the dashboard.
+
+    One new token, for the therapist's seat only, that expires with the session:
+    joining mints no client link and never moves the expiry (new links do that,
+    on purpose and visibly)."""
+    token = new_token()
+    store.add_tokens(session.id, {Role.THERAPIST: digest(token)}, session.expires_at)
+    return invite_url(settings.public_url, session.id, token)

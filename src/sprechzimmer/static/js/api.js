@@ -131,6 +131,18 @@ export async function newLinks(csrf, sessionId) {
 }
 
 /**
+ * The therapist's own seat: no client link is minted and the expiry stays.
+ * @param {string} csrf
+ * @param {string} sessionId
+ * @returns {Promise<{therapist_url: string, expires_at: string}>}
+ */
+export async function joinSession(csrf, sessionId) {
+  return /** @type {{therapist_url: string, expires_at: string}} */ (
+    await request('POST', `/api/v1/sessions/${encodeURIComponent(sessionId)}/join`, { csrf })
+  );
+}
+
+/**
  * @param {string} csrf
  * @param {string} sessionId
  */

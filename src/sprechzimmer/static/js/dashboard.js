@@ -278,8 +278,9 @@ function button(key, s, action, enabled, onClick, variant = 'secondary') {
 
 /** @param {SessionSummary} s */
 async function joinSession(s) {
-  const links = await api.newLinks(csrf, s.session_id);
-  location.assign(absolute(links.therapist_url));
+  // Our own seat only: a join mints no client link and never extends the session.
+  const seat = await api.joinSession(csrf, s.session_id);
+  location.assign(absolute(seat.therapist_url));
 }
 
 /** @param {SessionSummary} s */
