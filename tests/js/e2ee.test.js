@@ -3,7 +3,9 @@
 // machine with time passed in.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
+  FingerprintError,
   GRACE_MS,
   KeyAgreement,
   NEGOTIATION_TIMEOUT_MS,
@@ -45,16 +47,70 @@ const CHROME_SDP = [
   '',
 ].join('\r\n');
 
+/**
+ * Real SDP (tests/js/fixtures/sdp/README.md): what the browsers write, and what
+ * they keep of an offer to which a line `a=fingerprint:sha-1 AA:BB:…` was added
+ * after the sha-256 one of the first, bundled m-section.
+ * @param {string} name
+ */
+const fixture = (name) => readFileSync(new URL(`./fixtures/sdp/${name}.sdp`, import.meta.url), 'utf8');
+const CHROMIUM_FP = '69:91:a4:31:91:4c:6c:a0:74:3a:b2:54:f7:a9:8e:b3:38:e0:5e:8a:d1:46:d9:f4:a8:62:f7:83:78:93:b1:4b';
+const FIREFOX_FP = '15:0f:c7:15:9c:b8:1f:4c:9b:e1:46:76:43:de:55:a0:a9:5b:da:43:ff:de:75:2c:a8:6f:ad:49:df:4f:f9:f4';
+
 test('fingerprint: the sha-256 one, canonical lowercase with colons', () => {
   assert.equal(dtlsFingerprint(CHROME_SDP), FP_T.toLowerCase());
-  const firefox = 'v=0\r\na=fingerprint:sha-1 aa:bb\r\na=fingerprint:SHA-256 ' + FP_C + '\r\nm=audio 9 x 0\r\n';
-  assert.equal(dtlsFingerprint(firefox), FP_C.toLowerCase());
+  assert.equal(dtlsFingerprint('v=0\r\na=fingerprint:SHA-256 ' + FP_C + '\r\nm=audio 9 x 0\r\n'), FP_C.toLowerCase());
+  // Real SDP: media level (Chromium), session level (Firefox).
+  assert.equal(dtlsFingerprint(fixture('chromium-156-offer')), CHROMIUM_FP);
+  assert.equal(dtlsFingerprint(fixture('firefox-153-offer')), FIREFOX_FP);
+  // Line endings do not matter (a checkout may change them).
+  assert.equal(dtlsFingerprint(fixture('firefox-153-offer').replaceAll('\r\n', '\n')), FIREFOX_FP);
 });
 
-test('fingerprint: none, malformed, or two different certificates give null', () => {
+test('fingerprint: none gives null', () => {
   assert.equal(dtlsFingerprint('v=0\r\nm=audio 9 x 0\r\n'), null);
-  assert.equal(dtlsFingerprint('a=fingerprint:sha-256 ab:cd\r\n'), null);
-  assert.equal(dtlsFingerprint(`a=fingerprint:sha-256 ${FP_T}\r\na=fingerprint:sha-256 ${FP_C}\r\n`), null);
+  assert.equal(dtlsFingerprint(''), null);
+});
+
+test('fingerprint: an added line of another hash is refused, not skipped (issue 10, point 10)', () => {
+  // What each browser kept of the offer with the added sha-1 line: Chromium
+  // checks the sha-1 one for the bundled transport, yet the sha-256 value of
+  // the other m-sections is still there to be bound.
+  for (const name of ['chromium-156-remote-sha1-added', 'firefox-153-remote-sha1-added']) {
+    const sdp = fixture(name);
+    assert.match(sdp, /^a=fingerprint:sha-1 /m, name);
+    assert.throws(() => dtlsFingerprint(sdp), FingerprintError, name);
+  }
+  const media = `${CHROME_SDP}a=fingerprint:sha-1 ${'aa:'.repeat(19)}bb\r\n`;
+  assert.throws(() => dtlsFingerprint(media), FingerprintError);
+  const first = `v=0\r\na=fingerprint:sha-512 ${'aa:'.repeat(63)}bb\r\n${CHROME_SDP}`;
+  assert.throws(() => dtlsFingerprint(first), FingerprintError);
+});
+
+test('fingerprint: a line the old pattern did not read is refused too', () => {
+  const refused = [
+    'a=fingerprint:sha-256 ab:cd', // too short
+    `a=fingerprint:sha-256 ${FP_C}`, // a second certificate
+    `a=fingerprint:sha-256 ${FP_T} extra`, // more than a hash and a value
+    'a=fingerprint:sha-256', // no value
+    `a=FINGERPRINT:sha-1 ${'aa:'.repeat(19)}bb`, // any case of the attribute
+    `a=fingerprint:sha-1 ${'zz:'.repeat(19)}zz`, // not hex
+    ` a=fingerprint:sha-1 ${'aa:'.repeat(19)}bb`, // leading space
+  ];
+  for (const line of refused) {
+    assert.throws(() => dtlsFingerprint(`${CHROME_SDP}${line}\r\n`), FingerprintError, line);
+  }
+  // A line ending of its own (a lone CR) does not hide one either.
+  assert.throws(() => dtlsFingerprint(`a=x:y\ra=fingerprint:sha-1 ${'aa:'.repeat(19)}bb\r\n${CHROME_SDP}`), FingerprintError);
+});
+
+test('fingerprint: the refusal says what, never the SDP\'s own text', () => {
+  const sdp = `${CHROME_SDP}a=fingerprint:sha-1<script> x\r\n`;
+  assert.throws(() => dtlsFingerprint(sdp), (/** @type {Error} */ error) => {
+    assert.ok(error instanceof FingerprintError);
+    assert.doesNotMatch(error.message, /script|sha-1/);
+    return true;
+  });
 });
 
 const pubT = new Uint8Array(65).fill(4);

@@ -10,6 +10,7 @@
 import {
   DATA_CHANNEL_ID,
   DATA_CHANNEL_LABEL,
+  FingerprintError,
   KeyAgreement,
   PeerMessageError,
   commitment,
@@ -406,8 +407,17 @@ export class E2eeSession {
         return;
       }
     }
-    const local = dtlsFingerprint(pc.localDescription?.sdp ?? '');
-    const remote = dtlsFingerprint(pc.remoteDescription?.sdp ?? '');
+    let local;
+    let remote;
+    try {
+      local = dtlsFingerprint(pc.localDescription?.sdp ?? '');
+      remote = dtlsFingerprint(pc.remoteDescription?.sdp ?? '');
+    } catch (error) {
+      if (!(error instanceof FingerprintError)) throw error;
+      // A fingerprint we cannot bind: the DTLS path may not be the browsers' own.
+      this.#run(this.#agreement.failed(epoch, `DTLS fingerprint refused: ${error.message}`, now()));
+      return;
+    }
     if (!local || !remote) {
       this.#run(this.#agreement.failed(epoch, 'no DTLS fingerprint', now()));
       return;

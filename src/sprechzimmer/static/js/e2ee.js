@@ -36,7 +36,8 @@
 //
 //   T = SHA-256(lp("sprechzimmer-e2ee-v1") || u64(E) || lp(fpT) || lp(fpC) || lp(pubT) || lp(pubC))
 //     lp(x) = 4-byte big-endian length || x; u64 big-endian; fp = the SDP's
-//     sha-256 `a=fingerprint`, lowercase hex with colons, as ASCII.
+//     sha-256 `a=fingerprint`, lowercase hex with colons, as ASCII (an SDP
+//     with any other fingerprint is refused: see dtlsFingerprint).
 //   secret   = ECDH(own private, peer public)  (32 bytes)
 //   key t->c = HKDF-SHA256(ikm=secret, salt=T, info="sprechzimmer t->c", 16 bytes)
 //   key c->t = HKDF-SHA256(ikm=secret, salt=T, info="sprechzimmer c->t", 16 bytes)
@@ -199,22 +200,57 @@ export function encodePeerMessage(message) {
 // ---------------------------------------------------------------------------
 // Fingerprints and the transcript
 
+/** An SDP whose fingerprints we refuse to bind (see dtlsFingerprint). */
+export class FingerprintError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'FingerprintError';
+  }
+}
+
+const SHA256_FINGERPRINT = /^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/;
+
 /**
  * The DTLS certificate fingerprint of an SDP, canonical: the sha-256
- * `a=fingerprint` value in lowercase hex with colons. Null when there is
- * none, or when the SDP names two different sha-256 fingerprints (we would
- * not know which certificate the connection uses).
+ * `a=fingerprint` value in lowercase hex with colons; null when there is none.
+ *
+ * Every `a=fingerprint` line of the SDP, at session or media level, must be
+ * sha-256 and name the same certificate; anything else throws
+ * FingerprintError: a fingerprint of another hash, one we cannot read, or a
+ * second certificate. Why refuse rather than pick the sha-256 line: the
+ * browser checks the peer's DTLS certificate against the fingerprints of the
+ * SDP it was given, which need not be the one we bind. Seen with an
+ * `a=fingerprint:sha-1` line added after the sha-256 one of the first
+ * (bundled) m-section (tests/js/fixtures/sdp): Chromium 156 keeps only the
+ * sha-1 line there, the one its DTLS transport then checks; Firefox 153 keeps
+ * both. Whoever can add such a line on the signaling path (the server, or
+ * anyone in it) could thus sit in the DTLS path while both transcripts bound
+ * the genuine value and both codes matched. Chromium (the same value in each
+ * m-section) and Firefox (one value at session level) write exactly one
+ * sha-256 certificate, so the rule costs a genuine call nothing and leaves no
+ * line unbound; binding all lines instead would also work, but fail less
+ * clearly (two different codes instead of this error). Lines are split at any
+ * line ending and the attribute is matched in any case, so that no line a
+ * browser might read escapes the check.
+ *
  * @param {string} sdp
  * @returns {string | null}
+ * @throws {FingerprintError}
  */
 export function dtlsFingerprint(sdp) {
   /** @type {string | null} */
   let found = null;
-  for (const m of sdp.matchAll(/^a=fingerprint:(\S+)\s+([0-9A-Fa-f:]+)\s*$/gm)) {
-    if (m[1].toLowerCase() !== 'sha-256') continue;
+  for (const raw of sdp.split(/\r\n|\r|\n/)) {
+    const line = raw.trim();
+    if (!/^a=fingerprint:/i.test(line)) continue;
+    const m = /^a=fingerprint:(\S+)[ \t]+(\S+)$/i.exec(line);
+    if (!m) throw new FingerprintError('a fingerprint line that cannot be read');
+    // The SDP's own text never goes into the error: it ends up in a log.
+    if (m[1].toLowerCase() !== 'sha-256') throw new FingerprintError('a fingerprint of a hash other than sha-256');
     const value = m[2].toLowerCase();
-    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/.test(value)) return null;
-    if (found !== null && found !== value) return null;
+    if (!SHA256_FINGERPRINT.test(value)) throw new FingerprintError('a malformed sha-256 fingerprint');
+    if (found !== null && found !== value) throw new FingerprintError('fingerprints of two certificates');
     found = value;
   }
   return found;
