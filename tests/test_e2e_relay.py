@@ -212,7 +212,22 @@ async def test_call_goes_through_the_relay_when_browsers_cannot_reach_each_other
             assert topo.reach(side, ADDR[other], 9) == "unreachable"
 
         links = topo.links(THERAPIST, "K-relay")
-        therapist, client = await _call(both, links)
+        to_therapist, to_client = Received(), Received()
+        therapist = await _open(both.therapist, links["therapist_url"], to_therapist)
+        await _join(therapist)
+        await _status(therapist, "waiting")
+        # Alone in the room the therapist has no TURN credentials (issue 10,
+        # point 8); the page knows from `relay_urls` that a relay exists.
+        assert await therapist.get_by_test_id("relay-only").is_enabled()
+        client = await _open(both.client, links["client_url"], to_client)
+        await _join(client)
+        await client.get_by_test_id("waiting-room").wait_for(state="visible", timeout=WAIT_MS)
+        assert await client.get_by_test_id("compat-mode").is_enabled()
+        for received in (to_therapist, to_client):
+            (welcome,) = received.of_type("welcome")
+            assert welcome["relay_urls"], welcome
+            assert not any("credential" in s for s in welcome["ice_servers"]), welcome
+        await _admit(therapist)
         for page in (therapist, client):
             stats = await _connected(page, "relay")
             await _frames_advance(page)
@@ -229,6 +244,14 @@ async def test_call_goes_through_the_relay_when_browsers_cannot_reach_each_other
             {("therapist", "media_connected"), ("client", "media_connected")},
         )
         assert len(_times(events, "client", "admitted")) == 1
+        # The relay was reached with what `admitted` brought, each side its own.
+        users = set()
+        for received in (to_therapist, to_client):
+            (admitted,) = received.of_type("admitted")
+            turn = [s for s in admitted["ice_servers"] if s["urls"][0].startswith("turn")]
+            assert turn and all(s["credential"] for s in turn), admitted
+            users |= {s["username"] for s in turn}
+        assert len(users) == 2
 
 
 async def test_udp_blocked_on_client_side_connects_over_turn_tcp_or_tls(tmp_path: Path) -> None:

@@ -2,10 +2,11 @@
 
 The real server runs in a network namespace of the test's own (see
 ``tests/support/server.py``) with the relay on the namespace's second loopback
-address. The test reads the TURN credentials from a real ``welcome`` (a
-therapist's WebSocket, opened inside the namespace) and logs in to the relay
-with them (``tests/support/turnclient.py``); then it stops the server and looks
-for the relay.
+address. The test starts a call over real WebSockets, opened inside the
+namespace (credentials come only with ``admitted``: the therapist's ``welcome``
+before it has none), reads the therapist's TURN credentials and logs in to the
+relay with them (``tests/support/turnclient.py``); then it stops the server and
+looks for the relay.
 """
 
 from __future__ import annotations
@@ -29,37 +30,53 @@ from tests.support.server import TIME_SCALE, RunningServer, running_server
 
 pytestmark = [pytest.mark.netns]
 
-WELCOME = """
+CALL = """
 import json, sys
 from websockets.sync.client import connect
 
-url, origin, hello = sys.argv[1:4]
-with connect(url, origin=origin, open_timeout=10, close_timeout=2) as ws:
-    ws.send(hello)
-    print(ws.recv(timeout=10))
+url, origin, hello_t, hello_c = sys.argv[1:5]
+
+def until(ws, kind):
+    for _ in range(20):
+        message = json.loads(ws.recv(timeout=10))
+        if message["type"] == kind:
+            return message
+    raise AssertionError(f"no {kind}")
+
+with connect(url, origin=origin, open_timeout=10, close_timeout=2) as t:
+    t.send(hello_t)
+    welcome = until(t, "welcome")
+    with connect(url, origin=origin, open_timeout=10, close_timeout=2) as c:
+        c.send(hello_c)
+        until(c, "waiting")
+        until(t, "knock")
+        t.send(json.dumps({"type": "admit"}))
+        print(json.dumps({"welcome": welcome, "admitted": until(t, "admitted")}))
 """
 
 
-def welcome_of(server: RunningServer, invite_url: str) -> dict[str, Any]:
-    session, token = token_of(invite_url)
-    hello = {"type": "hello", "protocol": 1, "session": session, "token": token}
+def call_of(server: RunningServer, links: dict[str, str]) -> dict[str, Any]:
+    """The therapist's ``welcome`` and ``admitted`` of a call started inside the namespace."""
+    hellos = []
+    for role in ("therapist", "client"):
+        session, token = token_of(links[f"{role}_url"])
+        hellos.append({"type": "hello", "protocol": 1, "session": session, "token": token})
     done = server.ns.run(
         [
             sys.executable,
             "-c",
-            WELCOME,
+            CALL,
             f"ws://127.0.0.1:{server.port}/ws",
             server.base_url,
-            json.dumps({**hello, "role": "therapist"}),
+            *(json.dumps(h) for h in hellos),
         ],
         timeout=30 * TIME_SCALE,
         capture_output=True,
         text=True,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    message: dict[str, Any] = json.loads(done.stdout)
-    assert message["type"] == "welcome", message
-    return message
+    messages: dict[str, Any] = json.loads(done.stdout)
+    return messages
 
 
 def turnserver_children(ns: Netns, parent: int) -> list[int]:
@@ -107,9 +124,15 @@ def test_embedded_relay_lives_with_the_server_and_takes_only_its_credentials(
             assert (data / private).stat().st_mode & 0o077 == 0, private
 
         server.add_therapist()
-        welcome = welcome_of(server, server.create_session()["therapist_url"])
-        turn = [s for s in welcome["ice_servers"] if s["urls"][0].startswith("turn:")]
-        assert len(turn) == 1, welcome["ice_servers"]
+        call = call_of(server, server.create_session())
+        welcome, admitted = call["welcome"], call["admitted"]
+        # Alone in the room the therapist learns where the relay is, not how to use it.
+        assert welcome["ice_servers"] == [], welcome
+        assert [u.partition("?")[0] for u in welcome["relay_urls"]] == [
+            f"turn:{PEER_ADDRESS}:3478"
+        ] * 2
+        turn = [s for s in admitted["ice_servers"] if s["urls"][0].startswith("turn:")]
+        assert len(turn) == 1, admitted["ice_servers"]
         (entry,) = turn
         url = urlsplit(entry["urls"][0].replace("turn:", "turn://", 1))
         address = (url.hostname or "", url.port or 3478)

@@ -107,7 +107,8 @@ class Admission:
     client_id: str
     role: p.Role
     expires_at: float = float("inf")
-    """When the invite (or its session) expires: no resume ticket outlives it."""
+    """When the invite (or its session) expires: no resume ticket and no TURN
+    credential outlives it."""
 
 
 class Hub:
@@ -372,6 +373,7 @@ class Hub:
             epoch=epoch or 0,
             issued=verified.issued if verified else math.inf,
             relay_only=bool(relay_only),
+            valid_until=admission.expires_at,
         )
         await self._apply(room, outputs)
 

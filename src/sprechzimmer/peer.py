@@ -476,6 +476,8 @@ class _Peer:
     async def _on_welcome(self, message: Mapping[str, Any]) -> None:
         role = message.get("role")
         self.result.role = role if role in ("therapist", "client") else None
+        # With TURN credentials only inside a call (a seat taken back while
+        # admitted); otherwise STUN alone, until ``admitted`` brings them.
         self._ice = _rtc_configuration(message.get("ice_servers"))
         interval = message.get("heartbeat_interval")
         if isinstance(interval, int | float) and 0.5 <= interval <= 3600:

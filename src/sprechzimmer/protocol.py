@@ -248,6 +248,8 @@ class Welcome:
     session: str
     client_id: str | None
     ice_servers: list[IceServerInfo]
+    """With TURN credentials only while the client is admitted (a seat taken back
+    during a call); otherwise the STUN servers alone."""
     heartbeat_interval: float
     polite: bool
     resume: str
@@ -255,6 +257,9 @@ class Welcome:
     admitted: bool
     resumed: bool = False
     """The seat was taken back with its ticket: keep the running call as it is."""
+    relay_urls: list[str] = field(default_factory=list)
+    """The TURN URLs the server offers, without credentials: whether relay-only and
+    compatibility mode can work, known before a call; never an ICE server."""
 
 
 @dataclass(frozen=True)
@@ -351,7 +356,7 @@ class Error:
 
     @classmethod
     def of(cls, error: SprechzimmerError) -> Error:
-        return cls(error.code, error.sentence.en, error.sentence.de, error.fatal)
+        return cls(error.code, error.say().en, error.say().de, error.fatal)
 
 
 ServerMessage = Union[  # noqa: UP007

@@ -211,6 +211,9 @@ class Member:
     """In a rebuilt room: only a ticket issued at or after this (its last join) claims it."""
     pending: list[p.ServerMessage] = field(default_factory=list)
     """Relayed to it while away; sent when it is back."""
+    valid_until: float = math.inf
+    """When the admission of its browser ends (its link or its session expires, Unix
+    seconds): TURN credentials minted for it expire then at the latest."""
 
     @property
     def present(self) -> bool:
@@ -344,6 +347,7 @@ class Room:
         epoch: int = 0,
         issued: float = math.inf,
         relay_only: bool = False,
+        valid_until: float = math.inf,
     ) -> list[Output]:
         """An authenticated socket asks for ``role``'s place.
 
@@ -351,7 +355,9 @@ class Room:
         its MAC and expiry), None without one; ``new_resume`` a fresh nonce and
         ``ticket`` the ticket that carries it (the nonce itself when omitted).
         ``epoch`` is the key epoch the browser is in, when it resumes (0: it has no
-        live call, e.g. after a reload); ``issued`` when the presented ticket was issued.
+        live call, e.g. after a reload); ``issued`` when the presented ticket was issued;
+        ``valid_until`` when the browser's admission ends (the earlier of its link's
+        and its session's expiry): no TURN credential of this seat outlives it.
         """
         if self.state is CallState.CLOSED:
             return [Close(conn, Forbidden.close_code or 4003, Forbidden("session closed"))]
@@ -361,6 +367,7 @@ class Room:
             if relay_only and role is Role.THERAPIST:
                 # A rebuilt room forgot the therapist's choice; it can only turn it on.
                 self.relay_requested = True
+            current.valid_until = valid_until
             return self._resume(conn, current, new_resume, ticket, epoch, now)
         out: list[Output] = []
         if current is not None and not current.present and role is Role.THERAPIST:
@@ -381,7 +388,8 @@ class Room:
             if not returning:
                 self.admitted_resume = None
                 self._transition(CallState.WAITING)
-        self.members[role] = Member(conn, role, new_resume, now)
+        member = Member(conn, role, new_resume, now, valid_until=valid_until)
+        self.members[role] = member
         out.append(Record(role, EventKind.JOINED, now))
         if role is Role.CLIENT and self.state is CallState.ADMITTED:
             # The admitted browser is back after the grace: on record again, so
@@ -394,7 +402,7 @@ class Room:
         admitted = self.state is CallState.ADMITTED
         if role is Role.CLIENT and admitted:
             self.admitted_resume = new_resume
-        out.append(Send(conn, self._welcome(role, ticket, now, resumed=False)))
+        out.append(Send(conn, self._welcome(member, ticket, now, resumed=False)))
         other_conn = other.conn if other is not None else None
         if role is Role.CLIENT and not admitted:
             out.append(Send(conn, p.Waiting()))
@@ -412,19 +420,21 @@ class Room:
             self.call_pending = True
         return out
 
-    def _welcome(self, role: Role, ticket: str, now: float, *, resumed: bool) -> p.Welcome:
+    def _welcome(self, member: Member, ticket: str, now: float, *, resumed: bool) -> p.Welcome:
+        role = member.role
         admitted = self.state is CallState.ADMITTED
         return p.Welcome(
             role=role,
             session=self.session_id,
             client_id=self.client_id if role is Role.THERAPIST else None,
-            # TURN credentials only for those admitted: a waiting client
-            # gets none, so a copied link yields no relay access.
+            # TURN credentials only inside a call (a seat taken back during
+            # one): neither a therapist alone nor a waiting client gets any, so
+            # an opened or copied link alone yields no relay access. ``admitted``
+            # brings them when the call starts.
             ice_servers=(
-                self.config.ice.servers_for(self.session_id, role, now)
-                if role is Role.THERAPIST or admitted
-                else []
+                self._servers_for(member, now) if admitted else self.config.ice.public_servers()
             ),
+            relay_urls=self.config.ice.relay_urls(),
             heartbeat_interval=self.config.heartbeat_interval,
             polite=role is Role.CLIENT,
             resume=ticket,
@@ -451,7 +461,7 @@ class Room:
             self.admitted_resume = new_resume
         self.epoch = max(self.epoch, epoch)
         log.info("room: %s resumed its seat", member.role.value)
-        out.append(Send(conn, self._welcome(member.role, ticket, now, resumed=True)))
+        out.append(Send(conn, self._welcome(member, ticket, now, resumed=True)))
         other = self._present(member.role.other)
         if member.role is Role.CLIENT and self.state is not CallState.ADMITTED:
             out.append(Send(conn, p.Waiting()))
@@ -714,7 +724,7 @@ class Room:
             Send(
                 m.conn,
                 p.Admitted(
-                    ice_servers=self.config.ice.servers_for(self.session_id, m.role, now),
+                    ice_servers=self._servers_for(m, now),
                     ice_transport_policy=policy,
                     epoch=self.epoch,
                     rekey_interval=self.config.rekey_interval,
@@ -726,6 +736,13 @@ class Room:
             for m in self._ordered()
             if m.conn is not None
         ]
+
+    def _servers_for(self, member: Member, now: float) -> list[p.IceServerInfo]:
+        """Fresh ICE servers for one member of a call: TURN credentials of its own,
+        valid for ``turn_ttl`` and never after its admission ends."""
+        return self.config.ice.servers_for(
+            self.session_id, member.role, now, valid_until=member.valid_until
+        )
 
     def _ordered(self) -> list[Member]:
         return [self.members[r] for r in (Role.THERAPIST, Role.CLIENT) if r in self.members]

@@ -1,11 +1,14 @@
 """Our own TURN relay: short-lived credentials, the hardened coturn config, the region rule.
 
 The server holds coturn's shared secret (``use-auth-secret``, the TURN REST
-API) and mints for each admitted participant a username ``<expiry>:<label>``
-and the password ``base64(HMAC-SHA1(secret, username))``; coturn accepts it
-only until the expiry. The label is an HMAC of session, role and time, so
-coturn's logs cannot be linked to a session without the secret. Nothing
-long-lived ever reaches a browser.
+API) and mints for each participant of a starting call a username
+``<expiry>:<label>`` and the password ``base64(HMAC-SHA1(secret, username))``;
+coturn accepts it only until the expiry, which is ``turn_ttl`` from now at the
+most and never later than the participant's own admission (its invite link and
+its session) ends. The label is an HMAC of session, role and time, so coturn's
+logs cannot be linked to a session without the secret. Nothing long-lived ever
+reaches a browser, and nobody outside a call gets credentials at all: before
+that a browser learns only which relay URLs exist (``relay_urls``).
 
 Everything here but ``EmbeddedTurn`` is pure: time is passed in.
 """
@@ -17,6 +20,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import math
 import secrets
 import shutil
 import signal
@@ -100,7 +104,12 @@ def is_denied(address: str) -> bool:
 
 def rest_credentials(secret: str, label: str, now: float, ttl: int) -> tuple[str, str]:
     """TURN REST API username and password, valid until ``now + ttl``."""
-    username = f"{int(now) + ttl}:{label}"
+    return rest_credentials_until(secret, label, int(now) + ttl)
+
+
+def rest_credentials_until(secret: str, label: str, expiry: int) -> tuple[str, str]:
+    """TURN REST API username and password, valid until ``expiry`` (Unix seconds)."""
+    username = f"{expiry}:{label}"
     mac = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
     return username, base64.b64encode(mac).decode()
 
@@ -118,7 +127,15 @@ class IceServerSpec:
 
     @property
     def is_turn(self) -> bool:
-        return any(u.startswith(("turn:", "turns:")) for u in self.urls)
+        return any(_is_turn_url(u) for u in self.urls)
+
+    @property
+    def stun_urls(self) -> list[str]:
+        return [u for u in self.urls if u.lower().startswith(("stun:", "stuns:"))]
+
+
+def _is_turn_url(url: str) -> bool:
+    return url.lower().startswith(("turn:", "turns:"))
 
 
 @dataclass(frozen=True)
@@ -130,7 +147,21 @@ class IcePolicy:
     ttl: int = 3 * 3600
     relay_only: bool = False
 
-    def servers_for(self, session_id: str, role: Role, now: float) -> list[IceServerInfo]:
+    def servers_for(
+        self, session_id: str, role: Role, now: float, *, valid_until: float = math.inf
+    ) -> list[IceServerInfo]:
+        """The servers for one member's call, TURN with credentials of its own.
+
+        They expire ``ttl`` seconds from now, and never after ``valid_until``
+        (the member's admission: its link and its session): a leaked link
+        must not buy relay time beyond its own life. A member whose admission
+        ends now or earlier gets no TURN credentials, only the STUN URLs.
+        """
+        expiry = int(now) + self.ttl
+        if valid_until < expiry:
+            expiry = math.floor(valid_until)
+        if expiry <= now:
+            return self.public_servers()
         out = []
         for spec in self.servers:
             if spec.auth == "rest":
@@ -139,13 +170,25 @@ class IcePolicy:
                     f"{session_id}:{role.value}:{int(now)}".encode(),
                     hashlib.sha256,
                 ).hexdigest()[:16]
-                username, credential = rest_credentials(self.secret, label, now, self.ttl)
+                username, credential = rest_credentials_until(self.secret, label, expiry)
                 out.append(IceServerInfo(list(spec.urls), username, credential))
             elif spec.auth == "static":
                 out.append(IceServerInfo(list(spec.urls), spec.username, spec.credential))
             else:
                 out.append(IceServerInfo(list(spec.urls)))
         return out
+
+    def public_servers(self) -> list[IceServerInfo]:
+        """What a member outside a call may know of the servers: their STUN URLs.
+
+        No credentials and no TURN URL (a browser refuses a TURN URL without
+        credentials), so nothing here opens the relay."""
+        return [IceServerInfo(urls) for s in self.servers if (urls := s.stun_urls)]
+
+    def relay_urls(self) -> list[str]:
+        """The TURN URLs offered, without credentials: enough for a page to know
+        whether relay-only or compatibility mode could work, not to use the relay."""
+        return [u for s in self.servers for u in s.urls if _is_turn_url(u)]
 
     @property
     def has_turn(self) -> bool:

@@ -8,6 +8,8 @@ import {
   iceConfiguration,
   isTcpTurnUrl,
   isTurnUrl,
+  offersCompat,
+  offersRelay,
 } from '../../src/sprechzimmer/static/js/ice.js';
 
 // What the server hands out with a full TURN setup (see turn.py / docs/protocol.md).
@@ -91,5 +93,23 @@ test('never a server that was not given', () => {
       const given = servers.flatMap((s) => s.urls);
       for (const url of urls) assert.ok(given.includes(url), url);
     }
+  }
+});
+
+test('what the welcome offers, before any credentials: relay-only and compat availability', () => {
+  // `welcome.relay_urls`: TURN URLs only, no credentials (docs/protocol.md).
+  const offered = FULL[0].urls.filter(isTurnUrl);
+  assert.equal(offersRelay(offered), true);
+  assert.equal(offersCompat(offered), true);
+  assert.equal(offersRelay(['turn:turn.example.org:3478?transport=udp']), true);
+  assert.equal(offersCompat(['turn:turn.example.org:3478?transport=udp']), false, 'UDP only: no compat mode');
+  assert.equal(offersRelay([]), false);
+  assert.equal(offersCompat([]), false);
+  assert.equal(offersRelay(['stun:turn.example.org:3478']), false);
+  // The same answers as for the servers of a call that carry these URLs.
+  for (const urls of [offered, ['turn:t:3478'], ['turns:t:443'], []]) {
+    const servers = urls.length ? [{ urls, username: 'u', credential: 'c' }] : [];
+    assert.equal(offersRelay(urls), hasTurn(servers), urls.join());
+    assert.equal(offersCompat(urls), compatAvailable(servers), urls.join());
   }
 });

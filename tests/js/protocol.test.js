@@ -14,22 +14,32 @@ import {
 const SESSION = '0123456789abcdef0123456789abcdef';
 const TOKEN = 'A'.repeat(21) + '_-' + 'b'.repeat(20);
 
+// Outside a call: STUN alone, and which relays exist (no credentials).
 const welcome = {
   type: 'welcome',
   role: 'therapist',
   session: SESSION,
   client_id: 'K-2041',
-  ice_servers: [{ urls: ['turn:turn.example.org:3478?transport=udp'], username: '1700000000:x', credential: 'c2VjcmV0' }],
+  ice_servers: [{ urls: ['stun:turn.example.org:3478'] }],
   heartbeat_interval: 15,
   polite: false,
   resume: 'r'.repeat(43),
   peer_present: false,
   admitted: false,
+  relay_urls: ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:443?transport=tcp'],
 };
 
 const validServerMessages = [
   welcome,
-  { ...welcome, role: 'client', client_id: null, ice_servers: [], polite: true },
+  { ...welcome, role: 'client', client_id: null, ice_servers: [], polite: true, relay_urls: [] },
+  // A seat taken back during a call: its own fresh credentials.
+  {
+    ...welcome,
+    ice_servers: [{ urls: ['turn:turn.example.org:3478?transport=udp'], username: '1700000000:x', credential: 'c2VjcmV0' }],
+    peer_present: true,
+    admitted: true,
+    resumed: true,
+  },
   { type: 'waiting' },
   { type: 'knock' },
   { type: 'knock-cancelled' },
@@ -67,6 +77,11 @@ test('unknown fields from a newer server are dropped, not fatal', () => {
   assert.deepEqual(decoded, { type: 'pong' });
 });
 
+test('a welcome without relay_urls (an older server) still decodes', () => {
+  const { relay_urls: _, ...older } = welcome;
+  assert.deepEqual(decodeServerMessage(JSON.stringify(older)), older);
+});
+
 test('an ice server url given as one string becomes a list', () => {
   const decoded = decodeServerMessage(JSON.stringify({ ...welcome, ice_servers: [{ urls: 'stun:192.0.2.1:3478' }] }));
   assert.equal(decoded.type, 'welcome');
@@ -85,6 +100,11 @@ const invalidServerFrames = {
   'bool as string': JSON.stringify({ type: 'peer-joined', role: 'client', admitted: 'true' }),
   'negative heartbeat': JSON.stringify({ ...welcome, heartbeat_interval: -1 }),
   'http ice server': JSON.stringify({ ...welcome, ice_servers: [{ urls: ['https://example.org/'] }] }),
+  'relay_urls not a list': JSON.stringify({ ...welcome, relay_urls: 'turn:turn.example.org' }),
+  'relay_urls with a stun url': JSON.stringify({ ...welcome, relay_urls: ['stun:turn.example.org:3478'] }),
+  'relay_urls with an http url': JSON.stringify({ ...welcome, relay_urls: ['https://turn.example.org/'] }),
+  'relay_urls with a server object': JSON.stringify({ ...welcome, relay_urls: [{ urls: ['turn:x'], username: 'u', credential: 'c' }] }),
+  'relay_urls with a url too long': JSON.stringify({ ...welcome, relay_urls: ['turn:' + 'x'.repeat(512)] }),
   'sdp too long': JSON.stringify({ type: 'offer', sdp: 'x'.repeat(60001), from: 'client' }),
   'frame too large': JSON.stringify({ type: 'pong', pad: 'x'.repeat(70000) }),
   'admitted without its configuration': JSON.stringify({ type: 'admitted' }),

@@ -12,7 +12,7 @@ import { loadInvite, saveInvite } from './invite.js';
 import { SignalingClient, signalingUrl } from './signaling.js';
 import { RECOVERABLE_ERRORS } from './protocol.js';
 import { PeerSession } from './peer.js';
-import { compatAvailable, hasTurn, iceConfiguration } from './ice.js';
+import { compatAvailable, hasTurn, iceConfiguration, offersCompat, offersRelay } from './ice.js';
 import { RecoveryPolicy } from './recovery.js';
 import { pathLabelKey } from './stats.js';
 import { acquireMedia, listDevices, stopStream, watchLevel } from './devices.js';
@@ -160,7 +160,14 @@ let lastPath = { path: null, relayProtocol: null };
 /** What the server gave for the current (or next) call: ICE servers and policy. */
 /** @type {IceSettings} */
 let iceSettings = { servers: [], policy: 'all' };
-/** Whether we know the ICE servers yet (a waiting client does not). */
+/**
+ * The TURN URLs the server offers (`welcome.relay_urls`), without credentials:
+ * whether relay-only and compatibility mode can work, known before a call.
+ * Never handed to a peer connection; credentials come only with `admitted`.
+ * @type {string[]}
+ */
+let relayUrls = [];
+/** Whether we know what the server offers yet (before the first welcome we do not). */
 let iceKnown = false;
 /** Compatibility mode as chosen (by the person, or by recovery); kept per tab and session. */
 let compatWanted = false;
@@ -401,25 +408,27 @@ function join(invite) {
     welcome = w;
     role = w.role;
     admitted = w.admitted;
+    relayUrls = w.relay_urls ?? [];
+    iceKnown = true;
     if (w.resumed && w.peer_present && peer && !peer.closed) {
       // Our seat was taken back with the ticket (a broken line, a server restart,
       // another process): the call never needed the server, it goes on as it is.
-      if (w.role === 'therapist' || w.admitted) iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
+      // Inside a call the welcome brings fresh credentials for a later restart.
+      if (w.admitted) iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
       // Tell the (possibly new) server what our media is doing now; it records
       // only a change from what it has on file.
       mediaReported = 'unknown';
       reportMedia(peer.pc.connectionState === 'connected' ? 'connected' : 'disconnected');
       serverAway = false;
+      renderNetworkControls();
       if (status === 'in-call') setStatus('in-call', say('call.inCall'));
       else updateCallStatus();
       return;
     }
 
-    // A waiting client gets no ICE servers; `admitted` brings them.
-    if (w.role === 'therapist' || w.admitted) {
-      iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
-      iceKnown = true;
-    }
+    // TURN credentials only inside a call: `admitted` brings them (a welcome
+    // outside one has STUN alone, of no use before a call).
+    if (w.admitted) iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
     ui.relayOnlyBox.hidden = w.role !== 'therapist';
     renderNetworkControls();
     if (w.role === 'therapist' && w.client_id) {
@@ -971,7 +980,7 @@ function freshConnection() {
 }
 
 function onCompatClick() {
-  if (!compatAvailable(iceSettings.servers)) return;
+  if (!offersCompat(relayUrls)) return;
   switchCompat(!compatWanted, false);
 }
 
@@ -1007,7 +1016,7 @@ function relayOnlyShown() {
 }
 
 function onRelayOnlyClick() {
-  if (role !== 'therapist' || !hasTurn(iceSettings.servers)) return;
+  if (role !== 'therapist' || !offersRelay(relayUrls)) return;
   const enabled = !relayOnlyShown();
   if (!signaling?.send({ type: 'relay-only', enabled })) return;
   clearRelayPending();
@@ -1031,7 +1040,9 @@ function clearRelayPending() {
 }
 
 function renderNetworkControls() {
-  const compatOk = compatAvailable(iceSettings.servers);
+  // What the server offers, not what the current call got: the controls are
+  // there before a call, when no credentials are.
+  const compatOk = offersCompat(relayUrls);
   const compatOn = compatOk && compatWanted;
   ui.compat.disabled = !compatOk;
   ui.compat.setAttribute('aria-pressed', String(compatOn));
@@ -1043,7 +1054,7 @@ function renderNetworkControls() {
   ui.compatHelp.textContent = t(help);
   ui.compat.title = t(iceKnown && !compatOk ? 'call.compatUnavailable' : 'call.compatHelp');
 
-  const turn = hasTurn(iceSettings.servers);
+  const turn = offersRelay(relayUrls);
   const shown = relayOnlyShown();
   ui.relayOnly.disabled = !turn;
   ui.relayOnly.setAttribute('aria-pressed', String(shown));

@@ -1,8 +1,12 @@
 // Which ICE servers and which transport policy a peer connection gets.
 //
 // The servers come only from the server (`admitted.ice_servers`, or
-// `welcome.ice_servers` before admission); this module only ever narrows that
-// list, it never adds a server. In particular never a public STUN server.
+// `welcome.ice_servers` of a seat taken back during a call); this module only
+// ever narrows that list, it never adds a server. In particular never a public
+// STUN server. Before a call the page knows only which relay URLs the server
+// offers (`welcome.relay_urls`, no credentials): enough to tell whether
+// relay-only and compatibility mode could work (`offersRelay`, `offersCompat`),
+// never a server for a peer connection.
 //
 // Compatibility mode is for networks that block UDP (some clinics, hotels,
 // company networks): relay-only, through TURN over TCP or TLS, which looks
@@ -72,6 +76,23 @@ export function isTcpTurnUrl(url) {
  */
 export function hasTurn(servers) {
   return servers.some((s) => s.urls.some(isTurnUrl));
+}
+
+/**
+ * Whether the server offers a TURN relay, from `welcome.relay_urls`.
+ * @param {readonly string[]} urls
+ */
+export function offersRelay(urls) {
+  return urls.some(isTurnUrl);
+}
+
+/**
+ * Whether the server offers a relay that compatibility mode can use (TURN over
+ * TCP or TLS), from `welcome.relay_urls`.
+ * @param {readonly string[]} urls
+ */
+export function offersCompat(urls) {
+  return urls.some(isTcpTurnUrl);
 }
 
 /**

@@ -13,6 +13,8 @@ export const MAX_SDP = 60000;
 export const MAX_CANDIDATE = 1024;
 export const MAX_SDP_MID = 64;
 export const MAX_RESUME = 128;
+/** Longest STUN/TURN URL we take from the server. */
+export const MAX_ICE_URL = 512;
 
 /** @typedef {'therapist' | 'client'} Role */
 /** @typedef {'hangup' | 'disconnected' | 'timeout'} LeaveReason */
@@ -89,14 +91,16 @@ export const MAX_RESUME = 128;
  * @property {Role} role
  * @property {string} session
  * @property {string | null} client_id therapist only, else null
- * @property {IceServer[]} ice_servers the only ICE servers we may use (empty: host candidates only;
- *   always empty for a client that is not admitted)
+ * @property {IceServer[]} ice_servers the ICE servers for a call we take back (empty: host
+ *   candidates only); TURN credentials only while the client is admitted, else STUN alone
  * @property {number} heartbeat_interval seconds between our pings
  * @property {boolean} polite client true, therapist false
  * @property {string} resume ticket to send in the next `hello` of this tab
  * @property {boolean} peer_present
  * @property {boolean} admitted
  * @property {boolean} [resumed] our seat was taken back with the ticket: keep the call as it is
+ * @property {string[]} [relay_urls] the TURN URLs the server offers, without credentials: only
+ *   to know whether relay-only and compatibility mode can work; never an ICE server
  */
 /** @typedef {{type: 'waiting'}} WaitingMessage to the client */
 /** @typedef {{type: 'knock'}} KnockMessage to the therapist */
@@ -362,7 +366,7 @@ function iceServers(v, where) {
     if (!Array.isArray(urls) || urls.length === 0) throw new ProtocolError(`${at}.urls: expected a list`);
     for (const [j, url] of urls.entries()) {
       // Only TURN/STUN URLs: anything else (http:, javascript:) is not an ICE server.
-      if (typeof url !== 'string' || !/^(stun|stuns|turn|turns):/.test(url) || url.length > 512) {
+      if (typeof url !== 'string' || !/^(stun|stuns|turn|turns):/.test(url) || url.length > MAX_ICE_URL) {
         throw new ProtocolError(`${at}.urls[${j}]: expected a stun:/turn: URL`);
       }
     }
@@ -372,6 +376,17 @@ function iceServers(v, where) {
     if (s.credential !== undefined && s.credential !== null) out.credential = /** @type {string} */ (str(512)(s.credential, `${at}.credential`));
     return out;
   });
+}
+
+/** @type {Check} */
+function turnUrls(v, where) {
+  if (!Array.isArray(v)) throw new ProtocolError(`${where}: expected a list`);
+  for (const [i, url] of v.entries()) {
+    if (typeof url !== 'string' || !/^turns?:/i.test(url) || url.length > MAX_ICE_URL) {
+      throw new ProtocolError(`${where}[${i}]: expected a turn: URL`);
+    }
+  }
+  return /** @type {string[]} */ ([...v]);
 }
 
 /** @param {unknown} v @returns {boolean} */
@@ -432,6 +447,7 @@ const SERVER_SCHEMA = {
     peer_present: bool,
     admitted: bool,
     'resumed?': bool,
+    'relay_urls?': turnUrls,
   },
   waiting: {},
   knock: {},
