@@ -19,8 +19,8 @@ from starlette.testclient import TestClient
 from sprechzimmer import billing
 from sprechzimmer.app import create_app
 from sprechzimmer.billing import Month, SessionLine
+from sprechzimmer.events import EventKind
 from sprechzimmer.protocol import Role
-from sprechzimmer.room import EventKind
 from sprechzimmer.store import EventInfo, Store
 from sprechzimmer.tokens import digest
 

@@ -18,9 +18,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from sprechzimmer import protocol as p
 from sprechzimmer.app import create_app
+from sprechzimmer.events import EventKind
 from sprechzimmer.protocol import Role
 from sprechzimmer.ratelimit import TokenBucket
-from sprechzimmer.room import EventKind, Record, Room, RoomConfig
+from sprechzimmer.room import BillingEvent, Room, RoomConfig
 from sprechzimmer.store import Store
 
 from .conftest import make_settings
@@ -69,11 +70,11 @@ def test_media_flapping_is_recorded_once_per_debounce_and_the_last_state_wins() 
     r.join(1, Role.THERAPIST, None, "rt", 0.0)
     r.join(2, Role.CLIENT, None, "rc", 0.0)
     r.receive(1, p.Admit(), 0.0)
-    records: list[Record] = []
+    records: list[BillingEvent] = []
     state = p.MediaState.CONNECTED
     for i in range(100):  # 100 toggles within one second
         out = r.receive(2, p.Media(state), i / 100)
-        records += [o for o in out if isinstance(o, Record)]
+        records += [o for o in out if isinstance(o, BillingEvent)]
         state = (
             p.MediaState.DISCONNECTED if state is p.MediaState.CONNECTED else p.MediaState.CONNECTED
         )
@@ -81,16 +82,16 @@ def test_media_flapping_is_recorded_once_per_debounce_and_the_last_state_wins() 
     # The last report (disconnected, at 0.99 s) goes on file when the debounce is over.
     assert r.next_deadline() == 2.0
     out = r.tick(2.0)
-    assert [(o.kind, o.at) for o in out if isinstance(o, Record)] == [
+    assert [(o.kind, o.at) for o in out if isinstance(o, BillingEvent)] == [
         (EventKind.MEDIA_DISCONNECTED, 0.99)
     ]
     # A loss still waiting for the debounce counts from when it was reported.
     r.receive(2, p.Media(p.MediaState.CONNECTED), 3.0)  # pending until 4.0
     out = r.tick(4.0)
-    assert [o.kind for o in out if isinstance(o, Record)] == [EventKind.MEDIA_CONNECTED]
+    assert [o.kind for o in out if isinstance(o, BillingEvent)] == [EventKind.MEDIA_CONNECTED]
     r.receive(2, p.Media(p.MediaState.DISCONNECTED), 4.5)
     out = r.receive(2, p.Bye(), 5.0)
-    assert [(o.kind, o.at) for o in out if isinstance(o, Record)] == [
+    assert [(o.kind, o.at) for o in out if isinstance(o, BillingEvent)] == [
         (EventKind.MEDIA_DISCONNECTED, 4.5),
         (EventKind.LEFT, 5.0),
     ]

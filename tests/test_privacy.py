@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import MetaData, Table, inspect, select
 
 from sprechzimmer import privacy
+from sprechzimmer.events import EventKind
 from sprechzimmer.protocol import Role
-from sprechzimmer.room import EventKind
 from sprechzimmer.store import EventInfo, Store
 from sprechzimmer.tokens import digest
 

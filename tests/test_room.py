@@ -13,12 +13,12 @@ from sprechzimmer import protocol as p
 from sprechzimmer.errors import InvalidState
 from sprechzimmer.protocol import LeaveReason, Role
 from sprechzimmer.room import (
+    BillingEvent,
     CallState,
     Close,
     EventKind,
     HeldSeat,
     Output,
-    Record,
     Room,
     RoomConfig,
     Send,
@@ -47,7 +47,7 @@ def closed(outputs: list[Output]) -> dict[int, int]:
 
 
 def recorded(outputs: list[Output]) -> list[tuple[Role, EventKind]]:
-    return [(o.role, o.kind) for o in outputs if isinstance(o, Record)]
+    return [(o.role, o.kind) for o in outputs if isinstance(o, BillingEvent)]
 
 
 def in_call(config: RoomConfig | None = None) -> Room:
@@ -206,7 +206,7 @@ def test_an_away_member_leaves_after_the_grace_as_of_when_it_went() -> None:
     assert r.tick(4.0 + grace) == []
     out = r.tick(4.0 + grace + 0.5)
     assert sent(out, C) == [p.PeerLeft(Role.THERAPIST, LeaveReason.DISCONNECTED)]
-    assert [(o.role, o.kind, o.at) for o in out if isinstance(o, Record)] == [
+    assert [(o.role, o.kind, o.at) for o in out if isinstance(o, BillingEvent)] == [
         (Role.THERAPIST, EventKind.MEDIA_DISCONNECTED, 4.0),
         (Role.THERAPIST, EventKind.LEFT, 4.0),
     ]
@@ -325,7 +325,7 @@ def test_a_rebuilt_room_gives_each_ticket_its_seat_back_silently() -> None:
     r2 = room(PATIENT)
     r2.restore(seats, epoch=1, now=50.0, last_event_at=40.0)
     out = r2.tick(50.0 + r2.config.resume_grace + 1)
-    assert {(o.role, o.kind, o.at) for o in out if isinstance(o, Record)} == {
+    assert {(o.role, o.kind, o.at) for o in out if isinstance(o, BillingEvent)} == {
         (Role.THERAPIST, EventKind.MEDIA_DISCONNECTED, 40.0),
         (Role.THERAPIST, EventKind.LEFT, 40.0),
         (Role.CLIENT, EventKind.MEDIA_DISCONNECTED, 40.0),
@@ -643,7 +643,7 @@ def test_a_new_tab_of_the_therapist_takes_its_away_seat() -> None:
     r.receive(T, p.Media(p.MediaState.CONNECTED), 3.0)
     r.disconnect(T, 4.0)  # the tab was closed
     out = r.join(X, Role.THERAPIST, None, "rt2", 9.0)  # reopened from the dashboard
-    assert [(o.kind, o.at) for o in out if isinstance(o, Record)] == [
+    assert [(o.kind, o.at) for o in out if isinstance(o, BillingEvent)] == [
         (EventKind.MEDIA_DISCONNECTED, 4.0),
         (EventKind.LEFT, 4.0),
         (EventKind.JOINED, 9.0),

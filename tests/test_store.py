@@ -11,10 +11,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from sprechzimmer import protocol as p
+from sprechzimmer.events import EventKind
 from sprechzimmer.migrate import downgrade, upgrade
 from sprechzimmer.protocol import Role
 from sprechzimmer.quality import Sample
-from sprechzimmer.room import EventKind
 from sprechzimmer.store import Base, EventInfo, SessionState, Store, quality_samples
 
 NOW = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from .events import EventKind
 from .protocol import Role
-from .room import EventKind
 
 DEFAULT_TOLERANCE = dt.timedelta(seconds=30)
 CSV_COLUMNS = ("session_id", "client_id", "date", "billable_minutes", "billable_seconds")

@@ -254,6 +254,14 @@ class InvalidState(InternalError):
     """An illegal state transition: a bug in our own code."""
 
 
+def close_code(error: SprechzimmerError | None) -> int:
+    """The WebSocket close code for ending a socket with ``error``; None is a normal
+    close (1000). The one place that turns the table above into a number."""
+    if error is None:
+        return 1000
+    return error.close_code if error.close_code is not None else InternalError.close_code or 1011
+
+
 def error_body(error: SprechzimmerError) -> dict[str, object]:
     """The JSON body of an HTTP error response."""
     return {

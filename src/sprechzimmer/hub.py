@@ -51,17 +51,24 @@ from starlette.concurrency import run_in_threadpool
 from . import protocol as p
 from . import tickets
 from .backplane import BackplaneDown, Embedded, Op, RedisBackplane
-from .errors import Forbidden, ProtocolError, ServerBusy, SlowDown, SprechzimmerError
+from .errors import (
+    Forbidden,
+    ProtocolError,
+    ServerBusy,
+    SlowDown,
+    SprechzimmerError,
+    close_code,
+)
+from .events import EventKind
 from .metrics import Counters, Live
 from .outbox import Outbox, OutboxLimits, Socket
 from .quality import Sample, SampleBuffer, new_call_id, next_hour
 from .ratelimit import RateLimiter
 from .room import (
+    BillingEvent,
     Close,
     ConnId,
-    EventKind,
     Output,
-    Record,
     Room,
     RoomConfig,
     Send,
@@ -550,7 +557,7 @@ class Hub:
         events = [
             EventInfo(room.session_id, o.role, o.kind, dt.datetime.fromtimestamp(o.at, dt.UTC))
             for o in outputs
-            if isinstance(o, Record)
+            if isinstance(o, BillingEvent)
         ]
         if events:
             stored = self._event_counts.get(room.session_id, 0)
@@ -591,8 +598,8 @@ class Hub:
             match out:
                 case Send(conn, message):
                     self._send(conn, p.encode_bytes(message))
-                case Close(conn, code, error):
-                    self._close(conn, code, error)
+                case Close(conn, error):
+                    self._close(conn, close_code(error), error)
 
     def _send(self, conn: ConnId, data: bytes) -> None:
         outbox = self._sockets.get(conn)
@@ -668,7 +675,7 @@ class Hub:
                     await self.detach(conn, refused=True)
                     if process is not None:
                         said = p.encode(p.Error.of(error))
-                        self.backplane.post(process, ["c", conn, error.close_code or 1011, said])
+                        self.backplane.post(process, ["c", conn, close_code(error), said])
                 except Exception:
                     log.exception("signaling: internal error, proxied")
         finally:
@@ -739,7 +746,7 @@ class Hub:
         if room is None:
             return
         log.info("room: its session was deleted; closing it")
-        self._deliver([o for o in room.revoke(self.clock()) if not isinstance(o, Record)])
+        self._deliver([o for o in room.revoke(self.clock()) if not isinstance(o, BillingEvent)])
         self._forget(session_id, 4003)
 
     async def watch(self) -> None:

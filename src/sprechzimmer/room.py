@@ -2,7 +2,7 @@
 
 A ``Room`` takes what happened (a member joined, a message arrived, a socket
 closed, time passed) together with the current time, and returns what must be
-done: messages to send, sockets to close, billing events to record. It does no
+done: messages to send, sockets to close, billing events to keep. It does no
 I/O, reads no clock and keeps no secret but the in-memory resume secrets that
 let a participant take its place back. It never sees media or key material.
 The random id of the running call (for anonymous quality samples) goes out
@@ -44,7 +44,9 @@ from .errors import (
     Replaced,
     SprechzimmerError,
     Timeout,
+    close_code,
 )
+from .events import EventKind
 from .protocol import LeaveReason, Role
 from .quality import MIN_INTERVAL as QUALITY_MIN_INTERVAL
 from .quality import new_call_id
@@ -83,16 +85,6 @@ _ALLOWED: dict[CallState, frozenset[CallState]] = {
 _ADMISSION = (CallState.WAITING, CallState.ADMITTED)
 
 
-class EventKind(enum.StrEnum):
-    """Billing events; the only facts about a call that are stored."""
-
-    JOINED = "joined"
-    ADMITTED = "admitted"
-    MEDIA_CONNECTED = "media_connected"
-    MEDIA_DISCONNECTED = "media_disconnected"
-    LEFT = "left"
-
-
 # --- outputs ----------------------------------------------------------------
 
 
@@ -106,15 +98,21 @@ class Send:
 
 @dataclass(frozen=True)
 class Close:
-    """Close a socket; with ``error`` set, an ``error`` message goes out first."""
+    """Close a socket; with ``error`` set, an ``error`` message goes out first and the
+    close code is the error's, else it is a normal close."""
 
     conn: ConnId
-    code: int
     error: SprechzimmerError | None = None
+
+    @property
+    def code(self) -> int:
+        return close_code(self.error)
 
 
 @dataclass(frozen=True)
-class Record:
+class BillingEvent:
+    """A connection event to keep for billing (never anything of the call itself)."""
+
     role: Role
     kind: EventKind
     at: float
@@ -130,7 +128,7 @@ class StoreSample:
     at: float
 
 
-Output = Send | Close | Record | StoreSample
+Output = Send | Close | BillingEvent | StoreSample
 
 
 @dataclass(frozen=True)
@@ -360,7 +358,7 @@ class Room:
         and its session's expiry): no TURN credential of this seat outlives it.
         """
         if self.state is CallState.CLOSED:
-            return [Close(conn, Forbidden.close_code or 4003, Forbidden("session closed"))]
+            return [Close(conn, Forbidden("session closed"))]
         ticket = ticket or new_resume
         current = self.members.get(role)
         if current is not None and resume is not None and current.claimed_by(resume, issued):
@@ -378,7 +376,7 @@ class Room:
             # A copied link, a second tab, or an old ticket: the client's seat stays
             # with its holder, also while its socket is away (until the grace is over).
             log.info("room: refused occupied %s seat", role.value)
-            return [Close(conn, Occupied.close_code or 4009, Occupied(role.value))]
+            return [Close(conn, Occupied(role.value))]
         if role is Role.CLIENT and self.state is CallState.ADMITTED:
             returning = (
                 resume is not None
@@ -390,11 +388,11 @@ class Room:
                 self._transition(CallState.WAITING)
         member = Member(conn, role, new_resume, now, valid_until=valid_until)
         self.members[role] = member
-        out.append(Record(role, EventKind.JOINED, now))
+        out.append(BillingEvent(role, EventKind.JOINED, now))
         if role is Role.CLIENT and self.state is CallState.ADMITTED:
             # The admitted browser is back after the grace: on record again, so
             # that a rebuilt room knows it as admitted too.
-            out.append(Record(role, EventKind.ADMITTED, now))
+            out.append(BillingEvent(role, EventKind.ADMITTED, now))
         other = self.members.get(role.other)
 
         if role is Role.CLIENT and self.state is CallState.IDLE:
@@ -451,7 +449,7 @@ class Room:
         if member.conn is not None:
             # The same browser on a new socket: the old one goes, without a
             # peer-left, because nobody left.
-            out.append(Close(member.conn, Replaced.close_code or 4009, Replaced()))
+            out.append(Close(member.conn, Replaced()))
         member.conn = conn
         member.resume = new_resume
         member.last_seen = now
@@ -520,7 +518,7 @@ class Room:
             case p.Quality():
                 return self._quality(conn, member, message, now)
             case p.Bye():
-                return self._leave(role, now, LeaveReason.HANGUP, Close(conn, 1000))
+                return self._leave(role, now, LeaveReason.HANGUP, Close(conn))
             case p.Hello():
                 return self._refuse(conn, role, now, "second hello")
         raise InvalidState(f"unhandled message {type(message).__name__}")
@@ -557,7 +555,7 @@ class Room:
                     # Billing ends where we last knew of the member, not now.
                     out += self._leave(role, member.gone_at, member.away_reason, None)
             elif member.conn is not None and now - member.last_seen > limit:
-                out.append(Close(member.conn, Timeout.close_code or 4408, Timeout()))
+                out.append(Close(member.conn, Timeout()))
                 out += self._gone(role, now, LeaveReason.TIMEOUT)
         for member in self.members.values():
             debounced = now - member.media_recorded_at >= self.config.media_debounce
@@ -577,11 +575,13 @@ class Room:
         for role, member in list(self.members.items()):
             del self.members[role]
             if member.conn is not None:
-                out.append(Close(member.conn, Forbidden.close_code or 4003, Forbidden("revoked")))
+                out.append(Close(member.conn, Forbidden("revoked")))
             at = now if member.present else min(member.gone_at, now)
             if member.media is p.MediaState.CONNECTED:
-                out.append(Record(role, EventKind.MEDIA_DISCONNECTED, member.disconnected_at(at)))
-            out.append(Record(role, EventKind.LEFT, at))
+                out.append(
+                    BillingEvent(role, EventKind.MEDIA_DISCONNECTED, member.disconnected_at(at))
+                )
+            out.append(BillingEvent(role, EventKind.LEFT, at))
         self.admitted_resume = None
         if self.state is not CallState.CLOSED:
             self._transition(CallState.CLOSED)
@@ -595,7 +595,7 @@ class Room:
         member.media_recorded_at = now
         connected = member.media is p.MediaState.CONNECTED
         kind = EventKind.MEDIA_CONNECTED if connected else EventKind.MEDIA_DISCONNECTED
-        return [Record(member.role, kind, at)]
+        return [BillingEvent(member.role, kind, at)]
 
     def _admit(self, conn: ConnId, role: Role, now: float) -> list[Output]:
         if role is not Role.THERAPIST:
@@ -605,7 +605,7 @@ class Room:
             return [Send(conn, p.Error.of(NoPeer()))]
         self._transition(CallState.ADMITTED)
         self.admitted_resume = self.members[Role.CLIENT].resume
-        out: list[Output] = [Record(Role.CLIENT, EventKind.ADMITTED, now)]
+        out: list[Output] = [BillingEvent(Role.CLIENT, EventKind.ADMITTED, now)]
         return out + self._start_call(now)
 
     def _decline(self, conn: ConnId, role: Role, now: float) -> list[Output]:
@@ -616,7 +616,7 @@ class Room:
             return [Send(conn, p.Error.of(NoPeer()))]
         return [
             Send(client.conn, p.Declined()),
-            *self._leave(Role.CLIENT, now, LeaveReason.HANGUP, Close(client.conn, 1000)),
+            *self._leave(Role.CLIENT, now, LeaveReason.HANGUP, Close(client.conn)),
         ]
 
     def _relay(self, conn: ConnId, role: Role, message: p.Relayable, now: float) -> list[Output]:
@@ -666,7 +666,7 @@ class Room:
 
     def _refuse(self, conn: ConnId, role: Role, now: float, why: str) -> list[Output]:
         log.info("room: refused %s from %s", why, role.value)
-        close = Close(conn, NotAllowed.close_code or 4003, NotAllowed(why))
+        close = Close(conn, NotAllowed(why))
         return self._leave(role, now, LeaveReason.DISCONNECTED, close, refused=True)
 
     def _leave(
@@ -684,8 +684,10 @@ class Room:
         self.relayed = None
         out: list[Output] = [] if close is None else [close]
         if member.media is p.MediaState.CONNECTED:
-            out.append(Record(role, EventKind.MEDIA_DISCONNECTED, member.disconnected_at(now)))
-        out.append(Record(role, EventKind.LEFT, now))
+            out.append(
+                BillingEvent(role, EventKind.MEDIA_DISCONNECTED, member.disconnected_at(now))
+            )
+        out.append(BillingEvent(role, EventKind.LEFT, now))
         other = self.members.get(role.other)
         was_waiting = role is Role.CLIENT and self.state is CallState.WAITING
         # Admission ends with a hang-up, a decline or a refusal; it survives a lost

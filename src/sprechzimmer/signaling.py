@@ -30,6 +30,7 @@ from .errors import (
     ServerBusy,
     SlowDown,
     SprechzimmerError,
+    close_code,
     error_body,
 )
 from .hub import Hub, Pending
@@ -314,7 +315,7 @@ class SignalingConnection:
             if not self._lost:
                 with contextlib.suppress(Exception):  # the socket may be gone meanwhile
                     await self.socket.send_text(p.encode_bytes(p.Error.of(error)))
-                    await self.socket.close(error.close_code or 1011)
+                    await self.socket.close(close_code(error))
         finally:
             await self._finish()
 

@@ -48,9 +48,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from .events import EventKind
 from .protocol import Role
 from .quality import Sample, retention_cutoff
-from .room import EventKind
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
