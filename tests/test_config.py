@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from sprechzimmer.config import ConfigError, load_settings
+from sprechzimmer.outbox import OutboxLimits
+from sprechzimmer.room import RoomConfig
+from sprechzimmer.turn import IcePolicy
 
 
 @pytest.mark.parametrize(
@@ -71,3 +74,29 @@ def test_serve_refuses_to_start_on_a_wrong_value(tmp_path: Path) -> None:
         "sprechzimmer: SPRECHZIMMER_TOKEN_TTL is invalid: Input should be a valid integer, "
         "unable to parse string as an integer."
     ]
+
+
+def test_rooms_and_outboxes_get_the_settings_by_name_with_one_set_of_defaults() -> None:
+    defaults = load_settings()
+    assert defaults.room_config(IcePolicy()) == RoomConfig()
+    assert defaults.outbox_limits() == OutboxLimits()
+    # Each value lands in its own field: neighbours of one type cannot swap.
+    chosen = load_settings(
+        max_bitrate_kbps=3000,
+        relay_max_bitrate_kbps=900,
+        heartbeat_interval=7.0,
+        resume_grace=70.0,
+        media_debounce=3.0,
+        rekey_interval=300.0,
+        max_events_per_session=5000,
+        send_queue_frames=300,
+        send_queue_bytes=3 << 20,
+        send_timeout=9.0,
+    )
+    room = chosen.room_config(IcePolicy())
+    assert (room.max_bitrate_kbps, room.relay_max_bitrate_kbps) == (3000, 900)
+    assert (room.heartbeat_interval, room.resume_grace, room.media_debounce) == (7.0, 70.0, 3.0)
+    assert (room.rekey_interval, room.max_events) == (300.0, 5000)
+    assert chosen.outbox_limits() == OutboxLimits(
+        send_timeout=9.0, max_frames=300, max_bytes=3 << 20
+    )

@@ -19,6 +19,7 @@ from sprechzimmer.config import Settings
 from sprechzimmer.hub import Admission, Hub
 from sprechzimmer.metrics import Counters, Histogram, Live, render
 from sprechzimmer.quality import hour_of
+from sprechzimmer.room import RoomConfig
 from sprechzimmer.store import Store, quality_samples
 
 from .conftest import make_settings
@@ -260,7 +261,11 @@ async def test_hub_counts_rekeys_and_writes_finished_hours(
     start = dt.datetime(2026, 12, 5, 9, 59, 0, tzinfo=dt.UTC).timestamp()
     now = [start]
     ids = iter(["first-call", "second-call"])
-    hub = Hub(store, rekey_interval=20.0, clock=lambda: now[0], call_ids=lambda: next(ids))
+    hub = Hub(
+        store,
+        room=RoomConfig(rekey_interval=20.0, call_ids=lambda: next(ids)),
+        clock=lambda: now[0],
+    )
     t, c = hub.attach(FakeSocket()), hub.attach(FakeSocket())
     await hub.join(t, Admission(invite.session, "K-1", p.Role.THERAPIST), None)
     await hub.join(c, Admission(invite.session, "K-1", p.Role.CLIENT), None)

@@ -22,7 +22,6 @@ from .errors import InternalError, InvalidInput, SprechzimmerError, error_body
 from .httplimits import BodyLimit
 from .hub import Hub
 from .metrics import metrics_endpoint
-from .outbox import OutboxLimits
 from .ratelimit import Backoff, RateLimiter
 from .signaling import signaling_endpoint
 from .store import PurgeCounts, Store
@@ -108,22 +107,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     secret_key = settings.effective_secret_key()
     hub = Hub(
         store,
-        heartbeat_interval=settings.heartbeat_interval,
-        ice=ice,
-        rekey_interval=settings.rekey_interval,
-        e2ee_required=settings.e2ee_required,
-        max_bitrate_kbps=settings.max_bitrate_kbps,
-        relay_max_bitrate_kbps=settings.relay_max_bitrate_kbps,
+        room=settings.room_config(ice),
         keep_quality=settings.quality_retention_days > 0,
-        resume_grace=settings.resume_grace,
         seat_joins=settings.seat_joins,
-        media_debounce=settings.media_debounce,
-        max_events_per_session=settings.max_events_per_session,
         ticket_key=ticket_key(secret_key),
         backplane=RedisBackplane(settings.redis_url) if settings.redis_url else Embedded(),
-        outbox=OutboxLimits(
-            settings.send_timeout, settings.send_queue_frames, settings.send_queue_bytes
-        ),
+        outbox=settings.outbox_limits(),
     )
 
     @asynccontextmanager

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .outbox import OutboxLimits
 from .quality import MAX_RETENTION_DAYS
+from .room import RoomConfig
 from .turn import IcePolicy, IceServerSpec, check_url, regions_outside
 
 ENV_PREFIX = "SPRECHZIMMER_"
@@ -87,7 +89,7 @@ class Settings(BaseSettings):
     auth_deadline: Annotated[float, Field(gt=0, le=60)] = 5.0
     """Seconds an unauthenticated WebSocket may stay open before ``hello``."""
 
-    heartbeat_interval: Annotated[float, Field(gt=0, le=300)] = 10.0
+    heartbeat_interval: Annotated[float, Field(gt=0, le=300)] = RoomConfig.heartbeat_interval
     """Seconds between the browsers' pings; silence for three of them ends a member."""
 
     max_message_bytes: Annotated[int, Field(ge=4096, le=1 << 20)] = 65536
@@ -102,10 +104,10 @@ class Settings(BaseSettings):
     seat_joins: Annotated[int, Field(ge=2, le=10_000)] = 20
     """Joins of one seat (a session's therapist or client) per minute; more are refused."""
 
-    media_debounce: Annotated[float, Field(ge=0, le=60)] = 2.0
+    media_debounce: Annotated[float, Field(ge=0, le=60)] = RoomConfig.media_debounce
     """Seconds: a member's media changes are recorded at most this often (the last one wins)."""
 
-    max_events_per_session: Annotated[int, Field(ge=100, le=1_000_000)] = 2000
+    max_events_per_session: Annotated[int, Field(ge=100, le=1_000_000)] = RoomConfig.max_events
     """Billing events stored per session at most; beyond it the session records nothing."""
 
     max_pending_sockets: Annotated[int, Field(ge=1, le=100_000)] = 256
@@ -117,17 +119,17 @@ class Settings(BaseSettings):
     header_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
     """Seconds a client may take to send a request's headers."""
 
-    resume_grace: Annotated[float, Field(ge=5, le=3600)] = 60.0
+    resume_grace: Annotated[float, Field(ge=5, le=3600)] = RoomConfig.resume_grace
     """Seconds a member whose socket went keeps its seat for its browser to come back."""
 
-    send_timeout: Annotated[float, Field(ge=0.5, le=120)] = 10.0
+    send_timeout: Annotated[float, Field(ge=0.5, le=120)] = OutboxLimits.send_timeout
     """Seconds one outgoing frame may wait for a socket; a socket that does not read
     is dropped after it."""
 
-    send_queue_frames: Annotated[int, Field(ge=16, le=100_000)] = 256
+    send_queue_frames: Annotated[int, Field(ge=16, le=100_000)] = OutboxLimits.max_frames
     """Frames that may wait for one socket; more and the socket is dropped."""
 
-    send_queue_bytes: Annotated[int, Field(ge=1 << 16, le=1 << 28)] = 4 << 20
+    send_queue_bytes: Annotated[int, Field(ge=1 << 16, le=1 << 28)] = OutboxLimits.max_bytes
     """Bytes that may wait for one socket; more and the socket is dropped."""
 
     login_attempts: Annotated[int, Field(ge=1, le=1000)] = 5
@@ -159,7 +161,7 @@ class Settings(BaseSettings):
     relay_only: bool = False
     """All media through the relay, so that neither side learns the other's address."""
 
-    rekey_interval: Annotated[float, Field(ge=2, le=3600)] = 600.0
+    rekey_interval: Annotated[float, Field(ge=2, le=3600)] = RoomConfig.rekey_interval
     """Seconds between frame-key renewals the server asks the two browsers for."""
 
     e2ee_required: bool = True
@@ -173,10 +175,12 @@ class Settings(BaseSettings):
 
     embedded_turn_port: Annotated[int, Field(ge=1, le=65535)] = 3478
 
-    max_bitrate_kbps: Annotated[int, Field(ge=100, le=100_000)] = 2500
+    max_bitrate_kbps: Annotated[int, Field(ge=100, le=100_000)] = RoomConfig.max_bitrate_kbps
     """Cap on each outgoing video stream, in kbit/s, sent to the browsers with ``admitted``."""
 
-    relay_max_bitrate_kbps: Annotated[int, Field(ge=100, le=100_000)] = 1000
+    relay_max_bitrate_kbps: Annotated[int, Field(ge=100, le=100_000)] = (
+        RoomConfig.relay_max_bitrate_kbps
+    )
     """The lower cap while a call goes through the TURN relay (relay bandwidth costs)."""
 
     quality_retention_days: int = 90
@@ -264,6 +268,28 @@ class Settings(BaseSettings):
             secret=secret or self.turn_secret,
             ttl=self.turn_ttl,
             relay_only=self.relay_only,
+        )
+
+    def room_config(self, ice: IcePolicy) -> RoomConfig:
+        """What every room of this deployment is told (by name: two ``int`` caps
+        side by side must not be swappable)."""
+        return RoomConfig(
+            heartbeat_interval=self.heartbeat_interval,
+            ice=ice,
+            rekey_interval=self.rekey_interval,
+            e2ee_required=self.e2ee_required,
+            max_bitrate_kbps=self.max_bitrate_kbps,
+            relay_max_bitrate_kbps=self.relay_max_bitrate_kbps,
+            resume_grace=self.resume_grace,
+            media_debounce=self.media_debounce,
+            max_events=self.max_events_per_session,
+        )
+
+    def outbox_limits(self) -> OutboxLimits:
+        return OutboxLimits(
+            send_timeout=self.send_timeout,
+            max_frames=self.send_queue_frames,
+            max_bytes=self.send_queue_bytes,
         )
 
     @property

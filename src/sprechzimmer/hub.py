@@ -62,7 +62,7 @@ from .errors import (
 from .events import EventKind
 from .metrics import Counters, Live
 from .outbox import Outbox, OutboxLimits, Socket
-from .quality import Sample, SampleBuffer, new_call_id, next_hour
+from .quality import Sample, SampleBuffer, next_hour
 from .ratelimit import RateLimiter
 from .room import (
     BillingEvent,
@@ -77,7 +77,6 @@ from .room import (
 )
 from .store import EventInfo, SessionState, Store
 from .tokens import digest, looks_like_session_id, looks_like_token
-from .turn import IcePolicy
 
 log = logging.getLogger(__name__)
 
@@ -123,37 +122,17 @@ class Hub:
         self,
         store: Store,
         *,
-        heartbeat_interval: float = 10.0,
-        ice: IcePolicy | None = None,
-        rekey_interval: float = 600.0,
-        e2ee_required: bool = True,
-        max_bitrate_kbps: int = 2500,
-        relay_max_bitrate_kbps: int = 1000,
+        room: RoomConfig | None = None,
         keep_quality: bool = True,
         outbox: OutboxLimits | None = None,
-        resume_grace: float = 60.0,
         seat_joins: int = 20,
-        media_debounce: float = 2.0,
-        max_events_per_session: int = 2000,
         ticket_key: bytes | None = None,
-        call_ids: Callable[[], str] = new_call_id,
         clock: Callable[[], float] = time.time,
         backplane: Embedded | RedisBackplane | None = None,
     ) -> None:
         self.store = store
         self.backplane = backplane or Embedded()
-        self.room_config = RoomConfig(
-            heartbeat_interval=heartbeat_interval,
-            ice=ice or IcePolicy(),
-            rekey_interval=rekey_interval,
-            e2ee_required=e2ee_required,
-            max_bitrate_kbps=max_bitrate_kbps,
-            relay_max_bitrate_kbps=relay_max_bitrate_kbps,
-            resume_grace=resume_grace,
-            media_debounce=media_debounce,
-            max_events=max_events_per_session,
-            call_ids=call_ids,
-        )
+        self.room_config = room or RoomConfig()
         self.ticket_key = ticket_key or tickets.ticket_key(secrets.token_urlsafe(32))
         """Signs resume tickets; the same in every process (from the secret key)."""
         self.clock = clock

@@ -36,12 +36,12 @@ class Socket(Protocol):
         """Drop the connection now, without a close handshake (the peer does not read)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OutboxLimits:
     send_timeout: float = 10.0
     """Seconds one frame may wait for the socket to take it."""
     max_frames: int = 256
-    max_bytes: int = 1 << 20
+    max_bytes: int = 4 << 20
 
 
 class Outbox:
