@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-server
 
 .PHONY: install run test check pytest jstest bench bench-signaling clean
 
@@ -11,6 +12,13 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	touch $@ $(RUN_STAMP)
+
+# The server alone: no test tools, no aiortc (a test environment has it all already).
+$(RUN_STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -18,7 +26,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 ## Run the service on its embedded defaults (SQLite in ./data, in-process hub).
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(VENV)/bin/sprechzimmer serve --demo
 
 ## Lint and type checks: ruff, mypy --strict, tsc --checkJs.

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from sprechzimmer import audit
+from sprechzimmer.tools import audit
 from sprechzimmer.app import create_app, security_headers
 from sprechzimmer.config import load_settings
 from sprechzimmer.store import Store

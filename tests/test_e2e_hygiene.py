@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sprechzimmer.audit import header_problems
+from sprechzimmer.tools.audit import header_problems
 from tests.support.chromium import launch_chromium
 from tests.test_e2e_call import (
     WAIT_MS,

@@ -1,6 +1,6 @@
 """The real-parts test support works: namespaces, Chromium inside one, aiortc inside one.
 
-Also drives headless peers (``sprechzimmer.peer``) through a tiny fake signaling
+Also drives headless peers (``sprechzimmer.tools.peer``) through a tiny fake signaling
 relay inside a namespace, which checks the peer's side of docs/protocol.md
 without the real server: two headless peers with each other, and a headless
 client with Chromium as therapist (Chromium trickles its candidates).
@@ -125,10 +125,10 @@ async def test_chromium_in_netns(tmp_path: Path) -> None:
 AIORTC_LOOPBACK = """
 import asyncio, json, sys, time
 from aiortc import RTCConfiguration, RTCPeerConnection
-from sprechzimmer.peer import PatternVideoTrack, ToneAudioTrack
+from sprechzimmer.tools.peer import PatternVideoTrack, ToneAudioTrack
 
 async def main():
-    config = RTCConfiguration(iceServers=[])  # never None: see sprechzimmer.peer
+    config = RTCConfiguration(iceServers=[])  # never None: see sprechzimmer.tools.peer
     a, b = RTCPeerConnection(config), RTCPeerConnection(config)
     counts = {"audio": 0, "video": 0}
     tasks = []
@@ -238,7 +238,7 @@ import asyncio, json, sys
 from websockets.asyncio.server import serve
 from websockets.datastructures import Headers
 from websockets.http11 import Response
-from sprechzimmer.peer import PeerOptions, run_peer
+from sprechzimmer.tools.peer import PeerOptions, run_peer
 
 SESSION, T_TOKEN, C_TOKEN = sys.argv[1], sys.argv[2], sys.argv[3]
 TIMEOUT, DURATION, MODE = float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]

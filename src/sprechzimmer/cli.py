@@ -507,11 +507,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["peer"]:
-        from .peer import main as peer_main
-
+        try:
+            from .tools.peer import main as peer_main
+        except ImportError as missing:
+            # The server's own install leaves out aiortc and PyAV on purpose.
+            print(
+                f"sprechzimmer peer needs the optional extra 'peer' ({missing.name} is missing): "
+                "pip install 'sprechzimmer[peer]'",
+                file=sys.stderr,
+            )
+            return 2
         return peer_main(argv[1:])
     if argv[:1] == ["audit"]:
-        from .audit import main as audit_main
+        from .tools.audit import main as audit_main
 
         return audit_main(argv[1:])
     args = build_parser().parse_args(argv)
