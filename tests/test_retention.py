@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from sprechzimmer import protocol as p
-from sprechzimmer.app import purge_once, purge_periodically
 from sprechzimmer.billing import retention_cutoff
 from sprechzimmer.config import ConfigError, Settings
 from sprechzimmer.events import EventKind
 from sprechzimmer.protocol import Role
 from sprechzimmer.quality import Sample
+from sprechzimmer.retention import purge_once, purge_periodically
 from sprechzimmer.store import EventInfo, PurgeCounts, Store
 from sprechzimmer.tokens import digest
 

@@ -330,9 +330,9 @@ async def delete_session(session_id: str, therapist: Therapist, request: Request
 
 
 def _month_report(store: Store, settings: Settings, therapist_id: int, month: billing.Month) -> str:
-    bounds = month.bounds(settings.zone)
-    found = store.billing_sessions(bounds.start, bounds.end, therapist_id=therapist_id)
-    lines = billing.month_report(found, month, settings.zone, settings.reconnect_tolerance)
+    lines = billing.therapist_month(
+        store, therapist_id, month, settings.zone, settings.reconnect_tolerance
+    )
     return billing.to_csv(lines)
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -15,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, accounts, api, billing
+from . import __version__, accounts, api
 from .backplane import Embedded, RedisBackplane
 from .config import Settings
 from .errors import InternalError, InvalidInput, SprechzimmerError, error_body
@@ -23,8 +21,9 @@ from .httplimits import BodyLimit
 from .hub import Hub
 from .metrics import metrics_endpoint
 from .ratelimit import Backoff, RateLimiter
+from .retention import purge_periodically
 from .signaling import signaling_endpoint
-from .store import PurgeCounts, Store
+from .store import Store
 from .tickets import ticket_key
 from .turn import EmbeddedTurn
 
@@ -32,8 +31,6 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 TOTAL_LOGIN_FACTOR = 20
-PURGE_INTERVAL = 3600.0
-"""Seconds between two deletions of data past its retention (tokens, sessions, samples)."""
 
 # No inline scripts or styles, nothing from another origin (issue 6 deepens this).
 CSP = (
@@ -55,39 +52,6 @@ def security_headers(settings: Settings) -> dict[str, str]:
     if settings.secure_cookies:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     return headers
-
-
-def purge_once(store: Store, settings: Settings, now: dt.datetime) -> PurgeCounts:
-    """Delete everything past its retention: expired tokens, idle sessions, old samples."""
-    counts = store.purge(
-        now,
-        billing.retention_cutoff(now, settings.billing_retention_days),
-        settings.quality_retention_days,
-    )
-    if any(dataclasses.astuple(counts)):
-        log.info(
-            "purged %d expired token(s), %d session(s) with %d event(s) idle for more than "
-            "%d days, %d quality sample(s) older than %d days",
-            counts.tokens,
-            counts.sessions,
-            counts.events,
-            settings.billing_retention_days,
-            counts.quality_samples,
-            settings.quality_retention_days,
-        )
-    return counts
-
-
-async def purge_periodically(
-    store: Store, settings: Settings, interval: float = PURGE_INTERVAL
-) -> None:
-    """Purge (``purge_once``) now, then every ``interval`` seconds."""
-    while True:
-        try:
-            await asyncio.to_thread(purge_once, store, settings, dt.datetime.now(dt.UTC))
-        except Exception:  # try again next time; the service goes on
-            log.exception("purging data past its retention failed")
-        await asyncio.sleep(interval)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:

@@ -295,6 +295,27 @@ def month_report(
     return sorted(lines, key=lambda line: (line.date, line.session_id))
 
 
+class SessionSource(Protocol):
+    """Where the sessions of a month come from (``store.Store`` is one)."""
+
+    def billing_sessions(
+        self, start: dt.datetime, end: dt.datetime, therapist_id: int | None = None
+    ) -> Iterable[SessionEvents]: ...
+
+
+def therapist_month(
+    source: SessionSource,
+    therapist_id: int,
+    month: Month,
+    zone: ZoneInfo,
+    tolerance: dt.timedelta = DEFAULT_TOLERANCE,
+) -> list[SessionLine]:
+    """One therapist's report of ``month``: the API's CSV and the CLI's export."""
+    bounds = month.bounds(zone)
+    found = source.billing_sessions(bounds.start, bounds.end, therapist_id=therapist_id)
+    return month_report(found, month, zone, tolerance)
+
+
 def monthly_totals(
     sessions: Iterable[SessionEvents], zone: ZoneInfo, tolerance: dt.timedelta = DEFAULT_TOLERANCE
 ) -> dict[Month, int]:

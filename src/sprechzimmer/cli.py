@@ -256,7 +256,7 @@ def cmd_turn_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    from .app import purge_once
+    from .retention import purge_once
 
     counts = purge_once(_store(settings), settings, _now())
     print(f"{counts.tokens} expired token(s) deleted")
@@ -287,9 +287,9 @@ def cmd_billing_export(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(error)) from None
     store = _store(settings)
     therapist = _therapist(store, args.therapist)
-    bounds = month.bounds(settings.zone)
-    found = store.billing_sessions(bounds.start, bounds.end, therapist_id=therapist.id)
-    lines = billing.month_report(found, month, settings.zone, settings.reconnect_tolerance)
+    lines = billing.therapist_month(
+        store, therapist.id, month, settings.zone, settings.reconnect_tolerance
+    )
     if args.csv:
         sys.stdout.write(billing.to_csv(lines))
         return 0
