@@ -48,6 +48,11 @@
 // compared the codes), {type:'e2ee-unsupported'} (either side: no frame
 // encryption on this connection; the headless peer sends it).
 
+import { concatBytes, equalBytes, hkdfSha256 } from './bytes.js';
+
+// e2ee-session.js compares the commitment with it.
+export { equalBytes };
+
 /** @typedef {Uint8Array<ArrayBuffer>} Bytes */
 /** @typedef {'therapist' | 'client'} Role */
 
@@ -98,13 +103,6 @@ export function fromBase64(text) {
   return toBase64(out) === text ? out : null;
 }
 
-/** @param {Uint8Array} a @param {Uint8Array} b */
-export function equalBytes(a, b) {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i += 1) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
-}
 
 // ---------------------------------------------------------------------------
 // Data-channel messages
@@ -264,16 +262,6 @@ function lengthPrefixed(bytes) {
   return out;
 }
 
-/** @param {Uint8Array[]} parts @returns {Bytes} */
-function concat(parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * @typedef {object} TranscriptInput
@@ -292,14 +280,14 @@ function concat(parts) {
 export function transcriptBytes(input) {
   const epoch = new Uint8Array(8);
   new DataView(epoch.buffer).setBigUint64(0, BigInt(epochField(input.epoch, 'epoch')));
-  return concat([
+  return concatBytes(
     lengthPrefixed(encoder.encode(TRANSCRIPT_LABEL)),
     epoch,
     lengthPrefixed(encoder.encode(input.therapistFingerprint)),
     lengthPrefixed(encoder.encode(input.clientFingerprint)),
     lengthPrefixed(input.therapistPub),
     lengthPrefixed(input.clientPub),
-  ]);
+  );
 }
 
 /**
@@ -319,13 +307,7 @@ export async function transcriptHash(input) {
  * @returns {Promise<Bytes>}
  */
 export async function hkdf(ikm, salt, info, length) {
-  const key = await crypto.subtle.importKey('raw', new Uint8Array(ikm), 'HKDF', false, ['deriveBits']);
-  const bits = await crypto.subtle.deriveBits(
-    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(salt), info: encoder.encode(info) },
-    key,
-    length * 8,
-  );
-  return new Uint8Array(bits);
+  return hkdfSha256(ikm, salt, encoder.encode(info), length);
 }
 
 /**

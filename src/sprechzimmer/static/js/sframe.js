@@ -11,6 +11,11 @@
 // 9605 and draft-barnes-sframe-iana-256) are here because they cost little
 // and let us check the whole of the RFC's test vectors.
 
+import { concatBytes, equalBytes, hkdfExpand, hkdfExtract } from './bytes.js';
+
+// framing.js and the tests know these from here.
+export { concatBytes, hkdfExpand, hkdfExtract };
+
 /** @typedef {Uint8Array<ArrayBuffer>} Bytes */
 
 /**
@@ -213,71 +218,6 @@ export function decodeHeader(bytes) {
 // Key derivation (RFC 9605 §4.4.2)
 
 /**
- * @param {Uint8Array[]} parts
- * @returns {Bytes}
- */
-export function concatBytes(...parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-/**
- * @param {'SHA-256' | 'SHA-512'} hash
- * @param {Bytes} key non-empty
- * @param {Bytes} data
- * @returns {Promise<Bytes>}
- */
-async function hmac(hash, key, data) {
-  const cryptoKey = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash }, false, ['sign']);
-  return new Uint8Array(await crypto.subtle.sign('HMAC', cryptoKey, data));
-}
-
-/**
- * HKDF-Extract (RFC 5869).
- * @param {'SHA-256' | 'SHA-512'} hash
- * @param {Uint8Array} salt
- * @param {Uint8Array} ikm
- * @returns {Promise<Bytes>}
- */
-export async function hkdfExtract(hash, salt, ikm) {
-  // An empty salt means HashLen zero bytes (RFC 5869 §2.2). WebCrypto will
-  // not import an empty HMAC key; HMAC pads keys with zeros, so both agree.
-  const hashLength = hash === 'SHA-256' ? 32 : 64;
-  const key = salt.length ? new Uint8Array(salt) : new Uint8Array(hashLength);
-  return hmac(hash, key, new Uint8Array(ikm));
-}
-
-/**
- * HKDF-Expand (RFC 5869).
- * @param {'SHA-256' | 'SHA-512'} hash
- * @param {Uint8Array} prk
- * @param {Uint8Array} info
- * @param {number} length
- * @returns {Promise<Bytes>}
- */
-export async function hkdfExpand(hash, prk, info, length) {
-  const hashLength = hash === 'SHA-256' ? 32 : 64;
-  if (!Number.isInteger(length) || length < 1 || length > 255 * hashLength) {
-    throw new RangeError('HKDF-Expand length out of range');
-  }
-  const key = await crypto.subtle.importKey('raw', new Uint8Array(prk), { name: 'HMAC', hash }, false, ['sign']);
-  const out = new Uint8Array(length);
-  /** @type {Uint8Array} */
-  let block = EMPTY;
-  for (let i = 1, offset = 0; offset < length; i += 1) {
-    block = new Uint8Array(await crypto.subtle.sign('HMAC', key, concatBytes(block, info, Uint8Array.of(i))));
-    out.set(block.subarray(0, length - offset), offset);
-    offset += block.length;
-  }
-  return out;
-}
-
-/**
  * The HKDF-Expand labels of §4.4.2: the ASCII text, the KID as 8 bytes and
  * the cipher suite as 2 bytes, both big-endian.
  * @param {number} suiteId
@@ -333,19 +273,6 @@ export function frameNonce(salt, ctr) {
  * @property {(nonce: Bytes, aad: Bytes, plaintext: Bytes) => Promise<Bytes>} seal ciphertext || tag
  * @property {(nonce: Bytes, aad: Bytes, ciphertext: Bytes) => Promise<Bytes>} open throws SFrameError 'auth-failed'
  */
-
-/**
- * Compares without an early exit, so timing does not tell how much of a
- * forged tag was right.
- * @param {Uint8Array} a
- * @param {Uint8Array} b
- */
-function equalBytes(a, b) {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i += 1) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
-}
 
 /**
  * The AEAD of a cipher suite keyed with sframe_key (for the CTR suites:
