@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from ..config import ENV_PREFIX, ConfigError, Settings, load_settings
-from ..quality import MAX_RETENTION_DAYS
-from ..turn import Address, denied_ranges, regions_outside
+from ...config import ENV_PREFIX, ConfigError, Settings, load_settings
+from ...quality import MAX_RETENTION_DAYS
+from ...turn import Address, denied_ranges, regions_outside
 
 FETCH_TIMEOUT = 10.0
 """Seconds one request to the service may take."""
@@ -733,7 +733,7 @@ def check_endpoints(base: str, fetch: Fetch) -> list[Check]:
 
 
 def allowed_schema() -> dict[str, set[str]]:
-    from ..store import Base
+    from ...store import Base
 
     schema = {name: {c.name for c in table.columns} for name, table in Base.metadata.tables.items()}
     schema["alembic_version"] = {"version_num"}
