@@ -35,6 +35,7 @@ check: install
 	$(VENV)/bin/ruff format --check --no-cache src tests bench
 	$(VENV)/bin/mypy
 	npx --no-install tsc -p tsconfig.json
+	npx --no-install tsc -p tsconfig.worker.json
 
 jstest: node_modules/.installed
 	node --test tests/js/

@@ -27,13 +27,15 @@ import {
   toBase64,
   transcriptHash,
 } from './e2ee.js';
+import { toWorker } from './worker-messages.js';
 
 /** @typedef {import('./e2ee.js').E2eeState} E2eeState */
 /** @typedef {import('./e2ee.js').AgreementAction} AgreementAction */
 /** @typedef {import('./e2ee.js').DebugSwitches} DebugSwitches */
 /** @typedef {import('./e2ee.js').FallbackReason} FallbackReason */
 /** @typedef {import('./e2ee.js').Ephemeral} Ephemeral */
-/** @typedef {import('./e2ee-worker.js').Counters} WorkerCounters */
+/** @typedef {import('./worker-messages.js').Counters} WorkerCounters */
+/** @typedef {import('./worker-messages.js').WorkerToPage} WorkerToPage */
 /** @typedef {Omit<WorkerCounters, 'encryptFailures'>} Counters */
 
 /**
@@ -207,7 +209,7 @@ export class E2eeSession {
           /** @type {unknown} */ (target)
         );
         const { readable, writable } = t.createEncodedStreams();
-        worker.postMessage({ type: 'streams', side, kind, readable, writable }, [readable, writable]);
+        toWorker(worker, { type: 'streams', side, kind, readable, writable }, [readable, writable]);
       }
     } catch (err) {
       this.#log(`e2ee: cannot attach ${side} transform: ${err}`);
@@ -266,7 +268,7 @@ export class E2eeSession {
     const id = this.#nextRequest++;
     return new Promise((resolve) => {
       this.#counterRequests.set(id, resolve);
-      worker.postMessage({ type: 'counters', id });
+      toWorker(worker, { type: 'counters', id });
       setTimeout(() => {
         if (this.#counterRequests.delete(id)) resolve(structuredClone(NO_COUNTERS));
       }, 2000);
@@ -294,12 +296,13 @@ export class E2eeSession {
 
   /** @param {unknown} data */
   #fromWorker(data) {
-    const m = /** @type {Record<string, any>} */ (data ?? {});
+    // Only our own worker posts here.
+    const m = /** @type {WorkerToPage} */ (data);
     if (m.type === 'counters') {
       const resolve = this.#counterRequests.get(m.id);
       this.#counterRequests.delete(m.id);
       if (resolve) {
-        const { encryptFailures: _unused, ...counters } = /** @type {WorkerCounters} */ (m.counters);
+        const { encryptFailures: _unused, ...counters } = m.counters;
         resolve(counters);
       }
     } else if (m.type === 'installed' || m.type === 'install-failed') {
@@ -365,13 +368,13 @@ export class E2eeSession {
         await this.#derive(action.epoch, action.peerPub, action.commit);
         break;
       case 'use-send-key':
-        this.#worker?.postMessage({ type: 'use-send-key', kid: action.epoch });
+        if (this.#worker) toWorker(this.#worker, { type: 'use-send-key', kid: action.epoch });
         break;
       case 'remove-receive-key':
-        this.#worker?.postMessage({ type: 'remove-receive-key', kid: action.epoch });
+        if (this.#worker) toWorker(this.#worker, { type: 'remove-receive-key', kid: action.epoch });
         break;
       case 'passthrough':
-        this.#worker?.postMessage({ type: 'mode', mode: 'passthrough' });
+        if (this.#worker) toWorker(this.#worker, { type: 'mode', mode: 'passthrough' });
         break;
       case 'end-media':
         this.#onEndMedia(action.reason);
@@ -449,8 +452,8 @@ export class E2eeSession {
     const worker = this.#worker;
     if (!worker || this.#closed) return;
     const installed = new Promise((resolve) => this.#installed.set(epoch, () => resolve(undefined)));
-    worker.postMessage({ type: 'send-key', kid: epoch, key: keys.send }, [keys.send.buffer]);
-    worker.postMessage({ type: 'receive-key', kid: epoch, key: keys.receive }, [keys.receive.buffer]);
+    toWorker(worker, { type: 'send-key', kid: epoch, key: keys.send }, [keys.send.buffer]);
+    toWorker(worker, { type: 'receive-key', kid: epoch, key: keys.receive }, [keys.receive.buffer]);
     await installed;
     this.#run(this.#agreement.derived(epoch, sas, now()));
   }

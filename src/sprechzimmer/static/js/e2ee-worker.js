@@ -12,21 +12,17 @@
 // explicit `passthrough` (the operator allows DTLS-SRTP-only calls and the
 // peer cannot do frame encryption) lets frames through unchanged.
 //
-// Page -> worker messages:
-//   {type:'send-key', kid, key}       add a send key (not used yet)
-//   {type:'use-send-key', kid}        send under kid from the next frame on; older send keys go
-//   {type:'receive-key', kid, key}    add a receive key; answered {type:'installed', kid}
-//   {type:'remove-receive-key', kid}
-//   {type:'mode', mode:'e2ee'|'passthrough'}
-//   {type:'counters', id}             answered {type:'counters', id, counters}
-//   {type:'streams', side, kind, readable, writable}   the createEncodedStreams path
+// The messages both ways are defined in worker-messages.js.
 // RTCRtpScriptTransform options: {side:'send'|'receive', kind:'audio'|'video'}.
 
 import { SFrameContext, SFrameError } from './sframe.js';
 import { protect, unprotect } from './framing.js';
+import { toPage } from './worker-messages.js';
 
-/** @typedef {'send' | 'receive'} Side */
-/** @typedef {'audio' | 'video'} Kind */
+/** @typedef {import('./worker-messages.js').Side} Side */
+/** @typedef {import('./worker-messages.js').Kind} Kind */
+/** @typedef {import('./worker-messages.js').Counters} Counters */
+/** @typedef {import('./worker-messages.js').PageToWorker} PageToWorker */
 /** @typedef {RTCEncodedVideoFrame | RTCEncodedAudioFrame} EncodedFrame */
 /**
  * @typedef {object} ScriptTransformer RTCRtpScriptTransformer, as far as we use it
@@ -35,16 +31,6 @@ import { protect, unprotect } from './framing.js';
  * @property {unknown} options
  * @property {() => Promise<void>} [generateKeyFrame]
  * @property {() => Promise<void>} [sendKeyFrameRequest]
- */
-/**
- * @typedef {object} Counters cumulative, for the page's diagnostics
- * @property {{audio: number, video: number}} encrypted
- * @property {{audio: number, video: number}} decrypted
- * @property {number} decryptFailures authentication failed, malformed, replayed
- * @property {number} droppedNoKey received frames dropped for lack of their key
- * @property {number} sendDroppedNoKey outgoing frames dropped before the first send key
- * @property {number} passthrough frames passed unchanged (dtls-only)
- * @property {number} encryptFailures
  */
 /**
  * @typedef {object} WorkerScope
@@ -210,7 +196,8 @@ function keyFrame() {
 }
 
 scope.onmessage = async (event) => {
-  const m = /** @type {Record<string, any>} */ (event.data ?? {});
+  // Only our page can post here (a module worker of our own origin).
+  const m = /** @type {PageToWorker} */ (event.data);
   switch (m.type) {
     case 'send-key':
       try {
@@ -237,10 +224,10 @@ scope.onmessage = async (event) => {
       try {
         receiveKids.add(m.kid);
         await receiveContext.addKey(m.kid, m.key);
-        scope.postMessage({ type: 'installed', kid: m.kid });
+        toPage(scope, { type: 'installed', kid: m.kid });
       } catch {
         receiveKids.delete(m.kid);
-        scope.postMessage({ type: 'install-failed', kid: m.kid });
+        toPage(scope, { type: 'install-failed', kid: m.kid });
       } finally {
         if (m.key instanceof Uint8Array) m.key.fill(0);
       }
@@ -253,7 +240,7 @@ scope.onmessage = async (event) => {
       mode = m.mode === 'passthrough' ? 'passthrough' : 'e2ee';
       break;
     case 'counters':
-      scope.postMessage({ type: 'counters', id: m.id, counters: structuredClone(counters) });
+      toPage(scope, { type: 'counters', id: m.id, counters: structuredClone(counters) });
       break;
     case 'streams': {
       const options = readOptions(m);

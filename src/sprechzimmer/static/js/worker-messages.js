@@ -1,0 +1,61 @@
+// The messages between the page (e2ee-session.js) and the frame-encryption
+// worker (e2ee-worker.js), defined once: both sides are type-checked against
+// these unions (the worker also under tsconfig.worker.json, without the DOM).
+// Keys travel only from the page to the worker, and never come back.
+
+/** @typedef {'send' | 'receive'} Side */
+/** @typedef {'audio' | 'video'} Kind */
+
+/**
+ * @typedef {object} Counters cumulative, for the page's diagnostics
+ * @property {{audio: number, video: number}} encrypted
+ * @property {{audio: number, video: number}} decrypted
+ * @property {number} decryptFailures authentication failed, malformed, replayed
+ * @property {number} droppedNoKey received frames dropped for lack of their key
+ * @property {number} sendDroppedNoKey outgoing frames dropped before the first send key
+ * @property {number} passthrough frames passed unchanged (dtls-only)
+ * @property {number} encryptFailures
+ */
+
+/**
+ * Page -> worker. A key's buffer is transferred, so the page keeps no copy.
+ * @typedef {{type: 'send-key', kid: number, key: Uint8Array}} SendKey add a send key
+ * @typedef {{type: 'use-send-key', kid: number}} UseSendKey send under kid from the next
+ *   frame on; older send keys go
+ * @typedef {{type: 'receive-key', kid: number, key: Uint8Array}} ReceiveKey add a receive
+ *   key; answered `installed` or `install-failed`
+ * @typedef {{type: 'remove-receive-key', kid: number}} RemoveReceiveKey
+ * @typedef {{type: 'mode', mode: 'e2ee' | 'passthrough'}} Mode
+ * @typedef {{type: 'counters', id: number}} CountersRequest answered `counters`
+ * @typedef {{type: 'streams', side: Side, kind: Kind, readable: ReadableStream,
+ *   writable: WritableStream}} Streams the createEncodedStreams path
+ * @typedef {SendKey | UseSendKey | ReceiveKey | RemoveReceiveKey | Mode | CountersRequest |
+ *   Streams} PageToWorker
+ */
+
+/**
+ * Worker -> page.
+ * @typedef {{type: 'installed', kid: number}} Installed
+ * @typedef {{type: 'install-failed', kid: number}} InstallFailed
+ * @typedef {{type: 'counters', id: number, counters: Counters}} CountersAnswer
+ * @typedef {Installed | InstallFailed | CountersAnswer} WorkerToPage
+ */
+
+/**
+ * The one way the page talks to the worker.
+ * @param {{postMessage: (message: unknown, transfer: Transferable[]) => void}} worker
+ * @param {PageToWorker} message
+ * @param {Transferable[]} [transfer]
+ */
+export function toWorker(worker, message, transfer = []) {
+  worker.postMessage(message, transfer);
+}
+
+/**
+ * The one way the worker talks to the page.
+ * @param {{postMessage: (message: unknown) => void}} scope
+ * @param {WorkerToPage} message
+ */
+export function toPage(scope, message) {
+  scope.postMessage(message);
+}
