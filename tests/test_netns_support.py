@@ -248,7 +248,7 @@ FIELDS = {
     "hello": {"session", "token", "protocol", "role", "resume"},
     "admit": set(), "decline": set(), "ping": set(), "bye": set(), "restart": set(),
     "offer": {"sdp"}, "answer": {"sdp"}, "media": {"state"},
-    "candidate": {"candidate", "sdpMid", "sdpMLineIndex"},
+    "candidate": {"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"},
 }
 members, log, problems = {}, [], []
 state = {"admitted": False, "origin": None}

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .outbox import OutboxLimits
+from .protocol import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_LIMIT
 from .quality import MAX_RETENTION_DAYS
 from .room import RoomConfig
 from .turn import IcePolicy, IceServerSpec, check_url, regions_outside
@@ -92,8 +93,10 @@ class Settings(BaseSettings):
     heartbeat_interval: Annotated[float, Field(gt=0, le=300)] = RoomConfig.heartbeat_interval
     """Seconds between the browsers' pings; silence for three of them ends a member."""
 
-    max_message_bytes: Annotated[int, Field(ge=4096, le=1 << 20)] = 65536
-    """Largest signaling message accepted."""
+    max_message_bytes: Annotated[int, Field(ge=4096, le=MAX_MESSAGE_BYTES_LIMIT)] = (
+        DEFAULT_MAX_MESSAGE_BYTES
+    )
+    """Largest signaling frame accepted from a browser (the browser sends at most the default)."""
 
     rate_messages: Annotated[float, Field(gt=0, le=10_000)] = 20.0
     """Messages a second one signaling socket may send on average; more closes it (4429)."""

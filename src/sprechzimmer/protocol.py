@@ -4,6 +4,10 @@ Each message is a frozen dataclass whose ``TYPE`` is its ``type`` on the wire.
 ``decode_client`` is the only way bytes from a browser become a message: it
 checks size, JSON shape, every field's type and bound, and rejects unknown or
 extra fields. Nothing here does I/O or keeps state.
+
+The golden vectors in ``tests/vectors/protocol/`` are examples of the document
+that this codec and the browser's (``static/js/protocol.js``) are both tested
+against.
 """
 
 from __future__ import annotations
@@ -21,9 +25,15 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 import orjson
 
 from .errors import BadMessage, SprechzimmerError, TooLarge
+from .tokens import looks_like_session_id, looks_like_token
 
 PROTOCOL_VERSION = 1
 MAX_SDP = 60_000
+
+DEFAULT_MAX_MESSAGE_BYTES = 65_536
+"""The default of ``SPRECHZIMMER_MAX_MESSAGE_BYTES``, and the most the browser ever sends."""
+MAX_MESSAGE_BYTES_LIMIT = 1 << 20
+"""The highest that setting may be; the browser reads server frames up to this and 1 KiB."""
 
 
 class Role(enum.StrEnum):
@@ -40,6 +50,11 @@ def _bound(n: int, default: str | None = "") -> Any:
     return field(default=default, metadata={"max": n})
 
 
+_ABSENT_NOT_NULL: Mapping[str, Any] = {"nullable": False}
+"""Metadata of an optional field that may be left out but is never null on the wire
+(its ``None`` means absent; the encoder leaves it out)."""
+
+
 def _range(low: float, high: float) -> Any:
     """An optional number field within ``low..high``; null or absent means not measured."""
     return field(default=None, metadata={"min": low, "max": high})
@@ -51,15 +66,19 @@ def _range(low: float, high: float) -> Any:
 @dataclass(frozen=True)
 class Hello:
     TYPE: ClassVar[str] = "hello"
-    session: str = _bound(32)
-    token: str = _bound(43)
+    session: str = field(
+        default="", metadata={"max": 32, "format": (looks_like_session_id, "32 lowercase hex")}
+    )
+    token: str = field(
+        default="", metadata={"max": 43, "format": (looks_like_token, "43 characters base64url")}
+    )
     protocol: int = PROTOCOL_VERSION
-    role: Role | None = None
-    resume: str | None = _bound(128, None)
+    role: Role | None = field(default=None, metadata=_ABSENT_NOT_NULL)
+    resume: str | None = field(default=None, metadata={"max": 128, **_ABSENT_NOT_NULL})
     """The resume ticket of an earlier ``welcome`` in this tab."""
-    epoch: int | None = field(default=None, metadata={"max": 2**31 - 1})
+    epoch: int | None = field(default=None, metadata={"max": 2**31 - 1, **_ABSENT_NOT_NULL})
     """The key epoch the browser is in, when it resumes (a restarted server forgot it)."""
-    relay_only: bool | None = None
+    relay_only: bool | None = field(default=None, metadata=_ABSENT_NOT_NULL)
     """The therapist's running call is relay-only, when it resumes: a rebuilt room keeps it."""
 
 
@@ -393,7 +412,7 @@ def _spec(cls: type, name: str, expected: Any, meta: Mapping[str, Any]) -> _Fiel
     nullable = False
     if get_origin(expected) in (Union, types.UnionType):
         options = get_args(expected)
-        nullable = type(None) in options
+        nullable = type(None) in options and meta.get("nullable", True)
         (expected,) = [o for o in options if o is not type(None)]
     if not (expected in (str, bool, int, float) or issubclass(expected, enum.Enum)):
         raise TypeError(f"unsupported field type {expected!r}")  # a bug in this module
@@ -407,8 +426,11 @@ def _check(spec: _FieldSpec, value: Any) -> Any:
     if expected is str:
         if not isinstance(value, str):
             raise BadMessage(f"{where}: expected a string")
+        # len() counts code points, as docs/protocol.md counts characters.
         if "max" in meta and len(value) > meta["max"]:
             raise BadMessage(f"{where}: longer than {meta['max']}")
+        if "format" in meta and not meta["format"][0](value):
+            raise BadMessage(f"{where}: expected {meta['format'][1]}")
         return value
     if expected is bool:
         if not isinstance(value, bool):
@@ -453,7 +475,7 @@ def _checker(spec: _FieldSpec) -> Callable[[Any], Any]:
     """``_check`` for one field, with its branches taken once: a plain string
     (nearly every relayed field) costs one type test and one length test."""
     limit = spec.meta.get("max")
-    if spec.kind is str:
+    if spec.kind is str and "format" not in spec.meta:
         nullable = spec.nullable
 
         def check_str(value: Any) -> Any:
@@ -471,6 +493,26 @@ def _checker(spec: _FieldSpec) -> Callable[[Any], Any]:
 _CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
     cls: {name: _checker(spec) for name, spec in fields.items()} for cls, fields in _FIELDS.items()
 }
+
+# Optional fields that are never null on the wire: the encoder leaves them out when None.
+_ABSENT_WHEN_NONE: dict[type, tuple[str, ...]] = {
+    cls: names
+    for cls, fields in _FIELDS.items()
+    if (
+        names := tuple(
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is None and not fields[f.name].nullable
+        )
+    )
+}
+
+
+def _without_absent(cls: type, body: dict[str, Any]) -> dict[str, Any]:
+    for name in _ABSENT_WHEN_NONE.get(cls, ()):
+        if body[name] is None:
+            del body[name]
+    return body
 
 
 _KEY_END = re.compile(rb'(?<!\\)"\s*:')
@@ -542,7 +584,7 @@ def to_wire(message: ServerMessage | ClientMessage) -> dict[str, Any]:
         body = to_wire(message.message)
         body["from"] = message.sender.value
         return body
-    return {"type": message.TYPE, **_plain(message)}
+    return _without_absent(type(message), {"type": message.TYPE, **_plain(message)})
 
 
 def encode_bytes(message: ServerMessage | ClientMessage) -> bytes:
@@ -552,7 +594,7 @@ def encode_bytes(message: ServerMessage | ClientMessage) -> bytes:
         inner = message.message
         body = {"type": inner.TYPE, **inner.__dict__, "from": message.sender.value}
     else:
-        body = {"type": message.TYPE, **message.__dict__}
+        body = _without_absent(type(message), {"type": message.TYPE, **message.__dict__})
     return orjson.dumps(body)
 
 

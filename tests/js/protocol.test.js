@@ -9,6 +9,7 @@ import {
   sdpFingerprint,
   ProtocolError,
   ERRORS,
+  MAX_SERVER_FRAME_BYTES,
 } from '../../src/sprechzimmer/static/js/protocol.js';
 
 const SESSION = '0123456789abcdef0123456789abcdef';
@@ -106,7 +107,8 @@ const invalidServerFrames = {
   'relay_urls with a server object': JSON.stringify({ ...welcome, relay_urls: [{ urls: ['turn:x'], username: 'u', credential: 'c' }] }),
   'relay_urls with a url too long': JSON.stringify({ ...welcome, relay_urls: ['turn:' + 'x'.repeat(512)] }),
   'sdp too long': JSON.stringify({ type: 'offer', sdp: 'x'.repeat(60001), from: 'client' }),
-  'frame too large': JSON.stringify({ type: 'pong', pad: 'x'.repeat(70000) }),
+  // The server's frames may be longer than ours: the limit is the operator's, and a relay adds `from`.
+  'frame too large': JSON.stringify({ type: 'pong', pad: 'x'.repeat(MAX_SERVER_FRAME_BYTES) }),
   'admitted without its configuration': JSON.stringify({ type: 'admitted' }),
   'admitted with an unknown policy': JSON.stringify({ type: 'admitted', ice_servers: [], ice_transport_policy: 'none', epoch: 1, rekey_interval: 600, e2ee_required: true }),
   'admitted without its key epoch': JSON.stringify({ type: 'admitted', ice_servers: [], ice_transport_policy: 'all', rekey_interval: 600, e2ee_required: true }),
@@ -157,7 +159,7 @@ test('client messages the server would refuse are not sent', () => {
     { type: 'hello', protocol: 1, session: SESSION, token: TOKEN, resume: 'r', epoch: -1 },
     { type: 'offer', sdp: 'x'.repeat(60001) },
     { type: 'offer', sdp: 'v=0', from: 'client' },
-    { type: 'candidate', candidate: 'c' },
+    { type: 'candidate', sdpMid: '0', sdpMLineIndex: 0 },
     { type: 'media', state: 'up' },
     { type: 'relay-only' },
     { type: 'relay-only', enabled: 'true' },
@@ -226,7 +228,6 @@ test('quality: the summary of docs/protocol.md, validated before sending', async
     { height: 480.5 },
     { local_candidate: 'lan' },
     { errors: 'ice-failed,bogus' },
-    { errors: 'ice-failed,ice-failed' },
     { errors: 'ice-failed, no-key' },
     { address: '10.0.0.1' },
   ]) {

@@ -125,6 +125,7 @@ export class PeerSession {
         candidate: candidate.candidate,
         sdpMid: candidate.sdpMid ?? null,
         sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+        usernameFragment: candidate.usernameFragment ?? null,
       });
     };
 
@@ -278,12 +279,19 @@ export class PeerSession {
   /**
    * A trickled candidate from the other side. Kept until the remote
    * description it belongs to has been set.
-   * @param {Pick<CandidateMessage, 'candidate' | 'sdpMid' | 'sdpMLineIndex'>} message
+   * @param {Pick<CandidateMessage, 'candidate' | 'sdpMid' | 'sdpMLineIndex' | 'usernameFragment'>} message
    */
   async handleCandidate(message) {
     if (this.#closed) return;
+    // usernameFragment tells a candidate of an ICE session before a restart
+    // from one of the current session.
     /** @type {RTCIceCandidateInit} */
-    const init = { candidate: message.candidate, sdpMid: message.sdpMid, sdpMLineIndex: message.sdpMLineIndex };
+    const init = {
+      candidate: message.candidate,
+      sdpMid: message.sdpMid ?? null,
+      sdpMLineIndex: message.sdpMLineIndex ?? null,
+      usernameFragment: message.usernameFragment ?? null,
+    };
     if (!this.pc.remoteDescription) {
       this.#pendingCandidates.push(init);
       return;

@@ -3,15 +3,30 @@
 // socket becomes a message, and where a message becomes text for the socket).
 //
 // docs/protocol.md is authoritative; when this file disagrees, this file is
-// the bug. Pure module: no DOM, no socket, no timers, so node can test it.
+// the bug. The golden vectors in tests/vectors/protocol/ are examples of it
+// that this codec and the server's (protocol.py) are both tested against.
+// Pure module: no DOM, no socket, no timers, so node can test it.
 
 export const PROTOCOL_VERSION = 1;
 
-/** Largest text frame either side may send, in UTF-8 bytes. */
+/**
+ * Largest text frame the browser sends, in UTF-8 bytes: the default of the
+ * server's `SPRECHZIMMER_MAX_MESSAGE_BYTES`. An operator may set the server's
+ * limit otherwise; the browser does not know it and keeps to the default.
+ */
 export const MAX_FRAME_BYTES = 65536;
+/** The highest `SPRECHZIMMER_MAX_MESSAGE_BYTES` may be. */
+export const MAX_MESSAGE_BYTES_LIMIT = 1048576;
+/**
+ * Largest frame we read from the server: what any browser may send at the
+ * highest limit, plus what the relay adds (`from`, nulls for left-out fields).
+ */
+export const MAX_SERVER_FRAME_BYTES = MAX_MESSAGE_BYTES_LIMIT + 1024;
+// String bounds count characters (code points), as the server does.
 export const MAX_SDP = 60000;
 export const MAX_CANDIDATE = 1024;
 export const MAX_SDP_MID = 64;
+export const MAX_USERNAME_FRAGMENT = 256;
 export const MAX_RESUME = 128;
 /** Longest STUN/TURN URL we take from the server. */
 export const MAX_ICE_URL = 512;
@@ -40,11 +55,12 @@ export const MAX_ICE_URL = 512;
 /** @typedef {{type: 'offer', sdp: string}} OfferMessage */
 /** @typedef {{type: 'answer', sdp: string}} AnswerMessage */
 /**
- * @typedef {object} CandidateMessage
+ * @typedef {object} CandidateMessage what RTCIceCandidate.toJSON() gives
  * @property {'candidate'} type
  * @property {string} candidate empty string = end of candidates
- * @property {string | null} sdpMid
- * @property {number | null} sdpMLineIndex 0..255
+ * @property {string | null} [sdpMid]
+ * @property {number | null} [sdpMLineIndex] 0..255
+ * @property {string | null} [usernameFragment] tells candidates of an old ICE session apart
  */
 /** @typedef {{type: 'restart'}} RestartMessage asks the therapist for an ICE-restart offer */
 /** @typedef {{type: 'media', state: MediaState}} MediaMessage our own view of the peer connection */
@@ -65,7 +81,7 @@ export const MAX_ICE_URL = 512;
  * @property {number | null} [height] integer 0..4 320, received video
  * @property {CandidateType} [local_candidate]
  * @property {CandidateType} [remote_candidate]
- * @property {string} [errors] comma-separated codes of QUALITY_ERROR_CODES, no spaces, each once
+ * @property {string} [errors] comma-separated codes of QUALITY_ERROR_CODES, no spaces (a repeat counts once)
  */
 /** @typedef {{type: 'ping'}} PingMessage */
 /** @typedef {{type: 'bye'}} ByeMessage */
@@ -134,7 +150,7 @@ export const MAX_ICE_URL = 512;
  */
 /** @typedef {OfferMessage & {from: Role}} RelayedOffer */
 /** @typedef {AnswerMessage & {from: Role}} RelayedAnswer */
-/** @typedef {CandidateMessage & {from: Role}} RelayedCandidate */
+/** @typedef {CandidateMessage & {from: Role}} RelayedCandidate optional fields the sender left out arrive as null */
 /** @typedef {RestartMessage & {from: Role}} RelayedRestart */
 
 /**
@@ -257,11 +273,28 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 /** @typedef {(value: unknown, where: string) => unknown} Check returns the (normalized) value or throws */
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Characters of a string as docs/protocol.md (and Python's len) counts them:
+ * code points, not UTF-16 units.
+ * @param {string} text
+ * @returns {number}
+ */
+export function charLength(text) {
+  let n = 0;
+  for (const _ of text) n += 1;
+  return n;
+}
+
 /** @param {number} max @returns {Check} */
 function str(max) {
   return (v, where) => {
     if (typeof v !== 'string') throw new ProtocolError(`${where}: expected a string`);
-    if (v.length > max) throw new ProtocolError(`${where}: longer than ${max}`);
+    // A code point is one or two units: only a long string needs counting.
+    if (v.length > max && charLength(v) > max) throw new ProtocolError(`${where}: longer than ${max}`);
+    // JSON.stringify writes a lone surrogate as an escape no UTF-8 can carry.
+    if (LONE_SURROGATE.test(v)) throw new ProtocolError(`${where}: not Unicode text`);
     return v;
   };
 }
@@ -345,8 +378,8 @@ function range(min, max) {
 function errorCodes(v, where) {
   const s = str(MAX_ERRORS)(v, where);
   if (s === '') return s;
+  // A repeated code counts once (docs/protocol.md): no error.
   const codes = /** @type {string} */ (s).split(',');
-  if (new Set(codes).size !== codes.length) throw new ProtocolError(`${where}: a code repeated`);
   for (const code of codes) {
     if (!QUALITY_ERROR_CODES.includes(code)) throw new ProtocolError(`${where}: unknown code`);
   }
@@ -412,8 +445,9 @@ const CLIENT_SCHEMA = {
   answer: { sdp: str(MAX_SDP) },
   candidate: {
     candidate: str(MAX_CANDIDATE),
-    sdpMid: nullable(str(MAX_SDP_MID)),
-    sdpMLineIndex: nullable(int(0, 255)),
+    'sdpMid?': nullable(str(MAX_SDP_MID)),
+    'sdpMLineIndex?': nullable(int(0, 255)),
+    'usernameFragment?': nullable(str(MAX_USERNAME_FRAGMENT)),
   },
   restart: {},
   media: { state: oneOf('connected', 'disconnected') },
@@ -521,7 +555,8 @@ export function utf8Length(text) {
  */
 export function decodeServerMessage(data) {
   if (typeof data !== 'string') throw new ProtocolError('expected a text frame');
-  if (data.length > MAX_FRAME_BYTES || utf8Length(data) > MAX_FRAME_BYTES) {
+  // Every unit is at least one byte: the length alone refuses most oversize frames.
+  if (data.length > MAX_SERVER_FRAME_BYTES || utf8Length(data) > MAX_SERVER_FRAME_BYTES) {
     throw new ProtocolError('frame too large');
   }
   /** @type {unknown} */

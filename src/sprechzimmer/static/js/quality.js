@@ -9,6 +9,8 @@
 // Must never raise the bitrate above the operator's caps: `max_bitrate_kbps`,
 // and `relay_max_bitrate_kbps` while the selected pair is relayed.
 
+import { CANDIDATE_TYPES, MAX_BITRATE_KBPS, MAX_MS, QUALITY_ERROR_CODES } from './protocol.js';
+
 /** @typedef {'hd' | 'sd' | 'low' | 'minimal' | 'audio-only'} ProfileName */
 /** @typedef {'good' | 'fair' | 'poor'} Grade */
 
@@ -347,19 +349,25 @@ function round1(v) {
   return Math.round(v * 10) / 10;
 }
 
+/** Longest message on the quality channel, in characters. */
+export const MAX_QUALITY_PEER_MESSAGE = 512;
+/** Most freezes one receiver report may name. */
+export const MAX_REPORTED_FREEZES = 10000;
+
 /**
- * Messages on the `sprechzimmer-quality` data channel, checked before use:
- * the other browser is trusted as little as any input.
+ * Messages on the `sprechzimmer-quality` data channel (docs/protocol.md,
+ * *Quality channel*), checked before use: the other browser is trusted as
+ * little as any input. Unknown fields are dropped (a newer peer may add some).
  * @typedef {{type: 'receiver-report', maxKbps: number | null, lossPct: number | null, freezeCount: number}
  *   | {type: 'video-paused', paused: boolean, manual: boolean}} QualityPeerMessage
  */
 
 /**
  * @param {unknown} data
- * @returns {QualityPeerMessage | null} null: not one of ours (ignored)
+ * @returns {QualityPeerMessage | null} null: not one of ours, or not as documented (ignored)
  */
 export function decodeQualityPeerMessage(data) {
-  if (typeof data !== 'string' || data.length > 512) return null;
+  if (typeof data !== 'string' || data.length > MAX_QUALITY_PEER_MESSAGE) return null;
   /** @type {unknown} */
   let obj;
   try {
@@ -372,13 +380,16 @@ export function decodeQualityPeerMessage(data) {
   /** @param {unknown} v @param {number} max */
   const num = (v, max) => (v === null || v === undefined ? null : known(/** @type {number} */ (v)) && /** @type {number} */ (v) >= 0 && /** @type {number} */ (v) <= max ? /** @type {number} */ (v) : undefined);
   if (o.type === 'receiver-report') {
-    const maxKbps = num(o.maxKbps, 100000);
+    const maxKbps = num(o.maxKbps, MAX_BITRATE_KBPS);
     const lossPct = num(o.lossPct, 100);
-    const freezeCount = num(o.freezeCount, 10000);
-    if (maxKbps === undefined || lossPct === undefined || freezeCount === undefined) return null;
-    return { type: 'receiver-report', maxKbps, lossPct, freezeCount: freezeCount ?? 0 };
+    // A count: an integer, and absent (not null) when there is none.
+    const freezes = o.freezeCount === undefined ? 0 : o.freezeCount;
+    if (maxKbps === undefined || lossPct === undefined) return null;
+    if (typeof freezes !== 'number' || !Number.isInteger(freezes) || freezes < 0 || freezes > MAX_REPORTED_FREEZES) return null;
+    return { type: 'receiver-report', maxKbps, lossPct, freezeCount: freezes };
   }
   if (o.type === 'video-paused' && typeof o.paused === 'boolean') {
+    if (o.manual !== undefined && typeof o.manual !== 'boolean') return null;
     return { type: 'video-paused', paused: o.paused, manual: o.manual === true };
   }
   return null;
@@ -393,8 +404,10 @@ export const SUMMARY_INTERVAL_MS = 30000;
 /** @typedef {import('./protocol.js').QualityMessage} QualityMessage */
 /** @typedef {import('./stats.js').MeasuredSample} MeasuredSample */
 
-const CANDIDATE_TYPES = ['host', 'srflx', 'prflx', 'relay', 'unknown'];
-const ERROR_CODES = ['ice-failed', 'ice-restart', 'decrypt-failed', 'no-key', 'gum-failed', 'e2ee-unsupported', 'compat-mode'];
+/** @type {readonly string[]} */
+const CANDIDATE_TYPE_NAMES = CANDIDATE_TYPES;
+/** @type {readonly string[]} */
+const ERROR_CODES = QUALITY_ERROR_CODES;
 
 /**
  * Averages of the samples since the last summary, and the error codes seen.
@@ -450,15 +463,15 @@ export class QualitySummary {
     const last = samples.at(-1);
     const height = last && known(last.height) ? Math.min(4320, Math.max(0, Math.round(/** @type {number} */ (last.height)))) : null;
     /** @param {string | null | undefined} t */
-    const candidate = (t) => /** @type {import('./protocol.js').CandidateType} */ (t && CANDIDATE_TYPES.includes(t) ? t : 'unknown');
+    const candidate = (t) => /** @type {import('./protocol.js').CandidateType} */ (t && CANDIDATE_TYPE_NAMES.includes(t) ? t : 'unknown');
     /** @type {QualityMessage} */
     const message = {
       type: 'quality',
-      bitrate_out_kbps: mean((s) => s.outKbps, 100000),
-      bitrate_in_kbps: mean((s) => s.inKbps, 100000),
+      bitrate_out_kbps: mean((s) => s.outKbps, MAX_BITRATE_KBPS),
+      bitrate_in_kbps: mean((s) => s.inKbps, MAX_BITRATE_KBPS),
       loss_pct: mean((s) => s.lossPct, 100),
-      rtt_ms: mean((s) => s.rttMs, 60000),
-      jitter_ms: mean((s) => s.jitterMs, 60000),
+      rtt_ms: mean((s) => s.rttMs, MAX_MS),
+      jitter_ms: mean((s) => s.jitterMs, MAX_MS),
       fps: mean((s) => s.fps, 120),
       height,
       local_candidate: candidate(last?.localType),
