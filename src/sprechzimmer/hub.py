@@ -40,6 +40,7 @@ import logging
 import math
 import secrets
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -161,6 +162,12 @@ class Hub:
         self._inbox: dict[ConnId, deque[Op]] = {}
         """Operations from other processes, per connection, handled in order."""
         self._status_sent: dict[str, str] = {}
+        self._event_writes: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        """One lock per session while its events are being written: two outputs of
+        a room go to the database in the order the room made them (each write runs
+        on a thread of its own, and two threads may commit in either order)."""
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         """Tasks nobody awaits, kept here so that they are not collected half-way."""
@@ -548,14 +555,28 @@ class Hub:
                 opening = [e for e in events if e.kind not in _CLOSING][:room_left]
                 events = [e for e in events if e.kind in _CLOSING or e in opening]
             self._event_counts[room.session_id] = stored + len(events)
-        if events:
-            try:
-                await run_in_threadpool(self.store.add_events, events)
-            except IntegrityError:
-                # Deleted meanwhile (a data-subject request): no error with its id
-                # in the log, and nobody stays in its room.
-                self._drop_deleted(room.session_id)
-                return
+        lock = self._event_writes.get(room.session_id)
+        if not events and lock is None:
+            self._carry_out(room, outputs)  # the common case (a relayed message): no wait
+            return
+        if lock is None:
+            lock = self._event_writes[room.session_id] = asyncio.Lock()
+        # While a room's events are being written (on a thread), its later outputs
+        # wait their turn, with events or without: the order of the room's outputs
+        # is the order on record and the order its members hear. The lock is taken
+        # at once when free and wakes its waiters in FIFO order.
+        async with lock:
+            if events:
+                try:
+                    await run_in_threadpool(self.store.add_events, events)
+                except IntegrityError:
+                    # Deleted meanwhile (a data-subject request): no error with its
+                    # id in the log, and nobody stays in its room.
+                    self._drop_deleted(room.session_id)
+                    return
+            self._carry_out(room, outputs)
+
+    def _carry_out(self, room: Room, outputs: list[Output]) -> None:
         for out in outputs:
             if isinstance(out, StoreSample):
                 # From here on the sample knows no room: only the call's random id.
