@@ -199,16 +199,27 @@ export const ERRORS = Object.freeze({
  */
 export const RECOVERABLE_ERRORS = new Set(['timeout', 'server-busy']);
 
+/** @param {string} code an error code of the table above @returns {number} */
+function closeOf(code) {
+  const close = ERRORS[code]?.close;
+  if (typeof close !== 'number') throw new Error(`no close code for ${code}`);
+  return close;
+}
+
+// The close codes the page acts on. Those of errors come from the table above
+// (one place, as errors.py on the server); the others are RFC 6455's.
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_ABNORMAL = 1006;
-export const CLOSE_FORBIDDEN = 4003;
-export const CLOSE_TAKEN = 4009;
-export const CLOSE_TIMEOUT = 4408;
+/** The page's own close of a socket whose server went silent (the server no longer reads it). */
+export const CLOSE_SERVER_SILENT = 4000;
+export const CLOSE_FORBIDDEN = closeOf('forbidden');
+export const CLOSE_TAKEN = closeOf('occupied');
+export const CLOSE_TIMEOUT = closeOf('timeout');
 
 /** 1012: the server restarts (uvicorn's close on a graceful stop); 1013: try again later. */
 export const CLOSE_SERVICE_RESTART = 1012;
-export const CLOSE_TRY_AGAIN_LATER = 1013;
+export const CLOSE_TRY_AGAIN_LATER = closeOf('server-busy');
 
 /**
  * Whether a socket closed with this code should be opened again by itself.

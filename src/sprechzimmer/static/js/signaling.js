@@ -15,6 +15,7 @@ import {
   PROTOCOL_VERSION,
   CLOSE_NORMAL,
   CLOSE_ABNORMAL,
+  CLOSE_SERVER_SILENT,
   RECOVERABLE_ERRORS,
 } from './protocol.js';
 
@@ -316,7 +317,7 @@ export class SignalingClient {
     if (socket) {
       socket.onclose = socket.onmessage = socket.onopen = null;
       try {
-        socket.close(4000, 'silent');
+        socket.close(CLOSE_SERVER_SILENT, 'silent');
       } catch {
         // nothing to do
       }
