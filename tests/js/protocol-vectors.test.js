@@ -17,7 +17,7 @@ import {
   MAX_MESSAGE_BYTES_LIMIT,
   MAX_SERVER_FRAME_BYTES,
 } from '../../src/sprechzimmer/static/js/protocol.js';
-import { decodeQualityPeerMessage } from '../../src/sprechzimmer/static/js/quality.js';
+import { decodeQualityPeerMessage } from '../../src/sprechzimmer/static/js/peerreports.js';
 import { decodePeerMessage, encodePeerMessage, PeerMessageError } from '../../src/sprechzimmer/static/js/e2ee.js';
 
 /**

@@ -14,7 +14,7 @@
 
 import { sdpFingerprint } from './protocol.js';
 import { mediaPath, inboundSummary, qualitySample } from './stats.js';
-import { withOpusResilience } from './quality.js';
+import { withOpusResilience } from './opus.js';
 
 /**
  * The quality data channel: the receiver tells the sender what it can take.

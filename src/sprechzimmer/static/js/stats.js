@@ -167,7 +167,7 @@ export function inboundSummary(stats) {
 /**
  * One quality sample (see quality.js) plus what the page shows and sends:
  * bitrates both ways and the candidate types of the selected pair.
- * @typedef {import('./quality.js').QualitySample & {
+ * @typedef {import('./sendladder.js').QualitySample & {
  *   outKbps: number | null, videoOutKbps: number | null, inKbps: number | null,
  *   localType: string | null, remoteType: string | null}} MeasuredSample
  */
