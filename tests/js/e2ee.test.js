@@ -6,9 +6,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   FingerprintError,
-  GRACE_MS,
-  KeyAgreement,
-  NEGOTIATION_TIMEOUT_MS,
   PeerMessageError,
   commitment,
   decodePeerMessage,
@@ -19,12 +16,13 @@ import {
   generateEphemeral,
   hkdf,
   keysFor,
-  parseDebugSwitches,
   sasCode,
   toBase64,
   transcriptBytes,
   transcriptHash,
 } from '../../src/sprechzimmer/static/js/e2ee.js';
+import { GRACE_MS, KeyAgreement, NEGOTIATION_TIMEOUT_MS } from '../../src/sprechzimmer/static/js/keyagreement.js';
+import { parseDebugSwitches } from '../../src/sprechzimmer/static/js/e2ee-debug.js';
 
 const hex = (/** @type {Uint8Array} */ b) => Buffer.from(b).toString('hex');
 const FP_T = 'AB:'.repeat(31) + 'CD';
@@ -258,7 +256,7 @@ function pair(o = {}) {
   /** @type {Record<'T' | 'C', any[]>} */
   const effects = { T: [], C: [] };
   let now = 0;
-  /** @param {'T' | 'C'} who @param {import('../../src/sprechzimmer/static/js/e2ee.js').AgreementAction[]} actions */
+  /** @param {'T' | 'C'} who @param {import('../../src/sprechzimmer/static/js/keyagreement.js').AgreementAction[]} actions */
   const run = (who, actions) => {
     const self = who === 'T' ? t : c;
     for (const a of actions) {

@@ -11,7 +11,6 @@ import {
   DATA_CHANNEL_ID,
   DATA_CHANNEL_LABEL,
   FingerprintError,
-  KeyAgreement,
   PeerMessageError,
   commitment,
   decodePeerMessage,
@@ -27,12 +26,13 @@ import {
   toBase64,
   transcriptHash,
 } from './e2ee.js';
+import { KeyAgreement } from './keyagreement.js';
 import { toWorker } from './worker-messages.js';
 
-/** @typedef {import('./e2ee.js').E2eeState} E2eeState */
-/** @typedef {import('./e2ee.js').AgreementAction} AgreementAction */
-/** @typedef {import('./e2ee.js').DebugSwitches} DebugSwitches */
-/** @typedef {import('./e2ee.js').FallbackReason} FallbackReason */
+/** @typedef {import('./keyagreement.js').E2eeState} E2eeState */
+/** @typedef {import('./keyagreement.js').AgreementAction} AgreementAction */
+/** @typedef {import('./e2ee-debug.js').DebugSwitches} DebugSwitches */
+/** @typedef {import('./keyagreement.js').FallbackReason} FallbackReason */
 /** @typedef {import('./e2ee.js').Ephemeral} Ephemeral */
 /** @typedef {import('./worker-messages.js').Counters} WorkerCounters */
 /** @typedef {import('./worker-messages.js').WorkerToPage} WorkerToPage */
