@@ -2,6 +2,10 @@
 // the pure key agreement (e2ee.js), the data channel, WebCrypto, and the
 // encoded-transform worker (e2ee-worker.js).
 //
+// Over 400 lines on purpose: the one place where the key agreement meets the
+// browser's APIs (two encoded-transform paths, the data channel, the worker);
+// the decisions are in keyagreement.js, this file only carries them out.
+//
 // No DOM. Never sends anything to the signaling server: key agreement runs
 // over the data channel between the two browsers only. Never logs a key, a
 // secret or anything derived from one (the verification code is shown, not

@@ -11,6 +11,10 @@
 // empty list there are host candidates only, and never a public STUN server.
 // When to restart ICE is decided elsewhere (recovery.js); this module only
 // knows how: the therapist restarts, the client asks the therapist to.
+//
+// Over 400 lines on purpose: perfect negotiation, ICE restarts and the
+// encoding parameters of one RTCPeerConnection belong together; the call's
+// decisions are elsewhere.
 
 import { sdpFingerprint } from './protocol.js';
 import { mediaPath, inboundSummary, qualitySample } from './stats.js';

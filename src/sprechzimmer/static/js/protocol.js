@@ -2,6 +2,9 @@
 // typedef per message and the codec (the only place where text from the
 // socket becomes a message, and where a message becomes text for the socket).
 //
+// Over 400 lines on purpose: it mirrors docs/protocol.md message by message,
+// and one file is what keeps the mirror checkable (the golden vectors).
+//
 // docs/protocol.md is authoritative; when this file disagrees, this file is
 // the bug. The golden vectors in tests/vectors/protocol/ are examples of it
 // that this codec and the server's (protocol.py) are both tested against.

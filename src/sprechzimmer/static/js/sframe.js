@@ -10,6 +10,9 @@
 // We use suite 0x0004 AES_128_GCM_SHA256_128. The AES-CTR-HMAC suites (RFC
 // 9605 and draft-barnes-sframe-iana-256) are here because they cost little
 // and let us check the whole of the RFC's test vectors.
+//
+// Over 400 lines on purpose: one RFC, header to AEAD, read best in one place
+// beside the RFC's text and its test vectors.
 
 import { concatBytes, equalBytes, hkdfExpand, hkdfExtract } from './bytes.js';
 
