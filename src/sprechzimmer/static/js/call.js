@@ -10,7 +10,6 @@
 import { initI18n, onLangChange, t, serverMessage } from './i18n.js';
 import { loadInvite, saveInvite } from './invite.js';
 import { SignalingClient, signalingUrl } from './signaling.js';
-import { RECOVERABLE_ERRORS } from './protocol.js';
 import { PeerSession } from './peer.js';
 import { compatAvailable, hasTurn, iceConfiguration, offersCompat, offersRelay } from './ice.js';
 import { RecoveryPolicy } from './recovery.js';
@@ -20,6 +19,7 @@ import { audioContext, playChime, unlockAudioOnGesture } from './sound.js';
 import { E2eeSession } from './e2ee-session.js';
 import { parseDebugSwitches } from './e2ee.js';
 import { QualityPolicy, QualitySummary, decodeQualityPeerMessage, receiverReportFor } from './quality.js';
+import { CallMachine } from './callstate.js';
 
 /** @typedef {import('./protocol.js').Role} Role */
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
@@ -33,19 +33,14 @@ import { QualityPolicy, QualitySummary, decodeQualityPeerMessage, receiverReport
 /** @typedef {import('./quality.js').Grade} Grade */
 /** @typedef {import('./quality.js').ProfileName} ProfileName */
 
-/**
- * What the page shows; mirrored in data-status of [data-testid=call-status].
- * `reconnecting`: the call was up and its connection is being recovered;
- * `no-connection`: no direct path and the service has no relay (we keep trying).
- * @typedef {'device-check' | 'connecting' | 'waiting' | 'knocking' | 'in-call' | 'reconnecting'
- *   | 'no-connection' | 'ended' | 'declined' | 'error'} CallStatus
- */
-
-/** @typedef {'device' | 'waiting-room' | 'call' | 'end' | 'none'} View */
+/** @typedef {import('./callstate.js').CallStatus} CallStatus */
+/** @typedef {import('./callstate.js').CallInput} CallInput */
+/** @typedef {import('./callstate.js').CallAction} CallAction */
+/** @typedef {import('./callstate.js').CallSnapshot} CallSnapshot */
+/** @typedef {import('./callstate.js').StatusText} StatusText */
+/** @typedef {import('./callstate.js').View} View */
 
 const STATS_INTERVAL_MS = 2000;
-/** How long a relay-only switch may go unanswered before we show the real state again. */
-const RELAY_SWITCH_MS = 5000;
 const COMPAT_KEY = 'sprechzimmer.compat';
 const debug = (/** @type {string} */ text) => console.debug(`[sprechzimmer] ${text}`);
 /** How often the key age on screen is brought up to date. */
@@ -130,13 +125,12 @@ const ui = {
 // ---------------------------------------------------------------------------
 // State of the page
 
-/** @type {CallStatus} */
-let status = 'device-check';
-/** Re-evaluated on a language switch, so server sentences switch too. */
-/** @type {() => string} */
-let statusText = () => t('call.deviceCheck');
-/** @type {Role | null} */
-let role = null;
+/** The call logic: status, admission, the other side's presence (callstate.js). */
+const machine = new CallMachine({ log: debug });
+/** @type {ReturnType<typeof setTimeout> | null} */
+let machineTimer = null;
+/** The `seq` of the snapshot whose status is on screen. */
+let shownSeq = -1;
 /** @type {WelcomeMessage | null} */
 let welcome = null;
 /** @type {MediaStream | null} */
@@ -145,12 +139,8 @@ let localStream = null;
 let signaling = null;
 /** @type {PeerSession | null} */
 let peer = null;
-/** Whether the client is admitted (we are in a call, not a waiting room). */
-let admitted = false;
 /** What we last told the server with `media` (billing: only on change). */
 let mediaReported = /** @type {'connected' | 'disconnected' | 'unknown'} */ ('disconnected');
-/** Set once we end on purpose; later socket closes say nothing. */
-let finished = false;
 /** @type {(() => void) | null} */
 let stopLevel = null;
 /** @type {ReturnType<typeof setInterval> | null} */
@@ -175,27 +165,14 @@ let compatWanted = false;
 let compatAuto = false;
 /** @type {string | null} sessionStorage key of this session's compatibility choice */
 let compatKey = null;
-/** Relay-only as the server last said (`admitted.ice_transport_policy`). */
-let relayOnly = false;
-/** Relay-only as the therapist asked for it, until the server answers. */
-/** @type {boolean | null} */
-let relayPending = null;
-/** @type {ReturnType<typeof setTimeout> | null} */
-let relayPendingTimer = null;
 /** ICE restarts performed (therapist) or requested (client) in this tab. */
 let restarts = 0;
 /** Peer connections made in this tab: a signaling outage must not add one. */
 let peerConnections = 0;
-/** The line to the server is being restored while the call goes on. */
-let serverAway = false;
 /** @type {RecoveryPolicy | null} */
 let recovery = null;
 /** @type {ReturnType<typeof setTimeout> | null} */
 let recoveryTimer = null;
-/** ICE failed and there is no relay: the page says so. */
-let noRelay = false;
-/** The call had media flowing: a new connection is "reconnecting", not "connecting". */
-let callWasUp = false;
 /** Frame encryption of the current peer connection. */
 /** @type {E2eeSession | null} */
 let e2ee = null;
@@ -229,43 +206,91 @@ let grades = { send: null, receive: null };
 const summary = new QualitySummary(performance.now());
 
 /**
- * The one transition function of the page: sets the status, its sentence
- * and the view that goes with it.
- *
- * @param {CallStatus} next
- * @param {() => string} text
- * @param {View} [view] default: what the status usually shows
+ * Hand the call logic what happened, carry out what it decided, render.
+ * @param {CallInput} input
  */
-function setStatus(next, text, view) {
-  if (next !== status) debug(`status: ${status} -> ${next}`);
-  status = next;
-  statusText = text;
-  ui.status.dataset.status = next;
-  ui.status.textContent = text();
-  show(view ?? defaultView(next));
+function dispatch(input) {
+  carryOut(machine.handle(input, performance.now()));
 }
 
-/** @param {CallStatus} s @returns {View} */
-function defaultView(s) {
-  switch (s) {
-    case 'device-check':
-      return 'device';
-    case 'connecting':
-      return role === null ? 'none' : role === 'client' && !admitted ? 'waiting-room' : 'call';
-    case 'waiting':
-      return role === 'client' && !admitted ? 'waiting-room' : 'call';
-    case 'knocking':
-    case 'in-call':
-    case 'reconnecting':
-    case 'no-connection':
-      return 'call';
-    default:
-      return 'end';
+/** @param {CallAction[]} actions */
+function carryOut(actions) {
+  for (const action of actions) perform(action);
+  render();
+  scheduleMachine();
+}
+
+/** Arm the one timer of the call logic. */
+function scheduleMachine() {
+  if (machineTimer !== null) clearTimeout(machineTimer);
+  machineTimer = null;
+  const at = machine.timer();
+  if (at === null) return;
+  machineTimer = setTimeout(() => {
+    machineTimer = null;
+    carryOut(machine.handleTimer(performance.now()));
+  }, Math.max(0, at - performance.now()));
+}
+
+/** @param {CallAction} action */
+function perform(action) {
+  switch (action.type) {
+    case 'close-peer':
+      closePeer();
+      break;
+    case 'open-peer': {
+      const p = newPeer();
+      if (action.then === 'offer') p?.start();
+      else if (action.then === 'restart-ice') p?.restartIce();
+      break;
+    }
+    case 'describe':
+      peer?.handleDescription(action.description, action.sdp);
+      break;
+    case 'clear-remote':
+      ui.remoteVideo.srcObject = null;
+      break;
+    case 'send':
+      signaling?.send(action.message);
+      break;
+    case 'chime':
+      playChime();
+      break;
+    case 'report-media':
+      // Tell the (possibly new) server what our media is doing now; it
+      // records only a change from what it has on file.
+      mediaReported = 'unknown';
+      if (peer) reportMedia(peer.pc.connectionState === 'connected' ? 'connected' : 'disconnected');
+      break;
+    case 'finish':
+      finish(action.bye);
+      break;
   }
 }
 
-/** @param {View} view */
-function show(view) {
+/** What the call logic says, on screen. */
+function render() {
+  const s = machine.snapshot;
+  if (s.seq !== shownSeq) {
+    // What goes with a status is applied when it is set, not on every render:
+    // a clicked admit button stays disabled until the next status.
+    shownSeq = s.seq;
+    ui.status.dataset.status = s.status;
+    ui.status.textContent = statusText(s.text);
+    show(s.view, s.status);
+    if (s.rejoin) ui.rejoin.hidden = false;
+    if (s.status === 'knocking') ui.admit.focus();
+  }
+  renderNetworkControls();
+}
+
+/** @param {StatusText} text */
+function statusText(text) {
+  return 'key' in text ? t(text.key, text.params) : serverMessage(text.error, text.fallback);
+}
+
+/** @param {View} view @param {CallStatus} status */
+function show(view, status) {
   ui.deviceCheck.hidden = view !== 'device';
   ui.waitingRoom.hidden = view !== 'waiting-room';
   ui.callView.hidden = view !== 'call';
@@ -283,20 +308,17 @@ function show(view) {
   }
 }
 
-/** @param {MessageKey} key @param {Record<string, string | number>} [params] */
-const say = (key, params) => () => t(key, params);
-
 // ---------------------------------------------------------------------------
 // Device check
 
 async function startDeviceCheck() {
-  setStatus('device-check', say('call.deviceCheck'));
+  render();
   ui.join.disabled = true;
   await useDevices({});
   ui.join.disabled = false;
   ui.join.focus();
   navigator.mediaDevices?.addEventListener?.('devicechange', () => {
-    if (status === 'device-check') fillDeviceSelects().catch(() => {});
+    if (machine.state === 'device-check') fillDeviceSelects().catch(() => {});
   });
 }
 
@@ -383,7 +405,7 @@ function join(invite) {
   stopLevel?.();
   stopLevel = null;
   ui.join.disabled = true;
-  setStatus('connecting', say('call.connecting'));
+  dispatch({ type: 'join' });
   const client = new SignalingClient({
     url: signalingUrl(location),
     session: invite.session,
@@ -398,7 +420,7 @@ function join(invite) {
     // slow deploy): keep trying, at the slow pace, for about an hour.
     maxReconnectAttempts: 240,
     // A restarted server forgot a therapist's relay-only choice; the call keeps it.
-    relayOnly: () => role === 'therapist' && relayOnly,
+    relayOnly: () => machine.snapshot.role === 'therapist' && machine.snapshot.relayOnly,
   });
   signaling = client;
   compatKey = `${COMPAT_KEY}.${invite.session}`;
@@ -406,77 +428,26 @@ function join(invite) {
 
   client.on('welcome', (w) => {
     welcome = w;
-    role = w.role;
-    admitted = w.admitted;
     relayUrls = w.relay_urls ?? [];
     iceKnown = true;
-    if (w.resumed && w.peer_present && peer && !peer.closed) {
-      // Our seat was taken back with the ticket (a broken line, a server restart,
-      // another process): the call never needed the server, it goes on as it is.
-      // Inside a call the welcome brings fresh credentials for a later restart.
-      if (w.admitted) iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
-      // Tell the (possibly new) server what our media is doing now; it records
-      // only a change from what it has on file.
-      mediaReported = 'unknown';
-      reportMedia(peer.pc.connectionState === 'connected' ? 'connected' : 'disconnected');
-      serverAway = false;
-      renderNetworkControls();
-      if (status === 'in-call') setStatus('in-call', say('call.inCall'));
-      else updateCallStatus();
-      return;
-    }
-
     // TURN credentials only inside a call: `admitted` brings them (a welcome
-    // outside one has STUN alone, of no use before a call).
+    // outside one has STUN alone, of no use before a call). Inside a call a
+    // welcome brings fresh credentials for a later restart.
     if (w.admitted) iceSettings = { servers: w.ice_servers, policy: iceSettings.policy };
     ui.relayOnlyBox.hidden = w.role !== 'therapist';
-    renderNetworkControls();
     if (w.role === 'therapist' && w.client_id) {
       ui.clientLabel.textContent = t('call.clientLabel', { clientId: w.client_id });
       ui.clientLabel.hidden = false;
     }
-    if (w.role === 'client') {
-      if (!w.admitted) {
-        closePeer();
-        setStatus('waiting', say('call.waitingRoom'));
-      } else if (!w.peer_present) {
-        closePeer();
-        setStatus('waiting', say('call.peerInterrupted'), 'call');
-      } else {
-        // Admitted again after a reconnect: `admitted` follows at once and
-        // brings a fresh connection; until then keep what we have.
-        if (status !== 'in-call') setStatus('connecting', say('call.startingMedia'));
-      }
-      return;
-    }
-    // Therapist.
-    if (w.admitted && w.peer_present) {
-      // `admitted` follows: it starts the call.
-      if (status !== 'in-call') setStatus('connecting', say('call.startingMedia'));
-    } else if (w.peer_present && !w.admitted) {
-      // The client is already knocking; a knock message may follow too.
-      onKnock(false);
-    } else {
-      if (!w.admitted) closePeer();
-      setStatus('waiting', say('call.waitingForClient'));
-    }
+    dispatch({ type: 'welcome', welcome: w });
   });
 
-  client.on('waiting', () => {
-    admitted = false;
-    setStatus('waiting', say('call.waitingRoom'));
-  });
-
-  client.on('knock', () => onKnock(true));
-
-  client.on('knock-cancelled', () => {
-    if (status === 'knocking') setStatus('waiting', say('call.waitingForClient'));
-  });
+  client.on('waiting', () => dispatch({ type: 'waiting' }));
+  client.on('knock', () => dispatch({ type: 'knock' }));
+  client.on('knock-cancelled', () => dispatch({ type: 'knock-cancelled' }));
 
   client.on('admitted', (m) => {
-    // The one trigger for a fresh peer connection, under the configuration
-    // it carries (fresh TURN credentials, relay-only or not).
-    admitted = true;
+    // The configuration of the fresh peer connection that `admitted` starts.
     keyEpoch = m.epoch;
     e2eeRequired = m.e2ee_required;
     bitrateCaps = {
@@ -485,17 +456,7 @@ function join(invite) {
     };
     iceSettings = { servers: m.ice_servers, policy: m.ice_transport_policy };
     iceKnown = true;
-    relayOnly = m.ice_transport_policy === 'relay';
-    clearRelayPending();
-    renderNetworkControls();
-    if (role === 'therapist') {
-      startCall();
-    } else {
-      closePeer();
-      newPeer();
-    }
-    if (callWasUp) setStatus('reconnecting', say('call.recovering'));
-    else setStatus('connecting', say('call.startingMedia'));
+    dispatch({ type: 'admitted', relayOnly: m.ice_transport_policy === 'relay' });
   });
 
   client.on('rekey', (m) => {
@@ -504,57 +465,16 @@ function join(invite) {
     e2ee?.rekey(m.epoch);
   });
 
-  client.on('declined', () => {
-    finish('declined', say('call.declined'), false);
-  });
-
-  client.on('peer-joined', (m) => {
-    if (!m.admitted) return; // a knock follows for the therapist
-    // The other side came back (reload, new network): `admitted` follows and
-    // starts a fresh connection on both sides.
-    admitted = true;
-    if (status !== 'in-call' && status !== 'reconnecting') setStatus('connecting', say('call.startingMedia'));
-  });
-
-  client.on('peer-left', (m) => {
-    const wasInCall = admitted;
-    closePeer();
-    callWasUp = false;
-    ui.remoteVideo.srcObject = null;
-    if (m.reason === 'hangup' && wasInCall) {
-      // The call is over for both; our own socket goes too.
-      finish('ended', say('call.peerHungUp'), true);
-      return;
-    }
-    if (role === 'therapist') {
-      if (!wasInCall) {
-        setStatus('waiting', say('call.waitingForClient'));
-        return;
-      }
-      setStatus('waiting', say('call.peerInterrupted'));
-    } else if (wasInCall) {
-      setStatus('waiting', say('call.peerInterrupted'), 'call');
-    }
-  });
+  client.on('declined', () => dispatch({ type: 'declined' }));
+  client.on('peer-joined', (m) => dispatch({ type: 'peer-joined', admitted: m.admitted }));
+  client.on('peer-left', (m) => dispatch({ type: 'peer-left', reason: m.reason }));
 
   client.on('offer', (m) => {
-    if (peer && peer.isFromOtherConnection(m.sdp)) {
-      debug('offer from a new connection of the other side: starting over');
-      closePeer();
-    }
-    if (!peer) newPeer();
-    peer?.handleDescription('offer', m.sdp);
+    dispatch({ type: 'offer', sdp: m.sdp, fromOtherConnection: !!peer && peer.isFromOtherConnection(m.sdp) });
   });
 
   client.on('answer', (m) => {
-    if (role === 'therapist' && peer && peer.isFromOtherConnection(m.sdp)) {
-      // The client had to start a fresh connection (its browser refused a
-      // new configuration): we do the same, and offer to it.
-      debug('answer from a new connection of the other side: starting over');
-      startCall();
-      return;
-    }
-    peer?.handleDescription('answer', m.sdp);
+    dispatch({ type: 'answer', sdp: m.sdp, fromOtherConnection: !!peer && peer.isFromOtherConnection(m.sdp) });
   });
 
   client.on('candidate', (m) => {
@@ -562,50 +482,17 @@ function join(invite) {
   });
 
   client.on('restart', () => {
-    if (role === 'therapist' && recovery) runRecovery(recovery.remoteRequest(performance.now()));
+    if (machine.snapshot.role === 'therapist' && recovery) runRecovery(recovery.remoteRequest(performance.now()));
   });
 
   client.on('error', (m) => {
     debug(`server error ${m.code}${m.fatal ? ' (fatal)' : ''}`);
-    if (!m.fatal) return; // no-peer: the other side is away; it re-offers when back
-    if (RECOVERABLE_ERRORS.has(m.code)) return; // the socket comes back by itself
-    finish('error', () => serverMessage(m, 'error.unexpected'), false);
+    dispatch({ type: 'error', error: m });
   });
 
-  client.on('closed', (c) => {
-    if (finished) return;
-    if (c.reconnecting && peer && !peer.closed && (status === 'in-call' || status === 'reconnecting')) {
-      // Only the line to the server broke: the call goes on, say so calmly.
-      serverAway = true;
-      if (status === 'in-call') setStatus('in-call', say('call.serverReconnecting'));
-      return;
-    }
-    if (c.reconnecting) {
-      setStatus('connecting', say('call.reconnecting'), status === 'device-check' ? 'none' : undefined);
-      return;
-    }
-    if (c.error) {
-      finish('error', () => serverMessage(c.error, 'error.unexpected'), false);
-    } else if (c.code === 1000) {
-      finish('ended', say('call.ended'), false);
-    } else if (c.code === 1006 || c.code === 1001) {
-      finish('error', say('call.gaveUp'), false);
-    } else {
-      finish('error', say('call.closed', { code: c.code }), false);
-    }
-  });
+  client.on('closed', (c) => dispatch({ type: 'closed', closed: c }));
 
   client.connect();
-}
-
-/** @param {boolean} ring */
-function onKnock(ring) {
-  if (role !== 'therapist') return;
-  admitted = false;
-  closePeer();
-  setStatus('knocking', say('call.knocking'));
-  if (ring) playChime();
-  ui.admit.focus();
 }
 
 // ---------------------------------------------------------------------------
@@ -668,7 +555,6 @@ function newPeer() {
     compat,
     log: debug,
   });
-  noRelay = false;
   scheduleRecovery();
   lastPath = { path: null, relayProtocol: null };
   renderConnection('new');
@@ -676,19 +562,10 @@ function newPeer() {
   return p;
 }
 
-/** Therapist: a fresh connection and a first offer. */
-function startCall() {
-  closePeer();
-  const p = newPeer();
-  p?.start();
-  if (status !== 'in-call') setStatus('connecting', say('call.startingMedia'));
-}
-
 function closePeer() {
   if (recoveryTimer !== null) clearTimeout(recoveryTimer);
   recoveryTimer = null;
   recovery = null;
-  noRelay = false;
   if (!peer) return;
   peer.close();
   peer = null;
@@ -699,12 +576,18 @@ function closePeer() {
   if (e2ee) e2eeEnded = e2ee.state;
   e2ee?.close();
   e2ee = null;
-  onConnectionState('closed');
+  connectionChanged('closed');
   renderE2ee();
 }
 
-/** @param {RTCPeerConnectionState} state */
+/** @param {RTCPeerConnectionState} state of the current connection */
 function onConnectionState(state) {
+  connectionChanged(state);
+  reportConnection(false);
+}
+
+/** @param {RTCPeerConnectionState} state */
+function connectionChanged(state) {
   renderConnection(state);
   reportMedia(state === 'connected' ? 'connected' : 'disconnected');
   if (state === 'connected') {
@@ -712,30 +595,17 @@ function onConnectionState(state) {
   } else {
     stopStats();
   }
-  updateCallStatus();
 }
 
 /**
- * The status line during a call, from the connection and its recovery:
- * in call, connecting, reconnecting, or no connection possible.
+ * Tell the call logic where the connection and its recovery are: the status
+ * line (in call, connecting, reconnecting, no connection possible) follows.
+ * @param {boolean} noRelay recovery found no direct path and no relay
  */
-function updateCallStatus() {
+function reportConnection(noRelay) {
   const p = peer;
   if (!p || p.closed) return;
-  if (p.pc.connectionState === 'connected' && !recovery?.recovering) {
-    noRelay = false;
-    callWasUp = true;
-    if (status === 'connecting' || status === 'waiting' || status === 'reconnecting' || status === 'no-connection') {
-      setStatus('in-call', say('call.inCall'));
-    }
-    return;
-  }
-  if (status !== 'connecting' && status !== 'in-call' && status !== 'reconnecting' && status !== 'no-connection') return;
-  if (noRelay) {
-    setStatus('no-connection', say('call.noRelay'));
-  } else if (callWasUp && (recovery?.recovering || p.pc.connectionState === 'disconnected' || p.pc.connectionState === 'failed')) {
-    setStatus('reconnecting', say('call.recovering'));
-  }
+  dispatch({ type: 'connection', state: p.pc.connectionState, recovering: recovery?.recovering ?? false, noRelay });
 }
 
 /** @param {'connected' | 'disconnected'} state */
@@ -903,6 +773,7 @@ function scheduleRecovery() {
  * @param {RecoveryAction[]} actions
  */
 function runRecovery(actions) {
+  let noRelay = false;
   for (const action of actions) {
     switch (action.type) {
       case 'restart':
@@ -917,7 +788,7 @@ function runRecovery(actions) {
     }
   }
   scheduleRecovery();
-  updateCallStatus();
+  reportConnection(noRelay);
 }
 
 /** Restart ICE (therapist) or ask for it (client). */
@@ -971,12 +842,7 @@ function switchCompat(on, auto) {
  */
 function freshConnection() {
   restarts += 1;
-  if (role === 'therapist') {
-    startCall();
-    return;
-  }
-  closePeer();
-  newPeer()?.restartIce();
+  dispatch({ type: 'fresh-connection' });
 }
 
 function onCompatClick() {
@@ -1012,31 +878,14 @@ function onNetworkChange() {
 
 /** Relay-only as the page shows it: the therapist's wish until the server answers. */
 function relayOnlyShown() {
-  return relayPending ?? relayOnly;
+  return machine.snapshot.relayOnlyShown;
 }
 
 function onRelayOnlyClick() {
-  if (role !== 'therapist' || !offersRelay(relayUrls)) return;
+  if (machine.snapshot.role !== 'therapist' || !offersRelay(relayUrls)) return;
   const enabled = !relayOnlyShown();
   if (!signaling?.send({ type: 'relay-only', enabled })) return;
-  clearRelayPending();
-  relayPending = enabled;
-  // The server answers with `admitted` only while a call runs; otherwise the
-  // wish holds for the next call and the button shows it.
-  if (peer) {
-    relayPendingTimer = setTimeout(() => {
-      relayPendingTimer = null;
-      relayPending = null;
-      renderNetworkControls();
-    }, RELAY_SWITCH_MS);
-  }
-  renderNetworkControls();
-}
-
-function clearRelayPending() {
-  if (relayPendingTimer !== null) clearTimeout(relayPendingTimer);
-  relayPendingTimer = null;
-  relayPending = null;
+  dispatch({ type: 'relay-only-asked', enabled });
 }
 
 function renderNetworkControls() {
@@ -1055,7 +904,7 @@ function renderNetworkControls() {
   ui.compat.title = t(iceKnown && !compatOk ? 'call.compatUnavailable' : 'call.compatHelp');
 
   const turn = offersRelay(relayUrls);
-  const shown = relayOnlyShown();
+  const { relayOnly, relayOnlyShown: shown, relaySwitching } = machine.snapshot;
   ui.relayOnly.disabled = !turn;
   ui.relayOnly.setAttribute('aria-pressed', String(shown));
   ui.relayOnly.dataset.enabled = String(relayOnly);
@@ -1063,7 +912,7 @@ function renderNetworkControls() {
   /** @type {MessageKey} */
   let state = shown ? 'call.relayOnlyOn' : 'call.relayOnlyOff';
   if (!turn && !relayOnly) state = 'call.relayOnlyUnavailable';
-  else if (relayPendingTimer !== null) state = 'call.relayOnlyPending';
+  else if (relaySwitching) state = 'call.relayOnlyPending';
   ui.relayOnlyState.dataset.i18n = state;
   ui.relayOnlyState.textContent = t(state);
 }
@@ -1073,19 +922,13 @@ function renderNetworkControls() {
 
 /**
  * Fail closed: frame encryption could not be set up and the operator does
- * not allow calls without it. The media ends; the page says why and keeps
- * the call view (hang up stays at hand; a new admission starts over).
+ * not allow calls without it (the call logic ends the media).
  * @param {E2eeState} state 'failed' | 'unsupported'
  * @param {FallbackReason} reason
  */
 function failClosed(state, reason) {
   debug(`e2ee: ending the media (${reason})`);
-  closePeer();
-  callWasUp = false;
-  ui.remoteVideo.srcObject = null;
-  e2eeEnded = state;
-  renderE2ee();
-  setStatus('error', say(state === 'unsupported' ? 'e2ee.unsupportedCall' : 'e2ee.failedCall'), 'call');
+  dispatch({ type: 'e2ee-failed', state: state === 'unsupported' ? 'unsupported' : 'failed' });
 }
 
 /** @returns {E2eeState} */
@@ -1125,6 +968,7 @@ function renderE2ee() {
   const sas = state === 'active' ? (e2ee?.sas ?? null) : null;
   ui.sasBox.hidden = sas === null;
   ui.sas.textContent = sas ?? '';
+  const { role } = machine.snapshot;
   ui.sasHelp.textContent = t(role === 'therapist' ? 'e2ee.sasHelpTherapist' : 'e2ee.sasHelpClient');
   ui.verify.hidden = role !== 'therapist';
   ui.verify.disabled = sas === null || !!e2ee?.verified;
@@ -1134,16 +978,12 @@ function renderE2ee() {
 // Ending
 
 /**
- * End the page's part in the session: close the connection, release camera
- * and microphone, say why.
+ * End the page's part in the session (the call logic says why): close the
+ * connection, release camera and microphone.
  *
- * @param {CallStatus} next 'ended' | 'declined' | 'error'
- * @param {() => string} text
  * @param {boolean} sendBye say goodbye to the server (a hang-up)
  */
-function finish(next, text, sendBye) {
-  finished = true;
-  callWasUp = false;
+function finish(sendBye) {
   // The call ends before the browsers agreed on a key (e.g. the other side
   // refused it): frame encryption did not come about.
   if ((e2ee?.state ?? e2eeEnded) === 'negotiating') {
@@ -1151,7 +991,6 @@ function finish(next, text, sendBye) {
     e2ee = null;
     e2eeEnded = 'failed';
   }
-  clearRelayPending();
   if (signaling) {
     // What the call had since the last summary, unless it was nothing.
     if (summary.hasSamples) sendSummary(true);
@@ -1166,8 +1005,6 @@ function finish(next, text, sendBye) {
   stopStream(localStream);
   ui.localVideo.srcObject = null;
   ui.remoteVideo.srcObject = null;
-  ui.rejoin.hidden = false;
-  setStatus(next, text);
 }
 
 function updateToggles() {
@@ -1221,10 +1058,10 @@ function updateToggles() {
 /** @type {CallHandle} */
 const handle = Object.freeze({
   get role() {
-    return role;
+    return machine.snapshot.role;
   },
   get state() {
-    return status;
+    return machine.snapshot.status;
   },
   get pc() {
     return peer && !peer.closed ? peer.pc : null;
@@ -1242,7 +1079,7 @@ const handle = Object.freeze({
     return peerConnections;
   },
   get serverAway() {
-    return serverAway;
+    return machine.snapshot.serverAway;
   },
   get signaling() {
     return signaling?.state ?? 'idle';
@@ -1304,7 +1141,7 @@ function main() {
   initI18n();
   unlockAudioOnGesture();
   onLangChange(() => {
-    ui.status.textContent = statusText();
+    ui.status.textContent = statusText(machine.snapshot.text);
     renderConnection(ui.connection.dataset.state ?? 'new');
     renderNetworkControls();
     renderE2ee();
@@ -1320,8 +1157,7 @@ function main() {
     history.replaceState(null, '', location.pathname + location.search);
   }
   if (!invite) {
-    finished = true;
-    setStatus('error', say('call.badLink'));
+    dispatch({ type: 'bad-link' });
     return;
   }
 
@@ -1330,12 +1166,11 @@ function main() {
   ui.join.addEventListener('click', () => join(invite));
   ui.admit.addEventListener('click', () => {
     ui.admit.disabled = ui.decline.disabled = true;
-    signaling?.send({ type: 'admit' });
+    dispatch({ type: 'admit' });
   });
   ui.decline.addEventListener('click', () => {
     ui.admit.disabled = ui.decline.disabled = true;
-    signaling?.send({ type: 'decline' });
-    setStatus('waiting', say('call.waitingForClient'));
+    dispatch({ type: 'decline' });
   });
   ui.mute.addEventListener('click', () => {
     const track = localStream?.getAudioTracks()[0];
@@ -1347,14 +1182,14 @@ function main() {
     if (track) track.enabled = !track.enabled;
     updateToggles();
   });
-  ui.hangup.addEventListener('click', () => finish('ended', say('call.ended'), true));
-  ui.leave.addEventListener('click', () => finish('ended', say('call.ended'), true));
+  ui.hangup.addEventListener('click', () => dispatch({ type: 'hangup' }));
+  ui.leave.addEventListener('click', () => dispatch({ type: 'hangup' }));
   ui.rejoin.addEventListener('click', () => location.reload());
   ui.compat.addEventListener('click', onCompatClick);
   ui.relayOnly.addEventListener('click', onRelayOnlyClick);
   ui.audioOnly.addEventListener('click', onAudioOnlyClick);
   ui.verify.addEventListener('click', () => {
-    if (role === 'therapist') e2ee?.verify();
+    if (machine.snapshot.role === 'therapist') e2ee?.verify();
   });
   renderNetworkControls();
   renderE2ee();
