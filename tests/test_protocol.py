@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from sprechzimmer import protocol as p
-from sprechzimmer.errors import BadMessage, TooLarge
+from sprechzimmer.errors import BadMessage, SprechzimmerError, TooLarge
 
 LIMIT = 65536
 DOC = Path(__file__).parents[1] / "docs" / "protocol.md"
@@ -298,3 +298,98 @@ def test_quality_fields_and_codes_are_documented() -> None:
         assert f"`{code}`" in doc, code
     for name in ("max_bitrate_kbps", "relay_max_bitrate_kbps"):
         assert f"`{name}`" in doc
+
+
+# --- from the server: decode_server, the Python client's decoder ----------------------------
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [cls, *(sub for child in cls.__subclasses__() for sub in _subclasses(child))]
+
+
+def test_every_field_without_a_default_is_required_on_the_wire() -> None:
+    """Else a message without it would be a TypeError, not a protocol error."""
+    for cls in p._FIELDS:
+        without_default = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        assert without_default <= p._REQUIRED.get(cls, frozenset()), cls
+
+
+def test_what_the_server_writes_decodes_to_the_same_message() -> None:
+    servers = [p.IceServerInfo(["stun:192.0.2.1:3478"]), p.IceServerInfo(["turn:h"], "u", "c")]
+    messages: list[p.ServerMessage] = [
+        p.Welcome(
+            p.Role.THERAPIST, "s" * 32, None, servers, 25, False, "r" * p.MAX_RESUME, True, True
+        ),
+        p.Admitted(),
+        p.Admitted(servers, p.IceTransportPolicy.RELAY, p.MAX_SAFE_INTEGER, 2.0, False, 1, 1),
+        p.Rekey(0),
+        p.PeerJoined(p.Role.CLIENT, False),
+        p.PeerLeft(p.Role.THERAPIST, p.LeaveReason.TIMEOUT),
+        p.Relayed(p.Candidate(""), p.Role.CLIENT),
+        p.Relayed(p.Restart(), p.Role.THERAPIST),
+        *(p.Error.of(error()) for error in _subclasses(SprechzimmerError)),
+    ]
+    for message in messages:
+        decoded = p.decode_server(p.encode(message), p.MAX_SERVER_FRAME_BYTES)
+        assert decoded == message
+
+
+def test_decode_server_reads_numbers_as_their_fields_hold_them() -> None:
+    welcome = {
+        "type": "welcome",
+        "role": "client",
+        "session": "s",
+        "client_id": None,
+        "ice_servers": [{"urls": "stun:h", "username": None, "extra": 1}],
+        "heartbeat_interval": 1,
+        "polite": True,
+        "resume": "r",
+        "peer_present": False,
+        "admitted": False,
+        "relay_urls": ["TURNS:h:443"],
+    }
+    message = p.decode_server(orjson.dumps(welcome), LIMIT)
+    assert isinstance(message, p.Welcome)
+    assert message.heartbeat_interval == 1.0 and isinstance(message.heartbeat_interval, float)
+    assert message.ice_servers == [p.IceServerInfo(["stun:h"])]
+    assert message.relay_urls == ["TURNS:h:443"]  # a scheme is case-insensitive
+    assert message.resumed is False
+    tiny = p.decode_server(orjson.dumps({**welcome, "heartbeat_interval": 5e-324}), LIMIT)
+    assert isinstance(tiny, p.Welcome) and tiny.heartbeat_interval > 0
+    for bad in (-1, 0, -0.0, True, None, "1"):
+        with pytest.raises(BadMessage, match="heartbeat_interval"):
+            p.decode_server(orjson.dumps({**welcome, "heartbeat_interval": bad}), LIMIT)
+
+
+def test_decode_server_keeps_the_last_of_a_key_written_twice() -> None:
+    # As the browser's JSON.parse does: the two clients read the same message.
+    frame = b'{"type":"rekey","epoch":1,"epoch":2}'
+    assert p.decode_server(frame, LIMIT) == p.Rekey(2)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"type": "welcome"}',
+        b'{"type": "ping"}',
+        b'{"type": "offer", "sdp": "v=0", "from": null}',
+        b'{"type": "candidate", "candidate": "c", "from": "client", "sdpMid": 0}',
+        b'{"type": "admitted", "ice_servers": {}, "ice_transport_policy": "all", "epoch": 1,'
+        b' "rekey_interval": 2, "e2ee_required": true}',
+        b'{"type": "admitted", "ice_servers": ["stun:h"], "ice_transport_policy": "all",'
+        b' "epoch": 1, "rekey_interval": 2, "e2ee_required": true}',
+        b'{"type": "admitted", "ice_servers": [{"urls": ["stun:h"], "username": 5}],'
+        b' "ice_transport_policy": "all", "epoch": 1, "rekey_interval": 2, "e2ee_required": true}',
+        b'{"type": "admitted", "ice_servers": [], "ice_transport_policy": "all",'
+        b' "epoch": 9007199254740992, "rekey_interval": 2, "e2ee_required": true}',
+        b'{"type": "error", "code": "' + b"c" * 65 + b'", "message": "", "message_de": "",'
+        b' "fatal": true}',
+    ],
+)
+def test_malformed_server_messages_are_bad_message(raw: bytes) -> None:
+    with pytest.raises(BadMessage):
+        p.decode_server(raw, LIMIT)

@@ -3,7 +3,10 @@
 Each message is a frozen dataclass whose ``TYPE`` is its ``type`` on the wire.
 ``decode_client`` is the only way bytes from a browser become a message: it
 checks size, JSON shape, every field's type and bound, and rejects unknown or
-extra fields. Nothing here does I/O or keeps state.
+extra fields. ``decode_server`` is its mirror for a client written in Python
+(the headless peer, ``tools/peer.py``): as strict about every field it knows,
+but, like the browser, it drops fields it does not know. ``encode`` writes
+messages of both directions. Nothing here does I/O or keeps state.
 
 The golden vectors in ``tests/vectors/protocol/`` are examples of the document
 that this codec and the browser's (``static/js/protocol.js``) are both tested
@@ -33,7 +36,16 @@ MAX_SDP = 60_000
 DEFAULT_MAX_MESSAGE_BYTES = 65_536
 """The default of ``SPRECHZIMMER_MAX_MESSAGE_BYTES``, and the most the browser ever sends."""
 MAX_MESSAGE_BYTES_LIMIT = 1 << 20
-"""The highest that setting may be; the browser reads server frames up to this and 1 KiB."""
+"""The highest that setting may be."""
+MAX_SERVER_FRAME_BYTES = MAX_MESSAGE_BYTES_LIMIT + 1024
+"""The longest frame a client reads from the server: what a browser may send at the
+highest limit, plus what the relay adds (``from``, nulls for left-out fields)."""
+MAX_RESUME = 128
+"""Longest resume ticket."""
+MAX_ICE_URL = 512
+"""Longest STUN or TURN URL a client takes from the server."""
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer a JavaScript number holds exactly: the bound of a key epoch."""
 
 
 class Role(enum.StrEnum):
@@ -60,6 +72,10 @@ def _range(low: float, high: float) -> Any:
     return field(default=None, metadata={"min": low, "max": high})
 
 
+_POSITIVE: Mapping[str, Any] = {"min": math.ulp(0.0), "max": math.inf}
+"""Metadata of a number field above 0 (its ``min`` is the least float above 0)."""
+
+
 # --- from the browser -------------------------------------------------------
 
 
@@ -74,7 +90,7 @@ class Hello:
     )
     protocol: int = PROTOCOL_VERSION
     role: Role | None = field(default=None, metadata=_ABSENT_NOT_NULL)
-    resume: str | None = field(default=None, metadata={"max": 128, **_ABSENT_NOT_NULL})
+    resume: str | None = field(default=None, metadata={"max": MAX_RESUME, **_ABSENT_NOT_NULL})
     """The resume ticket of an earlier ``welcome`` in this tab."""
     epoch: int | None = field(default=None, metadata={"max": 2**31 - 1, **_ABSENT_NOT_NULL})
     """The key epoch the browser is in, when it resumes (a restarted server forgot it)."""
@@ -239,44 +255,51 @@ _CLIENT_TYPES: dict[str, type] = {
     )
 }
 
-# Fields without a default must be present; these are required on the wire.
-_REQUIRED: dict[type, frozenset[str]] = {
-    Hello: frozenset({"session", "token", "protocol"}),
-    Offer: frozenset({"sdp"}),
-    Answer: frozenset({"sdp"}),
-    Candidate: frozenset({"candidate"}),
-    Media: frozenset({"state"}),
-    RelayOnly: frozenset({"enabled"}),
-}
-
 
 # --- from the server --------------------------------------------------------
 
 
+# As the browser's protocol.js reads them (a relay URL's scheme in any case).
+_ICE_URL = re.compile(r"(?:stun|stuns|turn|turns):")
+_TURN_URL = re.compile(r"turns?:", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class IceServerInfo:
-    urls: list[str]
-    username: str | None = None
-    credential: str | None = None
+    """One ``RTCIceServer``."""
+
+    urls: list[str] = field(
+        metadata={
+            "items": {"max": MAX_ICE_URL, "format": (_ICE_URL.match, "a stun:/turn: URL")},
+            "min_items": 1,
+            "one_or_list": True,
+        }
+    )
+    """Never empty; a lone string is a list of one (``RTCIceServer`` allows it)."""
+    username: str | None = _bound(512, None)
+    credential: str | None = _bound(512, None)
 
 
 @dataclass(frozen=True)
 class Welcome:
     TYPE: ClassVar[str] = "welcome"
     role: Role
-    session: str
-    client_id: str | None
+    session: str = field(metadata={"max": 64})
+    client_id: str | None = field(metadata={"max": 64})
     ice_servers: list[IceServerInfo]
     """With TURN credentials only while the client is admitted (a seat taken back
     during a call); otherwise the STUN servers alone."""
-    heartbeat_interval: float
+    heartbeat_interval: float = field(metadata=_POSITIVE)
     polite: bool
-    resume: str
+    resume: str = field(metadata={"max": MAX_RESUME})
     peer_present: bool
     admitted: bool
     resumed: bool = False
     """The seat was taken back with its ticket: keep the running call as it is."""
-    relay_urls: list[str] = field(default_factory=list)
+    relay_urls: list[str] = field(
+        default_factory=list,
+        metadata={"items": {"max": MAX_ICE_URL, "format": (_TURN_URL.match, "a turn: URL")}},
+    )
     """The TURN URLs the server offers, without credentials: whether relay-only and
     compatibility mode can work, known before a call; never an ICE server."""
 
@@ -307,13 +330,13 @@ class Admitted:
     ice_servers: list[IceServerInfo] = field(default_factory=list)
     """Fresh, short-lived TURN credentials for this member only."""
     ice_transport_policy: IceTransportPolicy = IceTransportPolicy.ALL
-    epoch: int = 1
+    epoch: int = field(default=1, metadata={"max": MAX_SAFE_INTEGER})
     """Key epoch of the fresh peer connection; its first ECDH uses it."""
-    rekey_interval: float = 600.0
+    rekey_interval: float = field(default=600.0, metadata=_POSITIVE)
     e2ee_required: bool = True
-    max_bitrate_kbps: int = 2500
+    max_bitrate_kbps: int = field(default=2500, metadata={"min": 1, "max": MAX_BITRATE_KBPS})
     """The operator's cap on each outgoing video stream."""
-    relay_max_bitrate_kbps: int = 1000
+    relay_max_bitrate_kbps: int = field(default=1000, metadata={"min": 1, "max": MAX_BITRATE_KBPS})
     """The lower cap while the selected candidate pair goes through the relay."""
 
 
@@ -322,7 +345,7 @@ class Rekey:
     """Time for a fresh key agreement between the browsers (the server never sees a key)."""
 
     TYPE: ClassVar[str] = "rekey"
-    epoch: int
+    epoch: int = field(metadata={"max": MAX_SAFE_INTEGER})
 
 
 @dataclass(frozen=True)
@@ -368,9 +391,11 @@ class Pong:
 @dataclass(frozen=True)
 class Error:
     TYPE: ClassVar[str] = "error"
-    code: str
-    message: str
-    message_de: str
+    code: str = field(metadata={"max": 64})
+    message: str = field(metadata={"max": 1024})
+    """In English."""
+    message_de: str = field(metadata={"max": 1024})
+    """In German."""
     fatal: bool
 
     @classmethod
@@ -393,30 +418,102 @@ ServerMessage = Union[  # noqa: UP007
     Error,
 ]
 
+_SERVER_TYPES: dict[str, type] = {
+    cls.TYPE: cls
+    for cls in (
+        Welcome,
+        Waiting,
+        Knock,
+        KnockCancelled,
+        Admitted,
+        Rekey,
+        Declined,
+        PeerJoined,
+        PeerLeft,
+        Pong,
+        Error,
+    )
+}
+"""The server's own messages; the relayed ones are ``RELAYABLE`` with ``from``."""
+_RELAYABLE_TYPES: dict[str, type] = {cls.TYPE: cls for cls in (Offer, Answer, Candidate, Restart)}
+
 
 # --- codec ------------------------------------------------------------------
 
 
+# Fields required on the wire. A field with a default in its dataclass may still
+# be required: the default is the sender's (``Admitted``'s are the server's), not
+# what a missing field means.
+_REQUIRED: dict[type, frozenset[str]] = {
+    # from the browser
+    Hello: frozenset({"session", "token", "protocol"}),
+    Offer: frozenset({"sdp"}),
+    Answer: frozenset({"sdp"}),
+    Candidate: frozenset({"candidate"}),
+    Media: frozenset({"state"}),
+    RelayOnly: frozenset({"enabled"}),
+    # from the server; ``resumed``, ``relay_urls`` and the bitrate caps are
+    # optional for a client (an older server leaves them out)
+    IceServerInfo: frozenset({"urls"}),
+    Welcome: frozenset(
+        {
+            "role",
+            "session",
+            "client_id",
+            "ice_servers",
+            "heartbeat_interval",
+            "polite",
+            "resume",
+            "peer_present",
+            "admitted",
+        }
+    ),
+    Admitted: frozenset(
+        {"ice_servers", "ice_transport_policy", "epoch", "rekey_interval", "e2ee_required"}
+    ),
+    Rekey: frozenset({"epoch"}),
+    PeerJoined: frozenset({"role", "admitted"}),
+    PeerLeft: frozenset({"role", "reason"}),
+    Error: frozenset({"code", "message", "message_de", "fatal"}),
+}
+
+
 @dataclass(frozen=True)
 class _FieldSpec:
-    """One field of a client message as the codec checks it, resolved once per class."""
+    """One field of a message as the codec checks it, resolved once per class."""
 
     where: str
     kind: Any
-    """``str``, ``bool``, ``int``, ``float`` or an ``enum.Enum`` subclass."""
+    """``str``, ``bool``, ``int``, ``float``, an ``enum.Enum`` subclass, ``list``
+    (of ``item``) or a dataclass (an object inside a message: ``IceServerInfo``)."""
     nullable: bool
     meta: Mapping[str, Any]
+    """Bounds: ``max`` (a string's length or a number's value), ``min``, ``format``
+    (a test and what it wants); of a list: ``items`` (its elements' bounds),
+    ``min_items``, ``one_or_list`` (a lone string is a list of one)."""
+    item: _FieldSpec | None = None
+    """What each element of a ``list`` is."""
 
 
-def _spec(cls: type, name: str, expected: Any, meta: Mapping[str, Any]) -> _FieldSpec:
+def _name(cls: type) -> str:
+    """A message's ``type``, or the class name of an object inside one, for errors."""
+    return str(getattr(cls, "TYPE", cls.__name__))
+
+
+def _spec(where: str, expected: Any, meta: Mapping[str, Any]) -> _FieldSpec:
     nullable = False
     if get_origin(expected) in (Union, types.UnionType):
         options = get_args(expected)
         nullable = type(None) in options and meta.get("nullable", True)
         (expected,) = [o for o in options if o is not type(None)]
+    if get_origin(expected) is list:
+        (item,) = get_args(expected)
+        return _FieldSpec(where, list, nullable, meta, _spec(where, item, meta.get("items", {})))
+    if dataclasses.is_dataclass(expected):
+        return _FieldSpec(where, expected, nullable, meta)
     if not (expected in (str, bool, int, float) or issubclass(expected, enum.Enum)):
         raise TypeError(f"unsupported field type {expected!r}")  # a bug in this module
-    return _FieldSpec(f"{cls.TYPE}.{name}", expected, nullable, meta)  # type: ignore[attr-defined]
+    return _FieldSpec(where, expected, nullable, meta)
 
 
 def _check(spec: _FieldSpec, value: Any) -> Any:
@@ -464,10 +561,10 @@ def _check(spec: _FieldSpec, value: Any) -> Any:
 # message was about half of the signaling CPU under load.
 _FIELDS: dict[type, dict[str, _FieldSpec]] = {
     cls: {
-        f.name: _spec(cls, f.name, get_type_hints(cls)[f.name], f.metadata)
+        f.name: _spec(f"{_name(cls)}.{f.name}", get_type_hints(cls)[f.name], f.metadata)
         for f in dataclasses.fields(cls)
     }
-    for cls in _CLIENT_TYPES.values()
+    for cls in (*_CLIENT_TYPES.values(), *_SERVER_TYPES.values(), IceServerInfo)
 }
 
 
@@ -487,7 +584,40 @@ def _checker(spec: _FieldSpec) -> Callable[[Any], Any]:
             return _check(spec, value)  # says what is wrong
 
         return check_str
+    if spec.kind is list:
+        return _list_checker(spec)
+    if isinstance(spec.kind, type) and dataclasses.is_dataclass(spec.kind):
+        return _object_checker(spec.where, spec.kind)
     return functools.partial(_check, spec)
+
+
+def _list_checker(spec: _FieldSpec) -> Callable[[Any], Any]:
+    assert spec.item is not None
+    check_item = _checker(spec.item)
+    where, meta = spec.where, spec.meta
+    least = meta.get("min_items", 0)
+
+    def check_list(value: Any) -> Any:
+        if type(value) is str and meta.get("one_or_list"):
+            value = [value]
+        if type(value) is not list:
+            raise BadMessage(f"{where}: expected a list")
+        if len(value) < least:
+            raise BadMessage(f"{where}: fewer than {least}")
+        return [check_item(item) for item in value]
+
+    return check_list
+
+
+def _object_checker(where: str, cls: type) -> Callable[[Any], Any]:
+    """An object inside a server message (``IceServerInfo``); what it does not know is dropped."""
+
+    def check_object(value: Any) -> Any:
+        if type(value) is not dict:
+            raise BadMessage(f"{where}: expected an object")
+        return cls(**_known_fields(cls, value))
+
+    return check_object
 
 
 _CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
@@ -506,6 +636,12 @@ _ABSENT_WHEN_NONE: dict[type, tuple[str, ...]] = {
         )
     )
 }
+
+
+_SENDER: dict[str, _FieldSpec] = {
+    kind: _spec(f"{kind}.from", Role, {}) for kind in _RELAYABLE_TYPES
+}
+"""``from`` of a relayed message: the role of its sender."""
 
 
 def _without_absent(cls: type, body: dict[str, Any]) -> dict[str, Any]:
@@ -568,6 +704,58 @@ def decode_client(data: str | bytes, max_bytes: int) -> ClientMessage:
     if isinstance(message, Quality):
         _check_error_codes(message.errors)
     return message
+
+
+def _known_fields(cls: type, obj: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``cls`` in ``obj``, each checked; the others are dropped (a newer
+    server may add some: docs/protocol.md, *Transport*)."""
+    checks = _CHECKS[cls]
+    values = {name: checks[name](value) for name, value in obj.items() if name in checks}
+    missing = _REQUIRED.get(cls, frozenset()) - values.keys()
+    if missing:
+        raise BadMessage(f"{_name(cls)}: missing {', '.join(sorted(missing))}")
+    return values
+
+
+def decode_server(data: str | bytes, max_bytes: int) -> ServerMessage:
+    """Turn one text frame from the server into a message, or raise a ``ProtocolError``.
+
+    The mirror of ``decode_client``, for a client written in Python; it reads what the
+    browser's ``decodeServerMessage`` reads. Every field it knows is checked as strictly
+    (type, bound, required), but a field it does not know is dropped and one that is
+    optional for a client and missing (an older server's ``welcome`` without
+    ``resumed``, an ``admitted`` without the bitrate caps) is its dataclass's default.
+    ``max_bytes`` is the longest frame the caller reads: ``MAX_SERVER_FRAME_BYTES``,
+    as the browser, unless it knows better.
+    """
+    # The steps of decode_client, written again: that one is on the server's hot path.
+    if isinstance(data, str):
+        data = data.encode()
+    size = len(data)
+    if size > max_bytes:
+        raise TooLarge(f"{size} bytes")
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise BadMessage("not JSON") from None
+    if type(obj) is not dict:
+        raise BadMessage("not a JSON object")
+    # A key written twice is not refused here: the browser's JSON.parse cannot tell
+    # and keeps the last one, as orjson does, so the two clients read the same message.
+    kind = obj.pop("type", None)
+    if type(kind) is not str:
+        raise BadMessage("unknown type")
+    cls = _SERVER_TYPES.get(kind)
+    if cls is not None:
+        message: ServerMessage = cls(**_known_fields(cls, obj))
+        return message
+    cls = _RELAYABLE_TYPES.get(kind)
+    if cls is None:
+        raise BadMessage("unknown type")
+    if "from" not in obj:
+        raise BadMessage(f"{kind}: missing from")
+    sender = _check(_SENDER[kind], obj.pop("from"))
+    return Relayed(cls(**_known_fields(cls, obj)), sender)
 
 
 def _plain(value: Any) -> Any:

@@ -7,6 +7,10 @@ measurements and for checking a deployment from the command line
 (``sprechzimmer peer INVITE_URL``): it reports whether it was admitted, whether the
 peer connection came up and how many remote frames it decoded.
 
+Its messages are the dataclasses of ``protocol.py`` both ways: ``decode_server``
+reads each frame as the browser reads it (a frame it refuses ends the run), and
+``encode`` writes what the peer sends.
+
 It must never:
 
 - record or keep anything it receives: remote frames are counted and dropped;
@@ -42,7 +46,7 @@ import re
 import struct
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -61,15 +65,15 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 from websockets.asyncio.client import ClientConnection, connect
 
+from .. import protocol as p
+from ..errors import ProtocolError
+
 E2EE_CHANNEL = "sprechzimmer-e2ee"
 
 __all__ = ["PeerOptions", "PeerResult", "main", "parse_invite_url", "run_peer"]
 
 logger = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
-MAX_FRAME = 65_536
-"""Largest WebSocket frame either side may send (docs/protocol.md, Transport)."""
 MAX_TIMEOUT = 24 * 3600.0
 """Upper bound for ``PeerOptions.timeout``: a headless peer never runs for days."""
 CLEANUP_TIMEOUT = 5.0
@@ -265,7 +269,10 @@ class ToneAudioTrack(MediaStreamTrack):
 # --- ICE configuration ------------------------------------------------------------
 
 
-def _rtc_configuration(ice_servers: object, policy: object = "all") -> RTCConfiguration:
+def _rtc_configuration(
+    ice_servers: list[p.IceServerInfo],
+    policy: p.IceTransportPolicy = p.IceTransportPolicy.ALL,
+) -> RTCConfiguration:
     """Turn ``ice_servers`` of ``welcome``/``admitted`` into an explicit aiortc configuration.
 
     aiortc 1.16 (``RTCIceGatherer.__init__``) replaces ``iceServers=None`` -- which is
@@ -276,27 +283,14 @@ def _rtc_configuration(ice_servers: object, policy: object = "all") -> RTCConfig
     STUN and one TURN server from the list, and only ``turn:`` over udp/tcp and
     ``turns:`` over tcp.)
     """
-    servers: list[RTCIceServer] = []
-    if isinstance(ice_servers, list):
-        for entry in ice_servers:
-            if not isinstance(entry, dict):
-                continue
-            urls = entry.get("urls")
-            if isinstance(urls, str):
-                urls = [urls]
-            if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
-                continue
-            username = entry.get("username")
-            credential = entry.get("credential")
-            servers.append(
-                RTCIceServer(
-                    urls=list(urls),
-                    username=username if isinstance(username, str) else None,
-                    credential=credential if isinstance(credential, str) else None,
-                )
-            )
+    servers = [
+        RTCIceServer(urls=list(server.urls), username=server.username, credential=server.credential)
+        for server in ice_servers
+    ]
     transport_policy = (
-        RTCIceTransportPolicy.RELAY if policy == "relay" else RTCIceTransportPolicy.ALL
+        RTCIceTransportPolicy.RELAY
+        if policy is p.IceTransportPolicy.RELAY
+        else RTCIceTransportPolicy.ALL
     )
     return RTCConfiguration(iceServers=servers, iceTransportPolicy=transport_policy)
 
@@ -310,13 +304,15 @@ class _Peer:
     def __init__(self, options: PeerOptions) -> None:
         self.options = options
         self.result = PeerResult()
+        self._role: p.Role | None = None
+        """As the server said in ``welcome``."""
         self._ws: ClientConnection | None = None
         self._pc: RTCPeerConnection | None = None
         self._ice: RTCConfiguration = RTCConfiguration(iceServers=[])
         self._heartbeat = 25.0
         self._done = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._pending_candidates: list[Mapping[str, Any]] = []
+        self._pending_candidates: list[p.Candidate] = []
         self._admit_pending = False
         self._media_reported = False
         self._admitted_at: float | None = None
@@ -344,20 +340,13 @@ class _Peer:
             self.options.ws_url,
             origin=websockets.Origin(self.options.effective_origin),
             compression=None,
-            max_size=MAX_FRAME,
+            max_size=p.MAX_SERVER_FRAME_BYTES,
             proxy=None,
             ping_interval=None,  # the protocol has its own heartbeat
             open_timeout=self.options.timeout,
             close_timeout=CLEANUP_TIMEOUT,
         )
-        await self._send(
-            {
-                "type": "hello",
-                "session": self.options.session,
-                "token": self.options.token,
-                "protocol": PROTOCOL_VERSION,
-            }
-        )
+        await self._send(p.Hello(session=self.options.session, token=self.options.token))
         self._spawn(self._read_loop())
         await self._done.wait()
 
@@ -379,11 +368,11 @@ class _Peer:
     async def _cleanup(self) -> None:
         try:
             async with asyncio.timeout(CLEANUP_TIMEOUT):
-                if self._ws is not None and self.result.role is not None:
+                if self._ws is not None and self._role is not None:
                     await self._report_media(connected=False)
                     if not self._hung_up:
                         self._hung_up = True
-                        await self._send({"type": "bye"})
+                        await self._send(p.Bye())
                 await self._close_pc()
                 if self._ws is not None:
                     await self._ws.close()
@@ -398,11 +387,11 @@ class _Peer:
             if self._ws is not None and self._ws.close_code is not None:
                 self.result.close_code = self._ws.close_code
 
-    async def _send(self, message: Mapping[str, Any]) -> None:
+    async def _send(self, message: p.ClientMessage) -> None:
         if self._ws is None:
             return
         with contextlib.suppress(websockets.exceptions.ConnectionClosed):
-            await self._ws.send(json.dumps(message, separators=(",", ":")))
+            await self._ws.send(p.encode(message))
 
     # -- signaling
 
@@ -414,8 +403,10 @@ class _Peer:
                 if not isinstance(raw, str):
                     self._fail("binary frame from server")
                     return
-                message = json.loads(raw)
-                if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+                try:
+                    message = p.decode_server(raw, p.MAX_SERVER_FRAME_BYTES)
+                except ProtocolError as exc:
+                    logger.info("peer: malformed message from server: %s", exc)
                     self._fail("malformed message from server")
                     return
                 await self._handle(message)
@@ -427,78 +418,73 @@ class _Peer:
             if not self._done.is_set() and self.result.error is None:
                 self.result.error = f"socket closed ({self.result.close_code})"
             self._finish("socket closed")
-        except json.JSONDecodeError:
-            self._fail("malformed message from server")
         except Exception as exc:  # the run must report, not crash
             logger.exception("peer: unexpected failure")
             self._fail(f"internal: {type(exc).__name__}")
 
-    async def _handle(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        if kind != "pong":
-            logger.debug("peer: got %s", kind)
-        if kind == "welcome":
-            await self._on_welcome(message)
-        elif kind == "knock":
-            if self.options.auto_admit and not self._admit_pending:
-                self._admit_pending = True
-                await self._send({"type": "admit"})
-        elif kind == "knock-cancelled":
-            self._admit_pending = False
-        elif kind == "admitted":
-            await self._on_admitted(message)
-        elif kind == "peer-joined":
-            if message.get("admitted") is True and self.result.role == "therapist":
+    async def _handle(self, message: p.ServerMessage) -> None:
+        if not isinstance(message, p.Pong):
+            inner = message.message if isinstance(message, p.Relayed) else message
+            logger.debug("peer: got %s", inner.TYPE)
+        therapist = self._role is p.Role.THERAPIST
+        match message:
+            case p.Welcome():
+                await self._on_welcome(message)
+            case p.Knock():
+                if self.options.auto_admit and not self._admit_pending:
+                    self._admit_pending = True
+                    await self._send(p.Admit())
+            case p.KnockCancelled():
+                self._admit_pending = False
+            case p.Admitted():
+                await self._on_admitted(message)
+            case p.PeerJoined(admitted=True) if therapist:
                 # The client came back with a new peer connection: aiortc cannot
                 # restart ICE, so the therapist starts over with a fresh one.
                 await self._make_offer(fresh=True)
-        elif kind == "restart":
-            if self.result.role == "therapist":
+            case p.Relayed(p.Restart()) if therapist:
                 await self._make_offer(fresh=True)
-        elif kind == "offer":
-            await self._on_offer(message)
-        elif kind == "answer":
-            await self._on_answer(message)
-        elif kind == "candidate":
-            await self._on_candidate(message)
-        elif kind == "peer-left":
-            self._finish(f"peer left ({message.get('reason')})")
-        elif kind == "declined":
-            self._fail("declined")
-        elif kind == "error":
-            code = message.get("code")
-            if message.get("fatal") is True:
-                self._fail(str(code))
-            else:
+            case p.Relayed(p.Offer(sdp)):
+                await self._on_offer(sdp)
+            case p.Relayed(p.Answer(sdp)):
+                await self._on_answer(sdp)
+            case p.Relayed(p.Candidate() as candidate):
+                await self._on_candidate(candidate)
+            case p.PeerLeft(reason=reason):
+                self._finish(f"peer left ({reason})")
+            case p.Declined():
+                self._fail("declined")
+            case p.Error(code=code, fatal=True):
+                self._fail(code)
+            case p.Error(code=code):
                 logger.info("peer: non-fatal error %s", code)
-        # waiting, pong: nothing to do
+            # waiting, pong, rekey, peer-joined otherwise: nothing to do
 
-    async def _on_welcome(self, message: Mapping[str, Any]) -> None:
-        role = message.get("role")
-        self.result.role = role if role in ("therapist", "client") else None
+    async def _on_welcome(self, message: p.Welcome) -> None:
+        self._role = message.role
+        self.result.role = message.role.value
         # With TURN credentials only inside a call (a seat taken back while
         # admitted); otherwise STUN alone, until ``admitted`` brings them.
-        self._ice = _rtc_configuration(message.get("ice_servers"))
-        interval = message.get("heartbeat_interval")
-        if isinstance(interval, int | float) and 0.5 <= interval <= 3600:
-            self._heartbeat = float(interval)
+        self._ice = _rtc_configuration(message.ice_servers)
+        if 0.5 <= message.heartbeat_interval <= 3600:
+            self._heartbeat = message.heartbeat_interval
         self._spawn(self._heartbeat_loop())
         logger.info("peer: welcomed as %s", self.result.role)
-        peer_present = message.get("peer_present") is True
-        if message.get("admitted") is True:
+        therapist = self._role is p.Role.THERAPIST
+        if message.admitted:
             self._mark_admitted()
-            if self.result.role == "therapist" and peer_present:
+            if therapist and message.peer_present:
                 await self._make_offer(fresh=False)
         elif (
-            self.result.role == "therapist"
-            and peer_present
+            therapist
+            and message.peer_present
             and self.options.auto_admit
             and not self._admit_pending
         ):
             # The client may have knocked before we came; admit now, and not again
             # when the server also sends a `knock`.
             self._admit_pending = True
-            await self._send({"type": "admit"})
+            await self._send(p.Admit())
 
     def _mark_admitted(self) -> None:
         self._admit_pending = False
@@ -506,26 +492,23 @@ class _Peer:
             self.result.admitted = True
             self._admitted_at = time.monotonic()
 
-    async def _on_admitted(self, message: Mapping[str, Any]) -> None:
+    async def _on_admitted(self, message: p.Admitted) -> None:
         self._mark_admitted()
-        if message.get("e2ee_required") is not False:
+        if message.e2ee_required:
             # Fail closed: no frame encryption here, so no call where it is required.
-            await self._send({"type": "bye"})
+            await self._send(p.Bye())
             self._fail("e2ee-required")
             return
         # Each admission brings this member's own fresh TURN credentials.
-        self._ice = _rtc_configuration(
-            message.get("ice_servers"), message.get("ice_transport_policy")
-        )
-        self._mark_admitted()
-        if self.result.role == "therapist":
+        self._ice = _rtc_configuration(message.ice_servers, message.ice_transport_policy)
+        if self._role is p.Role.THERAPIST:
             await self._make_offer(fresh=False)
 
     async def _heartbeat_loop(self) -> None:
         count = int(self.options.timeout / self._heartbeat) + 2
         for _ in range(count):
             await asyncio.sleep(self._heartbeat)
-            await self._send({"type": "ping"})
+            await self._send(p.Ping())
 
     # -- WebRTC
 
@@ -580,7 +563,8 @@ class _Peer:
         if connected == self._media_reported or not self.result.admitted:
             return
         self._media_reported = connected
-        await self._send({"type": "media", "state": "connected" if connected else "disconnected"})
+        state = p.MediaState.CONNECTED if connected else p.MediaState.DISCONNECTED
+        await self._send(p.Media(state))
 
     async def _make_offer(self, *, fresh: bool) -> None:
         if self._pc is not None and not fresh:
@@ -589,11 +573,10 @@ class _Peer:
         self._open_e2ee_channel(pc)
         # aiortc gathers all candidates here and puts them into the SDP: no trickle.
         await pc.setLocalDescription(await pc.createOffer())
-        await self._send({"type": "offer", "sdp": pc.localDescription.sdp})
+        await self._send(p.Offer(pc.localDescription.sdp))
 
-    async def _on_offer(self, message: Mapping[str, Any]) -> None:
-        sdp = message.get("sdp")
-        if self.result.role != "client" or not isinstance(sdp, str):
+    async def _on_offer(self, sdp: str) -> None:
+        if self._role is not p.Role.CLIENT:
             return  # the therapist is impolite: it ignores colliding offers
         pc = self._pc
         if pc is None or pc.remoteDescription is not None:
@@ -605,17 +588,16 @@ class _Peer:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await self._flush_candidates()
         await pc.setLocalDescription(await pc.createAnswer())
-        await self._send({"type": "answer", "sdp": pc.localDescription.sdp})
+        await self._send(p.Answer(pc.localDescription.sdp))
 
-    async def _on_answer(self, message: Mapping[str, Any]) -> None:
-        sdp = message.get("sdp")
+    async def _on_answer(self, sdp: str) -> None:
         pc = self._pc
-        if pc is None or not isinstance(sdp, str) or pc.signalingState != "have-local-offer":
+        if pc is None or pc.signalingState != "have-local-offer":
             return
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
         await self._flush_candidates()
 
-    async def _on_candidate(self, message: Mapping[str, Any]) -> None:
+    async def _on_candidate(self, message: p.Candidate) -> None:
         pc = self._pc
         if pc is None or pc.remoteDescription is None:
             # Trickled candidates can overtake nothing on one socket, but a new pc
@@ -632,11 +614,10 @@ class _Peer:
             for message in pending:
                 await self._add_candidate(pc, message)
 
-    async def _add_candidate(self, pc: RTCPeerConnection, message: Mapping[str, Any]) -> None:
-        text = message.get("candidate")
-        if not isinstance(text, str) or not text:
+    async def _add_candidate(self, pc: RTCPeerConnection, message: p.Candidate) -> None:
+        if not message.candidate:
             return  # end of candidates: aiortc does not need it
-        text = text.removeprefix("candidate:")
+        text = message.candidate.removeprefix("candidate:")
         try:
             candidate = candidate_from_sdp(text)
         except (AssertionError, ValueError, IndexError):
@@ -645,10 +626,8 @@ class _Peer:
         if candidate.ip.endswith(".local"):
             # An mDNS name would make aioice send multicast queries: not wanted here.
             return
-        mid = message.get("sdpMid")
-        index = message.get("sdpMLineIndex")
-        candidate.sdpMid = mid if isinstance(mid, str) else None
-        candidate.sdpMLineIndex = index if isinstance(index, int) else None
+        candidate.sdpMid = message.sdpMid
+        candidate.sdpMLineIndex = message.sdpMLineIndex
         if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
             return
         await pc.addIceCandidate(candidate)
