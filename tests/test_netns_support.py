@@ -296,7 +296,14 @@ async def handler(ws):
                 problems.append("admit twice")
             state["admitted"] = True
             # DTLS-SRTP-only calls allowed: the headless peer cannot encrypt frames.
-            admitted = {"type": "admitted", "ice_servers": [], "e2ee_required": False}
+            admitted = {
+                "type": "admitted",
+                "ice_servers": [],
+                "ice_transport_policy": "all",
+                "epoch": 1,
+                "rekey_interval": 600,
+                "e2ee_required": False,
+            }
             await send("therapist", admitted)
             await send("client", admitted)
         elif kind in ("offer", "answer", "candidate", "restart"):

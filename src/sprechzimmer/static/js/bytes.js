@@ -80,7 +80,10 @@ export async function hkdfExpand(hash, prk, info, length) {
 }
 
 /**
- * HKDF-SHA256, extract then expand (RFC 5869).
+ * HKDF-SHA256 in one step (RFC 5869), WebCrypto's own: the key agreement's
+ * key schedule and verification code. (SFrame needs the two steps apart,
+ * above.) Only `ikm` becomes a CryptoKey; an empty salt is never imported as
+ * a key of zeros.
  * @param {Uint8Array} ikm
  * @param {Uint8Array} salt
  * @param {Uint8Array} info
@@ -88,5 +91,11 @@ export async function hkdfExpand(hash, prk, info, length) {
  * @returns {Promise<Bytes>}
  */
 export async function hkdfSha256(ikm, salt, info, length) {
-  return hkdfExpand('SHA-256', await hkdfExtract('SHA-256', salt, ikm), info, length);
+  const key = await crypto.subtle.importKey('raw', new Uint8Array(ikm), 'HKDF', false, ['deriveBits']);
+  const bits = await crypto.subtle.deriveBits(
+    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(salt), info: new Uint8Array(info) },
+    key,
+    length * 8,
+  );
+  return new Uint8Array(bits);
 }
