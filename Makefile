@@ -31,8 +31,8 @@ run: $(RUN_STAMP)
 
 ## Lint and type checks: ruff, mypy --strict, tsc --checkJs.
 check: install
-	$(VENV)/bin/ruff check --no-cache src tests bench
-	$(VENV)/bin/ruff format --check --no-cache src tests bench
+	$(VENV)/bin/ruff check --no-cache src tests bench harness
+	$(VENV)/bin/ruff format --check --no-cache src tests bench harness
 	$(VENV)/bin/mypy
 	npx --no-install tsc -p tsconfig.json
 	npx --no-install tsc -p tsconfig.worker.json

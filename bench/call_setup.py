@@ -50,8 +50,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.support.chromium import launch_chromium
-from tests.support.server import TIME_SCALE, RunningServer, running_server
+from harness.chromium import launch_chromium
+from harness.server import TIME_SCALE, RunningServer, running_server
 
 from bench.runner import Failed, emit, quantile, run_bounded
 

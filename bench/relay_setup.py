@@ -4,7 +4,7 @@ Run from the repository root (needs root, Chromium, Playwright and coturn)::
 
     .venv/bin/python -m bench.relay_setup [--runs N] [--json] [--quick]
 
-Both kinds run in the same firewall topology (``tests/support/topology.py``):
+Both kinds run in the same firewall topology (``harness/topology.py``):
 the therapist's Chromium in namespace A, the client's in B, ``sprechzimmer
 serve`` and coturn in T, the same TURN servers handed to both browsers in
 both kinds. The only difference is T:
@@ -39,8 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.support.chromium import launch_chromium
-from tests.support.topology import Topology, diagnostics, topology
+from harness.chromium import launch_chromium
+from harness.topology import Topology, diagnostics, topology
 
 from bench.call_setup import (
     MIN_RUNS,

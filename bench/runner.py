@@ -18,8 +18,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.support.chromium import chromium_available
-from tests.support.netns import netns_available
+from harness.chromium import chromium_available
+from harness.netns import netns_available
 
 T = TypeVar("T")
 

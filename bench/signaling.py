@@ -57,7 +57,7 @@ Every load loop is bounded in count and time and stops by itself, the whole
 run by ``--max-seconds``; all traffic stays on the namespace's loopback.
 
 ``--processes 2`` adds a third run: two ``sprechzimmer serve`` processes of one
-deployment (``tests/support/server.py``'s ``server_processes``: one database,
+deployment (``harness/server.py``'s ``server_processes``: one database,
 PostgreSQL over its unix socket where reachable, else SQLite; one secret key;
 one public origin) sharing Redis (``SPRECHZIMMER_REDIS_URL``). Without
 ``--redis URL`` a private redis-server runs inside the namespace (no
@@ -101,9 +101,9 @@ from typing import Any, Protocol
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from tests.support.netns import STOP_TIMEOUT, Netns, netns
-from tests.support.redis import REDIS_SERVER, PrivateRedis, private_redis
-from tests.support.server import (
+from harness.netns import STOP_TIMEOUT, Netns, netns
+from harness.redis import REDIS_SERVER, PrivateRedis, private_redis
+from harness.server import (
     TIME_SCALE,
     RunningServer,
     running_server,

@@ -21,9 +21,9 @@ from starlette.testclient import TestClient
 from sprechzimmer.app import create_app
 from sprechzimmer.store import Store
 
+from ..app.test_signaling import expect_close, join_call
 from ..conftest import make_settings
 from ..helpers import Invite, add_therapist, new_invite
-from ..test_signaling import expect_close, join_call
 
 Ending = Callable[[Store, Invite, int], object]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
 DOC = ROOT / "docs/security.md"
-# `security/test_x.py`, `test_x.py::name`, `::name` (same file as the one before), `test_x*`.
-REFERENCE = re.compile(r"`((?:security/)?test_\w+\.py)?(?:::(test_\w+\*?))?`")
+# `security/test_x.py`, `app/test_x.py::name`, `::name` (same file as the one before), `test_x*`.
+REFERENCE = re.compile(r"`((?:\w+/)?test_\w+\.py)?(?:::(test_\w+\*?))?`")
 
 
 def _tests_in(path: Path) -> set[str]:

@@ -37,7 +37,7 @@ from sprechzimmer.turn import IcePolicy, IceServerSpec
 
 from ..conftest import make_settings
 from ..helpers import add_therapist, hello, new_invite
-from ..test_backplane import WITHIN, _deployment, _seat
+from ..real.test_backplane import WITHIN, _deployment, _seat
 
 T, C = 1, 2
 NOW = 1_750_000_000.0

@@ -12,8 +12,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.support.server import CLI, PASSWORD, loopback_server
-from tests.support.wsclient import Member, hello
+from harness.server import CLI, PASSWORD, loopback_server
+from harness.wsclient import Member, hello
 
 WITHIN = 5.0
 

@@ -1,0 +1,428 @@
+"""The signaling socket in-process (ASGI test client): the happy path and every attack."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from starlette.testclient import TestClient, WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
+
+from sprechzimmer.app import create_app
+from sprechzimmer.config import Settings
+from sprechzimmer.store import Store, Token
+from sprechzimmer.tokens import digest
+
+from ..conftest import make_settings
+from ..helpers import Invite, add_therapist, hello, new_invite
+
+Environment = tuple[TestClient, Invite, Settings, Store]
+ORIGIN = {"origin": "http://testserver"}
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str, store: Store) -> Iterator[Environment]:
+    settings = make_settings(tmp_path, database_url, auth_deadline=0.5)
+    therapist_id = add_therapist(store)
+    invite = new_invite(store, settings, therapist_id)
+    with TestClient(create_app(settings, store)) as client:
+        yield client, invite, settings, store
+
+
+def connect(client: TestClient, headers: dict[str, str] = ORIGIN) -> Any:
+    return client.websocket_connect("/ws", headers=headers)
+
+
+def expect_close(ws: WebSocketTestSession, error_code: str, close_code: int) -> None:
+    message = ws.receive_json()
+    assert message["type"] == "error" and message["code"] == error_code, message
+    assert message["fatal"] is True and message["message"] and message["message_de"]
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == close_code
+
+
+@pytest.fixture
+def sockets(env: Environment) -> Iterator[ExitStack]:
+    """Sockets entered here are closed before the app stops, even when a test fails."""
+    with ExitStack() as stack:
+        yield stack
+
+
+def join_call(
+    client: TestClient, invite: Invite, stack: ExitStack
+) -> tuple[WebSocketTestSession, WebSocketTestSession]:
+    t = stack.enter_context(connect(client))
+    c = stack.enter_context(connect(client))
+    t.send_json(hello(invite.session, invite.therapist_token))
+    assert t.receive_json()["type"] == "welcome"
+    c.send_json(hello(invite.session, invite.client_token))
+    welcome = c.receive_json()
+    assert welcome["type"] == "welcome" and welcome["role"] == "client"
+    assert c.receive_json()["type"] == "waiting"
+    assert t.receive_json()["type"] == "knock"
+    t.send_json({"type": "admit"})
+    assert t.receive_json()["type"] == "admitted"
+    assert c.receive_json()["type"] == "admitted"
+    return t, c
+
+
+def test_call_relay_and_events(env: Environment, sockets: ExitStack) -> None:
+    client, invite, _, store = env
+    t, c = join_call(client, invite, sockets)
+    t.send_json({"type": "offer", "sdp": "v=0 offer"})
+    assert c.receive_json() == {"type": "offer", "sdp": "v=0 offer", "from": "therapist"}
+    c.send_json({"type": "answer", "sdp": "v=0 answer"})
+    assert t.receive_json() == {"type": "answer", "sdp": "v=0 answer", "from": "client"}
+    c.send_json(
+        {"type": "candidate", "candidate": "candidate:1", "sdpMid": "0", "sdpMLineIndex": 0}
+    )
+    assert t.receive_json()["candidate"] == "candidate:1"
+    c.send_json({"type": "ping"})
+    assert c.receive_json() == {"type": "pong"}
+    for ws in (t, c):
+        ws.send_json({"type": "media", "state": "connected"})
+    c.send_json({"type": "bye"})
+    assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "hangup"}
+    t.send_json({"type": "bye"})
+    for ws in (t, c):
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 1000
+    kinds = [(e.role.value, e.kind.value) for e in store.events_of(invite.session)]
+    assert kinds[:3] == [("therapist", "joined"), ("client", "joined"), ("client", "admitted")]
+    assert set(kinds[3:]) == {
+        ("therapist", "media_connected"),
+        ("client", "media_connected"),
+        ("client", "media_disconnected"),
+        ("client", "left"),
+        ("therapist", "media_disconnected"),
+        ("therapist", "left"),
+    }
+
+
+def test_wrong_origin_is_refused_at_the_handshake(env: Environment) -> None:
+    client, *_ = env
+    for headers in ({"origin": "https://evil.example"}, {}):
+        with pytest.raises(WebSocketDisconnect) as refused, connect(client, headers):
+            pass
+        assert refused.value.code == 1008  # the test client's view of an HTTP 403
+
+
+def test_no_hello_in_time_closes(env: Environment) -> None:
+    client, *_ = env
+    with connect(client) as ws:
+        started = time.monotonic()
+        expect_close(ws, "auth-timeout", 4001)
+        assert time.monotonic() - started < 5
+
+
+def test_first_message_must_be_hello(env: Environment) -> None:
+    client, *_ = env
+    with connect(client) as ws:
+        ws.send_json({"type": "offer", "sdp": "v=0"})
+        expect_close(ws, "not-authenticated", 4001)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["not json", "[]", '{"type":"hello"}', '{"type":"hello","protocol":1,"session":1,"token":"x"}'],
+)
+def test_malformed_message_closes_with_4000(env: Environment, frame: str) -> None:
+    client, *_ = env
+    with connect(client) as ws:
+        ws.send_text(frame)
+        expect_close(ws, "bad-message", 4000)
+
+
+def test_binary_frame_is_a_bad_message(env: Environment) -> None:
+    client, *_ = env
+    with connect(client) as ws:
+        ws.send_bytes(b"\x00\x01")
+        expect_close(ws, "bad-message", 4000)
+
+
+def test_oversized_message_closes_with_1009(env: Environment, sockets: ExitStack) -> None:
+    client, invite, settings, _ = env
+    t, c = join_call(client, invite, sockets)
+    t.send_text('{"type":"offer","sdp":"' + "x" * settings.max_message_bytes + '"}')
+    expect_close(t, "too-large", 1009)
+    assert c.receive_json() == {"type": "peer-left", "role": "therapist", "reason": "disconnected"}
+
+
+def test_token_of_another_session_is_forbidden(env: Environment) -> None:
+    client, invite, settings, store = env
+    other = new_invite(store, settings, add_therapist(store, "dr-other"))
+    with connect(client) as ws:
+        ws.send_json(hello(invite.session, other.client_token))
+        expect_close(ws, "forbidden", 4003)
+
+
+def test_unknown_token_is_forbidden(env: Environment) -> None:
+    client, invite, *_ = env
+    with connect(client) as ws:
+        ws.send_json(hello(invite.session, "A" * 43))
+        expect_close(ws, "forbidden", 4003)
+
+
+def test_forged_role_is_forbidden(env: Environment) -> None:
+    client, invite, *_ = env
+    with connect(client) as ws:
+        ws.send_json(hello(invite.session, invite.client_token, role="therapist"))
+        expect_close(ws, "forbidden", 4003)
+
+
+def test_expired_token_is_forbidden(env: Environment) -> None:
+    client, invite, _, store = env
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    with store.engine.begin() as c:
+        c.execute(update(Token).values(expires_at=past))
+    with connect(client) as ws:
+        ws.send_json(hello(invite.session, invite.client_token))
+        expect_close(ws, "forbidden", 4003)
+
+
+def test_revoked_session_is_forbidden_and_kicks_members(
+    env: Environment, sockets: ExitStack
+) -> None:
+    client, invite, _, store = env
+    t, c = join_call(client, invite, sockets)
+    key = "szk_" + "k" * 43
+    store.add_api_key_hash("dr-test", digest(key))
+    response = client.delete(
+        f"/api/v1/sessions/{invite.session}", headers={"authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 204
+    expect_close(t, "forbidden", 4003)
+    expect_close(c, "forbidden", 4003)
+    with connect(client) as ws:
+        ws.send_json(hello(invite.session, invite.client_token))
+        expect_close(ws, "forbidden", 4003)
+
+
+def test_third_browser_with_the_used_client_token_is_refused(
+    env: Environment, sockets: ExitStack
+) -> None:
+    client, invite, *_ = env
+    t, c = join_call(client, invite, sockets)
+    with connect(client) as intruder:
+        intruder.send_json(hello(invite.session, invite.client_token))
+        expect_close(intruder, "occupied", 4009)
+    with connect(client) as intruder:
+        intruder.send_json(hello(invite.session, invite.therapist_token, resume="guess"))
+        expect_close(intruder, "occupied", 4009)
+    # The real members did not notice anything.
+    c.send_json({"type": "ping"})
+    assert c.receive_json() == {"type": "pong"}
+    t.send_json({"type": "offer", "sdp": "v=0"})
+    assert c.receive_json()["type"] == "offer"
+
+
+def test_reconnect_with_resume_takes_the_place_back(env: Environment) -> None:
+    client, invite, *_ = env
+    with connect(client) as t, connect(client) as c:
+        t.send_json(hello(invite.session, invite.therapist_token))
+        t.receive_json()
+        c.send_json(hello(invite.session, invite.client_token))
+        resume = c.receive_json()["resume"]
+        c.receive_json()  # waiting
+        t.receive_json()  # knock
+        t.send_json({"type": "admit"})
+        t.receive_json(), c.receive_json()
+        with connect(client) as c2:
+            c2.send_json(hello(invite.session, invite.client_token, resume=resume, epoch=1))
+            welcome = c2.receive_json()
+            assert welcome["type"] == "welcome" and welcome["admitted"] is True
+            # The same nonce again: a welcome lost with its socket costs nothing.
+            assert welcome["resumed"] is True and welcome["resume"].startswith("r1.c.")
+            expect_close(c, "replaced", 4009)
+            # The call goes on as it is: no new `admitted`, the therapist hears nothing.
+            t.send_json({"type": "offer", "sdp": "v=0"})
+            assert c2.receive_json()["type"] == "offer"
+            t.send_json({"type": "ping"})
+            assert t.receive_json() == {"type": "pong"}
+
+
+def test_a_forged_or_foreign_ticket_takes_no_seat(env: Environment) -> None:
+    client, invite, settings, store = env
+    other = new_invite(store, settings, add_therapist(store, "dr-other"))
+    with connect(client) as t, connect(client) as c:
+        t.send_json(hello(other.session, other.therapist_token))
+        foreign = t.receive_json()["resume"]  # genuine, but of another session
+        c.send_json(hello(invite.session, invite.client_token))
+        genuine = c.receive_json()["resume"]
+        forged = genuine[:-4] + ("AAAA" if not genuine.endswith("AAAA") else "BBBB")
+        for ticket in (forged, foreign):
+            with connect(client) as c2:
+                c2.send_json(hello(invite.session, invite.client_token, resume=ticket))
+                expect_close(c2, "occupied", 4009)
+
+
+def test_waiting_client_cannot_send_to_the_therapist(env: Environment) -> None:
+    client, invite, *_ = env
+    with connect(client) as t, connect(client) as c:
+        t.send_json(hello(invite.session, invite.therapist_token))
+        t.receive_json()
+        c.send_json(hello(invite.session, invite.client_token))
+        c.receive_json(), c.receive_json()
+        assert t.receive_json()["type"] == "knock"
+        c.send_json({"type": "offer", "sdp": "v=0 sneaky"})
+        expect_close(c, "not-allowed", 4003)
+        assert t.receive_json() == {"type": "knock-cancelled"}
+
+
+def test_client_cannot_admit_itself(env: Environment) -> None:
+    client, invite, *_ = env
+    with connect(client) as c:
+        c.send_json(hello(invite.session, invite.client_token))
+        c.receive_json(), c.receive_json()
+        c.send_json({"type": "admit"})
+        expect_close(c, "not-allowed", 4003)
+
+
+def test_messages_reach_only_the_own_session(env: Environment, sockets: ExitStack) -> None:
+    client, invite, settings, store = env
+    other = new_invite(store, settings, add_therapist(store, "dr-other"))
+    _t, c = join_call(client, invite, sockets)
+    with connect(client) as ot:
+        ot.send_json(hello(other.session, other.therapist_token))
+        ot.receive_json()
+        # A therapist of another session cannot address this one: messages carry no
+        # session, and one naming a session is malformed.
+        ot.send_json({"type": "offer", "sdp": "v=0 cross"})
+        error = ot.receive_json()
+        assert error["code"] == "no-peer" and error["fatal"] is False
+        ot.send_json({"type": "offer", "sdp": "v=0", "session": invite.session})
+        expect_close(ot, "bad-message", 4000)
+    c.send_json({"type": "ping"})
+    assert c.receive_json() == {"type": "pong"}  # nothing else arrived before the pong
+
+
+# --- quality samples (issue 5) ----------------------------------------------------------
+
+SAMPLE = {"type": "quality", "rtt_ms": 80, "loss_pct": 0.5, "local_candidate": "host"}
+
+
+def test_a_waiting_client_cannot_send_quality(env: Environment) -> None:
+    client, invite, *_ = env
+    with connect(client) as t, connect(client) as c:
+        t.send_json(hello(invite.session, invite.therapist_token))
+        t.receive_json()
+        c.send_json(hello(invite.session, invite.client_token))
+        c.receive_json(), c.receive_json()
+        assert t.receive_json()["type"] == "knock"
+        c.send_json(SAMPLE)
+        expect_close(c, "not-allowed", 4003)
+        assert t.receive_json() == {"type": "knock-cancelled"}
+
+
+def test_quality_in_a_call_gets_no_answer(env: Environment, sockets: ExitStack) -> None:
+    client, invite, *_ = env
+    t, c = join_call(client, invite, sockets)
+    c.send_json(SAMPLE)
+    t.send_json(SAMPLE)
+    for ws in (t, c):
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}  # nothing relayed, nothing answered
+
+
+def test_an_out_of_bounds_sample_is_a_bad_message(env: Environment, sockets: ExitStack) -> None:
+    client, invite, *_ = env
+    t, c = join_call(client, invite, sockets)
+    c.send_json({**SAMPLE, "loss_pct": 101})
+    expect_close(c, "bad-message", 4000)
+    assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "disconnected"}
+
+
+def _a_call_in_a_process_that_then_goes(
+    settings: Settings, store: Store, invite: Invite
+) -> tuple[str, str]:
+    """A call with media on both sides in one app; the app stops. The two tickets."""
+    with (
+        TestClient(create_app(settings, store)) as before,
+        connect(before) as t,
+        connect(before) as c,
+    ):
+        t.send_json(hello(invite.session, invite.therapist_token))
+        t_ticket = t.receive_json()["resume"]
+        c.send_json(hello(invite.session, invite.client_token))
+        c_ticket = c.receive_json()["resume"]
+        c.receive_json(), t.receive_json()  # waiting, knock
+        t.send_json({"type": "admit"})
+        assert t.receive_json()["epoch"] == c.receive_json()["epoch"] == 1
+        for ws in (t, c):
+            ws.send_json({"type": "media", "state": "connected"})
+        t.send_json({"type": "ping"})
+        assert t.receive_json() == {"type": "pong"}  # the media events are stored
+        # The process goes; its sockets with it (nothing is recorded for them).
+    return t_ticket, c_ticket
+
+
+def test_a_call_outlives_a_server_restart(tmp_path: Path, database_url: str, store: Store) -> None:
+    """A new process (a fresh hub) on the same database and secret key: both members
+    take their seats back with their tickets, without a knock, a new connection or
+    a billing event; the call then ends normally."""
+    settings = make_settings(tmp_path, database_url)
+    invite = new_invite(store, settings, add_therapist(store))
+    t_ticket, c_ticket = _a_call_in_a_process_that_then_goes(settings, store, invite)
+    before_kinds = [(e.role.value, e.kind.value) for e in store.events_of(invite.session)]
+
+    with TestClient(create_app(settings, store)) as after, connect(after) as t, connect(after) as c:
+        t.send_json(hello(invite.session, invite.therapist_token, resume=t_ticket, epoch=3))
+        welcome = t.receive_json()
+        assert welcome["resumed"] is True and welcome["peer_present"] is True
+        c.send_json(hello(invite.session, invite.client_token, resume=c_ticket, epoch=3))
+        welcome = c.receive_json()
+        assert welcome["resumed"] is True and welcome["admitted"] is True
+        for ws in (t, c):
+            ws.send_json({"type": "media", "state": "connected"})
+        # Relaying works at once; the therapist heard of no knock and no rejoin.
+        t.send_json({"type": "candidate", "candidate": "candidate:1"})
+        assert c.receive_json()["candidate"] == "candidate:1"
+        t.send_json({"type": "ping"})
+        assert t.receive_json() == {"type": "pong"}
+        assert [(e.role.value, e.kind.value) for e in store.events_of(invite.session)] == (
+            before_kinds
+        )
+        c.send_json({"type": "bye"})
+        assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "hangup"}
+    kinds = [(e.role.value, e.kind.value) for e in store.events_of(invite.session)]
+    assert kinds[: len(before_kinds)] == before_kinds
+    assert before_kinds[:3] == [
+        ("therapist", "joined"),
+        ("client", "joined"),
+        ("client", "admitted"),
+    ]
+    assert set(before_kinds[3:]) == {
+        ("therapist", "media_connected"),
+        ("client", "media_connected"),
+    }
+    assert kinds[len(before_kinds) :][:2] == [("client", "media_disconnected"), ("client", "left")]
+
+
+def test_after_a_restart_a_copied_client_link_finds_the_seat_taken(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    settings = make_settings(tmp_path, database_url)
+    invite = new_invite(store, settings, add_therapist(store))
+    t_ticket, _ = _a_call_in_a_process_that_then_goes(settings, store, invite)
+    with (
+        TestClient(create_app(settings, store)) as after,
+        connect(after) as t,
+        connect(after) as intruder,
+    ):
+        # The first to arrive after the restart has no ticket: the rebuilt room
+        # keeps the admitted client's seat for its own browser.
+        intruder.send_json(hello(invite.session, invite.client_token))
+        expect_close(intruder, "occupied", 4009)
+        t.send_json(hello(invite.session, invite.therapist_token, resume=t_ticket, epoch=1))
+        welcome = t.receive_json()
+        assert welcome["resumed"] is True and welcome["admitted"] is True
+        t.send_json({"type": "ping"})
+        assert t.receive_json() == {"type": "pong"}  # no knock, no peer-left
