@@ -16,7 +16,7 @@
 // is reconnecting") is not a transition.
 //
 // It never touches the DOM, a socket, a peer connection, a timer or a clock:
-// call.js carries its actions out and renders its snapshot.
+// call.js carries its actions out and callview.js renders its snapshot.
 //
 // Longer than our ~400 lines on purpose: a third of it is the typed contract
 // (states, inputs, actions, snapshot), and the handlers belong with the table

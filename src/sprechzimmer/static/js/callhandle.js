@@ -1,0 +1,137 @@
+// The call page's read-only handle for tests and diagnostics:
+// `window.sprechzimmer`. The Chromium end-to-end tests read the call's state
+// through it (tests/test_e2e_*.py); it changes nothing, and each read is a
+// fresh look at the page.
+
+/** @typedef {import('./protocol.js').Role} Role */
+/** @typedef {import('./callstate.js').CallStatus} CallStatus */
+/** @typedef {import('./stats.js').PathInfo & import('./stats.js').InboundSummary} CallStats */
+/** @typedef {import('./e2ee.js').E2eeState} E2eeState */
+/** @typedef {import('./e2ee-session.js').Counters} E2eeCounters */
+/** @typedef {import('./e2ee-session.js').E2eeSession} E2eeSession */
+/** @typedef {import('./qualityloop.js').QualityHandle} QualityHandle */
+/** @typedef {import('./peer.js').PeerSession} PeerSession */
+
+/**
+ * @typedef {object} CallHandle
+ * @property {Role | null} role
+ * @property {CallStatus} state
+ * @property {RTCPeerConnection | null} pc
+ * @property {boolean} compatMode compatibility mode is on (relay-only over TCP/TLS)
+ * @property {boolean} relayOnly relay-only as shown (the server's policy, or the therapist's pending wish)
+ * @property {number} restarts ICE restarts performed (therapist) or requested (client) in this tab
+ * @property {number} peerConnections peer connections made in this tab
+ * @property {boolean} serverAway the line to the server is being restored while the call goes on
+ * @property {import('./signaling.js').SignalingState} signaling the signaling connection's state
+ * @property {() => Promise<CallStats>} stats inbound totals and the selected candidate pair
+ * @property {E2eeHandle} e2ee frame encryption of the current connection (a fresh snapshot on each read)
+ * @property {QualityHandle} quality what our video sender uses now and how both directions look
+ */
+
+/**
+ * @typedef {object} E2eeHandle
+ * @property {E2eeState} state
+ * @property {number | null} epoch the epoch of the newest agreed key
+ * @property {number | null} sendKid the KID outgoing frames are encrypted under (null: none yet)
+ * @property {string | null} sas the verification code, "123 456"
+ * @property {boolean} verified the therapist confirmed the code
+ * @property {number | null} keyAgeSeconds since the current send key came into use
+ * @property {() => Promise<E2eeCounters>} counters cumulative counters of the worker
+ */
+
+/**
+ * Where the handle reads from.
+ * @typedef {object} HandleSource
+ * @property {() => import('./callstate.js').CallSnapshot} snapshot the call logic
+ * @property {() => PeerSession | null} peer the live peer connection
+ * @property {() => E2eeSession | null} e2ee its frame encryption
+ * @property {() => E2eeState} e2eeState as shown
+ * @property {() => boolean} compatMode
+ * @property {() => number} restarts
+ * @property {() => number} peerConnections
+ * @property {() => import('./signaling.js').SignalingState} signaling
+ * @property {() => QualityHandle} quality
+ */
+
+/** @type {E2eeCounters} */
+const NO_COUNTERS = Object.freeze({
+  encrypted: { audio: 0, video: 0 },
+  decrypted: { audio: 0, video: 0 },
+  decryptFailures: 0,
+  droppedNoKey: 0,
+  sendDroppedNoKey: 0,
+  passthrough: 0,
+});
+
+/** @type {CallStats} */
+const NO_STATS = Object.freeze({
+  framesDecoded: 0,
+  framesReceived: 0,
+  audioPacketsReceived: 0,
+  path: null,
+  relayProtocol: null,
+  localType: null,
+  remoteType: null,
+  localAddress: null,
+  remoteAddress: null,
+});
+
+/**
+ * Put the handle on `window.sprechzimmer` (once; it cannot be replaced).
+ * @param {HandleSource} source
+ * @returns {CallHandle}
+ */
+export function installCallHandle(source) {
+  /** @type {CallHandle} */
+  const handle = Object.freeze({
+    get role() {
+      return source.snapshot().role;
+    },
+    get state() {
+      return source.snapshot().status;
+    },
+    get pc() {
+      return source.peer()?.pc ?? null;
+    },
+    get compatMode() {
+      return source.compatMode();
+    },
+    get relayOnly() {
+      return source.snapshot().relayOnlyShown;
+    },
+    get restarts() {
+      return source.restarts();
+    },
+    get peerConnections() {
+      return source.peerConnections();
+    },
+    get serverAway() {
+      return source.snapshot().serverAway;
+    },
+    get signaling() {
+      return source.signaling();
+    },
+    get quality() {
+      return source.quality();
+    },
+    get e2ee() {
+      const session = source.e2ee();
+      return Object.freeze({
+        state: source.e2eeState(),
+        epoch: session?.epoch ?? null,
+        sendKid: session?.sendKid ?? null,
+        sas: session?.sas ?? null,
+        verified: session?.verified ?? false,
+        keyAgeSeconds: session?.keyAgeSeconds ?? null,
+        counters: () => (session ? session.counters() : Promise.resolve({ ...NO_COUNTERS, encrypted: { audio: 0, video: 0 }, decrypted: { audio: 0, video: 0 } })),
+      });
+    },
+    async stats() {
+      const p = source.peer();
+      if (!p) return { ...NO_STATS };
+      return await p.stats();
+    },
+  });
+  Object.defineProperty(window, 'sprechzimmer', { value: handle, writable: false, configurable: false, enumerable: false });
+  return handle;
+}

@@ -1,0 +1,381 @@
+// The call page's peer connection and what goes with it: its frame
+// encryption (e2ee-session.js), its recovery (recovery.js decides, this
+// carries out: ICE restarts, compatibility mode), and the media state the
+// server bills by. The network modes it runs under are networkmode.js's.
+//
+// It carries out what the call logic (callstate.js) decides: `open` and
+// `close` come from its actions, and everything the logic must know about the
+// connection goes back to it through `dispatch` (its state, the recovery,
+// a failed encryption, a fresh connection that compatibility mode needs).
+// callview.js draws. Never touches a key; never records anything.
+
+import { PeerSession } from './peer.js';
+import { compatAvailable, hasTurn, iceConfiguration } from './ice.js';
+import { RecoveryPolicy } from './recovery.js';
+import { E2eeSession } from './e2ee-session.js';
+import { renderE2ee, ui } from './callview.js';
+import { NetworkModes } from './networkmode.js';
+
+/** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
+/** @typedef {import('./protocol.js').AdmittedMessage} AdmittedMessage */
+/** @typedef {import('./signaling.js').SignalingClient} SignalingClient */
+/** @typedef {import('./ice.js').IceSettings} IceSettings */
+/** @typedef {import('./recovery.js').RecoveryAction} RecoveryAction */
+/** @typedef {import('./e2ee.js').E2eeState} E2eeState */
+/** @typedef {import('./callstate.js').CallInput} CallInput */
+/** @typedef {import('./callstate.js').CallSnapshot} CallSnapshot */
+/** @typedef {import('./qualityloop.js').QualityLoop} QualityLoop */
+
+/**
+ * @typedef {object} ConnectionOptions
+ * @property {(input: CallInput) => void} dispatch to the call logic
+ * @property {() => CallSnapshot} snapshot the call logic's state
+ * @property {() => MediaStream | null} localStream what we send
+ * @property {QualityLoop} quality
+ * @property {import('./e2ee-debug.js').DebugSwitches} e2eeDebug test switches of frame encryption
+ * @property {(text: string) => void} log
+ */
+
+export class CallConnection {
+  /** @type {SignalingClient | null} */
+  #signaling = null;
+  /** @type {WelcomeMessage | null} */
+  #welcome = null;
+  /** @type {PeerSession | null} */
+  #peer = null;
+  /** Frame encryption of the current peer connection. */
+  /** @type {E2eeSession | null} */
+  #e2ee = null;
+  /**
+   * The frame-encryption state of the last closed connection, shown until the
+   * next one starts (why the media was ended, or what the call had).
+   * @type {E2eeState | null}
+   */
+  #e2eeEnded = null;
+  /** @type {RecoveryPolicy | null} */
+  #recovery = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #recoveryTimer = null;
+  /** What the server gave for the current (or next) call: ICE servers and policy. */
+  /** @type {IceSettings} */
+  #ice = { servers: [], policy: 'all' };
+  /** What the server offers, what the person chose: compatibility mode, relay-only. */
+  modes;
+  /** Key epoch for the next connection's first agreement (`admitted`, then `rekey`). */
+  #keyEpoch = 0;
+  /** The operator's fail-closed policy, from `admitted`; closed until told otherwise. */
+  #e2eeRequired = true;
+  /** The operator's caps on our outgoing video, from `admitted`. */
+  #bitrateCaps = { maxKbps: 2500, relayMaxKbps: 1000 };
+  /** What we last told the server with `media` (billing: only on change). */
+  #mediaReported = /** @type {'connected' | 'disconnected' | 'unknown'} */ ('disconnected');
+  /** ICE restarts performed (therapist) or requested (client) in this tab. */
+  restarts = 0;
+  /** Peer connections made in this tab: a signaling outage must not add one. */
+  peerConnections = 0;
+  #o;
+
+  /** @param {ConnectionOptions} options */
+  constructor(options) {
+    this.#o = options;
+    this.modes = new NetworkModes({ dispatch: options.dispatch, snapshot: options.snapshot });
+  }
+
+  /** The live peer connection, or null. */
+  get peer() {
+    return this.#peer && !this.#peer.closed ? this.#peer : null;
+  }
+
+  get e2ee() {
+    return this.#e2ee;
+  }
+
+  /** @returns {E2eeState} */
+  get e2eeState() {
+    return this.#e2ee?.state ?? this.#e2eeEnded ?? 'negotiating';
+  }
+
+  /** Compatibility mode as it applies to the current configuration. */
+  get compatMode() {
+    return this.modes.compatWanted && compatAvailable(this.#ice.servers);
+  }
+
+  /** The key epoch the call is in, for a resumed seat (0: no call left, a reload). */
+  get resumeEpoch() {
+    return this.peer ? Math.max(this.#keyEpoch, this.#e2ee?.epoch ?? 0, 1) : 0;
+  }
+
+  /** @param {SignalingClient} signaling @param {string} session */
+  join(signaling, session) {
+    this.#signaling = signaling;
+    this.modes.join(signaling, session);
+  }
+
+  /** @param {WelcomeMessage} w */
+  welcome(w) {
+    this.#welcome = w;
+    this.modes.offered(w.relay_urls ?? []);
+    // TURN credentials only inside a call: `admitted` brings them (a welcome
+    // outside one has STUN alone, of no use before a call). Inside a call a
+    // welcome brings fresh credentials for a later restart.
+    if (w.admitted) this.#ice = { servers: w.ice_servers, policy: this.#ice.policy };
+  }
+
+  /** The configuration of the fresh connection that `admitted` starts. @param {AdmittedMessage} m */
+  admitted(m) {
+    this.#keyEpoch = m.epoch;
+    this.#e2eeRequired = m.e2ee_required;
+    this.#bitrateCaps = {
+      maxKbps: m.max_bitrate_kbps ?? this.#bitrateCaps.maxKbps,
+      relayMaxKbps: m.relay_max_bitrate_kbps ?? this.#bitrateCaps.relayMaxKbps,
+    };
+    this.#ice = { servers: m.ice_servers, policy: m.ice_transport_policy };
+    this.modes.offered(null);
+  }
+
+  /** A fresh key agreement between the browsers; the server only says when. @param {number} epoch */
+  rekey(epoch) {
+    this.#keyEpoch = Math.max(this.#keyEpoch, epoch);
+    this.#e2ee?.rekey(epoch);
+  }
+
+  /** @param {string} sdp */
+  isFromOtherConnection(sdp) {
+    return !!this.#peer && this.#peer.isFromOtherConnection(sdp);
+  }
+
+  /** A fresh peer connection under the current configuration. @returns {PeerSession | null} */
+  open() {
+    const welcome = this.#welcome;
+    const sig = this.#signaling;
+    if (!welcome || !sig) return null;
+    const compat = this.compatMode;
+    const session = new E2eeSession({
+      role: welcome.role,
+      epoch: this.#keyEpoch,
+      required: this.#e2eeRequired,
+      debug: this.#o.e2eeDebug,
+      log: this.#o.log,
+      onChange: () => {
+        if (this.#e2ee === session) this.renderE2ee();
+      },
+      onEndMedia: (reason) => {
+        if (this.#e2ee !== session) return;
+        // Fail closed: the call logic ends the media.
+        this.#o.log(`e2ee: ending the media (${reason})`);
+        this.#o.dispatch({ type: 'e2ee-failed', state: session.state === 'unsupported' ? 'unsupported' : 'failed' });
+      },
+    });
+    this.#e2ee = session;
+    this.#e2eeEnded = null;
+    const p = new PeerSession({
+      configuration: iceConfiguration(this.#ice, compat),
+      polite: welcome.polite,
+      localStream: this.#o.localStream(),
+      e2ee: session,
+      send: (message) => sig.send(message),
+      log: this.#o.log,
+      onRemoteStream: (stream) => {
+        if (ui.remoteVideo.srcObject !== stream) ui.remoteVideo.srcObject = stream;
+        ui.remoteVideo.play().catch(() => {});
+      },
+      onConnectionState: (state) => {
+        if (this.#peer !== p) return;
+        this.#connectionChanged(state);
+        this.#report(false);
+      },
+      onIceState: (state) => {
+        if (state === 'failed') this.#o.quality.summary.error('ice-failed');
+        if (this.#peer === p && this.#recovery) this.#runRecovery(this.#recovery.iceState(state, performance.now()));
+      },
+      onQualityMessage: (data) => {
+        if (this.#peer === p) this.#o.quality.message(data);
+      },
+    });
+    this.#peer = p;
+    this.peerConnections += 1;
+    this.#o.quality.reset(this.#bitrateCaps);
+    this.#recovery = new RecoveryPolicy({
+      now: performance.now(),
+      turnAvailable: hasTurn(this.#ice.servers),
+      compatAvailable: compatAvailable(this.#ice.servers),
+      compat,
+      log: this.#o.log,
+    });
+    this.#scheduleRecovery();
+    this.#o.quality.renderConnection('new');
+    this.renderE2ee();
+    return p;
+  }
+
+  close() {
+    if (this.#recoveryTimer !== null) clearTimeout(this.#recoveryTimer);
+    this.#recoveryTimer = null;
+    this.#recovery = null;
+    if (!this.#peer) return;
+    this.#peer.close();
+    this.#peer = null;
+    this.#o.quality.clear();
+    if (this.#e2ee) this.#e2eeEnded = this.#e2ee.state;
+    this.#e2ee?.close();
+    this.#e2ee = null;
+    this.#connectionChanged('closed');
+    this.renderE2ee();
+  }
+
+  /**
+   * The page's part ends: frame encryption that never came about failed,
+   * the server gets the last summary and media state (and a goodbye if
+   * `bye`), the connection closes.
+   * @param {boolean} bye
+   */
+  finish(bye) {
+    // The call ends before the browsers agreed on a key (e.g. the other side
+    // refused it): frame encryption did not come about.
+    if (this.e2eeState === 'negotiating') {
+      this.#e2ee?.close();
+      this.#e2ee = null;
+      this.#e2eeEnded = 'failed';
+    }
+    const signaling = this.#signaling;
+    if (signaling) {
+      // What the call had since the last summary, unless it was nothing.
+      if (this.#o.quality.summary.hasSamples) this.#o.quality.sendSummary(true);
+      this.reportMedia('disconnected');
+      if (bye) signaling.hangup();
+      else signaling.close();
+    }
+    this.close();
+    this.renderE2ee();
+  }
+
+  /** @param {RTCPeerConnectionState} state */
+  #connectionChanged(state) {
+    this.#o.quality.connectionState(state);
+    this.reportMedia(state === 'connected' ? 'connected' : 'disconnected');
+  }
+
+  /**
+   * Tell the call logic where the connection and its recovery are: the
+   * status line follows.
+   * @param {boolean} noRelay recovery found no direct path and no relay
+   */
+  #report(noRelay) {
+    const p = this.peer;
+    if (!p) return;
+    this.#o.dispatch({ type: 'connection', state: p.pc.connectionState, recovering: this.#recovery?.recovering ?? false, noRelay });
+  }
+
+  /** @param {'connected' | 'disconnected'} state */
+  reportMedia(state) {
+    if (state === this.#mediaReported) return;
+    // Only remember what the server really got, so that a change made while
+    // the socket was down is reported after the reconnect.
+    if (this.#signaling?.send({ type: 'media', state })) this.#mediaReported = state;
+  }
+
+  /** Tell a (possibly new) server what our media is doing now; it records only a change. */
+  reportMediaAgain() {
+    this.#mediaReported = 'unknown';
+    if (this.#peer) this.reportMedia(this.#peer.pc.connectionState === 'connected' ? 'connected' : 'disconnected');
+  }
+
+  // -------------------------------------------------------------------------
+  // Recovery and compatibility mode
+
+  /** Arm the one timer of the recovery policy. */
+  #scheduleRecovery() {
+    if (this.#recoveryTimer !== null) clearTimeout(this.#recoveryTimer);
+    this.#recoveryTimer = null;
+    const at = this.#recovery?.timer();
+    if (at === null || at === undefined) return;
+    this.#recoveryTimer = setTimeout(() => {
+      this.#recoveryTimer = null;
+      if (this.#recovery) this.#runRecovery(this.#recovery.handleTimer(performance.now()));
+    }, Math.max(0, at - performance.now()));
+  }
+
+  /**
+   * Carry out what the recovery policy decided, then show where we are.
+   * @param {RecoveryAction[]} actions
+   */
+  #runRecovery(actions) {
+    let noRelay = false;
+    for (const action of actions) {
+      if (action.type === 'restart') this.#restartIce();
+      else if (action.type === 'compat') this.#switchCompat(true, true);
+      else noRelay = true;
+    }
+    this.#scheduleRecovery();
+    this.#report(noRelay);
+  }
+
+  /** Restart ICE (therapist) or ask for it (client). */
+  #restartIce() {
+    const p = this.peer;
+    if (!p) return;
+    this.restarts += 1;
+    this.#o.quality.summary.error('ice-restart');
+    p.restartIce();
+  }
+
+  /** The therapist got `restart`: the other side asks for an ICE restart. */
+  remoteRestart() {
+    if (this.#o.snapshot().role === 'therapist' && this.#recovery) this.#runRecovery(this.#recovery.remoteRequest(performance.now()));
+  }
+
+  /** The network under us changed (Wi-Fi to mobile, back online): restart ICE now. */
+  networkChanged() {
+    this.#o.log('network changed');
+    if (this.#recovery && this.peer) this.#runRecovery(this.#recovery.networkChanged(performance.now()));
+  }
+
+  /**
+   * Switch compatibility mode, and re-establish the running connection under
+   * it.
+   *
+   * Switching it on makes a fresh peer connection: Chromium takes a tighter
+   * `iceTransportPolicy` from setConfiguration, but after the ICE restart it
+   * keeps the working host pair, so media would not move to the relay at all.
+   * Switching it off only loosens the configuration: setConfiguration and an
+   * ICE restart do (and a fresh connection where the browser refuses).
+   *
+   * @param {boolean} on
+   * @param {boolean} auto switched by recovery
+   */
+  #switchCompat(on, auto) {
+    this.modes.chooseCompat(on, auto);
+    if (on) this.#o.quality.summary.error('compat-mode');
+    this.#o.log(`compatibility mode ${on ? 'on' : 'off'}${auto ? ' (automatic)' : ''}`);
+    this.modes.render();
+    const p = this.peer;
+    if (!p) return; // the next connection starts in this mode
+    if (on || !p.reconfigure(iceConfiguration(this.#ice, this.compatMode))) {
+      // A new peer connection in the middle of the call (the call logic
+      // says who offers).
+      this.restarts += 1;
+      this.#o.dispatch({ type: 'fresh-connection' });
+      return;
+    }
+    if (this.#recovery) this.#runRecovery(this.#recovery.setCompat(on, performance.now()));
+  }
+
+  onCompatClick() {
+    if (!this.modes.compatOffered) return;
+    this.#switchCompat(!this.modes.compatWanted, false);
+  }
+
+  // -------------------------------------------------------------------------
+  // What the view shows
+
+  renderE2ee() {
+    const e = this.#e2ee;
+    renderE2ee({
+      state: this.e2eeState,
+      keyAgeSeconds: e?.keyAgeSeconds ?? null,
+      verified: !!e?.verified,
+      sas: e?.sas ?? null,
+      role: this.#o.snapshot().role,
+    });
+  }
+}

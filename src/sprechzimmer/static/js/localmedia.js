@@ -1,0 +1,98 @@
+// Our camera and microphone on the call page: the device check (choose the
+// devices, watch the level) and the stream the peer connection sends.
+//
+// The devices themselves are devices.js; this is the controller around them,
+// and callview.js draws. Never records anything.
+
+import { acquireMedia, listDevices, stopStream, watchLevel } from './devices.js';
+import { audioContext } from './sound.js';
+import { renderDeviceProblem, renderDeviceSelects, renderToggles, ui } from './callview.js';
+
+/**
+ * @typedef {object} LocalMediaOptions
+ * @property {(problem: string) => void} onProblem the devices could not be had as asked
+ */
+
+export class LocalMedia {
+  /** @type {MediaStream | null} */
+  #stream = null;
+  /** @type {(() => void) | null} */
+  #stopLevel = null;
+  #onProblem;
+
+  /** @param {LocalMediaOptions} options */
+  constructor(options) {
+    this.#onProblem = options.onProblem;
+  }
+
+  /** The stream to send (null: no devices). */
+  get stream() {
+    return this.#stream;
+  }
+
+  /**
+   * The device check: the default devices, then whatever the person picks.
+   * @param {() => boolean} checking the page is still at the device check
+   */
+  async start(checking) {
+    const onSelect = () => {
+      ui.join.disabled = true;
+      this.#use({ videoId: ui.cameraSelect.value || undefined, audioId: ui.micSelect.value || undefined }).finally(() => {
+        ui.join.disabled = false;
+      });
+    };
+    ui.cameraSelect.addEventListener('change', onSelect);
+    ui.micSelect.addEventListener('change', onSelect);
+    ui.join.disabled = true;
+    await this.#use({});
+    ui.join.disabled = false;
+    ui.join.focus();
+    navigator.mediaDevices?.addEventListener?.('devicechange', () => {
+      if (checking()) this.fillSelects().catch(() => {});
+    });
+  }
+
+  /** @param {{videoId?: string, audioId?: string}} choice */
+  async #use(choice) {
+    this.stopLevel();
+    stopStream(this.#stream);
+    const { stream, problem } = await acquireMedia(choice);
+    if (problem) this.#onProblem(problem);
+    this.#stream = stream;
+    ui.localVideo.srcObject = stream;
+    renderDeviceProblem(problem);
+    const ctx = audioContext();
+    if (ctx && stream) {
+      ctx.resume().catch(() => {});
+      this.#stopLevel = watchLevel(ctx, stream, (level) => {
+        ui.micLevel.value = level;
+      });
+    }
+    renderToggles(stream);
+    await this.fillSelects();
+  }
+
+  async fillSelects() {
+    renderDeviceSelects(await listDevices(), this.#stream);
+  }
+
+  /** The level meter is for the device check only. */
+  stopLevel() {
+    this.#stopLevel?.();
+    this.#stopLevel = null;
+  }
+
+  /** @param {'audio' | 'video'} kind mute the microphone, or turn the camera off (and on again) */
+  toggle(kind) {
+    const track = kind === 'audio' ? this.#stream?.getAudioTracks()[0] : this.#stream?.getVideoTracks()[0];
+    if (track) track.enabled = !track.enabled;
+    renderToggles(this.#stream);
+  }
+
+  /** Release camera and microphone. */
+  release() {
+    this.stopLevel();
+    stopStream(this.#stream);
+    ui.localVideo.srcObject = null;
+  }
+}
