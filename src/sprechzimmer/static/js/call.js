@@ -20,7 +20,7 @@ import { SignalingClient, signalingUrl } from './signaling.js';
 import { playChime, unlockAudioOnGesture } from './sound.js';
 import { parseDebugSwitches } from './e2ee-debug.js';
 import { CallMachine } from './callstate.js';
-import { renderClientLabel, renderStatus, statusText, ui } from './callview.js';
+import { disableKnockButtons, enableJoin, renderClientLabel, renderStatus, showRemoteStream, statusText, ui } from './callview.js';
 import { LocalMedia } from './localmedia.js';
 import { QualityLoop } from './qualityloop.js';
 import { CallConnection } from './connection.js';
@@ -125,7 +125,7 @@ function perform(action) {
       connection.peer?.handleDescription(action.description, action.sdp);
       break;
     case 'clear-remote':
-      ui.remoteVideo.srcObject = null;
+      showRemoteStream(null);
       break;
     case 'send':
       signaling?.send(action.message);
@@ -139,7 +139,7 @@ function perform(action) {
     case 'finish':
       connection.finish(action.bye);
       media.release();
-      ui.remoteVideo.srcObject = null;
+      showRemoteStream(null);
       break;
   }
 }
@@ -155,7 +155,7 @@ function render() {
 /** @param {import('./invite.js').Invite} invite */
 function join(invite) {
   media.stopLevel();
-  ui.join.disabled = true;
+  enableJoin(false);
   dispatch({ type: 'join' });
   const client = new SignalingClient({
     url: signalingUrl(location),
@@ -247,11 +247,11 @@ function main() {
 
   ui.join.addEventListener('click', () => join(invite));
   ui.admit.addEventListener('click', () => {
-    ui.admit.disabled = ui.decline.disabled = true;
+    disableKnockButtons();
     dispatch({ type: 'admit' });
   });
   ui.decline.addEventListener('click', () => {
-    ui.admit.disabled = ui.decline.disabled = true;
+    disableKnockButtons();
     dispatch({ type: 'decline' });
   });
   ui.mute.addEventListener('click', () => media.toggle('audio'));
@@ -278,7 +278,7 @@ function main() {
 
   media.start(() => machine.state === 'device-check').catch((err) => {
     debug(`device check failed: ${err}`);
-    ui.join.disabled = false;
+    enableJoin(true);
   });
 }
 

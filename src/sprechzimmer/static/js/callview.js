@@ -255,7 +255,48 @@ export function renderNetworkControls(n) {
 }
 
 // ---------------------------------------------------------------------------
+// The media elements, the join and knock buttons
+
+/** @param {MediaStream | null} stream ours, in the one local <video> */
+export function showLocalStream(stream) {
+  ui.localVideo.srcObject = stream;
+}
+
+/** @param {MediaStream | null} stream the other side's media (null: gone) */
+export function showRemoteStream(stream) {
+  if (stream === null) {
+    ui.remoteVideo.srcObject = null;
+    return;
+  }
+  if (ui.remoteVideo.srcObject !== stream) ui.remoteVideo.srcObject = stream;
+  ui.remoteVideo.play().catch(() => {});
+}
+
+/** @param {boolean} enabled @param {boolean} [focus] */
+export function enableJoin(enabled, focus = false) {
+  ui.join.disabled = !enabled;
+  if (focus) ui.join.focus();
+}
+
+/** A knock was answered: no second answer until the next status. */
+export function disableKnockButtons() {
+  ui.admit.disabled = ui.decline.disabled = true;
+}
+
+// ---------------------------------------------------------------------------
 // Camera and microphone
+
+/** @param {(choice: {videoId?: string, audioId?: string}) => void} fn the person picked a camera or microphone */
+export function onDeviceChoice(fn) {
+  const chosen = () => fn({ videoId: ui.cameraSelect.value || undefined, audioId: ui.micSelect.value || undefined });
+  ui.cameraSelect.addEventListener('change', chosen);
+  ui.micSelect.addEventListener('change', chosen);
+}
+
+/** @param {number} level of the microphone, 0..1 */
+export function showMicLevel(level) {
+  ui.micLevel.value = level;
+}
 
 /** @param {MediaStream | null} stream */
 export function renderToggles(stream) {

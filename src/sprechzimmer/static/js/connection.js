@@ -13,7 +13,7 @@ import { PeerSession } from './peer.js';
 import { compatAvailable, hasTurn, iceConfiguration } from './ice.js';
 import { RecoveryPolicy } from './recovery.js';
 import { E2eeSession } from './e2ee-session.js';
-import { renderE2ee, ui } from './callview.js';
+import { renderE2ee, showRemoteStream } from './callview.js';
 import { NetworkModes } from './networkmode.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
@@ -175,10 +175,7 @@ export class CallConnection {
       e2ee: session,
       send: (message) => sig.send(message),
       log: this.#o.log,
-      onRemoteStream: (stream) => {
-        if (ui.remoteVideo.srcObject !== stream) ui.remoteVideo.srcObject = stream;
-        ui.remoteVideo.play().catch(() => {});
-      },
+      onRemoteStream: showRemoteStream,
       onConnectionState: (state) => {
         if (this.#peer !== p) return;
         this.#connectionChanged(state);

@@ -6,7 +6,7 @@
 
 import { acquireMedia, listDevices, stopStream, watchLevel } from './devices.js';
 import { audioContext } from './sound.js';
-import { renderDeviceProblem, renderDeviceSelects, renderToggles, ui } from './callview.js';
+import { enableJoin, onDeviceChoice, renderDeviceProblem, renderDeviceSelects, renderToggles, showLocalStream, showMicLevel } from './callview.js';
 
 /**
  * @typedef {object} LocalMediaOptions
@@ -35,18 +35,13 @@ export class LocalMedia {
    * @param {() => boolean} checking the page is still at the device check
    */
   async start(checking) {
-    const onSelect = () => {
-      ui.join.disabled = true;
-      this.#use({ videoId: ui.cameraSelect.value || undefined, audioId: ui.micSelect.value || undefined }).finally(() => {
-        ui.join.disabled = false;
-      });
-    };
-    ui.cameraSelect.addEventListener('change', onSelect);
-    ui.micSelect.addEventListener('change', onSelect);
-    ui.join.disabled = true;
+    onDeviceChoice((choice) => {
+      enableJoin(false);
+      this.#use(choice).finally(() => enableJoin(true));
+    });
+    enableJoin(false);
     await this.#use({});
-    ui.join.disabled = false;
-    ui.join.focus();
+    enableJoin(true, true);
     navigator.mediaDevices?.addEventListener?.('devicechange', () => {
       if (checking()) this.fillSelects().catch(() => {});
     });
@@ -59,14 +54,12 @@ export class LocalMedia {
     const { stream, problem } = await acquireMedia(choice);
     if (problem) this.#onProblem(problem);
     this.#stream = stream;
-    ui.localVideo.srcObject = stream;
+    showLocalStream(stream);
     renderDeviceProblem(problem);
     const ctx = audioContext();
     if (ctx && stream) {
       ctx.resume().catch(() => {});
-      this.#stopLevel = watchLevel(ctx, stream, (level) => {
-        ui.micLevel.value = level;
-      });
+      this.#stopLevel = watchLevel(ctx, stream, showMicLevel);
     }
     renderToggles(stream);
     await this.fillSelects();
@@ -93,6 +86,6 @@ export class LocalMedia {
   release() {
     this.stopLevel();
     stopStream(this.#stream);
-    ui.localVideo.srcObject = null;
+    showLocalStream(null);
   }
 }
