@@ -209,6 +209,9 @@ class Member:
     """In a rebuilt room: only a ticket issued at or after this (its last join) claims it."""
     pending: list[p.ServerMessage] = field(default_factory=list)
     """Relayed to it while away; sent when it is back."""
+    had_call: bool = False
+    """This socket's browser was in a call (got ``admitted``): what it sends late,
+    after the call ended, is dropped with a notice rather than refused."""
     valid_until: float = math.inf
     """When the admission of its browser ends (its link or its session expires, Unix
     seconds): TURN credentials minted for it expire then at the latest."""
@@ -507,7 +510,14 @@ class Room:
                 self.call_pending = self.state is CallState.ADMITTED
                 return []
             case p.Media(state=state):
-                if role is Role.CLIENT and self.state is not CallState.ADMITTED:
+                if (
+                    role is Role.CLIENT
+                    and self.state is not CallState.ADMITTED
+                    and state is p.MediaState.CONNECTED
+                ):
+                    # Only a claim of media is refused: "disconnected" is the late
+                    # word of a browser whose call just ended (the therapist hung
+                    # up while its connection was going down), recorded as usual.
                     return self._refuse(conn, role, now, "media before admission")
                 member.reported, member.reported_at = state, now
                 if state is member.media:
@@ -621,9 +631,12 @@ class Room:
 
     def _relay(self, conn: ConnId, role: Role, message: p.Relayable, now: float) -> list[Output]:
         if self.state is not CallState.ADMITTED:
-            if role is Role.CLIENT:
+            member = self.members[role]
+            if role is Role.CLIENT and not member.had_call:
                 # Only an admitted client may reach the therapist's browser.
                 return self._refuse(conn, role, now, "relay before admission")
+            # Nothing reaches anyone; a candidate still on its way when the
+            # therapist hung up only gets the notice.
             return [Send(conn, p.Error.of(NoPeer()))]
         other = self.members.get(role.other)
         if other is None:
@@ -722,6 +735,9 @@ class Room:
         self.next_rekey = now + self.config.rekey_interval
         self.call_id = self.config.call_ids()
         self.relayed = None
+        for m in self.members.values():
+            if m.conn is not None:
+                m.had_call = True
         return [
             Send(
                 m.conn,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from sprechzimmer import protocol as p
-from sprechzimmer.errors import InvalidState
+from sprechzimmer.errors import InvalidState, NoPeer
 from sprechzimmer.protocol import LeaveReason, Role
 from sprechzimmer.room import (
     BillingEvent,
@@ -666,3 +666,42 @@ def test_a_rebuilt_room_keeps_the_therapists_relay_only_choice() -> None:
     r2.restore(seats, epoch=3, now=50.0, last_event_at=45.0)
     r2.join(C, Role.CLIENT, "m", "m", 52.0, epoch=3, issued=2.0, relay_only=True)
     assert not r2.relay_only
+
+
+def test_a_late_disconnected_report_after_the_hang_up_is_recorded_not_refused() -> None:
+    """The therapist hangs up while the client's connection is going down: the
+    client's "disconnected" arrives after its admission ended. It is the end of
+    its media, not a claim of media: recorded, and the socket stays (the aiortc
+    peer got 4003 here, now and then, in test_e2e_call)."""
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.receive(T, p.Admit(), 2.0)
+    r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
+    r.receive(T, p.Bye(), 10.0)
+    out = r.receive(C, p.Media(p.MediaState.DISCONNECTED), 10.1)
+    assert closed(out) == {}
+    assert recorded(out) == [(Role.CLIENT, EventKind.MEDIA_DISCONNECTED)]
+    # A claim of media without admission is still refused.
+    out = r.receive(C, p.Media(p.MediaState.CONNECTED), 12.0)
+    assert closed(out) == {C: 4003}
+
+
+def test_a_late_candidate_after_the_hang_up_gets_a_notice_not_a_close() -> None:
+    """A candidate still on its way when the therapist hung up: nothing reaches
+    anyone, the client hears no-peer and keeps its socket. A client that never
+    was in a call is still refused (also test_signaling.py:
+    test_waiting_client_cannot_send_to_the_therapist)."""
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.receive(T, p.Admit(), 2.0)
+    r.receive(T, p.Bye(), 10.0)
+    out = r.receive(C, p.Candidate("candidate:1 1 udp 1 192.0.2.1 9 typ host", "0", 0), 10.1)
+    assert closed(out) == {}
+    assert [m for m in sent(out, C) if isinstance(m, p.Error)] == [p.Error.of(NoPeer())]
+    # A new browser with the link (no call behind it) is refused as before.
+    r.receive(C, p.Bye(), 11.0)
+    r.join(C + 10, Role.CLIENT, None, "rc2", 12.0)
+    out = r.receive(C + 10, p.Candidate("candidate:1 1 udp 1 192.0.2.1 9 typ host", "0", 0), 12.1)
+    assert closed(out) == {C + 10: 4003}

@@ -63,6 +63,17 @@ FRAMES_MORE_THAN = """(before) => {
     && v.getVideoPlaybackQuality().totalVideoFrames > before.total;
 }"""
 
+# True once the page has sent at least ``n`` video frames on its peer connection.
+VIDEO_FRAMES_SENT = """async (n) => {
+  const pc = window.sprechzimmer.pc;
+  if (!pc) return false;
+  let sent = 0;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video') sent += r.framesSent || 0;
+  });
+  return sent >= n;
+}"""
+
 # Installed before any script of the page: counts peer connections and remote
 # tracks, so that a test can say a page never got as far as media at all.
 MEDIA_WATCH = """(() => {
@@ -290,7 +301,11 @@ async def test_headless_client_with_chromium_therapist(tmp_path: Path) -> None:
     protected by DTLS-SRTP only (tests/test_e2e_e2ee.py covers the refusal).
     """
     _need_chromium()
-    timeout, duration = 60 * TIME_SCALE, 3 * TIME_SCALE
+    # The peer stays until the therapist hangs up (its duration is the whole
+    # timeout): a peer that left after a fixed 3 s raced the therapist's page,
+    # which on a loaded machine saw its frames advance only later.
+    timeout = 60 * TIME_SCALE
+    duration = timeout
     with _server(tmp_path, SPRECHZIMMER_E2EE_REQUIRED="0") as server:
         links = server.create_session(THERAPIST, CLIENT_ID)
         peer = server.ns.popen(
@@ -315,9 +330,12 @@ async def test_headless_client_with_chromium_therapist(tmp_path: Path) -> None:
             await _admit(therapist)  # the headless client is already knocking
             await _connected_p2p(therapist)
             await _frames_advance(therapist)
-            out, err = await asyncio.to_thread(peer.communicate, timeout=timeout + 15)
-            # The peer said bye when its time was up: the call ends on this side too.
+            # Six times the frames the peer must have had, then the hang-up.
+            await _until(therapist, VIDEO_FRAMES_SENT, 60, "60 video frames sent to the peer")
+            await therapist.get_by_test_id("hangup").click(timeout=WAIT_MS)
             await _status(therapist, "ended")
+            # The peer hears that the therapist left and ends as well.
+            out, err = await asyncio.to_thread(peer.communicate, timeout=timeout + 15)
         assert peer.returncode == 0, err[-3000:]
         result = json.loads(out.strip().splitlines()[-1])
         assert result["role"] == "client"
