@@ -22,7 +22,7 @@ import {
   transcriptHash,
 } from '../../src/sprechzimmer/static/js/e2ee.js';
 import { GRACE_MS, KeyAgreement, NEGOTIATION_TIMEOUT_MS } from '../../src/sprechzimmer/static/js/keyagreement.js';
-import { parseDebugSwitches } from '../../src/sprechzimmer/static/js/e2ee-debug.js';
+import { parseDebugSwitches, testHooks } from '../../src/sprechzimmer/static/js/e2ee-debug.js';
 
 const hex = (/** @type {Uint8Array} */ b) => Buffer.from(b).toString('hex');
 const FP_T = 'AB:'.repeat(31) + 'CD';
@@ -239,6 +239,16 @@ test('debug switches only from the exact words', () => {
   assert.deepEqual(parseDebugSwitches('no-receive-transform'), { noReceiveTransform: true, wrongReceiveKey: false });
   assert.deepEqual(parseDebugSwitches('wrong-receive-key, no-receive-transform'), { noReceiveTransform: true, wrongReceiveKey: true });
   assert.deepEqual(parseDebugSwitches('1'), { noReceiveTransform: false, wrongReceiveKey: false });
+});
+
+test('test hooks: none without a switch; the spoiled key is the test hook\'s doing', () => {
+  assert.deepEqual(testHooks(parseDebugSwitches(null)), {});
+  const hooks = testHooks(parseDebugSwitches('wrong-receive-key'));
+  assert.equal(hooks.skipReceiveTransform, undefined);
+  const key = new Uint8Array([0x00, 0x0f, 0xff]);
+  hooks.spoilReceiveKey?.(key);
+  assert.deepEqual([...key], [0xff, 0xf0, 0x00]);
+  assert.deepEqual(testHooks(parseDebugSwitches('no-receive-transform')), { skipReceiveTransform: true });
 });
 
 // ---------------------------------------------------------------------------

@@ -7,10 +7,10 @@
 /** @typedef {import('./callstate.js').CallStatus} CallStatus */
 /** @typedef {import('./stats.js').PathInfo & import('./stats.js').InboundSummary} CallStats */
 /** @typedef {import('./e2ee.js').E2eeState} E2eeState */
-/** @typedef {import('./e2ee-session.js').Counters} E2eeCounters */
-/** @typedef {import('./e2ee-session.js').E2eeSession} E2eeSession */
+/** @typedef {import('./frame-encryption.js').Counters} E2eeCounters */
+/** @typedef {import('./frame-encryption.js').FrameEncryption} FrameEncryption */
 /** @typedef {import('./qualityloop.js').QualityHandle} QualityHandle */
-/** @typedef {import('./peer.js').PeerSession} PeerSession */
+/** @typedef {import('./peer.js').PeerLink} PeerLink */
 
 /**
  * @typedef {object} CallHandle
@@ -43,8 +43,8 @@
  * Where the handle reads from.
  * @typedef {object} HandleSource
  * @property {() => import('./callstate.js').CallSnapshot} snapshot the call logic
- * @property {() => PeerSession | null} peer the live peer connection
- * @property {() => E2eeSession | null} e2ee its frame encryption
+ * @property {() => PeerLink | null} peer the live peer connection
+ * @property {() => FrameEncryption | null} e2ee its frame encryption
  * @property {() => E2eeState} e2eeState as shown
  * @property {() => boolean} compatMode
  * @property {() => number} restarts

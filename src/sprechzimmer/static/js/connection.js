@@ -1,5 +1,5 @@
 // The call page's peer connection and what goes with it: its frame
-// encryption (e2ee-session.js), its recovery (recovery.js decides, this
+// encryption (frame-encryption.js), its recovery (recovery.js decides, this
 // carries out: ICE restarts, compatibility mode), and the media state the
 // server bills by. The network modes it runs under are networkmode.js's.
 //
@@ -9,10 +9,11 @@
 // a failed encryption, a fresh connection that compatibility mode needs).
 // callview.js draws. Never touches a key; never records anything.
 
-import { PeerSession } from './peer.js';
+import { PeerLink } from './peer.js';
 import { compatAvailable, hasTurn, iceConfiguration } from './ice.js';
 import { RecoveryPolicy } from './recovery.js';
-import { E2eeSession } from './e2ee-session.js';
+import { FrameEncryption } from './frame-encryption.js';
+import { testHooks } from './e2ee-debug.js';
 import { renderE2ee, showRemoteStream } from './callview.js';
 import { NetworkModes } from './networkmode.js';
 
@@ -41,10 +42,10 @@ export class CallConnection {
   #signaling = null;
   /** @type {WelcomeMessage | null} */
   #welcome = null;
-  /** @type {PeerSession | null} */
+  /** @type {PeerLink | null} */
   #peer = null;
   /** Frame encryption of the current peer connection. */
-  /** @type {E2eeSession | null} */
+  /** @type {FrameEncryption | null} */
   #e2ee = null;
   /**
    * The frame-encryption state of the last closed connection, shown until the
@@ -144,35 +145,35 @@ export class CallConnection {
     return !!this.#peer && this.#peer.isFromOtherConnection(sdp);
   }
 
-  /** A fresh peer connection under the current configuration. @returns {PeerSession | null} */
+  /** A fresh peer connection under the current configuration. @returns {PeerLink | null} */
   open() {
     const welcome = this.#welcome;
     const sig = this.#signaling;
     if (!welcome || !sig) return null;
     const compat = this.compatMode;
-    const session = new E2eeSession({
+    const encryption = new FrameEncryption({
       role: welcome.role,
       epoch: this.#keyEpoch,
       required: this.#e2eeRequired,
-      debug: this.#o.e2eeDebug,
+      testHooks: testHooks(this.#o.e2eeDebug),
       log: this.#o.log,
       onChange: () => {
-        if (this.#e2ee === session) this.renderE2ee();
+        if (this.#e2ee === encryption) this.renderE2ee();
       },
       onEndMedia: (reason) => {
-        if (this.#e2ee !== session) return;
+        if (this.#e2ee !== encryption) return;
         // Fail closed: the call logic ends the media.
         this.#o.log(`e2ee: ending the media (${reason})`);
-        this.#o.dispatch({ type: 'e2ee-failed', state: session.state === 'unsupported' ? 'unsupported' : 'failed' });
+        this.#o.dispatch({ type: 'e2ee-failed', state: encryption.state === 'unsupported' ? 'unsupported' : 'failed' });
       },
     });
-    this.#e2ee = session;
+    this.#e2ee = encryption;
     this.#e2eeEnded = null;
-    const p = new PeerSession({
+    const p = new PeerLink({
       configuration: iceConfiguration(this.#ice, compat),
       polite: welcome.polite,
       localStream: this.#o.localStream(),
-      e2ee: session,
+      e2ee: encryption,
       send: (message) => sig.send(message),
       log: this.#o.log,
       onRemoteStream: showRemoteStream,

@@ -4,7 +4,7 @@
 //
 // One sending SFrameContext for all outgoing tracks (two contexts with the
 // same key and KID would repeat nonces) and one receiving context. Keys come
-// from the page (e2ee-session.js) once the browsers agreed on them; the
+// from the page (frame-encryption.js) once the browsers agreed on them; the
 // page never gets a key back, and nothing here is logged.
 //
 // Fail closed: until the page says which key to send under, outgoing frames

@@ -1,7 +1,7 @@
 // Frame end-to-end encryption: the key agreement between the two browsers,
 // as pure logic. Layer 2 of our media encryption (docs/protocol.md, "Media
 // frame encryption"); the frames themselves are protected by sframe.js and
-// framing.js in e2ee-worker.js, and e2ee-session.js wires this module to the
+// framing.js in e2ee-worker.js, and frame-encryption.js wires this module to the
 // peer connection, the data channel and the worker.
 //
 // What is here: the data-channel messages and their codec, the DTLS
@@ -50,7 +50,7 @@
 
 import { concatBytes, equalBytes, hkdfSha256 } from './bytes.js';
 
-// e2ee-session.js compares the commitment with it.
+// frame-encryption.js compares the commitment with it.
 export { equalBytes };
 
 /** @typedef {Uint8Array<ArrayBuffer>} Bytes */

@@ -1,7 +1,7 @@
 // The key agreement of one peer connection as a state machine: data-channel
 // messages, timers and the driver's completions in, actions out; no I/O, no
 // crypto, no clock (the protocol and the crypto are e2ee.js; the driver that
-// carries the actions out is e2ee-session.js).
+// carries the actions out is frame-encryption.js).
 //
 // A little over 400 lines on purpose: one class whose states and transitions
 // read best together, as room.py's do on the server.

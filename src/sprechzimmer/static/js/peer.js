@@ -31,7 +31,7 @@ export const QUALITY_CHANNEL_ID = 1;
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 /** @typedef {import('./protocol.js').CandidateMessage} CandidateMessage */
 /** @typedef {import('./ice.js').IceConfiguration} IceConfiguration */
-/** @typedef {import('./e2ee-session.js').E2eeSession} E2eeSession */
+/** @typedef {import('./frame-encryption.js').FrameEncryption} FrameEncryption */
 
 /**
  * @typedef {object} PeerOptions
@@ -43,7 +43,7 @@ export const QUALITY_CHANNEL_ID = 1;
  * @property {(state: RTCPeerConnectionState) => void} onConnectionState
  * @property {(state: RTCIceConnectionState) => void} [onIceState]
  * @property {(text: string) => void} [log]
- * @property {E2eeSession | null} [e2ee] frame encryption of this connection: its
+ * @property {FrameEncryption | null} [e2ee] frame encryption of this connection: its
  *   transforms go on every sender and receiver, its data channel is made here
  * @property {(data: unknown) => void} [onQualityMessage] a message on the quality channel
  */
@@ -57,7 +57,7 @@ export const QUALITY_CHANNEL_ID = 1;
  * @property {boolean} video
  */
 
-export class PeerSession {
+export class PeerLink {
   /** @type {RTCPeerConnection} */
   pc;
   #polite;
@@ -79,7 +79,7 @@ export class PeerSession {
   /** Serializes remote descriptions: each must finish before the next starts. */
   /** @type {Promise<void>} */
   #queue = Promise.resolve();
-  /** @type {E2eeSession | null} */
+  /** @type {FrameEncryption | null} */
   #e2ee;
   /** @type {RTCDataChannel | null} */
   #qualityChannel = null;

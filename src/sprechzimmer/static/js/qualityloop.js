@@ -10,7 +10,7 @@
 import { QualityPolicy, QualitySummary, decodeQualityPeerMessage, receiverReportFor } from './quality.js';
 import { renderConnection, renderQuality } from './callview.js';
 
-/** @typedef {import('./peer.js').PeerSession} PeerSession */
+/** @typedef {import('./peer.js').PeerLink} PeerLink */
 /** @typedef {import('./quality.js').Grade} Grade */
 /** @typedef {import('./quality.js').ProfileName} ProfileName */
 
@@ -27,7 +27,7 @@ export const STATS_INTERVAL_MS = 2000;
 
 /**
  * @typedef {object} QualityLoopOptions
- * @property {() => PeerSession | null} peer the current connection (null: none)
+ * @property {() => PeerLink | null} peer the current connection (null: none)
  * @property {(message: import('./protocol.js').ClientMessage) => void} send to the server; may throw (refused by the codec)
  * @property {(text: string) => void} log
  */

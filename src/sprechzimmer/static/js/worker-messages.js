@@ -1,4 +1,4 @@
-// The messages between the page (e2ee-session.js) and the frame-encryption
+// The messages between the page (frame-encryption.js) and the frame-encryption
 // worker (e2ee-worker.js), defined once: both sides are type-checked against
 // these unions (the worker also under tsconfig.worker.json, without the DOM).
 // Keys travel only from the page to the worker, and never come back.

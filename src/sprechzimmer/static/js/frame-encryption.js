@@ -35,7 +35,7 @@ import { toWorker } from './worker-messages.js';
 
 /** @typedef {import('./keyagreement.js').E2eeState} E2eeState */
 /** @typedef {import('./keyagreement.js').AgreementAction} AgreementAction */
-/** @typedef {import('./e2ee-debug.js').DebugSwitches} DebugSwitches */
+/** @typedef {import('./e2ee-debug.js').TestHooks} TestHooks */
 /** @typedef {import('./keyagreement.js').FallbackReason} FallbackReason */
 /** @typedef {import('./e2ee.js').Ephemeral} Ephemeral */
 /** @typedef {import('./worker-messages.js').Counters} WorkerCounters */
@@ -68,15 +68,16 @@ const NO_COUNTERS = Object.freeze({
  * @property {'therapist' | 'client'} role
  * @property {number} epoch from `admitted`
  * @property {boolean} required `admitted.e2ee_required`
- * @property {DebugSwitches} debug test hooks (all off by default)
+ * @property {TestHooks} [testHooks] for the negative end-to-end tests only (e2ee-debug.js)
  * @property {() => void} onChange state, epoch, code or verification changed
  * @property {(reason: FallbackReason) => void} onEndMedia fail closed: the page ends the media
  * @property {(text: string) => void} [log]
  */
 
-export class E2eeSession {
+export class FrameEncryption {
   #role;
-  #debug;
+  /** @type {TestHooks} */
+  #hooks;
   #onChange;
   #onEndMedia;
   #log;
@@ -109,7 +110,7 @@ export class E2eeSession {
   /** @param {E2eeOptions} options */
   constructor(options) {
     this.#role = options.role;
-    this.#debug = options.debug;
+    this.#hooks = options.testHooks ?? {};
     this.#onChange = options.onChange;
     this.#onEndMedia = options.onEndMedia;
     this.#log = options.log ?? (() => {});
@@ -173,7 +174,7 @@ export class E2eeSession {
       const kind = transceiver.receiver.track.kind === 'audio' ? 'audio' : 'video';
       this.#setCodecs(transceiver, kind);
       this.#attach(transceiver.sender, 'send', kind);
-      if (!this.#debug.noReceiveTransform) this.#attach(transceiver.receiver, 'receive', kind);
+      if (!this.#hooks.skipReceiveTransform) this.#attach(transceiver.receiver, 'receive', kind);
     }
   }
 
@@ -448,11 +449,7 @@ export class E2eeSession {
     const keys = keysFor(this.#role, await directionKeys(secret, transcript));
     secret.fill(0);
     const sas = await sasCode(transcript);
-    if (this.#debug.wrongReceiveKey) {
-      // TEST HOOK (sz-debug-e2ee=wrong-receive-key): a receive key that
-      // cannot open the peer's frames.
-      for (let i = 0; i < keys.receive.length; i += 1) keys.receive[i] ^= 0xff;
-    }
+    this.#hooks.spoilReceiveKey?.(keys.receive);
     const worker = this.#worker;
     if (!worker || this.#closed) return;
     const installed = new Promise((resolve) => this.#installed.set(epoch, () => resolve(undefined)));
