@@ -8,10 +8,9 @@ import {
   PROBE_AFTER,
   PROBE_MAX,
   PROBE_GRACE,
-  receiverReportFor,
-  decodeQualityPeerMessage,
   gradeReceive,
-} from '../../src/sprechzimmer/static/js/quality.js';
+} from '../../src/sprechzimmer/static/js/sendladder.js';
+import { receiverReportFor, decodeQualityPeerMessage } from '../../src/sprechzimmer/static/js/peerreports.js';
 
 const CAPS = { maxKbps: 2500, relayMaxKbps: 1000 };
 
@@ -171,7 +170,7 @@ test('the wait between tries never exceeds PROBE_MAX samples', () => {
  * it the estimate only reaches a bit above what we send (app-limited), the way
  * the browser's estimator stalls below a small picture or audio alone.
  * @param {number} linkKbps
- * @param {import('../../src/sprechzimmer/static/js/quality.js').Profile} profile
+ * @param {import('../../src/sprechzimmer/static/js/sendladder.js').Profile} profile
  */
 function appLimited(linkKbps, profile) {
   const sending = 40 + (profile.video ? (profile.maxKbps ?? 2500) * 0.7 : 0);
@@ -298,7 +297,7 @@ test('receive grade', () => {
 });
 
 test('the 30 s summary stays within the protocol bounds and codes', async () => {
-  const { QualitySummary, SUMMARY_INTERVAL_MS } = await import('../../src/sprechzimmer/static/js/quality.js');
+  const { QualitySummary, SUMMARY_INTERVAL_MS } = await import('../../src/sprechzimmer/static/js/qualitysummary.js');
   const { encodeClientMessage } = await import('../../src/sprechzimmer/static/js/protocol.js');
   const summary = new QualitySummary(0);
   assert.equal(summary.due(SUMMARY_INTERVAL_MS), false, 'nothing measured yet');
@@ -330,7 +329,7 @@ test('the 30 s summary stays within the protocol bounds and codes', async () => 
 });
 
 test('Opus fmtp gets in-band FEC and DTX, other codecs stay as they are', async () => {
-  const { withOpusResilience } = await import('../../src/sprechzimmer/static/js/quality.js');
+  const { withOpusResilience } = await import('../../src/sprechzimmer/static/js/opus.js');
   const sdp = [
     'v=0',
     'm=audio 9 UDP/TLS/RTP/SAVPF 111 63',

@@ -6,7 +6,7 @@
 /** @typedef {import('./protocol.js').Role} Role */
 /** @typedef {import('./callstate.js').CallStatus} CallStatus */
 /** @typedef {import('./stats.js').PathInfo & import('./stats.js').InboundSummary} CallStats */
-/** @typedef {import('./e2ee.js').E2eeState} E2eeState */
+/** @typedef {import('./keyagreement.js').E2eeState} E2eeState */
 /** @typedef {import('./frame-encryption.js').Counters} E2eeCounters */
 /** @typedef {import('./frame-encryption.js').FrameEncryption} FrameEncryption */
 /** @typedef {import('./qualityloop.js').QualityHandle} QualityHandle */

@@ -14,8 +14,8 @@ import { pathLabelKey } from './stats.js';
 /** @typedef {import('./callstate.js').CallStatus} CallStatus */
 /** @typedef {import('./callstate.js').StatusText} StatusText */
 /** @typedef {import('./callstate.js').View} View */
-/** @typedef {import('./e2ee.js').E2eeState} E2eeState */
-/** @typedef {import('./quality.js').Grade} Grade */
+/** @typedef {import('./keyagreement.js').E2eeState} E2eeState */
+/** @typedef {import('./sendladder.js').Grade} Grade */
 /** @typedef {{path: import('./stats.js').MediaPath | null, relayProtocol: string | null}} PathShown */
 
 /**

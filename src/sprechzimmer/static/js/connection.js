@@ -22,7 +22,7 @@ import { NetworkModes } from './networkmode.js';
 /** @typedef {import('./signaling.js').SignalingClient} SignalingClient */
 /** @typedef {import('./ice.js').IceSettings} IceSettings */
 /** @typedef {import('./recovery.js').RecoveryAction} RecoveryAction */
-/** @typedef {import('./e2ee.js').E2eeState} E2eeState */
+/** @typedef {import('./keyagreement.js').E2eeState} E2eeState */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
 /** @typedef {import('./callstate.js').CallSnapshot} CallSnapshot */
 /** @typedef {import('./qualityloop.js').QualityLoop} QualityLoop */

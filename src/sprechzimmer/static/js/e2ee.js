@@ -372,9 +372,3 @@ export async function ecdhSecret(privateKey, peerPub) {
 export async function commitment(pub) {
   return new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(pub)));
 }
-
-// Where call.js still looks for them (until it imports from keyagreement.js
-// and e2ee-debug.js).
-export { parseDebugSwitches } from './e2ee-debug.js';
-/** @typedef {import('./keyagreement.js').E2eeState} E2eeState */
-/** @typedef {import('./keyagreement.js').FallbackReason} FallbackReason */

@@ -7,12 +7,14 @@
 // The decisions are quality.js's; this is the glue around one connection at a
 // time, and callview.js draws. The summary never names the session or a person.
 
-import { QualityPolicy, QualitySummary, decodeQualityPeerMessage, receiverReportFor } from './quality.js';
+import { QualityPolicy } from './sendladder.js';
+import { decodeQualityPeerMessage, receiverReportFor } from './peerreports.js';
+import { QualitySummary } from './qualitysummary.js';
 import { renderConnection, renderQuality } from './callview.js';
 
 /** @typedef {import('./peer.js').PeerLink} PeerLink */
-/** @typedef {import('./quality.js').Grade} Grade */
-/** @typedef {import('./quality.js').ProfileName} ProfileName */
+/** @typedef {import('./sendladder.js').Grade} Grade */
+/** @typedef {import('./sendladder.js').ProfileName} ProfileName */
 
 export const STATS_INTERVAL_MS = 2000;
 
