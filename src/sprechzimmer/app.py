@@ -72,6 +72,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     hub = Hub(
         store,
         room=settings.room_config(ice),
+        ice=ice,
         keep_quality=settings.quality_retention_days > 0,
         seat_joins=settings.seat_joins,
         ticket_key=ticket_key(secret_key),

@@ -275,10 +275,11 @@ class Settings(BaseSettings):
 
     def room_config(self, ice: IcePolicy) -> RoomConfig:
         """What every room of this deployment is told (by name: two ``int`` caps
-        side by side must not be swappable)."""
+        side by side must not be swappable); of the ICE servers, all but the
+        TURN secret."""
         return RoomConfig(
             heartbeat_interval=self.heartbeat_interval,
-            ice=ice,
+            ice=ice.offer(),
             rekey_interval=self.rekey_interval,
             e2ee_required=self.e2ee_required,
             max_bitrate_kbps=self.max_bitrate_kbps,

@@ -43,7 +43,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -78,6 +78,7 @@ from .room import (
 )
 from .store import EventInfo, SessionState, Store
 from .tokens import digest, looks_like_session_id, looks_like_token
+from .turn import IceGrant, IcePolicy
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class Hub:
         store: Store,
         *,
         room: RoomConfig | None = None,
+        ice: IcePolicy | None = None,
         keep_quality: bool = True,
         outbox: OutboxLimits | None = None,
         seat_joins: int = 20,
@@ -133,7 +135,9 @@ class Hub:
     ) -> None:
         self.store = store
         self.backplane = backplane or Embedded()
-        self.room_config = room or RoomConfig()
+        self.ice = ice or IcePolicy()
+        """With the TURN secret: mints the relay credentials rooms grant."""
+        self.room_config = room or RoomConfig(ice=self.ice.offer())
         self.ticket_key = ticket_key or tickets.ticket_key(secrets.token_urlsafe(32))
         """Signs resume tickets; the same in every process (from the secret key)."""
         self.clock = clock
@@ -596,8 +600,13 @@ class Hub:
         """Hand the sends and closes to the sockets' outboxes (nothing here waits)."""
         for out in outputs:
             match out:
-                case Send(conn, message):
+                case Send(conn, message, None):  # nearly every one: a relayed message
                     self._send(conn, p.encode_bytes(message))
+                case Send(conn, p.Welcome() | p.Admitted() as message, IceGrant() as grant):
+                    # The room granted relay credentials; here, at the edge, they
+                    # are minted with the secret the room never holds.
+                    servers = self.ice.granted(grant)
+                    self._send(conn, p.encode_bytes(replace(message, ice_servers=servers)))
                 case Close(conn, error):
                     self._close(conn, close_code(error), error)
 

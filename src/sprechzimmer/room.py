@@ -51,7 +51,7 @@ from .protocol import LeaveReason, Role
 from .quality import MIN_INTERVAL as QUALITY_MIN_INTERVAL
 from .quality import new_call_id
 from .relayonly import relay_candidate, relay_only_sdp
-from .turn import IcePolicy
+from .turn import IceGrant, IceOffer
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,10 @@ class Send:
     # a frozen dataclass sets each field through object.__setattr__ (3x slower).
     conn: ConnId
     message: p.ServerMessage
+    grant: IceGrant | None = None
+    """With a ``welcome``/``admitted`` inside a call: the relay credentials this
+    member may have. The hub mints them into the message (the room holds no
+    TURN secret)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ Output = Send | Close | BillingEvent | StoreSample
 @dataclass(frozen=True)
 class RoomConfig:
     heartbeat_interval: float = 10.0
-    ice: IcePolicy = field(default_factory=IcePolicy)
+    ice: IceOffer = field(default_factory=IceOffer)
     rekey_interval: float = 600.0
     e2ee_required: bool = True
     max_bitrate_kbps: int = 2500
@@ -403,7 +407,7 @@ class Room:
         admitted = self.state is CallState.ADMITTED
         if role is Role.CLIENT and admitted:
             self.admitted_resume = new_resume
-        out.append(Send(conn, self._welcome(member, ticket, now, resumed=False)))
+        out.append(self._welcome_send(conn, member, ticket, now, resumed=False))
         other_conn = other.conn if other is not None else None
         if role is Role.CLIENT and not admitted:
             out.append(Send(conn, p.Waiting()))
@@ -421,6 +425,15 @@ class Room:
             self.call_pending = True
         return out
 
+    def _welcome_send(
+        self, conn: ConnId, member: Member, ticket: str, now: float, *, resumed: bool
+    ) -> Send:
+        welcome = self._welcome(member, ticket, now, resumed=resumed)
+        # TURN credentials only inside a call (a seat taken back during one):
+        # neither a therapist alone nor a waiting client gets any, so an opened
+        # or copied link alone yields no relay access.
+        return Send(conn, welcome, self._grant(member, now) if welcome.admitted else None)
+
     def _welcome(self, member: Member, ticket: str, now: float, *, resumed: bool) -> p.Welcome:
         role = member.role
         admitted = self.state is CallState.ADMITTED
@@ -428,14 +441,11 @@ class Room:
             role=role,
             session=self.session_id,
             client_id=self.client_id if role is Role.THERAPIST else None,
-            # TURN credentials only inside a call (a seat taken back during
-            # one): neither a therapist alone nor a waiting client gets any, so
-            # an opened or copied link alone yields no relay access. ``admitted``
-            # brings them when the call starts.
-            ice_servers=(
-                self._servers_for(member, now) if admitted else self.config.ice.public_servers()
-            ),
-            relay_urls=self.config.ice.relay_urls(),
+            # The STUN URLs; relay credentials are added by the hub for the
+            # grant that goes with it inside a call (``_welcome_send``), and
+            # ``admitted`` brings them when the call starts.
+            ice_servers=self.config.ice.public_servers(),
+            relay_urls=list(self.config.ice.relay_urls),
             heartbeat_interval=self.config.heartbeat_interval,
             polite=role is Role.CLIENT,
             resume=ticket,
@@ -462,7 +472,7 @@ class Room:
             self.admitted_resume = new_resume
         self.epoch = max(self.epoch, epoch)
         log.info("room: %s resumed its seat", member.role.value)
-        out.append(Send(conn, self._welcome(member, ticket, now, resumed=True)))
+        out.append(self._welcome_send(conn, member, ticket, now, resumed=True))
         other = self._present(member.role.other)
         if member.role is Role.CLIENT and self.state is not CallState.ADMITTED:
             out.append(Send(conn, p.Waiting()))
@@ -742,7 +752,7 @@ class Room:
             Send(
                 m.conn,
                 p.Admitted(
-                    ice_servers=self._servers_for(m, now),
+                    ice_servers=self.config.ice.public_servers(),
                     ice_transport_policy=policy,
                     epoch=self.epoch,
                     rekey_interval=self.config.rekey_interval,
@@ -750,17 +760,16 @@ class Room:
                     max_bitrate_kbps=self.config.max_bitrate_kbps,
                     relay_max_bitrate_kbps=self.config.relay_max_bitrate_kbps,
                 ),
+                self._grant(m, now),
             )
             for m in self._ordered()
             if m.conn is not None
         ]
 
-    def _servers_for(self, member: Member, now: float) -> list[p.IceServerInfo]:
-        """Fresh ICE servers for one member of a call: TURN credentials of its own,
-        valid for ``turn_ttl`` and never after its admission ends."""
-        return self.config.ice.servers_for(
-            self.session_id, member.role, now, valid_until=member.valid_until
-        )
+    def _grant(self, member: Member, now: float) -> IceGrant:
+        """Fresh relay credentials for one member of a call, of its own: valid for
+        ``turn_ttl`` and never after its admission ends (minted by the hub)."""
+        return IceGrant(self.session_id, member.role, now, member.valid_until)
 
     def _ordered(self) -> list[Member]:
         return [self.members[r] for r in (Role.THERAPIST, Role.CLIENT) if r in self.members]

@@ -139,8 +139,38 @@ def _is_turn_url(url: str) -> bool:
 
 
 @dataclass(frozen=True)
+class IceOffer:
+    """What a room may know of the ICE servers: no secret, no credential.
+
+    The room decides *who* gets relay credentials and until when (an
+    ``IceGrant``); the hub mints them at the edge (``IcePolicy.granted``), so
+    the pure room never holds the TURN secret."""
+
+    public: tuple[IceServerInfo, ...] = ()
+    """The STUN URLs: what a member outside a call may know."""
+    relay_urls: tuple[str, ...] = ()
+    """The TURN URLs offered, without credentials: enough for a page to know
+    whether relay-only or compatibility mode could work, not to use the relay."""
+    relay_only: bool = False
+
+    def public_servers(self) -> list[IceServerInfo]:
+        return list(self.public)
+
+
+@dataclass(frozen=True, slots=True)
+class IceGrant:
+    """A member of a starting call may have relay credentials until ``valid_until``."""
+
+    session_id: str
+    role: Role
+    now: float
+    valid_until: float
+
+
+@dataclass(frozen=True)
 class IcePolicy:
-    """What browsers get to reach each other; pure, so a room can call it."""
+    """The ICE servers with the TURN secret: the hub's, which mints credentials
+    for what a room granted. Pure: time is passed in."""
 
     servers: tuple[IceServerSpec, ...] = ()
     secret: str = ""
@@ -178,6 +208,12 @@ class IcePolicy:
                 out.append(IceServerInfo(list(spec.urls)))
         return out
 
+    def granted(self, grant: IceGrant) -> list[IceServerInfo]:
+        """The servers a room's grant stands for, with credentials of its own."""
+        return self.servers_for(
+            grant.session_id, grant.role, grant.now, valid_until=grant.valid_until
+        )
+
     def public_servers(self) -> list[IceServerInfo]:
         """What a member outside a call may know of the servers: their STUN URLs.
 
@@ -189,6 +225,10 @@ class IcePolicy:
         """The TURN URLs offered, without credentials: enough for a page to know
         whether relay-only or compatibility mode could work, not to use the relay."""
         return [u for s in self.servers for u in s.urls if _is_turn_url(u)]
+
+    def offer(self) -> IceOffer:
+        """What the rooms may know: everything but the secret."""
+        return IceOffer(tuple(self.public_servers()), tuple(self.relay_urls()), self.relay_only)
 
     @property
     def has_turn(self) -> bool:

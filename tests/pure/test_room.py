@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import re
@@ -387,11 +388,23 @@ def test_illegal_transition_raises() -> None:
 
 TURN = IceServerSpec(("turn:turn.example.de:3478?transport=udp",), "DE", "rest")
 SECRET = "s" * 40
+TURN_POLICY = IcePolicy(servers=(TURN,), secret=SECRET, ttl=3600)
 
 
 def turn_room(relay_only: bool = False) -> Room:
-    policy = IcePolicy(servers=(TURN,), secret=SECRET, ttl=3600, relay_only=relay_only)
-    return Room("e" * 32, "K-1", RoomConfig(heartbeat_interval=10.0, ice=policy))
+    offer = dataclasses.replace(TURN_POLICY.offer(), relay_only=relay_only)
+    return Room("e" * 32, "K-1", RoomConfig(heartbeat_interval=10.0, ice=offer))
+
+
+def minted(outputs: list[Output], conn: int) -> list[p.ServerMessage]:
+    """What ``conn`` gets from the hub: relay credentials minted for the room's grants."""
+    return [
+        dataclasses.replace(o.message, ice_servers=TURN_POLICY.granted(o.grant))
+        if o.grant is not None
+        else o.message
+        for o in outputs
+        if isinstance(o, Send) and o.conn == conn
+    ]
 
 
 def test_only_admitted_members_get_turn_credentials() -> None:
@@ -403,8 +416,8 @@ def test_only_admitted_members_get_turn_credentials() -> None:
     welcome_c, _ = sent(r.join(C, Role.CLIENT, None, "rc", 101.0), C)
     assert isinstance(welcome_c, p.Welcome) and welcome_c.ice_servers == []
     out = r.receive(T, p.Admit(), 102.0)
-    (adm_t,) = sent(out, T)
-    (adm_c,) = sent(out, C)
+    (adm_t,) = minted(out, T)
+    (adm_c,) = minted(out, C)
     assert isinstance(adm_t, p.Admitted) and isinstance(adm_c, p.Admitted)
     assert adm_t.ice_transport_policy is p.IceTransportPolicy.ALL
     user_t, user_c = adm_t.ice_servers[0].username, adm_c.ice_servers[0].username

@@ -13,7 +13,7 @@ from sprechzimmer import protocol as p
 from sprechzimmer.protocol import Role
 from sprechzimmer.relayonly import relay_candidate, relay_only_sdp
 from sprechzimmer.room import Room, RoomConfig, Send
-from sprechzimmer.turn import IcePolicy
+from sprechzimmer.turn import IceOffer
 
 OWN = "10.231.1.2"
 
@@ -62,7 +62,7 @@ def test_sdp_keeps_no_address_in_candidates_connection_or_rtcp_lines() -> None:
 
 
 def test_the_room_applies_the_filter_to_what_it_relays() -> None:
-    room = Room("a" * 32, "K-1", RoomConfig(ice=IcePolicy(relay_only=True)))
+    room = Room("a" * 32, "K-1", RoomConfig(ice=IceOffer(relay_only=True)))
     room.join(1, Role.THERAPIST, None, "t", 0.0)
     room.join(2, Role.CLIENT, None, "c", 0.0)
     room.receive(1, p.Admit(), 0.0)

@@ -16,6 +16,7 @@ processes, where the client's join is proxied to the process that owns the room.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -57,11 +58,18 @@ RELAY_URLS = [*REST.urls, *STATIC.urls]
 
 def _room() -> Room:
     # Members that never time out: the tests move the clock by hours.
-    return Room("a" * 32, "K-1", RoomConfig(heartbeat_interval=1e6, ice=POLICY))
+    return Room("a" * 32, "K-1", RoomConfig(heartbeat_interval=1e6, ice=POLICY.offer()))
+
+
+def _delivered(send: Send) -> p.ServerMessage:
+    """The message as the hub sends it: relay credentials minted for the room's grant."""
+    if send.grant is None:
+        return send.message
+    return dataclasses.replace(send.message, ice_servers=POLICY.granted(send.grant))
 
 
 def _sent(outputs: list[Output], conn: int) -> list[p.ServerMessage]:
-    return [o.message for o in outputs if isinstance(o, Send) and o.conn == conn]
+    return [_delivered(o) for o in outputs if isinstance(o, Send) and o.conn == conn]
 
 
 def _welcome(outputs: list[Output], conn: int) -> p.Welcome:
@@ -155,6 +163,26 @@ def test_a_seat_taken_back_in_a_call_gets_credentials_until_its_admission_ends()
     welcome = _welcome(out, C + 10)
     assert welcome.admitted and welcome.resumed
     assert NOW + 20 < _rest_expiry(welcome.ice_servers) <= NOW + 320
+
+
+def test_the_room_holds_no_secret_and_mints_nothing() -> None:
+    """The room decides who may relay and until when; the credentials are made
+    at the edge, by the hub, with a secret the room never holds."""
+    assert not hasattr(POLICY.offer(), "secret")
+    room = _room()
+    room.join(T, Role.THERAPIST, None, "t1", NOW, valid_until=NOW + DAY)
+    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=NOW + 600)
+    out = room.receive(T, p.Admit(), NOW + 2)
+    raw = [o for o in out if isinstance(o, Send) and isinstance(o.message, p.Admitted)]
+    assert len(raw) == 2
+    for send in raw:
+        assert isinstance(send.message, p.Admitted)
+        assert _no_relay_access(send.message.ice_servers)  # what the room made
+        assert send.grant is not None and send.grant.now == NOW + 2
+    assert {(s.grant.role, s.grant.valid_until) for s in raw if s.grant} == {
+        (Role.THERAPIST, NOW + DAY),
+        (Role.CLIENT, NOW + 600),
+    }
 
 
 def test_a_member_whose_admission_has_ended_gets_no_turn_entry() -> None:
