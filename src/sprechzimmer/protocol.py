@@ -178,6 +178,11 @@ QUALITY_ERROR_CODES: frozenset[str] = frozenset(
 """What ``quality.errors`` may name; anything else is a bad message."""
 
 MAX_BITRATE_KBPS = 100_000
+# The defaults of a call's configuration (``admitted``), written once: the
+# room's, the settings' and what a browser keeps when a server leaves them out.
+DEFAULT_REKEY_INTERVAL = 600.0
+DEFAULT_MAX_BITRATE_KBPS = 2500
+DEFAULT_RELAY_MAX_BITRATE_KBPS = 1000
 MAX_MS = 60_000
 
 
@@ -332,11 +337,15 @@ class Admitted:
     ice_transport_policy: IceTransportPolicy = IceTransportPolicy.ALL
     epoch: int = field(default=1, metadata={"max": MAX_SAFE_INTEGER})
     """Key epoch of the fresh peer connection; its first ECDH uses it."""
-    rekey_interval: float = field(default=600.0, metadata=_POSITIVE)
+    rekey_interval: float = field(default=DEFAULT_REKEY_INTERVAL, metadata=_POSITIVE)
     e2ee_required: bool = True
-    max_bitrate_kbps: int = field(default=2500, metadata={"min": 1, "max": MAX_BITRATE_KBPS})
+    max_bitrate_kbps: int = field(
+        default=DEFAULT_MAX_BITRATE_KBPS, metadata={"min": 1, "max": MAX_BITRATE_KBPS}
+    )
     """The operator's cap on each outgoing video stream."""
-    relay_max_bitrate_kbps: int = field(default=1000, metadata={"min": 1, "max": MAX_BITRATE_KBPS})
+    relay_max_bitrate_kbps: int = field(
+        default=DEFAULT_RELAY_MAX_BITRATE_KBPS, metadata={"min": 1, "max": MAX_BITRATE_KBPS}
+    )
     """The lower cap while the selected candidate pair goes through the relay."""
 
 

@@ -139,10 +139,10 @@ Output = Send | Close | BillingEvent | StoreSample
 class RoomConfig:
     heartbeat_interval: float = 10.0
     ice: IceOffer = field(default_factory=IceOffer)
-    rekey_interval: float = 600.0
+    rekey_interval: float = p.DEFAULT_REKEY_INTERVAL
     e2ee_required: bool = True
-    max_bitrate_kbps: int = 2500
-    relay_max_bitrate_kbps: int = 1000
+    max_bitrate_kbps: int = p.DEFAULT_MAX_BITRATE_KBPS
+    relay_max_bitrate_kbps: int = p.DEFAULT_RELAY_MAX_BITRATE_KBPS
     resume_grace: float = 60.0
     """Seconds an away member keeps its seat before it has left."""
     media_debounce: float = 2.0

@@ -10,6 +10,7 @@
 // callview.js draws. Never touches a key; never records anything.
 
 import { PeerLink } from './peer.js';
+import { DEFAULT_MAX_BITRATE_KBPS, DEFAULT_RELAY_MAX_BITRATE_KBPS } from './protocol.js';
 import { compatAvailable, hasTurn, iceConfiguration } from './ice.js';
 import { RecoveryPolicy } from './recovery.js';
 import { FrameEncryption } from './frame-encryption.js';
@@ -67,7 +68,7 @@ export class CallConnection {
   /** The operator's fail-closed policy, from `admitted`; closed until told otherwise. */
   #e2eeRequired = true;
   /** The operator's caps on our outgoing video, from `admitted`. */
-  #bitrateCaps = { maxKbps: 2500, relayMaxKbps: 1000 };
+  #bitrateCaps = { maxKbps: DEFAULT_MAX_BITRATE_KBPS, relayMaxKbps: DEFAULT_RELAY_MAX_BITRATE_KBPS };
   /** What we last told the server with `media` (billing: only on change). */
   #mediaReported = /** @type {'connected' | 'disconnected' | 'unknown'} */ ('disconnected');
   /** ICE restarts performed (therapist) or requested (client) in this tab. */

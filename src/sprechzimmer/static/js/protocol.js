@@ -363,6 +363,9 @@ function nullable(check) {
 const role = oneOf('therapist', 'client');
 
 export const MAX_BITRATE_KBPS = 100000;
+/** The caps a browser keeps when `admitted` leaves them out: the server's defaults (protocol.py). */
+export const DEFAULT_MAX_BITRATE_KBPS = 2500;
+export const DEFAULT_RELAY_MAX_BITRATE_KBPS = 1000;
 export const MAX_MS = 60000;
 export const MAX_ERRORS = 256;
 /** @type {readonly CandidateType[]} */
