@@ -677,10 +677,8 @@ def _keys_written(data: bytes, obj: dict[str, Any]) -> int:
     return data.count(b'"') // 2 - strings
 
 
-def decode_client(data: str | bytes, max_bytes: int) -> ClientMessage:
-    """Turn one text frame from a browser into a message, or raise a ``ProtocolError``."""
-    if isinstance(data, str):
-        data = data.encode()
+def _json_object(data: bytes, max_bytes: int) -> dict[str, Any]:
+    """One frame as a JSON object, within its size bound; the first steps of both decoders."""
     size = len(data)
     if size > max_bytes:
         raise TooLarge(f"{size} bytes")
@@ -690,6 +688,14 @@ def decode_client(data: str | bytes, max_bytes: int) -> ClientMessage:
         raise BadMessage("not JSON") from None
     if type(obj) is not dict:
         raise BadMessage("not a JSON object")
+    return obj
+
+
+def decode_client(data: str | bytes, max_bytes: int) -> ClientMessage:
+    """Turn one text frame from a browser into a message, or raise a ``ProtocolError``."""
+    if isinstance(data, str):
+        data = data.encode()
+    obj = _json_object(data, max_bytes)
     if _keys_written(data, obj) != len(obj):
         # A key twice: JSON parsers keep the last one, so {"type":"admit",
         # "type":"ping"} would be a ping here and maybe an admit elsewhere.
@@ -737,18 +743,9 @@ def decode_server(data: str | bytes, max_bytes: int) -> ServerMessage:
     ``max_bytes`` is the longest frame the caller reads: ``MAX_SERVER_FRAME_BYTES``,
     as the browser, unless it knows better.
     """
-    # The steps of decode_client, written again: that one is on the server's hot path.
     if isinstance(data, str):
         data = data.encode()
-    size = len(data)
-    if size > max_bytes:
-        raise TooLarge(f"{size} bytes")
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise BadMessage("not JSON") from None
-    if type(obj) is not dict:
-        raise BadMessage("not a JSON object")
+    obj = _json_object(data, max_bytes)
     # A key written twice is not refused here: the browser's JSON.parse cannot tell
     # and keeps the last one, as orjson does, so the two clients read the same message.
     kind = obj.pop("type", None)
