@@ -1,5 +1,5 @@
 // The browser's table of errors and close codes (protocol.js) is the table of
-// docs/protocol.md, row by row; tests/test_errors.py checks errors.py the same way.
+// docs/protocol.md, row by row; tests/pure/test_errors.py checks errors.py the same way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

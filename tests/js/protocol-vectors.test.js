@@ -1,6 +1,6 @@
 // The golden vectors of tests/vectors/protocol/ against the browser's codecs.
 //
-// tests/test_protocol_vectors.py loads the same files for the server's codec
+// tests/pure/test_protocol_vectors.py loads the same files for the server's codec
 // (see the folder's README for the format). Here: what the browser sends,
 // encodeClientMessage writes exactly as the vector says (or refuses); what
 // the server sends, decodeServerMessage takes or refuses; the two data

@@ -298,7 +298,7 @@ async def test_headless_client_with_chromium_therapist(tmp_path: Path) -> None:
     """Acceptance: the aiortc peer as client; both sides get media, both are billed.
 
     aiortc cannot encrypt frames, so this runs where the operator allows calls
-    protected by DTLS-SRTP only (tests/test_e2e_e2ee.py covers the refusal).
+    protected by DTLS-SRTP only (tests/real/test_e2e_e2ee.py covers the refusal).
     """
     _need_chromium()
     # The peer stays until the therapist hangs up (its duration is the whole

@@ -4,7 +4,7 @@ hang-up (issue 10, point 4), pure.
 The review found that the therapist's own hang-up did not end the client's
 admission: the client link, entered again later, went straight into the call.
 (That a copied link knocks while the admitted browser is away is covered by
-tests/test_room.py and tests/test_signaling.py since the resume tickets.)
+tests/pure/test_room.py and tests/app/test_signaling.py since the resume tickets.)
 """
 
 from __future__ import annotations

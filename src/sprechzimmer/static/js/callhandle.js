@@ -1,7 +1,10 @@
 // The call page's read-only handle for tests and diagnostics:
 // `window.sprechzimmer`. The Chromium end-to-end tests read the call's state
-// through it (tests/test_e2e_*.py); it changes nothing, and each read is a
+// through it (tests/real/test_e2e_*.py); it changes nothing, and each read is a
 // fresh look at the page.
+
+import { NO_COUNTERS } from './frame-encryption.js';
+import { NO_PATH } from './stats.js';
 
 /** @typedef {import('./protocol.js').Role} Role */
 /** @typedef {import('./callstate.js').CallStatus} CallStatus */
@@ -53,28 +56,8 @@
  * @property {() => QualityHandle} quality
  */
 
-/** @type {E2eeCounters} */
-const NO_COUNTERS = Object.freeze({
-  encrypted: { audio: 0, video: 0 },
-  decrypted: { audio: 0, video: 0 },
-  decryptFailures: 0,
-  droppedNoKey: 0,
-  sendDroppedNoKey: 0,
-  passthrough: 0,
-});
-
 /** @type {CallStats} */
-const NO_STATS = Object.freeze({
-  framesDecoded: 0,
-  framesReceived: 0,
-  audioPacketsReceived: 0,
-  path: null,
-  relayProtocol: null,
-  localType: null,
-  remoteType: null,
-  localAddress: null,
-  remoteAddress: null,
-});
+const NO_STATS = Object.freeze({ framesDecoded: 0, framesReceived: 0, audioPacketsReceived: 0, ...NO_PATH });
 
 /**
  * Put the handle on `window.sprechzimmer` (once; it cannot be replaced).
@@ -123,7 +106,7 @@ export function installCallHandle(source) {
         sas: session?.sas ?? null,
         verified: session?.verified ?? false,
         keyAgeSeconds: session?.keyAgeSeconds ?? null,
-        counters: () => (session ? session.counters() : Promise.resolve({ ...NO_COUNTERS, encrypted: { audio: 0, video: 0 }, decrypted: { audio: 0, video: 0 } })),
+        counters: () => (session ? session.counters() : Promise.resolve(structuredClone(NO_COUNTERS))),
       });
     },
     async stats() {

@@ -53,8 +53,9 @@ export function transformSupport() {
   return null;
 }
 
+/** Counters of a connection without a worker (yet): all zero. */
 /** @type {Counters} */
-const NO_COUNTERS = Object.freeze({
+export const NO_COUNTERS = Object.freeze({
   encrypted: { audio: 0, video: 0 },
   decrypted: { audio: 0, video: 0 },
   decryptFailures: 0,

@@ -88,8 +88,9 @@ export function mediaPath(stats) {
   };
 }
 
+/** No selected pair (yet): what every path field says then. */
 /** @type {Readonly<PathInfo>} */
-const NO_PATH = Object.freeze({
+export const NO_PATH = Object.freeze({
   path: null,
   relayProtocol: null,
   localType: null,
