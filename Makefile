@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-server
 
-.PHONY: install run test check pytest jstest bench bench-signaling clean
+.PHONY: install run test check pytest jstest bench bench-signaling screenshots clean
 
 install: $(STAMP) node_modules/.installed
 
@@ -53,6 +53,10 @@ bench: $(STAMP)
 ## Signaling benchmark: sprechzimmer vs PeerJS server 1.0.2 (needs root + Node; ~2 min).
 bench-signaling: install
 	$(PY) -m bench.signaling $(BENCH_ARGS)
+
+## Pictures of the main states for the README, from the real UI (needs root + Chromium).
+screenshots: $(STAMP)
+	$(PY) -m harness.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
