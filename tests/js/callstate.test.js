@@ -127,7 +127,7 @@ test('client: join, waiting room, admitted, in call, the therapist hangs up', ()
   assert.deepEqual(out, [{ type: 'close-peer' }, { type: 'clear-remote' }, { type: 'finish', bye: true }]);
   assert.deepEqual([m.snapshot.status, m.snapshot.view, m.snapshot.text], ['ended', 'end', { key: 'call.peerHungUp' }]);
   assert.equal(m.snapshot.finished, true);
-  assert.equal(m.snapshot.rejoin, true);
+  assert.equal(m.snapshot.ending, 'peer-hung-up', 'the end screen offers to join again');
 });
 
 test('client: a welcome that says admitted, the therapist away, keeps the call view', () => {
@@ -241,6 +241,15 @@ test('therapist: the client leaves the waiting room, or the call', () => {
   drive(m, { type: 'peer-left', reason: 'hangup' });
   assert.deepEqual([m.snapshot.status, m.snapshot.text], ['waiting', { key: 'call.waitingForClient' }], 'not in a call: no end');
 
+  // A client who hangs up leaves the therapist in the room, not at an end
+  // screen: the client may have tapped by mistake and knocks again.
+  const h = reach('in-call');
+  assert.deepEqual(types(h.handle({ type: 'peer-left', reason: 'hangup' }, 1)), ['close-peer', 'clear-remote']);
+  assert.deepEqual([h.snapshot.status, h.snapshot.text, h.snapshot.view], ['waiting', { key: 'call.clientLeft' }, 'call']);
+  assert.deepEqual([h.snapshot.finished, h.snapshot.admitted, h.snapshot.ending], [false, false, null]);
+  drive(h, { type: 'knock' });
+  assert.equal(h.snapshot.status, 'knocking', 'the knock of the same client is answered from the same page');
+
   const c = reach('in-call');
   drive(c, { type: 'peer-left', reason: 'timeout' });
   assert.deepEqual([c.snapshot.status, c.snapshot.text, c.snapshot.view], ['waiting', { key: 'call.peerInterrupted' }, 'call']);
@@ -352,17 +361,42 @@ test('how the socket ended decides the sentence', () => {
     [closed(false, 1000), 'ended', { key: 'call.ended' }],
     [closed(false, 1006), 'error', { key: 'call.gaveUp' }],
     [closed(false, 1001), 'error', { key: 'call.gaveUp' }],
-    [closed(false, 4003), 'error', { key: 'call.closed', params: { code: 4003 } }],
+    [closed(false, 4003), 'error', { key: 'call.closed' }],
   ];
   for (const [input, state, text] of cases) {
     const m = reach('waiting');
     assert.deepEqual(m.handle(input, 1), [{ type: 'finish', bye: false }]);
     assert.deepEqual([m.snapshot.state, m.snapshot.text], [state, text]);
+    assert.equal(m.snapshot.ending, state === 'ended' ? 'hung-up' : 'failed', 'a broken line may be retried');
   }
   const m = reach('waiting');
   const e = { type: 'error', code: 'forbidden', message: 'No.', message_de: 'Nein.', fatal: true };
   drive(m, { type: 'closed', closed: { code: 4003, reason: '', reconnecting: false, attempt: 0, error: /** @type {any} */ (e) } });
   assert.deepEqual(m.snapshot.text, { error: e, fallback: 'error.unexpected' });
+  assert.equal(m.snapshot.ending, 'link', 'a refused link is not retried');
+});
+
+test('the end says which next step can work', () => {
+  /** @type {Array<[string, string]>} */
+  const cases = [
+    ['not-authenticated', 'link'],
+    ['forbidden', 'link'],
+    ['occupied', 'link'],
+    ['replaced', 'replaced'],
+    ['internal', 'failed'],
+    ['slow-down', 'failed'],
+  ];
+  for (const [code, ending] of cases) {
+    const m = reach('waiting', 'client');
+    drive(m, error(code, true));
+    assert.deepEqual([m.snapshot.status, m.snapshot.ending], ['error', ending], code);
+  }
+  const d = reach('waiting', 'client');
+  drive(d, { type: 'declined' });
+  assert.deepEqual([d.snapshot.status, d.snapshot.ending], ['declined', 'declined']);
+  const h = reach('in-call', 'therapist');
+  drive(h, { type: 'hangup' });
+  assert.deepEqual([h.snapshot.status, h.snapshot.ending], ['ended', 'hung-up']);
 });
 
 test('server errors: only a fatal one that does not come back ends the page', () => {
@@ -396,7 +430,7 @@ test('a page without an invite ends at once, with no offer to rejoin', () => {
   const m = machine();
   drive(m, { type: 'bad-link' });
   assert.deepEqual([m.snapshot.status, m.snapshot.text, m.snapshot.view], ['error', { key: 'call.badLink' }, 'end']);
-  assert.deepEqual([m.snapshot.finished, m.snapshot.rejoin], [true, false]);
+  assert.deepEqual([m.snapshot.finished, m.snapshot.ending], [true, 'bad-link']);
 });
 
 test('before joining, nothing but joining counts', () => {

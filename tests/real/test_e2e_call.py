@@ -143,6 +143,12 @@ async def _join(page: Page) -> None:
     await join.click(timeout=WAIT_MS)
 
 
+async def _hang_up(page: Page) -> None:
+    """Hang up as a person does: the button, then the one confirmation it asks for."""
+    await page.get_by_test_id("hangup").click(timeout=WAIT_MS)
+    await page.get_by_test_id("hangup-confirm").click(timeout=WAIT_MS)
+
+
 async def _status(page: Page, status: str) -> None:
     await page.wait_for_selector(
         f'[data-testid="call-status"][data-status="{status}"]', state="attached", timeout=WAIT_MS
@@ -279,7 +285,7 @@ async def test_chromium_to_chromium_call(tmp_path: Path) -> None:
             # The token left the address bar as soon as the page read it.
             assert "#" not in therapist.url and "#" not in client.url
 
-            await therapist.get_by_test_id("hangup").click(timeout=WAIT_MS)
+            await _hang_up(therapist)
             for page in (therapist, client):
                 await _status(page, "ended")
                 assert await page.evaluate("window.sprechzimmer.pc") is None
@@ -332,7 +338,7 @@ async def test_headless_client_with_chromium_therapist(tmp_path: Path) -> None:
             await _frames_advance(therapist)
             # Six times the frames the peer must have had, then the hang-up.
             await _until(therapist, VIDEO_FRAMES_SENT, 60, "60 video frames sent to the peer")
-            await therapist.get_by_test_id("hangup").click(timeout=WAIT_MS)
+            await _hang_up(therapist)
             await _status(therapist, "ended")
             # The peer hears that the therapist left and ends as well.
             out, err = await asyncio.to_thread(peer.communicate, timeout=timeout + 15)

@@ -46,6 +46,7 @@ from tests.real.test_e2e_call import (
     WAIT_MS,
     _admit,
     _frames_advance,
+    _hang_up,
     _join,
     _need_chromium,
     _open,
@@ -680,7 +681,7 @@ async def test_no_key_material_or_code_reaches_the_server(tmp_path: Path) -> Non
             for page, epoch in zip((therapist, client), epochs, strict=True):
                 assert (await _e2ee(page))["epoch"] >= epoch + 2
             captured = [await page.evaluate("window.__szSecrets") for page in (therapist, client)]
-            await therapist.get_by_test_id("hangup").click(timeout=WAIT_MS)
+            await _hang_up(therapist)
             for page in (therapist, client):
                 await _status(page, "ended")
         database = _dump_database(server.env["SPRECHZIMMER_DATABASE_URL"])

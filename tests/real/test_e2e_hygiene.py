@@ -29,6 +29,7 @@ from tests.real.test_e2e_call import (
     _connected_p2p,
     _fragment,
     _frames_advance,
+    _hang_up,
     _join,
     _login_and_create_session,
     _need_chromium,
@@ -129,7 +130,7 @@ async def test_a_whole_call_stays_on_the_service_and_every_answer_is_hardened(
             # Keep the call up for a couple of seconds, so that it has billable time
             # (frames can advance within half a second, which rounds to 0 s).
             await asyncio.sleep(CALL_S)
-            await therapist.get_by_test_id("hangup").click(timeout=WAIT_MS)
+            await _hang_up(therapist)
             for page in (therapist, client):
                 await _status(page, "ended")
             # The therapist downloads this month's billable minutes from the dashboard.

@@ -35,6 +35,7 @@ from harness.server import TIME_SCALE, RunningServer, server_processes
 
 from tests.real.test_e2e_call import (
     _frames_advance,
+    _hang_up,
     _need_chromium,
     _start_call,
     _status,
@@ -156,7 +157,7 @@ async def _same_call_ends(pages: tuple[Page, Page], made: list[int]) -> None:
         assert await page.evaluate(SAME_PC), "the peer connection was replaced"
         assert await page.evaluate("window.sprechzimmer.peerConnections") == before
         await _frames_advance(page)
-    await pages[0].get_by_test_id("hangup").click()
+    await _hang_up(pages[0])
     for page in pages:
         await _status(page, "ended")
 

@@ -298,6 +298,8 @@ async def test_compat_mode_click_moves_the_call_to_turn_tcp_or_tls(tmp_path: Pat
             "data-relay-protocol"
         )
         assert before == "udp", before
+        # The switch lives in the connection details, which the client opens.
+        await client.get_by_test_id("details").locator("summary").click(timeout=WAIT_MS)
         compat = client.get_by_test_id("compat-mode")
         await compat.wait_for(state="visible", timeout=WAIT_MS)
         await compat.click(timeout=WAIT_MS)

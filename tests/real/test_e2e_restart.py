@@ -30,9 +30,9 @@ from harness.wsclient import Member, hello
 from tests.real.test_e2e_call import (
     FRAMES_MORE_THAN,
     VIDEO_FRAMES,
-    WAIT_MS,
     _events_when,
     _frames_advance,
+    _hang_up,
     _need_chromium,
     _server,
     _start_call,
@@ -133,7 +133,7 @@ async def test_a_call_outlives_two_server_restarts(tmp_path: Path) -> None:
             for c in counters:
                 assert c["decryptFailures"] == 0, counters
 
-            await therapist.get_by_test_id("hangup").click(timeout=WAIT_MS)
+            await _hang_up(therapist)
             for page in pages:
                 await _status(page, "ended")
         every_event_once(server, links["session_id"])

@@ -20,7 +20,20 @@ import { SignalingClient, signalingUrl } from './signaling.js';
 import { playChime, unlockAudioOnGesture } from './sound.js';
 import { parseDebugSwitches } from './e2ee-debug.js';
 import { CallMachine } from './callstate.js';
-import { disableKnockButtons, enableJoin, renderClientLabel, renderStatus, showRemoteStream, statusText, ui } from './callview.js';
+import {
+  disableKnockButtons,
+  enableJoin,
+  renderClientLabel,
+  renderEndText,
+  renderHangupQuestion,
+  renderRemoteState,
+  renderStatus,
+  renderTimer,
+  showNotice,
+  showRemoteStream,
+  statusText,
+  ui,
+} from './callview.js';
 import { LocalMedia } from './localmedia.js';
 import { QualityLoop } from './qualityloop.js';
 import { CallConnection } from './connection.js';
@@ -33,6 +46,8 @@ import { installCallHandle } from './callhandle.js';
 const debug = (/** @type {string} */ text) => console.debug(`[sprechzimmer] ${text}`);
 /** How often the key age on screen is brought up to date. */
 const KEY_AGE_REFRESH_MS = 5000;
+/** States in which leaving the page would cut a conversation: the browser asks first. */
+const LIVE = new Set(['connecting', 'in-call', 'reconnecting', 'no-connection']);
 
 /**
  * TEST HOOKS for the negative end-to-end tests, read once at page load from
@@ -145,8 +160,64 @@ function perform(action) {
 }
 
 function render() {
-  renderStatus(machine.snapshot);
+  const s = machine.snapshot;
+  renderStatus(s);
   connection.modes.render();
+  connection.renderE2ee();
+  // The call's duration runs from the first picture and sound to the end of
+  // this conversation: a client who leaves stops it, a short break does not.
+  if (s.status === 'in-call' && callStartedAt === null) callStartedAt = performance.now();
+  if (s.finished || !s.admitted || s.view !== 'call') callStartedAt = null;
+  renderTimerNow();
+  if (s.finished) hangupAsked = false;
+  renderRemote();
+}
+
+/** When the running conversation started (performance.now()), or null. @type {number | null} */
+let callStartedAt = null;
+/** The hang-up question is open. */
+let hangupAsked = false;
+/**
+ * The other person's camera and microphone as their page last told us
+ * (relayed by the server, kept only here).
+ * @type {{camera: 'on' | 'off' | 'none', microphone: 'on' | 'off' | 'none', audio_only: boolean} | null}
+ */
+let remoteMedia = null;
+
+function renderTimerNow() {
+  renderTimer(callStartedAt === null ? null : Math.floor((performance.now() - callStartedAt) / 1000));
+}
+
+function renderRemote() {
+  const s = machine.snapshot;
+  const present = s.view === 'call' && s.admitted && s.peer && !s.finished;
+  renderRemoteState({
+    camera: remoteMedia?.camera ?? null,
+    microphone: remoteMedia?.microphone ?? null,
+    audioOnly: remoteMedia?.audio_only ?? false,
+    present,
+    reconnecting: s.status === 'reconnecting',
+  });
+}
+
+/** Tell the other person's page what our camera and microphone do now. */
+function reportOwnMedia() {
+  const stream = media.stream;
+  /** @param {MediaStreamTrack | undefined} track @returns {'on' | 'off' | 'none'} */
+  const state = (track) => (!track || track.readyState === 'ended' ? 'none' : track.enabled ? 'on' : 'off');
+  signaling?.send({
+    type: 'media-state',
+    camera: state(stream?.getVideoTracks()[0]),
+    microphone: state(stream?.getAudioTracks()[0]),
+    audio_only: quality.audioOnly,
+  });
+}
+
+/** @param {boolean} open */
+function askHangup(open) {
+  hangupAsked = open && !machine.snapshot.finished;
+  renderHangupQuestion(machine.snapshot.role, hangupAsked);
+  if (!open) ui.hangup.focus();
 }
 
 // ---------------------------------------------------------------------------
@@ -181,6 +252,14 @@ function join(invite) {
     connection.welcome(w);
     if (w.role === 'therapist') renderClientLabel(w.client_id);
     dispatch({ type: 'welcome', welcome: w });
+    reportOwnMedia();
+  });
+  client.on('media-state', (m) => {
+    remoteMedia = { camera: m.camera, microphone: m.microphone, audio_only: m.audio_only };
+    renderRemote();
+  });
+  client.on('notice', (m) => {
+    if (m.notice === 'link-in-use') showNotice('call.linkInUse');
   });
   client.on('waiting', () => dispatch({ type: 'waiting' }));
   client.on('knock', () => dispatch({ type: 'knock' }));
@@ -188,11 +267,15 @@ function join(invite) {
   client.on('admitted', (m) => {
     connection.admitted(m);
     dispatch({ type: 'admitted', relayOnly: m.ice_transport_policy === 'relay' });
+    reportOwnMedia();
   });
   client.on('rekey', (m) => connection.rekey(m.epoch));
   client.on('declined', () => dispatch({ type: 'declined' }));
   client.on('peer-joined', (m) => dispatch({ type: 'peer-joined', admitted: m.admitted }));
-  client.on('peer-left', (m) => dispatch({ type: 'peer-left', reason: m.reason }));
+  client.on('peer-left', (m) => {
+    remoteMedia = null;
+    dispatch({ type: 'peer-left', reason: m.reason });
+  });
   client.on('offer', (m) => dispatch({ type: 'offer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }));
   client.on('answer', (m) => dispatch({ type: 'answer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }));
   client.on('candidate', (m) => connection.peer?.handleCandidate(m));
@@ -226,6 +309,12 @@ function main() {
   unlockAudioOnGesture();
   onLangChange(() => {
     ui.status.textContent = statusText(machine.snapshot.text);
+    renderEndText(machine.snapshot);
+    renderHangupQuestion(machine.snapshot.role, hangupAsked);
+    renderRemote();
+    renderTimerNow();
+    media.renderToggles();
+    if (!ui.notice.hidden && ui.notice.dataset.notice) showNotice(/** @type {any} */ (ui.notice.dataset.notice));
     quality.renderConnection(ui.connection.dataset.state ?? 'new');
     connection.modes.render();
     connection.renderE2ee();
@@ -254,19 +343,44 @@ function main() {
     disableKnockButtons();
     dispatch({ type: 'decline' });
   });
-  ui.mute.addEventListener('click', () => media.toggle('audio'));
-  ui.camera.addEventListener('click', () => media.toggle('video'));
-  ui.hangup.addEventListener('click', () => dispatch({ type: 'hangup' }));
+  const toggle = (/** @type {'audio' | 'video'} */ kind) => {
+    media.toggle(kind);
+    reportOwnMedia();
+  };
+  ui.mute.addEventListener('click', () => toggle('audio'));
+  ui.camera.addEventListener('click', () => toggle('video'));
+  ui.waitingMute.addEventListener('click', () => toggle('audio'));
+  ui.waitingCamera.addEventListener('click', () => toggle('video'));
+  // Hang-up asks once: a tap by mistake must not end a therapy session.
+  ui.hangup.addEventListener('click', () => askHangup(!hangupAsked));
+  ui.hangupCancel.addEventListener('click', () => askHangup(false));
+  ui.hangupConfirm.addEventListener('click', () => {
+    hangupAsked = false;
+    renderHangupQuestion(machine.snapshot.role, false);
+    dispatch({ type: 'hangup' });
+  });
   ui.leave.addEventListener('click', () => dispatch({ type: 'hangup' }));
+  ui.noticeClose.addEventListener('click', () => showNotice(null));
+  // Joining again starts the page over with the same link (kept in this tab).
   ui.rejoin.addEventListener('click', () => location.reload());
+  document.addEventListener('keydown', onKey);
+  window.addEventListener('beforeunload', (event) => {
+    // Closing the tab by mistake mid-conversation: the browser asks first.
+    if (!LIVE.has(machine.snapshot.status) || !machine.snapshot.admitted) return;
+    event.preventDefault();
+    event.returnValue = '';
+  });
+  setInterval(renderTimerNow, 1000);
   ui.compat.addEventListener('click', () => connection.onCompatClick());
   ui.relayOnly.addEventListener('click', () => connection.modes.onRelayOnlyClick());
-  ui.audioOnly.addEventListener('click', () => quality.toggleAudioOnly());
+  ui.audioOnly.addEventListener('click', () => {
+    quality.toggleAudioOnly();
+    reportOwnMedia();
+  });
   ui.verify.addEventListener('click', () => {
     if (machine.snapshot.role === 'therapist') connection.e2ee?.verify();
   });
   render();
-  connection.renderE2ee();
   setInterval(() => {
     if (connection.e2ee?.state === 'active') connection.renderE2ee();
   }, KEY_AGE_REFRESH_MS);
@@ -280,6 +394,27 @@ function main() {
     debug(`device check failed: ${err}`);
     enableJoin(true);
   });
+}
+
+/**
+ * Alt+M and Alt+K switch microphone and camera (announced on the buttons by
+ * aria-keyshortcuts); Escape closes the hang-up question.
+ * @param {KeyboardEvent} event
+ */
+function onKey(event) {
+  if (event.key === 'Escape' && hangupAsked) {
+    askHangup(false);
+    return;
+  }
+  if (!event.altKey || event.ctrlKey || event.metaKey) return;
+  // `code`, not `key`: Alt+M types "µ" on a Mac keyboard.
+  const kind = event.code === 'KeyM' ? 'audio' : event.code === 'KeyK' ? 'video' : null;
+  if (!kind) return;
+  const view = machine.snapshot.view;
+  if (view !== 'call' && view !== 'waiting-room' && view !== 'device') return;
+  event.preventDefault();
+  media.toggle(kind);
+  reportOwnMedia();
 }
 
 main();

@@ -127,11 +127,28 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, RECOVERABLE_ERRORS } fr
  * @property {boolean} peer a peer connection is open
  * @property {boolean} serverAway the line to the server is being restored while the call goes on
  * @property {boolean} finished the page's part is over
- * @property {boolean} rejoin offer to join again (a call that ended, not a bad link)
+ * @property {Ending | null} ending why the page's part is over (null: it is not)
  * @property {boolean} relayOnly relay-only as the server last said
  * @property {boolean} relayOnlyShown relay-only as shown: the therapist's wish until the server answers
  * @property {boolean} relaySwitching a relay-only switch waits for the server's answer
  */
+
+/**
+ * Why the page's part in the session is over; the end screen says what
+ * happened and offers the one next step that can work.
+ *  - hung-up: we hung up or left the waiting room (joining again works)
+ *  - peer-hung-up: (client) the therapist ended the call (joining again works)
+ *  - declined: (client) not let in now; knocking again works
+ *  - link: the server refused the link (unknown, expired, revoked, in use):
+ *    retrying cannot work, a new link or the dashboard can
+ *  - bad-link: the page has no link at all
+ *  - replaced: the same seat was taken by another window, where the call goes on
+ *  - failed: the line broke or something unexpected; retrying may work
+ * @typedef {'hung-up' | 'peer-hung-up' | 'declined' | 'link' | 'bad-link' | 'replaced' | 'failed'} Ending
+ */
+
+/** Fatal server errors about the link itself: no retry can change them. */
+export const LINK_ERRORS = new Set(['not-authenticated', 'forbidden', 'occupied']);
 
 /** How long a relay-only switch may go unanswered before we show the real state again. */
 export const RELAY_SWITCH_MS = 5000;
@@ -197,7 +214,8 @@ export class CallMachine {
   /** The call had media flowing: a new connection is "reconnecting", not "connecting". */
   #callWasUp = false;
   #serverAway = false;
-  #rejoin = false;
+  /** @type {Ending | null} */
+  #ending = null;
   #relayOnly = false;
   /** @type {boolean | null} */
   #relayPending = null;
@@ -227,7 +245,7 @@ export class CallMachine {
       peer: this.#peer !== null,
       serverAway: this.#serverAway,
       finished: FINAL.includes(this.#state),
-      rejoin: this.#rejoin,
+      ending: this.#ending,
       relayOnly: this.#relayOnly,
       relayOnlyShown: this.#relayPending ?? this.#relayOnly,
       relaySwitching: this.#relayDeadline !== null,
@@ -271,6 +289,7 @@ export class CallMachine {
         this.#set('connecting', say('call.connecting'));
         return [];
       case 'bad-link':
+        this.#ending = 'bad-link';
         this.#set('error', say('call.badLink'));
         return [];
       case 'admit':
@@ -279,7 +298,7 @@ export class CallMachine {
         this.#set('waiting', say('call.waitingForClient'));
         return [{ type: 'send', message: { type: 'decline' } }];
       case 'hangup':
-        return this.#finish('ended', say('call.ended'), true);
+        return this.#finish('ended', say('call.ended'), true, 'hung-up');
       case 'relay-only-asked':
         this.#relayPending = input.enabled;
         // The server answers with `admitted` only while a call runs; otherwise
@@ -316,7 +335,7 @@ export class CallMachine {
         return out;
       }
       case 'declined':
-        return this.#finish('declined', say('call.declined'), false);
+        return this.#finish('declined', say('call.declined'), false, 'declined');
       case 'peer-joined':
         if (!input.admitted) return []; // a knock follows for the therapist
         // The other side came back (reload, new network): `admitted` follows
@@ -348,7 +367,7 @@ export class CallMachine {
       case 'error':
         if (!input.error.fatal) return []; // no-peer: the other side is away; it re-offers when back
         if (RECOVERABLE_ERRORS.has(input.error.code)) return []; // the socket comes back by itself
-        return this.#finish('error', { error: input.error, fallback: 'error.unexpected' }, false);
+        return this.#finish('error', { error: input.error, fallback: 'error.unexpected' }, false, endingOf(input.error.code));
       case 'closed':
         return this.#closed(input.closed);
       case 'connection':
@@ -425,12 +444,15 @@ export class CallMachine {
     const wasInCall = this.#admitted;
     const out = [...this.#closePeer(), /** @type {CallAction} */ ({ type: 'clear-remote' })];
     this.#callWasUp = false;
-    if (reason === 'hangup' && wasInCall) {
-      // The call is over for both; our own socket goes too.
-      return [...out, ...this.#finish('ended', say('call.peerHungUp'), true)];
-    }
     if (this.#role === 'therapist') {
-      this.#set('waiting', say(wasInCall ? 'call.peerInterrupted' : 'call.waitingForClient'));
+      // The therapist stays in the room whatever the client did: a client
+      // who hung up by mistake knocks again with the same link.
+      if (reason === 'hangup') this.#admitted = false;
+      const text = reason === 'hangup' && wasInCall ? 'call.clientLeft' : wasInCall ? 'call.peerInterrupted' : 'call.waitingForClient';
+      this.#set('waiting', say(text));
+    } else if (reason === 'hangup' && wasInCall) {
+      // The therapist ended the call: over for us; our own socket goes too.
+      return [...out, ...this.#finish('ended', say('call.peerHungUp'), true, 'peer-hung-up')];
     } else if (wasInCall) {
       this.#set('waiting', say('call.peerInterrupted'), 'call');
     }
@@ -449,10 +471,12 @@ export class CallMachine {
       this.#set('connecting', say('call.reconnecting'));
       return [];
     }
-    if (c.error) return this.#finish('error', { error: c.error, fallback: 'error.unexpected' }, false);
-    if (c.code === CLOSE_NORMAL) return this.#finish('ended', say('call.ended'), false);
-    if (c.code === CLOSE_ABNORMAL || c.code === CLOSE_GOING_AWAY) return this.#finish('error', say('call.gaveUp'), false);
-    return this.#finish('error', say('call.closed', { code: c.code }), false);
+    if (c.error) return this.#finish('error', { error: c.error, fallback: 'error.unexpected' }, false, endingOf(c.error.code));
+    if (c.code === CLOSE_NORMAL) return this.#finish('ended', say('call.ended'), false, 'hung-up');
+    if (c.code === CLOSE_ABNORMAL || c.code === CLOSE_GOING_AWAY) return this.#finish('error', say('call.gaveUp'), false, 'failed');
+    // The close code goes to the log, not to the person: it helps nobody on screen.
+    this.#log(`closed with ${c.code}`);
+    return this.#finish('error', say('call.closed'), false, 'failed');
   }
 
   /**
@@ -506,15 +530,16 @@ export class CallMachine {
    * @param {'ended' | 'declined' | 'error'} next
    * @param {StatusText} text
    * @param {boolean} bye say goodbye to the server (a hang-up)
+   * @param {Ending} ending
    * @returns {CallAction[]}
    */
-  #finish(next, text, bye) {
+  #finish(next, text, bye, ending) {
     this.#callWasUp = false;
     this.#peer = null;
     this.#noRelay = false;
     this.#relayPending = null;
     this.#relayDeadline = null;
-    this.#rejoin = true;
+    this.#ending = ending;
     this.#set(next, text);
     return [{ type: 'finish', bye }];
   }
@@ -560,4 +585,10 @@ export class CallMachine {
         return 'end';
     }
   }
+}
+
+/** @param {string} code a fatal server error's code @returns {Ending} */
+function endingOf(code) {
+  if (code === 'replaced') return 'replaced';
+  return LINK_ERRORS.has(code) ? 'link' : 'failed';
 }

@@ -14,6 +14,8 @@ import { pathLabelKey } from './stats.js';
 /** @typedef {import('./callstate.js').CallStatus} CallStatus */
 /** @typedef {import('./callstate.js').StatusText} StatusText */
 /** @typedef {import('./callstate.js').View} View */
+/** @typedef {import('./callstate.js').Ending} Ending */
+/** @typedef {import('./protocol.js').Role} Role */
 /** @typedef {import('./keyagreement.js').E2eeState} E2eeState */
 /** @typedef {import('./sendladder.js').Grade} Grade */
 /** @typedef {{path: import('./stats.js').MediaPath | null, relayProtocol: string | null}} PathShown */
@@ -51,8 +53,39 @@ export const ui = {
   camera: $('[data-testid="camera"]', HTMLButtonElement),
   hangup: $('[data-testid="hangup"]', HTMLButtonElement),
   endView: $('#end-view', HTMLElement),
+  endTitle: $('#end-title', HTMLElement),
+  endText: $('#end-text', HTMLElement),
   rejoin: $('#rejoin', HTMLButtonElement),
+  endDashboard: $('#end-dashboard', HTMLAnchorElement),
   clientLabel: $('#client-label', HTMLElement),
+  practiceName: $('#practice-name', HTMLElement),
+  timer: $('[data-testid="call-timer"]', HTMLElement),
+  muteLabel: $('#mute-label', HTMLElement),
+  cameraLabel: $('#camera-label', HTMLElement),
+  waitingMute: $('#waiting-mute', HTMLButtonElement),
+  waitingCamera: $('#waiting-camera', HTMLButtonElement),
+  hangupConfirmBox: $('#hangup-confirm', HTMLElement),
+  hangupQuestion: $('#hangup-question', HTMLElement),
+  hangupConfirm: $('[data-testid="hangup-confirm"]', HTMLButtonElement),
+  hangupCancel: $('#hangup-cancel', HTMLButtonElement),
+  remoteState: $('[data-testid="remote-state"]', HTMLElement),
+  selfState: $('#self-state', HTMLElement),
+  notice: $('#call-notice', HTMLElement),
+  noticeText: $('#call-notice-text', HTMLElement),
+  noticeClose: $('#call-notice-close', HTMLButtonElement),
+  details: $('[data-testid="details"]', HTMLDetailsElement),
+  keyAge: $('#e2ee-key-age', HTMLElement),
+  compatBox: $('#compat-box', HTMLElement),
+  deviceMessageText: $('#device-message-text', HTMLElement),
+  deviceSteps: $('#device-steps', HTMLElement),
+  deviceRetry: $('#device-retry', HTMLButtonElement),
+  speaker: $('#speaker', HTMLElement),
+  speakerSelect: $('#speaker-select', HTMLSelectElement),
+  speakerTest: $('#speaker-test', HTMLButtonElement),
+  speakerRows: {
+    device: $('#speaker-row-device', HTMLElement),
+    'waiting-room': $('#speaker-row-waiting', HTMLElement),
+  },
   compat: $('[data-testid="compat-mode"]', HTMLButtonElement),
   compatHelp: $('#compat-help', HTMLElement),
   relayOnly: $('[data-testid="relay-only"]', HTMLButtonElement),
@@ -88,14 +121,53 @@ let shownSeq = -1;
  * @param {CallSnapshot} s
  */
 export function renderStatus(s) {
-  ui.relayOnlyBox.hidden = s.role !== 'therapist';
+  ui.relayOnlyBox.hidden = s.role !== 'therapist' || ui.relayOnlyBox.dataset.available !== 'true';
   if (s.seq === shownSeq) return;
+  const before = ui.status.dataset.status;
   shownSeq = s.seq;
   ui.status.dataset.status = s.status;
   ui.status.textContent = statusText(s.text);
   show(s.view, s.status);
-  if (s.rejoin) ui.rejoin.hidden = false;
+  renderEnd(s);
   if (s.status === 'knocking') ui.admit.focus();
+  // The knock answered (or gone): the focus was on a button that is now
+  // hidden; give it to the controls instead of dropping it to the page.
+  else if (before === 'knocking' && s.view === 'call') ui.mute.focus();
+  if (s.finished) ui.hangupConfirmBox.hidden = true;
+}
+
+/** Texts of the end screen, by why it ended and who we are. @type {Record<Ending, {title: MessageKey, text: (role: Role | null) => MessageKey | null, next: MessageKey | null}>} */
+const ENDINGS = {
+  'hung-up': { title: 'call.endTitle', text: (r) => (r === 'therapist' ? 'call.endTherapist' : 'call.endClient'), next: 'call.rejoin' },
+  'peer-hung-up': { title: 'call.endTitle', text: () => 'call.endClient', next: 'call.rejoin' },
+  declined: { title: 'call.declinedTitle', text: () => 'call.declinedText', next: 'call.knockAgain' },
+  link: { title: 'call.errorTitle', text: (r) => (r === 'therapist' ? 'call.errorLinkTherapist' : 'call.errorLinkClient'), next: null },
+  'bad-link': { title: 'call.errorTitle', text: () => null, next: null },
+  replaced: { title: 'call.endTitle', text: () => null, next: null },
+  failed: { title: 'call.errorTitle', text: () => 'call.errorRetry', next: 'call.retry' },
+};
+
+/** The role the page had, for the end screen (the machine keeps it too, but a link error may come before the welcome). @type {Role | null} */
+let endRole = null;
+
+/** @param {CallSnapshot} s */
+function renderEnd(s) {
+  if (s.role) endRole = s.role;
+  if (!s.ending) return;
+  const end = ENDINGS[s.ending];
+  ui.endTitle.textContent = t(end.title);
+  const text = end.text(endRole);
+  ui.endText.textContent = text ? t(text) : '';
+  ui.endText.hidden = text === null;
+  ui.rejoin.hidden = end.next === null;
+  if (end.next) ui.rejoin.textContent = t(end.next);
+  ui.endDashboard.hidden = endRole !== 'therapist';
+  (end.next ? ui.rejoin : ui.endTitle).focus?.();
+}
+
+/** Re-render the end screen in a new language. @param {CallSnapshot} s */
+export function renderEndText(s) {
+  renderEnd(s);
 }
 
 /** @param {StatusText} text in the language of the moment */
@@ -105,6 +177,7 @@ export function statusText(text) {
 
 /** @param {View} view @param {CallStatus} status */
 function show(view, status) {
+  document.body.dataset.view = view;
   ui.deviceCheck.hidden = view !== 'device';
   ui.waitingRoom.hidden = view !== 'waiting-room';
   ui.callView.hidden = view !== 'call';
@@ -120,6 +193,91 @@ function show(view, status) {
   } else {
     ui.localVideo.hidden = true;
   }
+  // The speaker test goes with the device check and the waiting room.
+  const row = view === 'device' || view === 'waiting-room' ? ui.speakerRows[view] : null;
+  if (row && ui.speaker.parentElement !== row) row.append(ui.speaker);
+}
+
+/** @param {string} name the practice's name as the operator set it ('' for none) */
+export function renderPracticeName(name) {
+  ui.practiceName.textContent = name;
+  ui.practiceName.hidden = name === '';
+}
+
+/** @param {number | null} seconds since the call started (null: no call) */
+export function renderTimer(seconds) {
+  ui.timer.hidden = seconds === null;
+  if (seconds === null) return;
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const sec = String(seconds % 60).padStart(2, '0');
+  const time = h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+  ui.timer.textContent = time;
+  ui.timer.setAttribute('aria-label', t('call.timer', { time }));
+}
+
+/**
+ * A notice over the stage that stays until it is closed (something the
+ * person should know but that changes nothing in the call).
+ * @param {MessageKey | null} key
+ */
+export function showNotice(key) {
+  ui.notice.hidden = key === null;
+  if (key === null) {
+    delete ui.notice.dataset.i18n;
+    return;
+  }
+  ui.notice.dataset.notice = key;
+  ui.noticeText.textContent = t(key);
+}
+
+/** @param {'therapist' | 'client' | null} role @param {boolean} open the hang-up question is asked */
+export function renderHangupQuestion(role, open) {
+  ui.hangupConfirmBox.hidden = !open;
+  ui.hangup.setAttribute('aria-expanded', String(open));
+  ui.hangupQuestion.textContent = t(role === 'therapist' ? 'call.hangupQuestionTherapist' : 'call.hangupQuestionClient');
+  if (open) ui.hangupConfirm.focus();
+}
+
+/**
+ * The other person's camera and microphone, in words on their video.
+ * @typedef {object} RemoteShown
+ * @property {'on' | 'off' | 'none' | null} camera null: not known (yet)
+ * @property {'on' | 'off' | 'none' | null} microphone
+ * @property {boolean} audioOnly they chose audio only
+ * @property {boolean} present they are in the call
+ * @property {boolean} reconnecting our connection to them is being restored
+ */
+
+/** @param {RemoteShown} r */
+export function renderRemoteState(r) {
+  /** @type {MessageKey[]} */
+  const parts = [];
+  let central = false;
+  if (r.present) {
+    if (r.reconnecting) {
+      parts.push('remote.reconnecting');
+      central = true;
+    } else if (r.camera === 'none' && r.microphone === 'none') {
+      parts.push('remote.noDevices');
+      central = true;
+    } else {
+      if (r.audioOnly) parts.push('remote.audioOnly');
+      else if (r.camera === 'off') parts.push('remote.cameraOff');
+      else if (r.camera === 'none') parts.push('remote.cameraNone');
+      if (r.microphone === 'off') parts.push('remote.micOff');
+      else if (r.microphone === 'none') parts.push('remote.micNone');
+      central = r.audioOnly || r.camera === 'off' || r.camera === 'none';
+    }
+  }
+  ui.remoteState.dataset.camera = r.present ? (r.camera ?? '') : '';
+  ui.remoteState.dataset.microphone = r.present ? (r.microphone ?? '') : '';
+  ui.remoteState.dataset.audioOnly = String(r.present && r.audioOnly);
+  ui.remoteState.classList.toggle('is-central', central);
+  const text = parts.map((k) => t(k)).join(' · ');
+  // Written only when it changes: a live region that is rewritten is read again.
+  if (ui.remoteState.textContent !== text) ui.remoteState.textContent = text;
+  ui.remoteState.hidden = parts.length === 0;
 }
 
 /** @param {string | null} clientId the therapist's label of the client */
@@ -176,6 +334,7 @@ export function renderQuality(q) {
  * @property {boolean} verified
  * @property {string | null} sas
  * @property {import('./protocol.js').Role | null} role
+ * @property {boolean} peer a peer connection is open (someone to encrypt for)
  */
 
 /** @param {E2eeShown} e */
@@ -184,15 +343,10 @@ export function renderE2ee(e) {
   /** @type {string[]} */
   let parts;
   switch (e.state) {
-    case 'active': {
+    case 'active':
       parts = [t('e2ee.active')];
-      if (e.keyAgeSeconds !== null) {
-        const minutes = Math.floor(e.keyAgeSeconds / 60);
-        parts.push(minutes < 1 ? t('e2ee.keyAgeNew') : t('e2ee.keyAge', { minutes }));
-      }
       if (e.verified) parts.push(t('e2ee.verified'));
       break;
-    }
     case 'dtls-only':
       parts = [t('e2ee.dtlsOnly')];
       break;
@@ -205,12 +359,25 @@ export function renderE2ee(e) {
     default:
       parts = [t('e2ee.negotiating')];
   }
-  ui.e2eeState.textContent = parts.join(' · ');
+  // Nobody to encrypt for yet: no "being set up" while the therapist waits.
+  ui.e2eeState.hidden = !e.peer;
+  // Written only when it changes (it is read out by screen readers once).
+  const text = parts.join(' · ');
+  if (ui.e2eeState.textContent !== text) ui.e2eeState.textContent = text;
+  // The key's age is for the curious: in the details, not in the call.
+  const age = e.state === 'active' && e.keyAgeSeconds !== null ? Math.floor(e.keyAgeSeconds / 60) : null;
+  ui.keyAge.hidden = age === null;
+  ui.keyAge.textContent = age === null ? '' : age < 1 ? t('e2ee.keyAgeNew') : t('e2ee.keyAge', { minutes: age });
   const sas = e.state === 'active' ? e.sas : null;
   ui.sasBox.hidden = sas === null;
   ui.sas.textContent = sas ?? '';
-  ui.sasHelp.textContent = t(e.role === 'therapist' ? 'e2ee.sasHelpTherapist' : 'e2ee.sasHelpClient');
-  ui.verify.hidden = e.role !== 'therapist';
+  // One procedure: the client reads the code out, the therapist compares and
+  // confirms, and the client's page says that it was confirmed.
+  const therapist = e.role === 'therapist';
+  ui.sasHelp.textContent = t(
+    e.verified ? (therapist ? 'e2ee.sasConfirmedTherapist' : 'e2ee.sasConfirmedClient') : therapist ? 'e2ee.sasHelpTherapist' : 'e2ee.sasHelpClient',
+  );
+  ui.verify.hidden = !therapist || e.verified;
   ui.verify.disabled = sas === null || e.verified;
 }
 
@@ -232,6 +399,10 @@ export function renderE2ee(e) {
  * @param {NetworkShown} n
  */
 export function renderNetworkControls(n) {
+  // A service without the relay: the switches that need it are not shown at
+  // all, rather than shown disabled with an explanation nobody needs.
+  ui.compatBox.hidden = n.iceKnown && !n.compatOk && !n.compatOn;
+  ui.relayOnlyBox.dataset.available = String(n.turn || n.relayOnly);
   ui.compat.disabled = !n.compatOk;
   ui.compat.setAttribute('aria-pressed', String(n.compatOn));
   /** @type {MessageKey} */
@@ -302,10 +473,29 @@ export function showMicLevel(level) {
 export function renderToggles(stream) {
   const audio = stream?.getAudioTracks()[0];
   const video = stream?.getVideoTracks()[0];
-  ui.mute.disabled = !audio;
-  ui.camera.disabled = !video;
-  ui.mute.setAttribute('aria-pressed', String(!!audio && !audio.enabled));
-  ui.camera.setAttribute('aria-pressed', String(!!video && !video.enabled));
+  const muted = !!audio && !audio.enabled;
+  const cameraOff = !!video && !video.enabled;
+  // The label says what a press does ("Ton einschalten" while muted), so the
+  // buttons carry no aria-pressed: both at once would be read as a riddle.
+  for (const [button, label, track, off, offKey, onKey] of /** @type {const} */ ([
+    [ui.mute, ui.muteLabel, audio, muted, 'call.unmute', 'call.mute'],
+    [ui.camera, ui.cameraLabel, video, cameraOff, 'call.cameraOn', 'call.cameraOff'],
+    [ui.waitingMute, ui.waitingMute, audio, muted, 'call.unmute', 'call.mute'],
+    [ui.waitingCamera, ui.waitingCamera, video, cameraOff, 'call.cameraOn', 'call.cameraOff'],
+  ])) {
+    button.disabled = !track;
+    button.dataset.off = String(off);
+    label.textContent = t(off ? offKey : onKey);
+  }
+  delete ui.waitingMute.dataset.i18n;
+  delete ui.waitingCamera.dataset.i18n;
+  // Our own state, on our own picture: easy to forget that one is muted.
+  /** @type {MessageKey[]} */
+  const self = [];
+  if (cameraOff) self.push('remote.cameraOff');
+  if (muted) self.push('self.muted');
+  ui.selfState.textContent = self.map((k) => t(k)).join(' · ');
+  ui.selfState.hidden = self.length === 0;
 }
 
 /** @type {Record<string, MessageKey>} */
@@ -318,16 +508,27 @@ const DEVICE_PROBLEMS = {
   'video-only': 'call.videoOnly',
 };
 
+/** Problems the person can fix and then try again (a denied permission, a busy device). */
+const RETRYABLE = new Set(['denied', 'busy']);
+
 /** @param {string | null} problem from acquireMedia (devices.js) */
 export function renderDeviceProblem(problem) {
   if (problem) {
-    ui.deviceMessage.dataset.i18n = DEVICE_PROBLEMS[problem];
-    ui.deviceMessage.textContent = t(DEVICE_PROBLEMS[problem]);
+    ui.deviceMessage.dataset.problem = problem;
+    ui.deviceMessageText.textContent = t(DEVICE_PROBLEMS[problem]);
+    ui.deviceSteps.hidden = problem !== 'denied';
+    ui.deviceSteps.textContent = problem === 'denied' ? t('call.devicesDeniedSteps') : '';
+    ui.deviceRetry.hidden = !RETRYABLE.has(problem);
     ui.deviceMessage.hidden = false;
   } else {
-    delete ui.deviceMessage.dataset.i18n;
+    delete ui.deviceMessage.dataset.problem;
     ui.deviceMessage.hidden = true;
   }
+}
+
+/** @param {() => void} fn the person asks to try the devices again */
+export function onDeviceRetry(fn) {
+  ui.deviceRetry.addEventListener('click', fn);
 }
 
 /**
@@ -342,6 +543,25 @@ export function renderDeviceSelects(devices, stream) {
 }
 
 /**
+ * The speaker choice, where the browser can route sound (setSinkId); the
+ * test button works everywhere.
+ * @param {MediaDeviceInfo[]} speakers
+ * @param {boolean} canChoose
+ * @param {string} currentId
+ */
+export function renderSpeakers(speakers, canChoose, currentId) {
+  const show = canChoose && speakers.length > 1;
+  ui.speakerSelect.hidden = !show;
+  ui.speakerSelect.labels.forEach((l) => (l.hidden = !show));
+  if (!show) return;
+  ui.speakerSelect.replaceChildren(new Option(t('call.speakerDefault'), ''));
+  speakers
+    .filter((d) => d.deviceId !== 'default' && d.deviceId !== '')
+    .forEach((d, i) => ui.speakerSelect.append(new Option(d.label || `${t('call.speaker')} ${i + 1}`, d.deviceId)));
+  ui.speakerSelect.value = currentId;
+}
+
+/**
  * @param {HTMLSelectElement} select
  * @param {MediaDeviceInfo[]} devices
  * @param {string | undefined} currentId
@@ -352,6 +572,7 @@ function fillSelect(select, devices, currentId, kindKey) {
   if (devices.length === 0) {
     const option = new Option(t('call.noDevice'), '');
     select.append(option);
+    // Nothing to choose: disabled, and it looks it (see app.css).
     select.disabled = true;
     return;
   }

@@ -375,6 +375,7 @@ export class CallConnection {
       verified: !!e?.verified,
       sas: e?.sas ?? null,
       role: this.#o.snapshot().role,
+      peer: this.#o.snapshot().peer,
     });
   }
 }

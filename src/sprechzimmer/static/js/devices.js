@@ -85,7 +85,7 @@ export function stopStream(stream) {
 }
 
 /**
- * @returns {Promise<{cameras: MediaDeviceInfo[], microphones: MediaDeviceInfo[]}>}
+ * @returns {Promise<{cameras: MediaDeviceInfo[], microphones: MediaDeviceInfo[], speakers: MediaDeviceInfo[]}>}
  */
 export async function listDevices() {
   /** @type {MediaDeviceInfo[]} */
@@ -98,6 +98,7 @@ export async function listDevices() {
   return {
     cameras: devices.filter((d) => d.kind === 'videoinput'),
     microphones: devices.filter((d) => d.kind === 'audioinput'),
+    speakers: devices.filter((d) => d.kind === 'audiooutput'),
   };
 }
 

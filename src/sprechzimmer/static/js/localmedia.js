@@ -5,8 +5,25 @@
 // and callview.js draws. Never records anything.
 
 import { acquireMedia, listDevices, stopStream, watchLevel } from './devices.js';
-import { audioContext } from './sound.js';
-import { enableJoin, onDeviceChoice, renderDeviceProblem, renderDeviceSelects, renderToggles, showLocalStream, showMicLevel } from './callview.js';
+import { audioContext, playChime } from './sound.js';
+import {
+  enableJoin,
+  onDeviceChoice,
+  onDeviceRetry,
+  renderDeviceProblem,
+  renderDeviceSelects,
+  renderSpeakers,
+  renderToggles,
+  showLocalStream,
+  showMicLevel,
+  ui,
+} from './callview.js';
+
+/**
+ * Where the browser can route sound to a chosen speaker (Chromium, Firefox
+ * 116+; not WebKit): feature detection, never the user agent.
+ */
+const CAN_CHOOSE_SPEAKER = typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
 
 /**
  * @typedef {object} LocalMediaOptions
@@ -19,6 +36,9 @@ export class LocalMedia {
   /** @type {(() => void) | null} */
   #stopLevel = null;
   #onProblem;
+  /** The last choice of devices, for "try again". @type {{videoId?: string, audioId?: string}} */
+  #choice = {};
+  #speakerId = '';
 
   /** @param {LocalMediaOptions} options */
   constructor(options) {
@@ -39,6 +59,13 @@ export class LocalMedia {
       enableJoin(false);
       this.#use(choice).finally(() => enableJoin(true));
     });
+    // A denied permission or a busy device the person has since fixed.
+    onDeviceRetry(() => {
+      enableJoin(false);
+      this.#use(this.#choice).finally(() => enableJoin(true, true));
+    });
+    ui.speakerSelect.addEventListener('change', () => this.#chooseSpeaker(ui.speakerSelect.value));
+    ui.speakerTest.addEventListener('click', () => playChime());
     enableJoin(false);
     await this.#use({});
     enableJoin(true, true);
@@ -51,6 +78,7 @@ export class LocalMedia {
   async #use(choice) {
     this.stopLevel();
     stopStream(this.#stream);
+    this.#choice = choice;
     const { stream, problem } = await acquireMedia(choice);
     if (problem) this.#onProblem(problem);
     this.#stream = stream;
@@ -66,7 +94,23 @@ export class LocalMedia {
   }
 
   async fillSelects() {
-    renderDeviceSelects(await listDevices(), this.#stream);
+    const devices = await listDevices();
+    renderDeviceSelects(devices, this.#stream);
+    renderSpeakers(devices.speakers, CAN_CHOOSE_SPEAKER, this.#speakerId);
+  }
+
+  /** @param {string} id the chosen speaker ('' for the system's default) */
+  async #chooseSpeaker(id) {
+    this.#speakerId = id;
+    // The other person's voice and our chime (the speaker test) go there.
+    const video = /** @type {HTMLVideoElement & {setSinkId?: (id: string) => Promise<void>}} */ (ui.remoteVideo);
+    const ctx = /** @type {(AudioContext & {setSinkId?: (id: string) => Promise<void>}) | null} */ (audioContext());
+    await Promise.allSettled([video.setSinkId?.(id), ctx?.setSinkId?.(id)]);
+  }
+
+  /** Draw the toggles again (a new language). */
+  renderToggles() {
+    renderToggles(this.#stream);
   }
 
   /** The level meter is for the device check only. */

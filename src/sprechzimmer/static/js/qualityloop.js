@@ -123,6 +123,11 @@ export class QualityLoop {
     });
   }
 
+  /** The person chose audio only (the other person's page is told). */
+  get audioOnly() {
+    return this.#audioOnlyWanted;
+  }
+
   /** The person switched audio only on or off. */
   toggleAudioOnly() {
     this.#audioOnlyWanted = !this.#audioOnlyWanted;
