@@ -213,11 +213,22 @@ def test_third_browser_with_the_used_client_token_is_refused(
     t, c = join_call(client, invite, sockets)
     with connect(client) as intruder:
         intruder.send_json(hello(invite.session, invite.client_token))
-        expect_close(intruder, "occupied", 4009)
+        error = intruder.receive_json()
+        # Fatal, with its own code and a next step, so the page offers no retry.
+        assert error["code"] == "occupied" and error["fatal"] is True
+        assert "new link" in error["message"] and "neuen Link" in error["message_de"]
+        with pytest.raises(WebSocketDisconnect) as refused:
+            intruder.receive_json()
+        assert refused.value.code == 4009
+    # The therapist is told that the client link was tried, naming nobody; the
+    # client notices nothing.
+    assert t.receive_json() == {"type": "notice", "notice": "link-in-use"}
     with connect(client) as intruder:
         intruder.send_json(hello(invite.session, invite.therapist_token, resume="guess"))
         expect_close(intruder, "occupied", 4009)
-    # The real members did not notice anything.
+    # A second tab of the therapist is no news for the therapist: no notice.
+    t.send_json({"type": "ping"})
+    assert t.receive_json() == {"type": "pong"}
     c.send_json({"type": "ping"})
     assert c.receive_json() == {"type": "pong"}
     t.send_json({"type": "offer", "sdp": "v=0"})
@@ -424,5 +435,7 @@ def test_after_a_restart_a_copied_client_link_finds_the_seat_taken(
         t.send_json(hello(invite.session, invite.therapist_token, resume=t_ticket, epoch=1))
         welcome = t.receive_json()
         assert welcome["resumed"] is True and welcome["admitted"] is True
+        # The therapist hears, once back, that the client link was tried meanwhile.
+        assert t.receive_json() == {"type": "notice", "notice": "link-in-use"}
         t.send_json({"type": "ping"})
         assert t.receive_json() == {"type": "pong"}  # no knock, no peer-left

@@ -190,10 +190,11 @@ def test_an_away_seat_is_kept_from_a_copied_link_until_the_grace_is_over() -> No
     r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
     r.disconnect(C, 3.0)
     # A copied link (no ticket, or somebody else's) cannot take or end the seat
-    # while its own browser may still come back.
+    # while its own browser may still come back; the therapist hears it was tried.
     for nonce in (None, "not-the-nonce"):
         out = r.join(X, Role.CLIENT, nonce, "rx", 9.0)
-        assert closed(out) == {X: 4009} and recorded(out) == [] and sent(out, T) == []
+        assert closed(out) == {X: 4009} and recorded(out) == []
+        assert sent(out, T) == [p.Notice(p.NoticeKind.LINK_IN_USE)]
     assert r.in_call is False and r.state is CallState.ADMITTED
     out = r.join(X, Role.CLIENT, "rc", "rc", 10.0, epoch=1)  # its own ticket still works
     assert isinstance(sent(out, X)[0], p.Welcome) and r.in_call
@@ -312,8 +313,10 @@ def test_a_rebuilt_room_gives_each_ticket_its_seat_back_silently() -> None:
     # earlier knock of a copied link, an old tab): refused.
     assert closed(r.join(X, Role.CLIENT, "knocked-once", "x", 50.5, issued=9.0)) == {X: 4009}
     out = r.join(T, Role.THERAPIST, "any-genuine-nonce", "rt", 51.0, epoch=7, issued=10.0)
-    (welcome,) = sent(out, T)
+    # The therapist hears, once back, that the client link was tried meanwhile.
+    welcome, notice = sent(out, T)
     assert isinstance(welcome, p.Welcome) and welcome.resumed and welcome.peer_present
+    assert notice == p.Notice(p.NoticeKind.LINK_IN_USE)
     out = r.join(C, Role.CLIENT, "another-nonce", "rc", 52.0, epoch=8, issued=11.0)
     assert recorded(out) == [] and sent(out, T) == []
     assert r.in_call and r.epoch == 8
