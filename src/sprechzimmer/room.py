@@ -9,6 +9,10 @@ The random id of the running call (for anonymous quality samples) goes out
 only with ``StoreSample`` and is never logged; neither is the session: a log
 line says what happened in a room, not in which.
 
+Each member's latest camera and microphone state (``media-state``) is kept
+here for the other member's page, in memory only: it goes with the seat and is
+never an event, a sample or a log line.
+
 The room's state is the client's admission (``CallState``); who holds a seat
 is kept beside it. ``_transition`` is the one place the state changes, and it
 logs each change.
