@@ -360,3 +360,44 @@ async def get_billing(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="billing-{parsed}.csv"'},
     )
+
+
+# --- link check (the call page, before it asks for camera and microphone) -------
+
+
+class LinkCheckRequest(BaseModel):
+    """The link's fragment, in the body: never in a URL, where logs would keep it."""
+
+    model_config = {"extra": "forbid"}
+    session: str = Field(max_length=64)
+    token: str = Field(max_length=64)
+
+
+class LinkCheck(BaseModel):
+    role: str = Field(pattern="^(therapist|client)$", description="Whose link it is.")
+    expires_at: dt.datetime = Field(
+        description="Until when the link works: the earlier of its own and its session's expiry."
+    )
+    practice_name: str = Field(description="SPRECHZIMMER_PRACTICE_NAME; empty when not set.")
+
+
+@router.post(
+    "/links/check",
+    response_model=LinkCheck,
+    tags=["links"],
+    responses={
+        404: {"description": "`link-invalid`: no such link (also a wrong token)."},
+        410: {"description": "`link-expired`, or `link-revoked`: the session was closed."},
+        429: {"description": "`rate-limited`: too many checks; join as before."},
+    },
+)
+async def post_link_check(body: LinkCheckRequest, request: Request) -> LinkCheck:
+    """Whether an invite link works now, asked by the call page before any device
+    prompt. Takes no seat, records nothing and consumes nothing: ``hello`` checks
+    the link again when the page joins. Needs no login (the link is the credential)."""
+    admission = await _hub(request).check_link(body.session, body.token)
+    return LinkCheck(
+        role=admission.role.value,
+        expires_at=dt.datetime.fromtimestamp(admission.expires_at, dt.UTC),
+        practice_name=_settings(request).practice_name,
+    )

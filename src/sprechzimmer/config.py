@@ -24,6 +24,8 @@ from .room import RoomConfig
 from .turn import IcePolicy, IceServerSpec, check_url, regions_outside
 
 ENV_PREFIX = "SPRECHZIMMER_"
+MAX_PRACTICE_NAME = 100
+"""Characters of ``SPRECHZIMMER_PRACTICE_NAME`` at most (one line on a phone, twice)."""
 
 
 class ConfigError(Exception):
@@ -198,6 +200,10 @@ class Settings(BaseSettings):
     practice_timezone: str = "Europe/Berlin"
     """IANA zone whose calendar months and dates the billing reports use."""
 
+    practice_name: str = ""
+    """The practice's name as the call page shows it to both sides once their link
+    checked out (``POST /api/v1/links/check``); empty: none is shown."""
+
     metrics_token: str = ""
     """Bearer token for ``GET /metrics``; empty: the endpoint does not exist (404)."""
 
@@ -220,6 +226,16 @@ class Settings(BaseSettings):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from None
+        return value
+
+    @field_validator("practice_name")
+    @classmethod
+    def _practice_name(cls, value: str) -> str:
+        value = value.strip()
+        if len(value) > MAX_PRACTICE_NAME:
+            raise ValueError(f"use at most {MAX_PRACTICE_NAME} characters")
+        if not value.isprintable():
+            raise ValueError("use printable characters only (no line breaks or control characters)")
         return value
 
     @field_validator("public_url")

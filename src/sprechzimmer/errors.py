@@ -126,13 +126,31 @@ class NotAllowed(ProtocolError):
 
 
 class Occupied(ProtocolError):
+    """The seat is held by another browser: a decision, not a broken line. The page
+    names the next step (no retry: the same link finds the seat held again)."""
+
     code = "occupied"
     close_code = 4009
     http_status = 409
     sentence = Sentence(
-        "Someone is already in this consultation with this link.",
-        "Mit diesem Link ist bereits jemand in dieser Sitzung.",
+        "Someone is already in this consultation with this link. If that is you in "
+        "another window or on another device, please continue there.",
+        "Mit diesem Link ist bereits jemand in dieser Sitzung. Wenn Sie das in einem "
+        "anderen Fenster oder auf einem anderen Gerät sind, machen Sie bitte dort weiter.",
     )
+    client_sentence: ClassVar[Sentence] = Sentence(
+        sentence.en + " Otherwise please ask your therapist for a new link.",
+        sentence.de + " Sonst fragen Sie bitte Ihre Therapeutin oder Ihren Therapeuten "
+        "nach einem neuen Link.",
+    )
+
+    def __init__(self, detail: str = "", *, client_link: bool = False) -> None:
+        super().__init__(detail)
+        self.client_link = client_link
+        """Refused with the client link: its holder may need a new one."""
+
+    def say(self) -> Sentence:
+        return self.client_sentence if self.client_link else self.sentence
 
 
 class Replaced(ProtocolError):
@@ -247,6 +265,45 @@ class InvalidInput(UserError):
     sentence = Sentence(
         "The input is not valid.",
         "Die Eingabe ist ungültig.",
+    )
+
+
+class LinkInvalid(UserError):
+    """The link check (``POST /api/v1/links/check``): no such link. The same for a
+    wrong token, an unknown session and a link whose token is gone (revoked, or
+    expired and purged), so that the answer reveals nothing."""
+
+    code = "link-invalid"
+    http_status = 404
+    sentence = Sentence(
+        "This link does not work. It may be incomplete, expired or withdrawn. "
+        "Please ask your therapist for a new link.",
+        "Dieser Link funktioniert nicht. Vielleicht ist er unvollständig, abgelaufen oder "
+        "wurde zurückgezogen. Bitte fragen Sie Ihre Therapeutin oder Ihren Therapeuten "
+        "nach einem neuen Link.",
+    )
+
+
+class LinkExpired(UserError):
+    code = "link-expired"
+    http_status = 410
+    sentence = Sentence(
+        "This link has expired. Please ask your therapist for a new link.",
+        "Dieser Link ist abgelaufen. Bitte fragen Sie Ihre Therapeutin oder Ihren "
+        "Therapeuten nach einem neuen Link.",
+    )
+
+
+class LinkRevoked(UserError):
+    """The link is genuine, but its session was closed (or its therapist's account)."""
+
+    code = "link-revoked"
+    http_status = 410
+    sentence = Sentence(
+        "This consultation has been closed; the link no longer works. "
+        "Please contact your therapist.",
+        "Diese Sitzung wurde beendet; der Link funktioniert nicht mehr. Bitte wenden Sie "
+        "sich an Ihre Therapeutin oder Ihren Therapeuten.",
     )
 
 

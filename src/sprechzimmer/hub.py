@@ -54,7 +54,11 @@ from . import tickets
 from .backplane import BackplaneDown, Embedded, Op, RedisBackplane
 from .errors import (
     Forbidden,
+    LinkExpired,
+    LinkInvalid,
+    LinkRevoked,
     ProtocolError,
+    RateLimited,
     ServerBusy,
     SlowDown,
     SprechzimmerError,
@@ -76,7 +80,7 @@ from .room import (
     StoreSample,
     held_seats,
 )
-from .store import EventInfo, SessionState, Store
+from .store import EventInfo, SessionState, Store, TherapistInfo, TokenInfo
 from .tokens import digest, looks_like_session_id, looks_like_token
 from .turn import IceGrant, IcePolicy
 
@@ -99,6 +103,29 @@ SERVICE_RESTART = 1012
 GOING_AWAY = 1001
 REMOTE_MESSAGE_BYTES = 1 << 20
 """A proxied message was checked against the frame limit by the process that read it."""
+LINK_CHECK_WINDOW = 60.0
+"""Seconds over which link checks are counted (``Hub.check_link``)."""
+LINK_CHECKS_PER_SESSION = 30
+"""Link checks of one session id per window: a call page checks once when it opens."""
+LINK_CHECK_FAILURES = 300
+"""Failed link checks of all sessions together per window (in this process); beyond
+it every check is answered ``rate-limited`` until the window has passed. The page
+then goes on as before the check existed: ``hello`` checks the link anyway."""
+
+
+def link_problem(
+    session_id: str, info: TokenInfo | None, therapist: TherapistInfo | None, now: dt.datetime
+) -> type[LinkInvalid | LinkExpired | LinkRevoked] | None:
+    """Why a link (``session_id`` and its token, looked up as ``info``) does not work
+    at ``now``, or None: the one verdict of ``hello`` and of the call page's early
+    check. An unknown token and one of another session are the same ``LinkInvalid``."""
+    if info is None or info.session.id != session_id:
+        return LinkInvalid
+    if info.expires_at <= now or info.session.expires_at <= now:
+        return LinkExpired
+    if info.session.state is not SessionState.OPEN or therapist is None or therapist.disabled:
+        return LinkRevoked
+    return None
 
 
 @dataclass(frozen=True)
@@ -147,6 +174,8 @@ class Hub:
         self.pending_sockets = 0
         """Sockets accepted that have not been signed in (``hello``) yet."""
         self._seat_joins = RateLimiter(seat_joins, SEAT_JOIN_WINDOW)
+        self._link_checks = RateLimiter(LINK_CHECKS_PER_SESSION, LINK_CHECK_WINDOW)
+        self._link_failures = RateLimiter(LINK_CHECK_FAILURES, LINK_CHECK_WINDOW)
         self._event_counts: dict[str, int] = {}
         """Billing events stored per session with a room here (bounded by ``max_events``)."""
         self._samples = SampleBuffer()
@@ -248,23 +277,51 @@ class Hub:
 
     async def authenticate(self, hello: p.Hello) -> Admission:
         """Check the token of a ``hello``; raise ``Forbidden`` (never say which check failed)."""
-        if not (looks_like_session_id(hello.session) and looks_like_token(hello.token)):
-            raise Forbidden("malformed credentials")
-        info = await run_in_threadpool(self.store.lookup_token, digest(hello.token))
-        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
-        if info is None:
-            raise Forbidden("unknown token")
-        if info.session.id != hello.session:
-            raise Forbidden("token of another session")
-        if info.expires_at <= now or info.session.expires_at <= now:
-            raise Forbidden("expired")
-        if info.session.state is not SessionState.OPEN:
-            raise Forbidden("session not open")
-        if hello.role is not None and hello.role is not info.role:
+        info = await self._look_up(hello.session, hello.token)
+        if info is not None and hello.role is not None and hello.role is not info.role:
             raise Forbidden("role mismatch")
-        therapist = await run_in_threadpool(self.store.therapist_by_id, info.session.therapist_id)
-        if therapist is None or therapist.disabled:
-            raise Forbidden("therapist disabled")
+        return await self._admission(hello.session, info, Forbidden)
+
+    async def check_link(self, session_id: str, token: str) -> Admission:
+        """What ``hello`` with this link would meet now, without joining: the call
+        page asks before any camera prompt. Nothing is taken or recorded (no seat,
+        no billing event, no seat join); raises ``LinkInvalid``, ``LinkExpired``,
+        ``LinkRevoked`` or ``RateLimited``. Counted per session id, never per address."""
+        now = self.clock()
+        key = session_id if looks_like_session_id(session_id) else "(malformed)"
+        for limiter, name in ((self._link_failures, "*"), (self._link_checks, key)):
+            if limiter.blocked(name, now):
+                raise RateLimited("link checks", retry_after=LINK_CHECK_WINDOW)
+        self._link_checks.hit(key, now)
+        try:
+            return await self._admission(session_id, await self._look_up(session_id, token))
+        except (LinkInvalid, LinkExpired, LinkRevoked):
+            self._link_failures.hit("*", now)
+            raise
+
+    async def _look_up(self, session_id: str, token: str) -> TokenInfo | None:
+        if not (looks_like_session_id(session_id) and looks_like_token(token)):
+            return None  # malformed: no need to ask the store
+        return await run_in_threadpool(self.store.lookup_token, digest(token))
+
+    async def _admission(
+        self,
+        session_id: str,
+        info: TokenInfo | None,
+        refusal: type[SprechzimmerError] | None = None,
+    ) -> Admission:
+        """The admission a looked-up link gives now, or its problem raised (as
+        ``refusal`` when given: ``hello`` never says which check failed)."""
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        therapist = (
+            await run_in_threadpool(self.store.therapist_by_id, info.session.therapist_id)
+            if info is not None and info.session.id == session_id
+            else None
+        )
+        problem = link_problem(session_id, info, therapist, now)
+        if problem is not None:
+            raise (refusal or problem)(problem.code)
+        assert info is not None
         expires = min(info.expires_at, info.session.expires_at).timestamp()
         return Admission(info.session.id, info.session.client_id, info.role, expires)
 

@@ -226,6 +226,30 @@ def _check_error_codes(errors: str) -> None:
             raise BadMessage("quality.errors: unknown code")
 
 
+class DeviceState(enum.StrEnum):
+    """One of the sender's own devices, as its page shows it."""
+
+    ON = "on"
+    OFF = "off"
+    """Switched off by the person (muted, camera off)."""
+    NONE = "none"
+    """Not available: none there, access not allowed, or in use by another program."""
+
+
+@dataclass(frozen=True)
+class MediaStateReport:
+    """The sender's own camera and microphone, for the other member's page.
+
+    Relayed with ``from`` and kept in the room's memory only (the latest one per
+    member), never stored and never logged."""
+
+    TYPE: ClassVar[str] = "media-state"
+    camera: DeviceState = DeviceState.ON
+    microphone: DeviceState = DeviceState.ON
+    audio_only: bool = False
+    """The person chose audio only (its video is paused by choice, not by the link)."""
+
+
 @dataclass(frozen=True)
 class Ping:
     TYPE: ClassVar[str] = "ping"
@@ -237,10 +261,25 @@ class Bye:
 
 
 ClientMessage = Union[  # noqa: UP007
-    Hello, Admit, Decline, Offer, Answer, Candidate, Restart, Media, RelayOnly, Quality, Ping, Bye
+    Hello,
+    Admit,
+    Decline,
+    Offer,
+    Answer,
+    Candidate,
+    Restart,
+    Media,
+    RelayOnly,
+    Quality,
+    MediaStateReport,
+    Ping,
+    Bye,
 ]
 Relayable = Offer | Answer | Candidate | Restart
 RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart)
+"""What the call relays unchanged, only between admitted members."""
+WITH_FROM: tuple[type, ...] = (*RELAYABLE, MediaStateReport)
+"""What reaches the other member with ``from``: the call's relays and ``media-state``."""
 
 _CLIENT_TYPES: dict[str, type] = {
     cls.TYPE: cls
@@ -255,6 +294,7 @@ _CLIENT_TYPES: dict[str, type] = {
         Media,
         RelayOnly,
         Quality,
+        MediaStateReport,
         Ping,
         Bye,
     )
@@ -382,13 +422,26 @@ class PeerLeft:
     reason: LeaveReason
 
 
+class NoticeKind(enum.StrEnum):
+    LINK_IN_USE = "link-in-use"
+    """Someone tried the client link while the client's seat was held (``occupied``)."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the therapist should know that needs no answer; it names nobody."""
+
+    TYPE: ClassVar[str] = "notice"
+    notice: NoticeKind
+
+
 @dataclass(slots=True)
 class Relayed:
-    """A relayable message on its way to the other member, with its sender's role.
+    """A message on its way to the other member, with its sender's role.
 
     Not frozen: one is made per relayed message (see ``room.Send``)."""
 
-    message: Relayable
+    message: Relayable | MediaStateReport
     sender: Role
 
 
@@ -422,6 +475,7 @@ ServerMessage = Union[  # noqa: UP007
     Declined,
     PeerJoined,
     PeerLeft,
+    Notice,
     Relayed,
     Pong,
     Error,
@@ -439,12 +493,15 @@ _SERVER_TYPES: dict[str, type] = {
         Declined,
         PeerJoined,
         PeerLeft,
+        Notice,
         Pong,
         Error,
     )
 }
-"""The server's own messages; the relayed ones are ``RELAYABLE`` with ``from``."""
-_RELAYABLE_TYPES: dict[str, type] = {cls.TYPE: cls for cls in (Offer, Answer, Candidate, Restart)}
+"""The server's own messages; the relayed ones are ``WITH_FROM`` with ``from``."""
+_RELAYABLE_TYPES: dict[str, type] = {
+    cls.TYPE: cls for cls in (Offer, Answer, Candidate, Restart, MediaStateReport)
+}
 
 
 # --- codec ------------------------------------------------------------------
@@ -461,6 +518,7 @@ _REQUIRED: dict[type, frozenset[str]] = {
     Candidate: frozenset({"candidate"}),
     Media: frozenset({"state"}),
     RelayOnly: frozenset({"enabled"}),
+    MediaStateReport: frozenset({"camera", "microphone", "audio_only"}),
     # from the server; ``resumed``, ``relay_urls`` and the bitrate caps are
     # optional for a client (an older server leaves them out)
     IceServerInfo: frozenset({"urls"}),
@@ -483,6 +541,7 @@ _REQUIRED: dict[type, frozenset[str]] = {
     Rekey: frozenset({"epoch"}),
     PeerJoined: frozenset({"role", "admitted"}),
     PeerLeft: frozenset({"role", "reason"}),
+    Notice: frozenset({"notice"}),
     Error: frozenset({"code", "message", "message_de", "fatal"}),
 }
 

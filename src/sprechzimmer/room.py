@@ -9,6 +9,10 @@ The random id of the running call (for anonymous quality samples) goes out
 only with ``StoreSample`` and is never logged; neither is the session: a log
 line says what happened in a room, not in which.
 
+Each member's latest camera and microphone state (``media-state``) is kept
+here for the other member's page, in memory only: it goes with the seat and is
+never an event, a sample or a log line.
+
 The room's state is the client's admission (``CallState``); who holds a seat
 is kept beside it. ``_transition`` is the one place the state changes, and it
 logs each change.
@@ -61,6 +65,9 @@ HEARTBEAT_MISSES = 3
 """A member silent for this many heartbeat intervals is gone."""
 AWAY_BUFFER = 64
 """Relayed messages kept for an away member, delivered when it is back."""
+MEDIA_STATE_INTERVAL = 0.5
+"""Seconds between two ``media-state`` messages relayed from one member: faster
+changes are coalesced and the latest follows when the interval is over."""
 
 
 class CallState(enum.IntEnum):
@@ -219,6 +226,13 @@ class Member:
     valid_until: float = math.inf
     """When the admission of its browser ends (its link or its session expires, Unix
     seconds): TURN credentials minted for it expire then at the latest."""
+    media_state: p.MediaStateReport | None = None
+    """Its camera and microphone as its browser last reported them: in this memory
+    only, for the other member's page; gone with the seat, never stored or logged."""
+    media_state_sent_at: float = -math.inf
+    """When its ``media-state`` was last relayed to the other member."""
+    media_state_due: bool = False
+    """A newer ``media-state`` waits for ``MEDIA_STATE_INTERVAL`` to be relayed."""
 
     @property
     def present(self) -> bool:
@@ -305,6 +319,8 @@ class Room:
         for m in self.members.values():
             if m.reported is not m.media and m.present:
                 deadline = min(deadline, m.media_recorded_at + self.config.media_debounce)
+            if m.media_state_due:
+                deadline = min(deadline, m.media_state_sent_at + MEDIA_STATE_INTERVAL)
         return deadline
 
     def restore(
@@ -383,7 +399,12 @@ class Room:
             # A copied link, a second tab, or an old ticket: the client's seat stays
             # with its holder, also while its socket is away (until the grace is over).
             log.info("room: refused occupied %s seat", role.value)
-            return [Close(conn, Occupied(role.value))]
+            if role is Role.THERAPIST:
+                return [Close(conn, Occupied(role.value))]
+            # The therapist hears that the client link was tried (naming nobody):
+            # a link passed on, or the client on a second device.
+            refused = Close(conn, Occupied(role.value, client_link=True))
+            return [refused, *self._tell_therapist(p.Notice(p.NoticeKind.LINK_IN_USE))]
         if role is Role.CLIENT and self.state is CallState.ADMITTED:
             returning = (
                 resume is not None
@@ -419,11 +440,11 @@ class Room:
             out.append(Send(other_conn, p.PeerJoined(role, admitted)))
         if admitted and other_conn is not None:
             # Both admitted members are here: the call (re)starts.
-            out += self._start_call(now)
-        elif admitted and other is not None:
+            return out + self._start_call(now)
+        if admitted and other is not None:
             # The other seat is away: the call starts anew when its browser is back.
             self.call_pending = True
-        return out
+        return out + self._media_state_of(other, member)
 
     def _welcome_send(
         self, conn: ConnId, member: Member, ticket: str, now: float, *, resumed: bool
@@ -477,7 +498,9 @@ class Room:
         if member.role is Role.CLIENT and self.state is not CallState.ADMITTED:
             out.append(Send(conn, p.Waiting()))
             if other is not None and other.conn is not None:
+                # A knock again: with what the therapist knew of the knocking client.
                 out.append(Send(other.conn, p.Knock()))
+                out += self._media_state_of(member, other)
         elif member.role is Role.THERAPIST and self.waiting:
             out.append(Send(conn, p.Knock()))
         pending, member.pending = member.pending, []
@@ -488,8 +511,9 @@ class Room:
         if self.call_pending and self.in_call:
             # The other side is a new browser (or the policy changed) while this
             # one was away, or this one lost its connection: start anew.
-            out += self._start_call(now)
-        return out
+            return out + self._start_call(now)
+        # What the other's camera and microphone did meanwhile (never buffered).
+        return out + self._media_state_of(self.members.get(member.role.other), member)
 
     def receive(self, conn: ConnId, message: p.ClientMessage, now: float) -> list[Output]:
         role = self.role_of(conn)
@@ -537,6 +561,14 @@ class Room:
                 return self._record_media(member, now, now)
             case p.Quality():
                 return self._quality(conn, member, message, now)
+            case p.MediaStateReport():
+                if message == member.media_state:
+                    return []  # no news (a browser says it again after each welcome)
+                member.media_state = message
+                if now - member.media_state_sent_at < MEDIA_STATE_INTERVAL:
+                    member.media_state_due = True  # ``tick`` relays the latest
+                    return []
+                return self._relay_media_state(member, now)
             case p.Bye():
                 return self._leave(role, now, LeaveReason.HANGUP, Close(conn))
             case p.Hello():
@@ -581,6 +613,8 @@ class Room:
             debounced = now - member.media_recorded_at >= self.config.media_debounce
             if member.present and member.reported is not member.media and debounced:
                 out += self._record_media(member, member.reported_at, now)
+            if member.media_state_due and now - member.media_state_sent_at >= MEDIA_STATE_INTERVAL:
+                out += self._relay_media_state(member, now)
         if self.in_call and self.next_rekey is not None and now >= self.next_rekey:
             self.epoch += 1
             self.next_rekey = now + self.config.rekey_interval
@@ -687,6 +721,39 @@ class Room:
         self.relayed = message.relayed
         return [StoreSample(self.call_id, message, now)]
 
+    def _may_hear_media_state(self, role: Role) -> bool:
+        """The therapist hears of the client's camera and microphone from its knock on
+        (a knocking client without either is worth knowing before admitting it); the
+        client hears of the therapist's only once admitted."""
+        return role is Role.THERAPIST or self.state is CallState.ADMITTED
+
+    def _media_state_of(self, member: Member | None, to: Member | None) -> list[Output]:
+        """``member``'s latest ``media-state`` for ``to``, if there is one it may hear."""
+        if member is None or member.media_state is None or to is None or to.conn is None:
+            return []
+        if not self._may_hear_media_state(to.role):
+            return []
+        return [Send(to.conn, p.Relayed(member.media_state, member.role))]
+
+    def _relay_media_state(self, member: Member, now: float) -> list[Output]:
+        """``member``'s latest ``media-state`` to the other member, if it may hear it now
+        (if not, it gets it when it may: at admission, or when it is back)."""
+        member.media_state_due = False
+        out = self._media_state_of(member, self.members.get(member.role.other))
+        if out:
+            member.media_state_sent_at = now
+        return out
+
+    def _tell_therapist(self, notice: p.Notice) -> list[Output]:
+        therapist = self.members.get(Role.THERAPIST)
+        if therapist is None:
+            return []
+        if therapist.conn is None:
+            if len(therapist.pending) < AWAY_BUFFER:
+                therapist.pending.append(notice)  # it hears of it when it is back
+            return []
+        return [Send(therapist.conn, notice)]
+
     def _refuse(self, conn: ConnId, role: Role, now: float, why: str) -> list[Output]:
         log.info("room: refused %s from %s", why, role.value)
         close = Close(conn, NotAllowed(why))
@@ -748,7 +815,7 @@ class Room:
         for m in self.members.values():
             if m.conn is not None:
                 m.had_call = True
-        return [
+        admitted: list[Output] = [
             Send(
                 m.conn,
                 p.Admitted(
@@ -765,6 +832,10 @@ class Room:
             for m in self._ordered()
             if m.conn is not None
         ]
+        # The fresh connection's page starts without the other's state: tell it.
+        for m in self._ordered():
+            admitted += self._media_state_of(self.members.get(m.role.other), m)
+        return admitted
 
     def _grant(self, member: Member, now: float) -> IceGrant:
         """Fresh relay credentials for one member of a call, of its own: valid for

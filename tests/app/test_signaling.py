@@ -213,11 +213,22 @@ def test_third_browser_with_the_used_client_token_is_refused(
     t, c = join_call(client, invite, sockets)
     with connect(client) as intruder:
         intruder.send_json(hello(invite.session, invite.client_token))
-        expect_close(intruder, "occupied", 4009)
+        error = intruder.receive_json()
+        # Fatal, with its own code and a next step, so the page offers no retry.
+        assert error["code"] == "occupied" and error["fatal"] is True
+        assert "new link" in error["message"] and "neuen Link" in error["message_de"]
+        with pytest.raises(WebSocketDisconnect) as refused:
+            intruder.receive_json()
+        assert refused.value.code == 4009
+    # The therapist is told that the client link was tried, naming nobody; the
+    # client notices nothing.
+    assert t.receive_json() == {"type": "notice", "notice": "link-in-use"}
     with connect(client) as intruder:
         intruder.send_json(hello(invite.session, invite.therapist_token, resume="guess"))
         expect_close(intruder, "occupied", 4009)
-    # The real members did not notice anything.
+    # A second tab of the therapist is no news for the therapist: no notice.
+    t.send_json({"type": "ping"})
+    assert t.receive_json() == {"type": "pong"}
     c.send_json({"type": "ping"})
     assert c.receive_json() == {"type": "pong"}
     t.send_json({"type": "offer", "sdp": "v=0"})
@@ -424,5 +435,53 @@ def test_after_a_restart_a_copied_client_link_finds_the_seat_taken(
         t.send_json(hello(invite.session, invite.therapist_token, resume=t_ticket, epoch=1))
         welcome = t.receive_json()
         assert welcome["resumed"] is True and welcome["admitted"] is True
+        # The therapist hears, once back, that the client link was tried meanwhile.
+        assert t.receive_json() == {"type": "notice", "notice": "link-in-use"}
         t.send_json({"type": "ping"})
         assert t.receive_json() == {"type": "pong"}  # no knock, no peer-left
+
+
+def test_media_state_reaches_the_other_side_and_a_returning_tab(
+    env: Environment, sockets: ExitStack
+) -> None:
+    client, invite, *_ = env
+    t = sockets.enter_context(connect(client))
+    c = sockets.enter_context(connect(client))
+    t.send_json(hello(invite.session, invite.therapist_token))
+    assert t.receive_json()["type"] == "welcome"
+    c.send_json(hello(invite.session, invite.client_token))
+    ticket = c.receive_json()["resume"]
+    assert c.receive_json()["type"] == "waiting"
+    assert t.receive_json()["type"] == "knock"
+    # A knocking client without camera and microphone: the therapist knows before admitting.
+    none = {"type": "media-state", "camera": "none", "microphone": "none", "audio_only": False}
+    c.send_json(none)
+    assert t.receive_json() == {**none, "from": "client"}
+    muted = {"type": "media-state", "camera": "on", "microphone": "off", "audio_only": False}
+    t.send_json(muted)  # the waiting client hears nothing of it yet
+    t.send_json({"type": "admit"})
+    assert t.receive_json()["type"] == "admitted"
+    assert t.receive_json() == {**none, "from": "client"}
+    assert c.receive_json()["type"] == "admitted"
+    assert c.receive_json() == {**muted, "from": "therapist"}
+    # During the call, as it happens.
+    camera_off = {"type": "media-state", "camera": "off", "microphone": "on", "audio_only": True}
+    t.send_json(camera_off)
+    assert c.receive_json() == {**camera_off, "from": "therapist"}
+    # The client's tab reloads (a new socket with its ticket, no call): the call
+    # starts anew and the therapist's current state follows its ``admitted``.
+    c.close()
+    c2 = sockets.enter_context(connect(client))
+    c2.send_json(hello(invite.session, invite.client_token, resume=ticket, epoch=0))
+    assert c2.receive_json()["type"] == "welcome"
+    assert c2.receive_json()["type"] == "admitted"
+    assert c2.receive_json() == {**camera_off, "from": "therapist"}
+
+
+def test_media_state_is_strictly_checked(env: Environment, sockets: ExitStack) -> None:
+    client, invite, *_ = env
+    _, c = join_call(client, invite, sockets)
+    c.send_json(
+        {"type": "media-state", "camera": "blocked", "microphone": "on", "audio_only": False}
+    )
+    expect_close(c, "bad-message", 4000)

@@ -313,3 +313,59 @@ test('a resuming therapist says its call is relay-only', () => {
   assert.equal(sockets[1].messages[0].relay_only, true);
   assert.equal(sockets[1].messages[0].epoch, 2);
 });
+
+test('our media state goes out now and again after every welcome; the other side\'s is an event', () => {
+  const { client, sockets, time } = setup();
+  /** @type {any[]} */
+  const heard = [];
+  client.on('media-state', (m) => heard.push(m));
+  /** @type {any[]} */
+  const notices = [];
+  client.on('notice', (n) => notices.push(n));
+  const none = { camera: 'none', microphone: 'none', audio_only: false };
+  // Before the connection opens: kept, not lost.
+  assert.equal(client.setMediaState(/** @type {any} */ (none)), false);
+  client.connect();
+  sockets[0].open();
+  assert.deepEqual(sockets[0].messages, [{ type: 'hello', protocol: 1, session: SESSION, token: TOKEN }]);
+  sockets[0].receive(welcome);
+  assert.deepEqual(sockets[0].messages.at(-1), { type: 'media-state', ...none });
+  const muted = { camera: 'on', microphone: 'off', audio_only: false };
+  assert.equal(client.setMediaState(/** @type {any} */ (muted)), true);
+  assert.deepEqual(sockets[0].messages.at(-1), { type: 'media-state', ...muted });
+  // A value the protocol does not know is refused and not kept.
+  assert.throws(() => client.setMediaState(/** @type {any} */ ({ ...muted, camera: 'blocked' })), /media-state.camera/);
+  // After a broken line the new welcome brings our latest state again.
+  sockets[0].drop(1006);
+  time.advance(250);
+  sockets[1].open();
+  sockets[1].receive({ ...welcome, resumed: true });
+  assert.deepEqual(sockets[1].messages.slice(1), [{ type: 'media-state', ...muted }]);
+  // The other side's state and the therapist's notices arrive as events.
+  sockets[1].receive({ type: 'media-state', camera: 'off', microphone: 'on', audio_only: true, from: 'therapist' });
+  assert.deepEqual(heard, [{ type: 'media-state', camera: 'off', microphone: 'on', audio_only: true, from: 'therapist' }]);
+  sockets[1].receive({ type: 'notice', notice: 'link-in-use' });
+  assert.deepEqual(notices, [{ type: 'notice', notice: 'link-in-use' }]);
+});
+
+test('occupied is final: no reconnect, and the page is told not to offer joining again', async () => {
+  const { FINAL_ERRORS, RECOVERABLE_ERRORS, ERRORS } = await import('../../src/sprechzimmer/static/js/protocol.js');
+  for (const code of FINAL_ERRORS) {
+    assert.equal(ERRORS[code].fatal, true, code);
+    assert.equal(RECOVERABLE_ERRORS.has(code), false, code);
+  }
+  const { client, sockets, time } = setup();
+  /** @type {any[]} */
+  const closes = [];
+  client.on('closed', (c) => closes.push(c));
+  client.connect();
+  sockets[0].open();
+  const error = { type: 'error', code: 'occupied', message: 'Someone is already …', message_de: 'Mit diesem Link …', fatal: true };
+  sockets[0].receive(error);
+  sockets[0].drop(4009);
+  time.advance(60_000);
+  assert.equal(sockets.length, 1);
+  assert.equal(client.state, 'closed');
+  assert.equal(closes[0].reconnecting, false);
+  assert.ok(FINAL_ERRORS.has(closes[0].error.code));
+});

@@ -43,3 +43,26 @@ def test_a_normal_close_and_an_error_without_a_code() -> None:
     assert close_code(None) == 1000
     assert close_code(errors.InvalidLogin()) == 1011  # a user error never closes a socket itself
     assert close_code(errors.Replaced()) == errors.Replaced.close_code
+
+
+I18N = Path(__file__).parents[2] / "src/sprechzimmer/static/js/i18n.js"
+
+
+def _i18n(key: str) -> tuple[str, str]:
+    """(de, en) of one key of i18n.js, its two dictionaries in that order."""
+    found = re.findall(rf"^  '{re.escape(key)}': '((?:[^'\\]|\\.)*)',$", I18N.read_text(), re.M)
+    assert len(found) == 2, key
+    de, en = (text.replace("\\'", "'") for text in found)
+    return de, en
+
+
+def test_the_link_errors_say_what_the_page_says() -> None:
+    """The page shows its own sentence for these codes (the link check and the call
+    page's error state); the server's answer says the same, in both languages."""
+    for error, key in (
+        (errors.LinkInvalid(), "error.linkInvalid"),
+        (errors.LinkExpired(), "error.linkExpired"),
+        (errors.LinkRevoked(), "error.linkRevoked"),
+        (errors.Occupied(client_link=True), "error.occupied"),
+    ):
+        assert _i18n(key) == (error.say().de, error.say().en), key

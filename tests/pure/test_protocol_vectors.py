@@ -79,11 +79,12 @@ SERVER_TYPES: dict[str, type] = {
         p.Declined,
         p.PeerJoined,
         p.PeerLeft,
+        p.Notice,
         p.Pong,
         p.Error,
     )
 }
-RELAYABLE_TYPES: dict[str, type] = {cls.TYPE: cls for cls in p.RELAYABLE}
+RELAYABLE_TYPES: dict[str, type] = {cls.TYPE: cls for cls in p.WITH_FROM}
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -14,6 +14,7 @@ from sprechzimmer import protocol as p
 from sprechzimmer.errors import InvalidState, NoPeer
 from sprechzimmer.protocol import LeaveReason, Role
 from sprechzimmer.room import (
+    MEDIA_STATE_INTERVAL,
     BillingEvent,
     CallState,
     Close,
@@ -190,10 +191,11 @@ def test_an_away_seat_is_kept_from_a_copied_link_until_the_grace_is_over() -> No
     r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
     r.disconnect(C, 3.0)
     # A copied link (no ticket, or somebody else's) cannot take or end the seat
-    # while its own browser may still come back.
+    # while its own browser may still come back; the therapist hears it was tried.
     for nonce in (None, "not-the-nonce"):
         out = r.join(X, Role.CLIENT, nonce, "rx", 9.0)
-        assert closed(out) == {X: 4009} and recorded(out) == [] and sent(out, T) == []
+        assert closed(out) == {X: 4009} and recorded(out) == []
+        assert sent(out, T) == [p.Notice(p.NoticeKind.LINK_IN_USE)]
     assert r.in_call is False and r.state is CallState.ADMITTED
     out = r.join(X, Role.CLIENT, "rc", "rc", 10.0, epoch=1)  # its own ticket still works
     assert isinstance(sent(out, X)[0], p.Welcome) and r.in_call
@@ -312,8 +314,10 @@ def test_a_rebuilt_room_gives_each_ticket_its_seat_back_silently() -> None:
     # earlier knock of a copied link, an old tab): refused.
     assert closed(r.join(X, Role.CLIENT, "knocked-once", "x", 50.5, issued=9.0)) == {X: 4009}
     out = r.join(T, Role.THERAPIST, "any-genuine-nonce", "rt", 51.0, epoch=7, issued=10.0)
-    (welcome,) = sent(out, T)
+    # The therapist hears, once back, that the client link was tried meanwhile.
+    welcome, notice = sent(out, T)
     assert isinstance(welcome, p.Welcome) and welcome.resumed and welcome.peer_present
+    assert notice == p.Notice(p.NoticeKind.LINK_IN_USE)
     out = r.join(C, Role.CLIENT, "another-nonce", "rc", 52.0, epoch=8, issued=11.0)
     assert recorded(out) == [] and sent(out, T) == []
     assert r.in_call and r.epoch == 8
@@ -718,3 +722,111 @@ def test_a_late_candidate_after_the_hang_up_gets_a_notice_not_a_close() -> None:
     r.join(C + 10, Role.CLIENT, None, "rc2", 12.0)
     out = r.receive(C + 10, p.Candidate("candidate:1 1 udp 1 192.0.2.1 9 typ host", "0", 0), 12.1)
     assert closed(out) == {C + 10: 4003}
+
+
+# --- media-state: each side's camera and microphone, for the other's page -------
+
+NO_DEVICES = p.MediaStateReport(p.DeviceState.NONE, p.DeviceState.NONE, False)
+MUTED = p.MediaStateReport(p.DeviceState.ON, p.DeviceState.OFF, False)
+CAMERA_OFF = p.MediaStateReport(p.DeviceState.OFF, p.DeviceState.ON, False)
+AUDIO_ONLY = p.MediaStateReport(p.DeviceState.ON, p.DeviceState.ON, True)
+
+
+def media_states(outputs: list[Output], conn: int) -> list[tuple[Role, p.MediaStateReport]]:
+    return [
+        (m.sender, m.message)
+        for m in sent(outputs, conn)
+        if isinstance(m, p.Relayed) and isinstance(m.message, p.MediaStateReport)
+    ]
+
+
+def test_a_knocking_clients_devices_reach_the_therapist_not_the_other_way() -> None:
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    out = r.receive(C, NO_DEVICES, 1.5)
+    assert out == [Send(T, p.Relayed(NO_DEVICES, Role.CLIENT))] and recorded(out) == []
+    # A waiting client learns nothing of the therapist before admission ...
+    assert r.receive(T, CAMERA_OFF, 2.0) == []
+    # ... and hears it right after ``admitted``; the therapist's fresh page hears
+    # the client's again.
+    out = r.receive(T, p.Admit(), 3.0)
+    assert isinstance(sent(out, C)[0], p.Admitted)
+    assert media_states(out, C) == [(Role.THERAPIST, CAMERA_OFF)]
+    assert isinstance(sent(out, T)[0], p.Admitted)
+    assert media_states(out, T) == [(Role.CLIENT, NO_DEVICES)]
+    # In the call, a change goes across as it happens.
+    assert r.receive(T, MUTED, 4.0) == [Send(C, p.Relayed(MUTED, Role.THERAPIST))]
+
+
+def test_media_state_without_news_is_not_relayed_and_fast_changes_are_coalesced() -> None:
+    r = in_call()
+    assert media_states(r.receive(C, MUTED, 3.0), T) == [(Role.CLIENT, MUTED)]
+    assert r.receive(C, MUTED, 3.1) == []  # no news (a browser repeats it after welcome)
+    # Faster than MEDIA_STATE_INTERVAL: held back; the latest follows when it is over.
+    assert r.receive(C, CAMERA_OFF, 3.2) == []
+    assert r.receive(C, AUDIO_ONLY, 3.3) == []
+    assert r.next_deadline() == 3.0 + MEDIA_STATE_INTERVAL
+    assert media_states(r.tick(3.0 + MEDIA_STATE_INTERVAL - 0.01), T) == []
+    assert media_states(r.tick(3.0 + MEDIA_STATE_INTERVAL), T) == [(Role.CLIENT, AUDIO_ONLY)]
+    assert media_states(r.tick(4.0), T) == []  # once
+
+
+def test_a_member_that_comes_back_hears_the_others_latest_media_state() -> None:
+    r = in_call(PATIENT)
+    r.receive(T, MUTED, 3.0)
+    r.disconnect(C, 4.0)
+    # While the client is away nothing is buffered for it; it gets the latest when back.
+    r.receive(T, CAMERA_OFF, 5.0)
+    assert r.members[Role.CLIENT].pending == []
+    out = r.join(X, Role.CLIENT, "rc", "rc", 6.0, epoch=1)  # silent resume
+    assert isinstance(sent(out, X)[0], p.Welcome)
+    assert media_states(out, X) == [(Role.THERAPIST, CAMERA_OFF)]
+    # A reload (epoch 0) starts the call anew: the state follows its ``admitted``.
+    out = r.join(C, Role.CLIENT, "rc", "rc", 7.0, epoch=0)
+    messages = sent(out, C)
+    assert any(isinstance(m, p.Admitted) for m in messages)
+    assert messages[-1] == p.Relayed(CAMERA_OFF, Role.THERAPIST)
+    # A therapist's new tab finds the client's state with the knock of a waiting client.
+    r2 = room()
+    r2.join(C, Role.CLIENT, None, "rc", 0.0)
+    r2.receive(C, NO_DEVICES, 0.5)
+    out = r2.join(T, Role.THERAPIST, None, "rt", 1.0)
+    assert sent(out, T)[1:] == [p.Knock(), p.Relayed(NO_DEVICES, Role.CLIENT)]
+
+
+def test_media_state_goes_with_the_seat() -> None:
+    r = in_call()
+    r.receive(C, NO_DEVICES, 3.0)
+    r.receive(C, p.Bye(), 4.0)
+    # Another browser with the client link is a new person for the page: no old state.
+    out = r.join(X, Role.CLIENT, None, "rx", 5.0)
+    assert sent(out, T) == [p.Knock()]
+    assert r.members[Role.CLIENT].media_state is None
+
+
+def test_media_state_is_never_recorded_nor_logged(caplog: pytest.LogCaptureFixture) -> None:
+    r = in_call()
+    caplog.set_level(logging.DEBUG)
+    out = r.receive(C, NO_DEVICES, 3.0) + r.receive(T, AUDIO_ONLY, 3.5)
+    out += r.tick(4.0)
+    assert recorded(out) == [] and not any(isinstance(o, StoreSample) for o in out)
+    assert caplog.records == []
+
+
+def test_a_tried_client_link_is_a_notice_for_the_therapist_only() -> None:
+    r = in_call()
+    out = r.join(X, Role.CLIENT, None, "rx", 3.0)
+    assert closed(out) == {X: 4009} and recorded(out) == []
+    (refusal,) = [o for o in out if isinstance(o, Close)]
+    assert refusal.error is not None and refusal.error.code == "occupied"
+    assert "new link" in refusal.error.say().en
+    assert sent(out, T) == [p.Notice(p.NoticeKind.LINK_IN_USE)] and sent(out, C) == []
+    # A therapist's second tab while the first is live: refused, no notice to anyone.
+    out = r.join(X, Role.THERAPIST, None, "rx", 4.0)
+    assert closed(out) == {X: 4009} and sent(out, T) == [] and sent(out, C) == []
+    # Nobody to tell: a client seat held while the therapist is not there at all.
+    r2 = room()
+    r2.join(C, Role.CLIENT, None, "rc", 0.0)
+    out = r2.join(X, Role.CLIENT, None, "rx", 1.0)
+    assert closed(out) == {X: 4009} and [o for o in out if isinstance(o, Send)] == []

@@ -30,6 +30,11 @@ const de = {
 
   'error.network': 'Der Server ist nicht erreichbar. Bitte prüfen Sie Ihre Internetverbindung.',
   'error.unexpected': 'Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.',
+  'error.linkInvalid': 'Dieser Link funktioniert nicht. Vielleicht ist er unvollständig, abgelaufen oder wurde zurückgezogen. Bitte fragen Sie Ihre Therapeutin oder Ihren Therapeuten nach einem neuen Link.',
+  'error.linkExpired': 'Dieser Link ist abgelaufen. Bitte fragen Sie Ihre Therapeutin oder Ihren Therapeuten nach einem neuen Link.',
+  'error.linkRevoked': 'Diese Sitzung wurde beendet; der Link funktioniert nicht mehr. Bitte wenden Sie sich an Ihre Therapeutin oder Ihren Therapeuten.',
+  'error.occupied': 'Mit diesem Link ist bereits jemand in dieser Sitzung. Wenn Sie das in einem anderen Fenster oder auf einem anderen Gerät sind, machen Sie bitte dort weiter. Sonst fragen Sie bitte Ihre Therapeutin oder Ihren Therapeuten nach einem neuen Link.',
+  'error.linkInUse': 'Jemand hat versucht, mit dem Link Ihrer Klientin oder Ihres Klienten beizutreten, während sie oder er schon verbunden ist.',
 
   'dashboard.title': 'Übersicht',
   'dashboard.loggedInAs': 'Angemeldet als {code}',
@@ -227,6 +232,11 @@ const en = {
 
   'error.network': 'The server cannot be reached. Please check your internet connection.',
   'error.unexpected': 'Something went wrong. Please try again.',
+  'error.linkInvalid': 'This link does not work. It may be incomplete, expired or withdrawn. Please ask your therapist for a new link.',
+  'error.linkExpired': 'This link has expired. Please ask your therapist for a new link.',
+  'error.linkRevoked': 'This consultation has been closed; the link no longer works. Please contact your therapist.',
+  'error.occupied': 'Someone is already in this consultation with this link. If that is you in another window or on another device, please continue there. Otherwise please ask your therapist for a new link.',
+  'error.linkInUse': 'Someone tried to join with your client\'s link while your client is already connected.',
 
   'dashboard.title': 'Overview',
   'dashboard.loggedInAs': 'Signed in as {code}',

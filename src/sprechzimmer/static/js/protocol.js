@@ -38,6 +38,11 @@ export const MAX_ICE_URL = 512;
 /** @typedef {'hangup' | 'disconnected' | 'timeout'} LeaveReason */
 /** @typedef {'connected' | 'disconnected'} MediaState */
 /** @typedef {'all' | 'relay'} IceTransportPolicy what RTCConfiguration.iceTransportPolicy takes */
+/**
+ * @typedef {'on' | 'off' | 'none'} DeviceState one of our own devices: 'off' switched off by
+ *   the person (muted, camera off); 'none' not available (none there, not allowed, or in use)
+ */
+/** @typedef {'link-in-use'} NoticeKind */
 
 // ---------------------------------------------------------------------------
 // Messages from the browser
@@ -86,13 +91,21 @@ export const MAX_ICE_URL = 512;
  * @property {CandidateType} [remote_candidate]
  * @property {string} [errors] comma-separated codes of QUALITY_ERROR_CODES, no spaces (a repeat counts once)
  */
+/**
+ * @typedef {object} MediaStateMessage our own camera and microphone, for the other side's page;
+ *   relayed with `from`, kept in the server's memory only (the latest), never stored
+ * @property {'media-state'} type
+ * @property {DeviceState} camera
+ * @property {DeviceState} microphone
+ * @property {boolean} audio_only the person chose audio only (video paused by choice)
+ */
 /** @typedef {{type: 'ping'}} PingMessage */
 /** @typedef {{type: 'bye'}} ByeMessage */
 
 /**
  * @typedef {HelloMessage | AdmitMessage | DeclineMessage | OfferMessage | AnswerMessage
- *   | CandidateMessage | RestartMessage | MediaMessage | RelayOnlyMessage | QualityMessage | PingMessage
- *   | ByeMessage} ClientMessage
+ *   | CandidateMessage | RestartMessage | MediaMessage | RelayOnlyMessage | QualityMessage
+ *   | MediaStateMessage | PingMessage | ByeMessage} ClientMessage
  */
 
 // ---------------------------------------------------------------------------
@@ -155,11 +168,21 @@ export const MAX_ICE_URL = 512;
 /** @typedef {AnswerMessage & {from: Role}} RelayedAnswer */
 /** @typedef {CandidateMessage & {from: Role}} RelayedCandidate optional fields the sender left out arrive as null */
 /** @typedef {RestartMessage & {from: Role}} RelayedRestart */
+/**
+ * @typedef {MediaStateMessage & {from: Role}} RelayedMediaState the other member's camera and
+ *   microphone: when it changes, and its latest after our `welcome`, `knock` (therapist) or
+ *   `admitted`; a waiting client gets the therapist's only once admitted
+ */
+/**
+ * @typedef {{type: 'notice', notice: NoticeKind}} NoticeMessage to the therapist, naming nobody:
+ *   'link-in-use' someone tried the client link while the client's seat was held
+ */
 
 /**
  * @typedef {WelcomeMessage | WaitingMessage | KnockMessage | KnockCancelledMessage
  *   | AdmittedMessage | DeclinedMessage | PeerJoinedMessage | PeerLeftMessage | PongMessage | RekeyMessage
- *   | ErrorMessage | RelayedOffer | RelayedAnswer | RelayedCandidate | RelayedRestart} ServerMessage
+ *   | ErrorMessage | NoticeMessage | RelayedOffer | RelayedAnswer | RelayedCandidate | RelayedRestart
+ *   | RelayedMediaState} ServerMessage
  */
 
 /** @typedef {ServerMessage['type']} ServerMessageType */
@@ -201,6 +224,14 @@ export const ERRORS = Object.freeze({
  * (Redis) for a moment.
  */
 export const RECOVERABLE_ERRORS = new Set(['timeout', 'server-busy']);
+
+/**
+ * Fatal errors after which joining again from this window cannot help: the
+ * link is dead (`forbidden`), its seat is held by another browser (`occupied`)
+ * or this person went on in another window (`replaced`). The page names the
+ * next step (the server's sentence says it) instead of offering to join again.
+ */
+export const FINAL_ERRORS = new Set(['forbidden', 'occupied', 'replaced']);
 
 /** @param {string} code an error code of the table above @returns {number} */
 function closeOf(code) {
@@ -381,6 +412,11 @@ export const QUALITY_ERROR_CODES = Object.freeze([
   'compat-mode',
 ]);
 
+/** @type {readonly DeviceState[]} */
+export const DEVICE_STATES = Object.freeze(['on', 'off', 'none']);
+/** @type {readonly NoticeKind[]} */
+export const NOTICES = Object.freeze(['link-in-use']);
+
 /** @param {number} min @param {number} max @returns {Check} */
 function range(min, max) {
   return (v, where) => {
@@ -481,6 +517,7 @@ const CLIENT_SCHEMA = {
     'remote_candidate?': oneOf(...CANDIDATE_TYPES),
     'errors?': errorCodes,
   },
+  'media-state': { camera: oneOf(...DEVICE_STATES), microphone: oneOf(...DEVICE_STATES), audio_only: bool },
   ping: {},
   bye: {},
 };
@@ -517,11 +554,13 @@ const SERVER_SCHEMA = {
   'peer-joined': { role, admitted: bool },
   'peer-left': { role, reason: oneOf('hangup', 'disconnected', 'timeout') },
   pong: {},
+  notice: { notice: oneOf(...NOTICES) },
   error: { code: str(64), message: str(1024), message_de: str(1024), fatal: bool },
   offer: { ...CLIENT_SCHEMA.offer, from: role },
   answer: { ...CLIENT_SCHEMA.answer, from: role },
   candidate: { ...CLIENT_SCHEMA.candidate, from: role },
   restart: { ...CLIENT_SCHEMA.restart, from: role },
+  'media-state': { ...CLIENT_SCHEMA['media-state'], from: role },
 };
 
 /**

@@ -23,6 +23,7 @@ import {
 /** @typedef {import('./protocol.js').ServerMessageType} ServerMessageType */
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
+/** @typedef {import('./protocol.js').MediaStateMessage} MediaStateMessage */
 
 /**
  * @template {ServerMessageType} K
@@ -113,6 +114,8 @@ export class SignalingClient {
   #fatal = null;
   /** @type {WelcomeMessage | null} */
   #welcome = null;
+  /** @type {MediaStateMessage | null} our own camera and microphone, said again after each welcome */
+  #mediaState = null;
 
   /** @param {SignalingOptions} options */
   constructor(options) {
@@ -244,6 +247,27 @@ export class SignalingClient {
       this.#fatal = message;
     }
     this.#emit(message.type, message);
+    // After every welcome (a reconnect, a reload, a server that restarted or
+    // moved the room and so forgot it) the other side hears our state again;
+    // the server drops it when it is no news.
+    if (message.type === 'welcome' && this.#mediaState) this.#sendNow(this.#mediaState);
+  }
+
+  /**
+   * Tell the other side our own camera and microphone (`media-state`); call it
+   * on every change. The client keeps the latest and says it again after each
+   * `welcome`, so a state set before the connection opens is not lost.
+   * Throws ProtocolError for a value the protocol does not know.
+   *
+   * @param {{camera: import('./protocol.js').DeviceState, microphone: import('./protocol.js').DeviceState, audio_only: boolean}} state
+   * @returns {boolean} sent now (false: it goes out with the next welcome)
+   */
+  setMediaState({ camera, microphone, audio_only }) {
+    /** @type {MediaStateMessage} */
+    const message = { type: 'media-state', camera, microphone, audio_only };
+    encodeClientMessage(message); // refuses a bad value before we keep it
+    this.#mediaState = message;
+    return this.send(message);
   }
 
   /**
