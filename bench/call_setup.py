@@ -142,8 +142,13 @@ async def _status(page: Page, status: str) -> None:
 
 async def _join(page: Page, url: str, status: str) -> None:
     await page.goto(url, timeout=STEP_TIMEOUT_MS)
-    # join is enabled once the device check has the fake camera.
-    await page.locator(f"{JOIN}:enabled").click(timeout=STEP_TIMEOUT_MS)
+    # join is enabled once the device check has the fake camera; a therapist's
+    # page joins by itself (its join button is never enabled).
+    await page.wait_for_selector(
+        f'{JOIN}:enabled, {STATUS}:not([data-status="device-check"])', timeout=STEP_TIMEOUT_MS
+    )
+    if await page.locator(f'{STATUS}[data-status="device-check"]').count():
+        await page.locator(f"{JOIN}:enabled").click(timeout=STEP_TIMEOUT_MS)
     await _status(page, status)
 
 

@@ -246,7 +246,12 @@ async def call_cpu(
             contexts.append(context)
         therapist = await contexts[0].new_page()
         await therapist.goto(invite["therapist_url"], timeout=STEP_TIMEOUT_S * 1000)
-        await _click(therapist, "join")
+        # The therapist's page joins by itself once its link and devices check out.
+        await therapist.wait_for_selector(
+            '[data-testid="call-status"][data-status="waiting"]',
+            state="attached",
+            timeout=STEP_TIMEOUT_S * 1000,
+        )
         client = await contexts[1].new_page()
         await client.goto(invite["client_url"], timeout=STEP_TIMEOUT_S * 1000)
         await _click(client, "join")

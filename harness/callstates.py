@@ -513,10 +513,10 @@ async def walk(
         # The therapist opens the call and waits in it.
         # (A page that takes the therapist straight into the room skips the check.)
         therapist = await _open(therapist_ctx, links["therapist_url"])
-        join = therapist.locator('[data-testid="join"]:visible')
+        # Its join button is never enabled, so "enabled" or "waiting" is certain.
+        join = therapist.locator('[data-testid="join"]:visible:enabled')
         await join.or_(therapist.locator(_status_selector("waiting"))).first.wait_for()
         if await status_of(therapist) != "waiting":
-            await _enabled(join)
             await w.emit(THERAPIST_DEVICE_CHECK, therapist)
             await _press(therapist, "join")
         await wait_status(therapist, "waiting")

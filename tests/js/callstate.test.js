@@ -379,7 +379,7 @@ test('how the socket ended decides the sentence', () => {
 test('the end says which next step can work', () => {
   /** @type {Array<[string, string]>} */
   const cases = [
-    ['not-authenticated', 'link'],
+    ['not-authenticated', 'failed'],
     ['forbidden', 'link'],
     ['occupied', 'link'],
     ['replaced', 'replaced'],

@@ -26,6 +26,7 @@ import {
   renderClientLabel,
   renderEndText,
   renderHangupQuestion,
+  renderPracticeName,
   renderRemoteState,
   renderStatus,
   renderTimer,
@@ -38,6 +39,7 @@ import { LocalMedia } from './localmedia.js';
 import { QualityLoop } from './qualityloop.js';
 import { CallConnection } from './connection.js';
 import { installCallHandle } from './callhandle.js';
+import { checkLink } from './linkcheck.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
@@ -205,8 +207,8 @@ function reportOwnMedia() {
   const stream = media.stream;
   /** @param {MediaStreamTrack | undefined} track @returns {'on' | 'off' | 'none'} */
   const state = (track) => (!track || track.readyState === 'ended' ? 'none' : track.enabled ? 'on' : 'off');
-  signaling?.send({
-    type: 'media-state',
+  // signaling.js keeps it and says it again after every welcome.
+  signaling?.setMediaState({
     camera: state(stream?.getVideoTracks()[0]),
     microphone: state(stream?.getAudioTracks()[0]),
     audio_only: quality.audioOnly,
@@ -246,13 +248,14 @@ function join(invite) {
   });
   signaling = client;
   connection.join(client, invite.session);
+  // Said once here; signaling.js says it again after every welcome.
+  reportOwnMedia();
 
   client.on('welcome', (w) => {
     welcome = w;
     connection.welcome(w);
     if (w.role === 'therapist') renderClientLabel(w.client_id);
     dispatch({ type: 'welcome', welcome: w });
-    reportOwnMedia();
   });
   client.on('media-state', (m) => {
     remoteMedia = { camera: m.camera, microphone: m.microphone, audio_only: m.audio_only };
@@ -267,7 +270,6 @@ function join(invite) {
   client.on('admitted', (m) => {
     connection.admitted(m);
     dispatch({ type: 'admitted', relayOnly: m.ice_transport_policy === 'relay' });
-    reportOwnMedia();
   });
   client.on('rekey', (m) => connection.rekey(m.epoch));
   client.on('declined', () => dispatch({ type: 'declined' }));
@@ -390,10 +392,28 @@ function main() {
   net?.addEventListener?.('change', () => connection.networkChanged());
   window.addEventListener('online', () => connection.networkChanged());
 
-  media.start(() => machine.state === 'device-check').catch((err) => {
+  start(invite).catch((err) => {
     debug(`device check failed: ${err}`);
     enableJoin(true);
   });
+}
+
+/**
+ * The link first, then the devices: a dead link is said before any device
+ * prompt. A therapist (who came from the dashboard and checked the devices
+ * before) goes straight into the room unless the devices need attention.
+ * @param {import('./invite.js').Invite} invite
+ */
+async function start(invite) {
+  enableJoin(false);
+  const verdict = await checkLink(invite);
+  if ('refused' in verdict) {
+    dispatch({ type: 'link-refused', error: verdict.refused });
+    return;
+  }
+  if ('ok' in verdict) renderPracticeName(verdict.ok.practice_name);
+  const problem = await media.start(() => machine.state === 'device-check');
+  if ('ok' in verdict && verdict.ok.role === 'therapist' && problem === null && machine.state === 'device-check') join(invite);
 }
 
 /**

@@ -22,7 +22,7 @@
 // (states, inputs, actions, snapshot), and the handlers belong with the table
 // they must keep to; tests/js/callstate.test.js drives every transition.
 
-import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, RECOVERABLE_ERRORS } from './protocol.js';
+import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, FINAL_ERRORS, RECOVERABLE_ERRORS } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Role} Role */
 /** @typedef {import('./protocol.js').LeaveReason} LeaveReason */
@@ -60,7 +60,7 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, RECOVERABLE_ERRORS } fr
  * The sentence of the status line, rendered in the language of the moment:
  * one of ours, or the server's own (in German or English) with a fallback.
  * @typedef {{key: MessageKey, params?: Record<string, string | number>}
- *   | {error: ErrorMessage | null, fallback: MessageKey}} StatusText
+ *   | {error: ErrorMessage | import('./api.js').ApiErrorBody | null, fallback: MessageKey}} StatusText
  */
 
 /**
@@ -93,7 +93,8 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, RECOVERABLE_ERRORS } fr
  * Intents of the person: `join`, `admit`, `decline`, `hangup` (hang up or
  * leave the waiting room), `relay-only-asked` (the therapist's switch went
  * to the server), `fresh-connection` (compatibility mode needs a new peer
- * connection); `bad-link`: the page has no invite.
+ * connection); `bad-link`: the page has no invite; `link-refused`: the link
+ * check said the link is dead (before the device check).
  *
  * Server messages, as signaling.js hands them over; `offer` and `answer` say
  * whether their SDP comes from another connection than our current one;
@@ -102,7 +103,7 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, RECOVERABLE_ERRORS } fr
  * Our peer connection: `connection` after its state or its recovery changed
  * (`noRelay`: recovery found no direct path and no relay); `e2ee-failed`:
  * frame encryption failed closed.
- * @typedef {{type: 'join'} | {type: 'bad-link'} | {type: 'admit'} | {type: 'decline'} | {type: 'hangup'}
+ * @typedef {{type: 'join'} | {type: 'bad-link'} | {type: 'link-refused', error: import('./api.js').ApiErrorBody} | {type: 'admit'} | {type: 'decline'} | {type: 'hangup'}
  *   | {type: 'relay-only-asked', enabled: boolean} | {type: 'fresh-connection'}
  *   | {type: 'welcome', welcome: WelcomeMessage} | {type: 'waiting'} | {type: 'knock'}
  *   | {type: 'knock-cancelled'} | {type: 'admitted', relayOnly: boolean} | {type: 'declined'}
@@ -147,9 +148,6 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, RECOVERABLE_ERRORS } fr
  * @typedef {'hung-up' | 'peer-hung-up' | 'declined' | 'link' | 'bad-link' | 'replaced' | 'failed'} Ending
  */
 
-/** Fatal server errors about the link itself: no retry can change them. */
-export const LINK_ERRORS = new Set(['not-authenticated', 'forbidden', 'occupied']);
-
 /** How long a relay-only switch may go unanswered before we show the real state again. */
 export const RELAY_SWITCH_MS = 5000;
 
@@ -180,6 +178,9 @@ export const ALLOWED = Object.freeze({
   declined: to(),
   error: to(),
 });
+
+/** What can happen before the person joins: nothing comes from a server yet. */
+const BEFORE_JOINING = new Set(['join', 'bad-link', 'link-refused']);
 
 /** States in which our connection's state decides the status line. */
 const CALL_STATES = new Set(['connecting', 'in-call', 'reconnecting', 'no-connection']);
@@ -283,7 +284,7 @@ export class CallMachine {
     // Over: the socket and the connection are closed, nothing more comes
     // that matters. Before joining there is no socket and no connection.
     if (FINAL.includes(this.#state)) return [];
-    if (this.#state === 'device-check' && input.type !== 'join' && input.type !== 'bad-link') return [];
+    if (this.#state === 'device-check' && !BEFORE_JOINING.has(input.type)) return [];
     switch (input.type) {
       case 'join':
         this.#set('connecting', say('call.connecting'));
@@ -291,6 +292,11 @@ export class CallMachine {
       case 'bad-link':
         this.#ending = 'bad-link';
         this.#set('error', say('call.badLink'));
+        return [];
+      case 'link-refused':
+        // Said before any device prompt: nothing to release, nobody to greet.
+        this.#ending = 'link';
+        this.#set('error', { error: input.error, fallback: 'error.unexpected' });
         return [];
       case 'admit':
         return [{ type: 'send', message: { type: 'admit' } }];
@@ -590,5 +596,6 @@ export class CallMachine {
 /** @param {string} code a fatal server error's code @returns {Ending} */
 function endingOf(code) {
   if (code === 'replaced') return 'replaced';
-  return LINK_ERRORS.has(code) ? 'link' : 'failed';
+  // The link is dead or its seat is held elsewhere: a retry cannot help.
+  return FINAL_ERRORS.has(code) ? 'link' : 'failed';
 }

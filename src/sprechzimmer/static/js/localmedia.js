@@ -53,6 +53,7 @@ export class LocalMedia {
   /**
    * The device check: the default devices, then whatever the person picks.
    * @param {() => boolean} checking the page is still at the device check
+   * @returns {Promise<string | null>} what went wrong with the default devices (null: nothing)
    */
   async start(checking) {
     onDeviceChoice((choice) => {
@@ -67,14 +68,15 @@ export class LocalMedia {
     ui.speakerSelect.addEventListener('change', () => this.#chooseSpeaker(ui.speakerSelect.value));
     ui.speakerTest.addEventListener('click', () => playChime());
     enableJoin(false);
-    await this.#use({});
+    const problem = await this.#use({});
     enableJoin(true, true);
     navigator.mediaDevices?.addEventListener?.('devicechange', () => {
       if (checking()) this.fillSelects().catch(() => {});
     });
+    return problem;
   }
 
-  /** @param {{videoId?: string, audioId?: string}} choice */
+  /** @param {{videoId?: string, audioId?: string}} choice @returns {Promise<string | null>} */
   async #use(choice) {
     this.stopLevel();
     stopStream(this.#stream);
@@ -91,6 +93,7 @@ export class LocalMedia {
     }
     renderToggles(stream);
     await this.fillSelects();
+    return problem;
   }
 
   async fillSelects() {
