@@ -408,6 +408,13 @@ async def test_copied_client_link_cannot_join_a_running_call(tmp_path: Path) -> 
                 assert await page.evaluate("window.sprechzimmer.state") == "in-call"
                 await _frames_advance(page)
             assert await therapist.get_by_test_id("admit").is_hidden()
+            # The therapist is told that someone tried the link, and by whom nothing.
+            notice = therapist.locator("#call-notice")
+            await notice.wait_for(state="visible", timeout=WAIT_MS)
+            assert await notice.get_attribute("data-notice") == "call.linkInUse"
+            # The intruder gets a next step, not a "join again" that cannot work.
+            assert await intruder.locator("#rejoin").is_hidden()
+            assert await intruder.locator("#end-text").is_visible()
         events = _events_when(server, links["session_id"], MEDIA_CONNECTED)
         # The refused socket never took a place: nothing of it is billed.
         assert len(_times(events, "client", "joined")) == 1

@@ -70,6 +70,7 @@ export const ui = {
   hangupCancel: $('#hangup-cancel', HTMLButtonElement),
   remoteState: $('[data-testid="remote-state"]', HTMLElement),
   selfState: $('#self-state', HTMLElement),
+  knockDevices: $('#knock-devices', HTMLElement),
   notice: $('#call-notice', HTMLElement),
   noticeText: $('#call-notice-text', HTMLElement),
   noticeClose: $('#call-notice-close', HTMLButtonElement),
@@ -278,6 +279,17 @@ export function renderRemoteState(r) {
   // Written only when it changes: a live region that is rewritten is read again.
   if (ui.remoteState.textContent !== text) ui.remoteState.textContent = text;
   ui.remoteState.hidden = parts.length === 0;
+
+  // A knocking client's devices, told before the therapist lets them in.
+  /** @type {MessageKey | null} */
+  let knock = null;
+  if (r.camera === 'none' && r.microphone === 'none') knock = 'remote.noDevicesKnock';
+  else if (r.camera === 'none') knock = 'remote.cameraNone';
+  else if (r.microphone === 'none') knock = 'remote.micNone';
+  ui.knockDevices.hidden = knock === null;
+  ui.knockDevices.dataset.camera = r.camera ?? '';
+  ui.knockDevices.dataset.microphone = r.microphone ?? '';
+  ui.knockDevices.textContent = knock ? t(knock) : '';
 }
 
 /** @param {string | null} clientId the therapist's label of the client */

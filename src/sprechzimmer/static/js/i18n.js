@@ -170,6 +170,7 @@ const de = {
   'remote.audioOnly': 'Ihr Gegenüber hat „Nur Ton“ gewählt',
   'remote.noDevices': 'Ihr Gegenüber hat weder Kamera noch Mikrofon – Sie sehen und hören sie oder ihn nicht.',
   'remote.reconnecting': 'Verbindung wird wiederhergestellt …',
+  'remote.noDevicesKnock': 'Ohne Kamera und Mikrofon: Sie werden sie oder ihn weder sehen noch hören.',
   'self.muted': 'Sie sind stummgeschaltet',
 
   'e2ee.negotiating': 'Verschlüsselung wird eingerichtet …',
@@ -372,6 +373,7 @@ const en = {
   'remote.audioOnly': 'The other person chose "Audio only"',
   'remote.noDevices': 'The other person has neither camera nor microphone – you can neither see nor hear them.',
   'remote.reconnecting': 'Restoring the connection …',
+  'remote.noDevicesKnock': 'Without camera and microphone: you will neither see nor hear them.',
   'self.muted': 'You are muted',
 
   'e2ee.negotiating': 'Setting up encryption …',
