@@ -14,7 +14,7 @@
 //
 // Never records anything; never talks to any host but this page's origin.
 
-import { initI18n, onLangChange } from './i18n.js';
+import { initI18n, onLangChange, t } from './i18n.js';
 import { loadInvite, saveInvite } from './invite.js';
 import { SignalingClient, signalingUrl } from './signaling.js';
 import { playChime, unlockAudioOnGesture } from './sound.js';
@@ -149,6 +149,7 @@ function perform(action) {
       break;
     case 'chime':
       playChime();
+      notifyKnock();
       break;
     case 'report-media':
       connection.reportMediaAgain();
@@ -173,6 +174,27 @@ function render() {
   renderTimerNow();
   if (s.finished) hangupAsked = false;
   renderRemote();
+  renderTitle();
+}
+
+/** A knocking client shows in the tab's title, so a therapist in another tab sees it. */
+function renderTitle() {
+  const title = t('call.title');
+  document.title = machine.snapshot.status === 'knocking' ? t('call.knockTitle', { title }) : title;
+}
+
+/**
+ * A local notification of the browser for a knock while this tab is not in
+ * front (only if the therapist allowed notifications on the dashboard; we
+ * never ask from here). Names nobody: the screen may be shared or seen.
+ */
+function notifyKnock() {
+  if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || !document.hidden) return;
+  try {
+    new Notification(t('call.knocking'), { tag: 'sprechzimmer-knock' });
+  } catch {
+    // Some browsers allow notifications only from a service worker: the title and chime remain.
+  }
 }
 
 /** When the running conversation started (performance.now()), or null. @type {number | null} */
@@ -312,6 +334,7 @@ function main() {
   onLangChange(() => {
     ui.status.textContent = statusText(machine.snapshot.text);
     renderEndText(machine.snapshot);
+    renderTitle();
     renderHangupQuestion(machine.snapshot.role, hangupAsked);
     renderRemote();
     renderTimerNow();

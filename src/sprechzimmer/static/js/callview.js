@@ -71,6 +71,7 @@ export const ui = {
   remoteState: $('[data-testid="remote-state"]', HTMLElement),
   selfState: $('#self-state', HTMLElement),
   knockDevices: $('#knock-devices', HTMLElement),
+  previewEmpty: $('#preview-empty', HTMLElement),
   notice: $('#call-notice', HTMLElement),
   noticeText: $('#call-notice-text', HTMLElement),
   noticeClose: $('#call-notice-close', HTMLButtonElement),
@@ -508,6 +509,8 @@ export function renderToggles(stream) {
   if (muted) self.push('self.muted');
   ui.selfState.textContent = self.map((k) => t(k)).join(' · ');
   ui.selfState.hidden = self.length === 0;
+  // The device check without a picture says so instead of a black box.
+  ui.previewEmpty.hidden = !!video && video.readyState !== 'ended';
 }
 
 /** @type {Record<string, MessageKey>} */
