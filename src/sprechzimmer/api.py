@@ -116,6 +116,10 @@ class SessionSummary(BaseModel):
 
 class SessionList(BaseModel):
     sessions: list[SessionSummary]
+    now: dt.datetime = Field(
+        description="The server's time of this answer: the dashboard measures waiting "
+        "times against it, so that a browser's wrong clock does not lengthen them."
+    )
 
 
 # --- dependencies -------------------------------------------------------------
@@ -335,7 +339,7 @@ async def get_sessions(therapist: Therapist, request: Request) -> SessionList:
                 billable_minutes=float(billing.to_minutes(seconds[s.id])),
             )
         )
-    return SessionList(sessions=summaries)
+    return SessionList(sessions=summaries, now=now)
 
 
 async def _own_session(request: Request, therapist: TherapistInfo, session_id: str) -> SessionInfo:
