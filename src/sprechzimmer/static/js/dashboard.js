@@ -170,6 +170,22 @@ function showLinks(links, fresh) {
 }
 
 /**
+ * The links shown for this session are dead (closed) or must not stay on the
+ * page (erased): take them, and the client ID with them, off the page.
+ * @param {string} sessionId
+ */
+function forgetLinks(sessionId) {
+  if (lastCreated?.links.session_id !== sessionId) return;
+  lastCreated = null;
+  setText(ui.createdText, null);
+  setText(ui.createdExpiry, null);
+  setText(ui.copyResult, null);
+  ui.clientUrl.textContent = '';
+  ui.therapistLink.href = '/call';
+  ui.created.hidden = true;
+}
+
+/**
  * The API may answer with a path or a full URL; the client needs a full one.
  * @param {string} url
  */
@@ -418,7 +434,7 @@ async function newLink(s) {
 async function closeSession(s) {
   if (!window.confirm(t('dashboard.closeConfirm', { clientId: s.client_id }))) return;
   await api.closeSession(csrf, s.session_id);
-  if (lastCreated?.links.session_id === s.session_id) ui.created.hidden = true;
+  forgetLinks(s.session_id);
   announce(ui.listStatus, () => t('dashboard.closed', { clientId: s.client_id }));
   await refresh();
   // The row stays (now "ended") with its one remaining action; focus goes there.
@@ -431,7 +447,7 @@ async function eraseRecord(s) {
   const minutes = new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(s.billable_minutes);
   if (!window.confirm(t('dashboard.eraseConfirm', { clientId: s.client_id, minutes }))) return;
   await api.eraseRecord(csrf, s.session_id);
-  if (lastCreated?.links.session_id === s.session_id) ui.created.hidden = true;
+  forgetLinks(s.session_id);
   // The message must not keep the name that was just erased on screen: it says
   // what was done by the short reference.
   announce(ui.listStatus, () => t('dashboard.erased', { reference: s.reference }));
