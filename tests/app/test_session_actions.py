@@ -125,12 +125,20 @@ def test_the_list_says_since_when_a_client_waits(client: TestClient, sockets: Ex
     before = dt.datetime.now(dt.UTC).replace(microsecond=0)
     ws = knock(client, session["client_url"], sockets)
     after = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
-    waiting = listed(client, session["session_id"])
+    answer = client.get("/api/v1/sessions", headers=AUTH).json()
+    (waiting,) = answer["sessions"]
     assert waiting["waiting"] is True
     since = dt.datetime.fromisoformat(waiting["waiting_since"])
     assert before <= since <= after
-    # The wait is the knock's, not the poll's: the next look says the same.
+    # The server's time comes along, so the dashboard measures the wait on its clock.
+    assert since <= dt.datetime.fromisoformat(answer["now"]) <= after
+    # The wait is the knock's, not the poll's: the next look says the same, also after
+    # a copied link tried the occupied seat.
     time.sleep(0.05)
+    with client.websocket_connect("/ws", headers=ORIGIN) as copy:
+        copy.send_json(hello(*token_of(session["client_url"])))
+        refused = copy.receive_json()
+        assert refused["type"] == "error" and refused["code"] == "occupied", refused
     assert listed(client, session["session_id"])["waiting_since"] == waiting["waiting_since"]
     ws.send_json({"type": "bye"})
     with pytest.raises(WebSocketDisconnect):
