@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from . import accounts, billing, sessions
+from . import accounts, billing, privacy, sessions
 from .config import Settings
 from .errors import (
     CsrfFailed,
@@ -87,18 +87,39 @@ class Seat(BaseModel):
     expires_at: dt.datetime
 
 
+ListedState = Literal["open", "expired", "closed", "revoked"]
+
+
 class SessionSummary(BaseModel):
     session_id: str
+    reference: str = Field(
+        description="The short session reference of the billing CSV (the id's first characters)."
+    )
     client_id: str
     created_at: dt.datetime
-    expires_at: dt.datetime
-    state: str
+    expires_at: dt.datetime = Field(description="When the session's invite links stop working.")
+    state: ListedState = Field(
+        description="open; expired (open, but its links have run out: new links revive it); "
+        "closed (ended by the therapist); revoked (its links were withdrawn)."
+    )
     waiting: bool
     in_call: bool
+    waiting_since: dt.datetime | None = Field(
+        description="When the waiting client began to knock; null when nobody waits "
+        "(or, with several server processes, when another process holds the room)."
+    )
+    billable_seconds: int = Field(
+        description="Billable time so far, all months (both sides' media connected)."
+    )
+    billable_minutes: float = Field(description="The same in minutes, two decimals.")
 
 
 class SessionList(BaseModel):
     sessions: list[SessionSummary]
+    now: dt.datetime = Field(
+        description="The server's time of this answer: the dashboard measures waiting "
+        "times against it, so that a browser's wrong clock does not lengthen them."
+    )
 
 
 # --- dependencies -------------------------------------------------------------
@@ -265,26 +286,60 @@ async def post_session(body: CreateSession, therapist: Therapist, request: Reque
     return _invite(invitation)
 
 
+_ENDED: dict[SessionState, ListedState] = {
+    SessionState.CLOSED: "closed",
+    SessionState.REVOKED: "revoked",
+}
+
+
+def _listed_state(session: SessionInfo, now: dt.datetime) -> ListedState:
+    if session.state is SessionState.OPEN:
+        return "expired" if session.expires_at <= now else "open"
+    return _ENDED[session.state]
+
+
+def _list_with_seconds(
+    store: Store, settings: Settings, therapist_id: int
+) -> tuple[list[SessionInfo], dict[str, int]]:
+    rows = store.list_sessions(therapist_id)
+    seconds = billing.seconds_so_far(
+        store, therapist_id, [s.id for s in rows], settings.reconnect_tolerance
+    )
+    return rows, seconds
+
+
+def _utc(moment: float | None) -> dt.datetime | None:
+    return None if moment is None else dt.datetime.fromtimestamp(moment, dt.UTC)
+
+
 @router.get("/sessions", response_model=SessionList, tags=["sessions"])
 async def get_sessions(therapist: Therapist, request: Request) -> SessionList:
+    """The therapist's sessions, newest first (the dashboard polls this every few seconds)."""
     hub = _hub(request)
-    rows = await run_in_threadpool(_store(request).list_sessions, therapist.id)
+    rows, seconds = await run_in_threadpool(
+        _list_with_seconds, _store(request), _settings(request), therapist.id
+    )
+    now = dt.datetime.now(dt.UTC)
     summaries = []
     live = await hub.statuses([s.id for s in rows])
     for s in rows:
-        waiting, in_call = live[s.id]
+        waiting, in_call, since = live[s.id]
         summaries.append(
             SessionSummary(
                 session_id=s.id,
+                reference=billing.reference(s.id),
                 client_id=s.client_id,
                 created_at=s.created_at,
                 expires_at=s.expires_at,
-                state=s.state.value,
+                state=_listed_state(s, now),
                 waiting=waiting,
                 in_call=in_call,
+                waiting_since=_utc(since),
+                billable_seconds=seconds[s.id],
+                billable_minutes=float(billing.to_minutes(seconds[s.id])),
             )
         )
-    return SessionList(sessions=summaries)
+    return SessionList(sessions=summaries, now=now)
 
 
 async def _own_session(request: Request, therapist: TherapistInfo, session_id: str) -> SessionInfo:
@@ -321,19 +376,58 @@ async def post_join(session_id: str, therapist: Therapist, request: Request) -> 
 
 @router.delete("/sessions/{session_id}", status_code=204, tags=["sessions"])
 async def delete_session(session_id: str, therapist: Therapist, request: Request) -> None:
+    """Revoke: the links are withdrawn and a running call is cut; the record stays."""
     await _own_session(request, therapist, session_id)
     await run_in_threadpool(_store(request).revoke_session, session_id)
     await _hub(request).revoke(session_id)
 
 
+@router.post("/sessions/{session_id}/close", status_code=204, tags=["sessions"])
+async def post_close(session_id: str, therapist: Therapist, request: Request) -> None:
+    """End the session: its links stop working and a running call ends. Its billable
+    time stays in the export. Closing an ended session again changes nothing."""
+    await _own_session(request, therapist, session_id)
+    # The store first, so that nobody gets in again between the two steps.
+    await run_in_threadpool(_store(request).close_session, session_id)
+    await _hub(request).revoke(session_id)
+
+
+@router.delete("/sessions/{session_id}/record", status_code=204, tags=["sessions"])
+async def delete_record(session_id: str, therapist: Therapist, request: Request) -> None:
+    """Erase the session's record (GDPR art. 17): the session row, its tokens and its
+    billing events, so that a real name typed as client ID by mistake is in no table
+    afterwards. Its minutes leave the billing export.
+
+    A path of its own, not ``DELETE /sessions/{id}``: that one revokes and keeps the
+    record, and practice software uses it; erasing must never happen by that mistake."""
+    await _own_session(request, therapist, session_id)
+    store, hub = _store(request), _hub(request)
+    # Nobody gets in any more, then the live sockets end (their last events are
+    # written, and erased with the rest below), then the rows go. A room another
+    # process owns ends within seconds (``Hub.enforce_revocations``); what it still
+    # writes finds no session and is dropped there.
+    await run_in_threadpool(store.close_session, session_id)
+    await hub.revoke(session_id)
+    await run_in_threadpool(privacy.delete_session, store, session_id)
+
+
 # --- billing ------------------------------------------------------------------
 
 
-def _month_report(store: Store, settings: Settings, therapist_id: int, month: billing.Month) -> str:
+def _month_report(
+    store: Store,
+    settings: Settings,
+    therapist_id: int,
+    month: billing.Month,
+    lang: billing.CsvLang,
+) -> str:
     lines = billing.therapist_month(
         store, therapist_id, month, settings.zone, settings.reconnect_tolerance
     )
-    return billing.to_csv(lines)
+    return billing.to_csv(lines, lang)
+
+
+_CSV_NAME: dict[billing.CsvLang, str] = {"de": "abrechnung", "en": "billing"}
 
 
 @router.get(
@@ -346,19 +440,29 @@ async def get_billing(
     therapist: Therapist,
     request: Request,
     month: Annotated[str, Query(description="Calendar month of the practice, YYYY-MM.")],
+    lang: Annotated[
+        billing.CsvLang,
+        Query(
+            description="de: for German spreadsheets (';', decimal comma, German headers, "
+            "dates 31.12.2026); en: ',', decimal point, English headers, dates 2026-12-31. "
+            "Both start with a UTF-8 byte order mark."
+        ),
+    ] = "de",
 ) -> Response:
-    """Billable time (both sides' media connected) per session in ``month``, as CSV."""
+    """Billable time (both sides' media connected) per session in ``month``, as CSV:
+    date, client ID, start and end (practice time zone), minutes, seconds, session reference."""
     try:
         parsed = billing.Month.parse(month)
     except ValueError:
         raise InvalidInput("month") from None
     text = await run_in_threadpool(
-        _month_report, _store(request), _settings(request), therapist.id, parsed
+        _month_report, _store(request), _settings(request), therapist.id, parsed, lang
     )
+    name = f"{_CSV_NAME[lang]}-{parsed}.csv"
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="billing-{parsed}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -32,14 +32,14 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from .events import EventKind
 from .protocol import Role
 
 DEFAULT_TOLERANCE = dt.timedelta(seconds=30)
-CSV_COLUMNS = ("session_id", "client_id", "date", "billable_minutes", "billable_seconds")
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 # Canonical order of events in the same instant: starts first, then ends, so
@@ -131,15 +131,27 @@ class SessionLine:
 
     session_id: str
     client_id: str
-    date: dt.date
-    """Local date (practice time zone) of the session's first billable moment in the month."""
+    start: dt.datetime
+    """The session's first billable moment in the month, in the practice's time zone."""
+    end: dt.datetime
+    """Its last billable moment in the month (the end of its last interval), same zone."""
     seconds: int
     """Billable seconds in the month, rounded to the nearest second."""
 
     @property
+    def date(self) -> dt.date:
+        """Local date of the first billable moment: the day the session is billed on."""
+        return self.start.date()
+
+    @property
     def minutes(self) -> str:
         """Billable minutes with two decimals, for people; ``seconds`` is the exact figure."""
-        return f"{self.seconds / 60:.2f}"
+        return str(to_minutes(self.seconds))
+
+
+def to_minutes(seconds: int) -> Decimal:
+    """Seconds as minutes with two decimals, rounded half up (not the float's half-even)."""
+    return (Decimal(seconds) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 _Moment = tuple[dt.datetime, int, Role, EventKind]
@@ -244,18 +256,32 @@ def total(intervals: Iterable[Interval]) -> dt.timedelta:
     return sum((i.duration for i in intervals), dt.timedelta())
 
 
-def split_by_month(
-    intervals: Iterable[Interval], zone: ZoneInfo
-) -> dict[Month, tuple[dt.timedelta, dt.datetime]]:
-    """Per local month: the billable time in it and its first billable moment (UTC)."""
-    out: dict[Month, tuple[dt.timedelta, dt.datetime]] = {}
+@dataclass(frozen=True, slots=True)
+class MonthSpan:
+    """One month's share of a session's billable time."""
+
+    spent: dt.timedelta
+    first: dt.datetime
+    """First billable moment in the month (UTC)."""
+    last: dt.datetime
+    """Last billable moment in the month (UTC): the end of its last interval there."""
+
+
+def split_by_month(intervals: Iterable[Interval], zone: ZoneInfo) -> dict[Month, MonthSpan]:
+    """Per local month: the billable time in it, its first and its last billable moment."""
+    out: dict[Month, MonthSpan] = {}
     for interval in intervals:
         month = Month.of(interval.start, zone)
         start = interval.start
         while start < interval.end:
             end = min(interval.end, month.bounds(zone).end)
-            spent, first = out.get(month, (dt.timedelta(), start))
-            out[month] = (spent + (end - start), min(first, start))
+            seen = out.get(month)
+            if seen is None:
+                out[month] = MonthSpan(end - start, start, end)
+            else:
+                out[month] = MonthSpan(
+                    seen.spent + (end - start), min(seen.first, start), max(seen.last, end)
+                )
             start, month = end, month.next()
     return out
 
@@ -275,9 +301,25 @@ def session_lines(
     """One session's report lines, by month (months without billable time are left out)."""
     by_month = split_by_month(billable_intervals(events, tolerance), zone)
     return {
-        month: SessionLine(session_id, client_id, first.astimezone(zone).date(), _seconds(spent))
-        for month, (spent, first) in by_month.items()
+        month: SessionLine(
+            session_id,
+            client_id,
+            span.first.astimezone(zone),
+            span.last.astimezone(zone),
+            _seconds(span.spent),
+        )
+        for month, span in by_month.items()
     }
+
+
+def session_seconds(
+    events: Iterable[EventLike], tolerance: dt.timedelta = DEFAULT_TOLERANCE
+) -> int:
+    """A session's billable seconds over all time (the dashboard's "so far").
+
+    Rounded once, so it may differ by a second from the sum of the session's
+    monthly lines (each rounded by itself) when the session spans two months."""
+    return _seconds(total(billable_intervals(events, tolerance)))
 
 
 def month_report(
@@ -286,21 +328,29 @@ def month_report(
     zone: ZoneInfo,
     tolerance: dt.timedelta = DEFAULT_TOLERANCE,
 ) -> list[SessionLine]:
-    """The lines of ``month`` for the given sessions, by date then session id."""
+    """The lines of ``month`` for the given sessions, by first billable moment, then session id."""
     lines = []
     for s in sessions:
         line = session_lines(s.session_id, s.client_id, s.events, zone, tolerance).get(month)
         if line is not None:
             lines.append(line)
-    return sorted(lines, key=lambda line: (line.date, line.session_id))
+    return sorted(lines, key=lambda line: (line.start, line.session_id))
 
 
 class SessionSource(Protocol):
     """Where the sessions of a month come from (``store.Store`` is one)."""
 
     def billing_sessions(
-        self, start: dt.datetime, end: dt.datetime, therapist_id: int | None = None
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        therapist_id: int | None = None,
+        session_ids: Sequence[str] | None = None,
     ) -> Iterable[SessionEvents]: ...
+
+
+ALL_TIME = Interval(dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(9999, 1, 1, tzinfo=dt.UTC))
 
 
 def therapist_month(
@@ -316,6 +366,25 @@ def therapist_month(
     return month_report(found, month, zone, tolerance)
 
 
+def seconds_so_far(
+    source: SessionSource,
+    therapist_id: int,
+    session_ids: Sequence[str],
+    tolerance: dt.timedelta = DEFAULT_TOLERANCE,
+) -> dict[str, int]:
+    """Billable seconds of each of these sessions of the therapist, all months (0: none yet).
+
+    An open interval ends at the session's last event, as in the reports: a call
+    in progress counts up when its members' connections change, not every second."""
+    found = source.billing_sessions(
+        ALL_TIME.start, ALL_TIME.end, therapist_id=therapist_id, session_ids=session_ids
+    )
+    seconds = dict.fromkeys(session_ids, 0)
+    for session in found:
+        seconds[session.session_id] = session_seconds(session.events, tolerance)
+    return seconds
+
+
 def monthly_totals(
     sessions: Iterable[SessionEvents], zone: ZoneInfo, tolerance: dt.timedelta = DEFAULT_TOLERANCE
 ) -> dict[Month, int]:
@@ -329,19 +398,109 @@ def monthly_totals(
     return dict(sorted(totals.items(), key=lambda item: (item[0].year, item[0].month)))
 
 
-def to_csv(lines: Iterable[SessionLine]) -> str:
-    """The report as CSV (RFC 4180, header line, ``\\r\\n``)."""
+# --- the CSV export --------------------------------------------------------------------
+#
+# Made to be opened by a double click: German spreadsheet programs (Excel, LibreOffice
+# with a German locale) split a CSV at ";" and read "45,50" as a number, and recognise
+# UTF-8 only by its byte order mark. The English variant uses "," and "45.50" for the
+# programs of English-speaking locales. Both carry the BOM, which every CSV reader
+# that knows "utf-8-sig" skips.
+
+CsvLang = Literal["de", "en"]
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True, slots=True)
+class CsvDialect:
+    delimiter: str
+    decimal: str
+    date_format: str
+    header: tuple[str, ...]
+
+
+CSV_DIALECTS: dict[CsvLang, CsvDialect] = {
+    "de": CsvDialect(
+        ";",
+        ",",
+        "%d.%m.%Y",
+        ("Datum", "Pseudonym", "Beginn", "Ende", "Minuten", "Sekunden", "Sitzung"),
+    ),
+    "en": CsvDialect(
+        ",",
+        ".",
+        "%Y-%m-%d",
+        ("Date", "Client ID", "Start", "End", "Minutes", "Seconds", "Session"),
+    ),
+}
+_TIME = "%H:%M"
+
+REFERENCE_LENGTH = 8
+"""Hex characters of a session id in the CSV: people read and compare it, 32 are too many.
+
+Unique enough to match: 32 random bits, so among the few thousand sessions a
+therapist keeps (a year's retention) two share a reference with a chance of
+well under one in a hundred; and a line names its date and pseudonym too. Practice
+software that needs the full id has it in ``GET /api/v1/sessions``, which
+starts with this reference."""
+
+
+def reference(session_id: str) -> str:
+    """The short session reference of the CSV and the dashboard."""
+    return session_id[:REFERENCE_LENGTH]
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    """What one CSV line says, as ``from_csv`` reads it back."""
+
+    date: dt.date
+    client_id: str
+    start: dt.datetime
+    """Local wall-clock time of the practice, to the minute, naive (as the sheet shows it)."""
+    end: dt.datetime
+    minutes: Decimal
+    seconds: int
+    reference: str
+
+    @classmethod
+    def of(cls, line: SessionLine) -> CsvRow:
+        """The row ``to_csv`` writes for ``line``: times cut to the minute, id shortened."""
+
+        def wall(moment: dt.datetime) -> dt.datetime:
+            return moment.replace(second=0, microsecond=0, tzinfo=None)
+
+        return cls(
+            line.date,
+            line.client_id,
+            wall(line.start),
+            wall(line.end),
+            to_minutes(line.seconds),
+            line.seconds,
+            reference(line.session_id),
+        )
+
+
+def to_csv(lines: Iterable[SessionLine], lang: CsvLang = "de") -> str:
+    """The report as CSV (RFC 4180 quoting, ``\r\n``, BOM, header line) in ``lang``'s dialect."""
+    dialect = CSV_DIALECTS[lang]
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    buffer.write(BOM)
+    writer = csv.writer(buffer, delimiter=dialect.delimiter)
+    writer.writerow(dialect.header)
     for line in lines:
+        row = CsvRow.of(line)
+        # A billable span that runs past midnight (a link used again on a later
+        # day) names the end's date too, so that no row pretends it ended that day.
+        end_format = _TIME if row.end.date() == row.date else f"{dialect.date_format} {_TIME}"
         writer.writerow(
             [
-                line.session_id,
-                _csv_safe(line.client_id),
-                line.date.isoformat(),
-                line.minutes,
-                line.seconds,
+                row.date.strftime(dialect.date_format),
+                _csv_safe(row.client_id),
+                row.start.strftime(_TIME),
+                row.end.strftime(end_format),
+                str(row.minutes).replace(".", dialect.decimal),
+                row.seconds,
+                row.reference,
             ]
         )
     return buffer.getvalue()
@@ -353,16 +512,28 @@ def _csv_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "'") else value
 
 
-def from_csv(text: str) -> list[SessionLine]:
-    """Parse ``to_csv``'s output back (for practice software and the round-trip test)."""
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or tuple(rows[0]) != CSV_COLUMNS:
-        raise ValueError("not a sprechzimmer billing CSV (header differs)")
-    lines = []
-    for session_id, client_id, date, _minutes, seconds in rows[1:]:
-        client = client_id[1:] if client_id[:1] == "'" else client_id
-        lines.append(SessionLine(session_id, client, dt.date.fromisoformat(date), int(seconds)))
-    return lines
+def from_csv(text: str) -> list[CsvRow]:
+    """Parse ``to_csv``'s output back, either dialect (for practice software and tests)."""
+    text = text.removeprefix(BOM)
+    for dialect in CSV_DIALECTS.values():
+        rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter))
+        if rows and tuple(rows[0]) == dialect.header:
+            return [_row(dialect, fields) for fields in rows[1:]]
+    raise ValueError("not a sprechzimmer billing CSV (header differs)")
+
+
+def _row(dialect: CsvDialect, fields: list[str]) -> CsvRow:
+    date_text, client_id, start, end, minutes_text, seconds, ref = fields
+    date = dt.datetime.strptime(date_text, dialect.date_format).date()
+
+    def moment(text: str) -> dt.datetime:
+        if " " in text:  # the end of a span past midnight names its date
+            return dt.datetime.strptime(text, f"{dialect.date_format} {_TIME}")
+        return dt.datetime.combine(date, dt.datetime.strptime(text, _TIME).time())
+
+    client = client_id[1:] if client_id[:1] == "'" else client_id
+    amount = Decimal(minutes_text.replace(dialect.decimal, "."))
+    return CsvRow(date, client, moment(start), moment(end), amount, int(seconds), ref)
 
 
 def retention_cutoff(now: dt.datetime, days: int) -> dt.datetime:

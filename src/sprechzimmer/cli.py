@@ -291,7 +291,7 @@ def cmd_billing_export(args: argparse.Namespace, settings: Settings) -> int:
         store, therapist.id, month, settings.zone, settings.reconnect_tolerance
     )
     if args.csv:
-        sys.stdout.write(billing.to_csv(lines))
+        sys.stdout.write(billing.to_csv(lines, args.lang))
         return 0
     for line in lines:
         print(f"{line.date}\t{line.session_id}\t{line.client_id}\t{line.minutes} min")
@@ -462,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--therapist", required=True, help="the therapist's code")
     export.add_argument("--month", required=True, help="YYYY-MM")
     export.add_argument("--csv", action="store_true", help="print CSV (one line per session)")
+    export.add_argument(
+        "--lang",
+        choices=("de", "en"),
+        default="de",
+        help="CSV for German spreadsheets (';', decimal comma; default) or English ones",
+    )
     export.set_defaults(run=cmd_billing_export)
 
     privacy = sub.add_parser("privacy", help="data-subject requests").add_subparsers(

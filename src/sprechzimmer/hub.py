@@ -195,6 +195,9 @@ class Hub:
         self._inbox: dict[ConnId, deque[Op]] = {}
         """Operations from other processes, per connection, handled in order."""
         self._status_sent: dict[str, str] = {}
+        self._knocked_at: dict[str, float] = {}
+        """When the client now waiting in a room here began to knock (for the dashboard's
+        waiting time; the room keeps no such time of its own)."""
         self._event_writes: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -263,6 +266,7 @@ class Hub:
         self._scheduled.pop(session_id, None)
         self._event_counts.pop(session_id, None)
         self._status_sent.pop(session_id, None)
+        self._knocked_at.pop(session_id, None)
         self.backplane.release(session_id)
         if room is None:
             return
@@ -417,6 +421,7 @@ class Hub:
         # the ticket it already has still works.
         nonce = verified.nonce if verified else tickets.new_nonce()
         ticket = tickets.issue(self.ticket_key, session_id, role, nonce, now, admission.expires_at)
+        was_waiting = room.waiting
         outputs = room.join(
             conn,
             role,
@@ -429,6 +434,8 @@ class Hub:
             relay_only=bool(relay_only),
             valid_until=admission.expires_at,
         )
+        if room.waiting and not was_waiting:
+            self._knocked_at[session_id] = now  # a knock: every wait begins with a join
         await self._apply(room, outputs)
 
     def _refuse_if_noisy(self, stored: int, verified: tickets.Verified | None) -> None:
@@ -581,20 +588,23 @@ class Hub:
             calls_relayed=sum(1 for r in calls if r.relayed),
         )
 
-    async def statuses(self, session_ids: list[str]) -> dict[str, tuple[bool, bool]]:
-        """(a client is waiting, a call is on) per session, for the dashboard."""
-        result = {}
+    async def statuses(self, session_ids: list[str]) -> dict[str, tuple[bool, bool, float | None]]:
+        """(a client is waiting, a call is on, since when the client waits) per session,
+        for the dashboard. The waiting time is known for rooms of this process only
+        (None for a room another process owns: the backplane shares the state alone)."""
+        result: dict[str, tuple[bool, bool, float | None]] = {}
         elsewhere = []
         for session_id in session_ids:
             room = self.rooms.get(session_id)
             if room is not None:
-                result[session_id] = (room.waiting, room.in_call)
+                since = self._knocked_at.get(session_id) if room.waiting else None
+                result[session_id] = (room.waiting, room.in_call, since)
             else:
                 elsewhere.append(session_id)
         shared = await self.backplane.statuses(elsewhere)
         for session_id in elsewhere:
             status = shared.get(session_id, "")
-            result[session_id] = (status == "w", status == "c")
+            result[session_id] = (status == "w", status == "c", None)
         return result
 
     # --- carrying out a room's outputs --------------------------------------------

@@ -87,6 +87,12 @@ def delete_client(store: Store, therapist: TherapistInfo, client_id: str) -> Del
     return store.delete_client(therapist.id, client_id)
 
 
+def delete_session(store: Store, session_id: str) -> Deleted:
+    """Erase one session, with its events and tokens: the dashboard's "Datensatz
+    löschen", for a real name typed as client ID by mistake."""
+    return store.delete_session(session_id)
+
+
 def delete_therapist(store: Store, therapist: TherapistInfo) -> Deleted:
     """Erase the therapist's account with all sessions, events and tokens."""
     return store.delete_therapist(therapist.id)

@@ -77,6 +77,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 class SessionState(enum.StrEnum):
     OPEN = "open"
     REVOKED = "revoked"
+    """Its links were withdrawn (``DELETE /api/v1/sessions/{id}``, ``session revoke``)."""
+    CLOSED = "closed"
+    """The therapist ended it (the dashboard's "Sitzung beenden"). For access the same
+    as revoked, nobody gets in any more; the two differ only in what the list says."""
 
 
 NAMING = {
@@ -445,13 +449,22 @@ class Store:
             return [_session_info(r) for r in rows]
 
     def revoke_session(self, session_id: str) -> None:
+        self._end_session(session_id, SessionState.REVOKED, only_open=False)
+
+    def close_session(self, session_id: str) -> None:
+        """The therapist ended the session: links gone, nobody gets in any more.
+
+        A revoked session stays revoked: it ended already, and the reason on
+        record (its links were withdrawn) is the stronger one."""
+        self._end_session(session_id, SessionState.CLOSED, only_open=True)
+
+    def _end_session(self, session_id: str, state: SessionState, *, only_open: bool) -> None:
         with self._tx() as s:
             s.execute(delete(Token).where(Token.session_id == session_id))
-            s.execute(
-                update(ConsultationSession)
-                .where(ConsultationSession.id == session_id)
-                .values(state=SessionState.REVOKED.value)
-            )
+            query = update(ConsultationSession).where(ConsultationSession.id == session_id)
+            if only_open:
+                query = query.where(ConsultationSession.state == SessionState.OPEN.value)
+            s.execute(query.values(state=state.value))
 
     def ended_sessions(self, session_ids: Sequence[str]) -> tuple[set[str], set[str]]:
         """Of these sessions, (those that may not go on: revoked, or their therapist
@@ -540,8 +553,12 @@ class Store:
         end: dt.datetime,
         therapist_id: int | None = None,
         client_id: str | None = None,
+        session_ids: Sequence[str] | None = None,
     ) -> Iterator[BillingSession]:
         """Sessions whose events span any part of ``[start, end)``, with all their events.
+
+        ``session_ids`` narrows it to these sessions (the dashboard's list, a few
+        hundred at most).
 
         All events of such a session come along (an interval may begin before
         ``start``, and an open one ends at the session's last event). One
@@ -555,6 +572,8 @@ class Store:
             spans = spans.where(ConsultationSession.therapist_id == therapist_id)
         if client_id is not None:
             spans = spans.where(ConsultationSession.client_id == client_id)
+        if session_ids is not None:
+            spans = spans.where(Event.session_id.in_(list(session_ids)))
         spans = spans.group_by(Event.session_id).having(
             func.min(Event.at) < end, func.max(Event.at) >= start
         )
@@ -662,6 +681,12 @@ class Store:
                 )
             )
             return self._delete_sessions(s, ids)
+
+    def delete_session(self, session_id: str) -> Deleted:
+        """Erase one session with its events and tokens (a client ID typed by mistake:
+        afterwards it is in no table)."""
+        with self._tx() as s:
+            return self._delete_sessions(s, [session_id])
 
     def delete_therapist(self, therapist_id: int) -> Deleted:
         """Delete the therapist's account and all their sessions, events and tokens."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import random
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -53,6 +56,11 @@ def ev(role: Role, kind: EventKind, at: dt.datetime | int) -> Ev:
 
 def seconds(events: list[Ev], tolerance: dt.timedelta = TOL) -> float:
     return billing.total(billing.billable_intervals(events, tolerance)).total_seconds()
+
+
+def line(sid: str, cid: str, start: dt.datetime, end: dt.datetime, secs: int) -> SessionLine:
+    """A report line as billing makes it: its times in the practice's zone."""
+    return SessionLine(sid, cid, start.astimezone(BERLIN), end.astimezone(BERLIN), secs)
 
 
 # --- properties -----------------------------------------------------------------------
@@ -172,10 +180,12 @@ def test_month_boundary_in_the_practice_zone() -> None:
     start = dt.datetime(2026, 11, 30, 22, 30, tzinfo=dt.UTC)
     events = [ev(T, UP, start), ev(C, UP, start), ev(T, LEFT, start + dt.timedelta(hours=1))]
     lines = billing.session_lines("s1", "K-1", events, BERLIN, TOL)
+    midnight = dt.datetime(2026, 12, 1, tzinfo=BERLIN)
     assert lines == {
-        Month(2026, 11): SessionLine("s1", "K-1", dt.date(2026, 11, 30), 1800),
-        Month(2026, 12): SessionLine("s1", "K-1", dt.date(2026, 12, 1), 1800),
+        Month(2026, 11): line("s1", "K-1", start, midnight, 1800),
+        Month(2026, 12): line("s1", "K-1", midnight, start + dt.timedelta(hours=1), 1800),
     }
+    assert [x.date for x in lines.values()] == [dt.date(2026, 11, 30), dt.date(2026, 12, 1)]
 
 
 def test_a_call_late_on_the_last_utc_day_belongs_to_the_next_local_month() -> None:
@@ -197,7 +207,8 @@ def test_dst_change_day_counts_real_time() -> None:
     end = dt.datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=BERLIN)
     events = [ev(T, UP, start), ev(C, UP, start), ev(C, LEFT, end), ev(T, LEFT, end)]
     lines = billing.session_lines("s1", "K-1", events, BERLIN, TOL)
-    assert lines == {Month(2026, 10): SessionLine("s1", "K-1", dt.date(2026, 10, 25), 7200)}
+    assert lines == {Month(2026, 10): line("s1", "K-1", start, end, 7200)}
+    assert lines[Month(2026, 10)].date == dt.date(2026, 10, 25)
 
 
 def test_month_bounds_follow_the_zone() -> None:
@@ -214,37 +225,6 @@ def test_month_bounds_follow_the_zone() -> None:
 def test_seconds_round_to_the_nearest() -> None:
     events = [ev(T, UP, 0), ev(C, UP, 0), ev(T, LEFT, BASE + dt.timedelta(seconds=59.5))]
     assert billing.session_lines("s", "K", events, BERLIN)[Month(2026, 11)].seconds == 60
-
-
-# --- CSV ----------------------------------------------------------------------------------
-
-client_ids = st.text(
-    st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=64
-)
-
-
-@given(
-    st.lists(
-        st.builds(
-            SessionLine,
-            st.text("0123456789abcdef", min_size=32, max_size=32),
-            client_ids,
-            st.dates(dt.date(2020, 1, 1), dt.date(2040, 12, 31)),
-            st.integers(0, 31 * 86400),
-        ),
-        max_size=20,
-    )
-)
-def test_csv_round_trips(lines: list[SessionLine]) -> None:
-    assert billing.from_csv(billing.to_csv(lines)) == lines
-
-
-def test_csv_defuses_formulas() -> None:
-    text = billing.to_csv([SessionLine("a" * 32, "=HYPERLINK(1)", dt.date(2026, 11, 2), 90)])
-    assert text.splitlines() == [
-        "session_id,client_id,date,billable_minutes,billable_seconds",
-        f"{'a' * 32},'=HYPERLINK(1),2026-11-02,1.50,90",
-    ]
 
 
 # --- the store, the API and the CLI ----------------------------------------------------------
@@ -276,20 +256,34 @@ def add_call(
 def calls(store: Store) -> dict[str, int]:
     a, b = add_therapist(store, "dr-a"), add_therapist(store, "dr-b")
     store.add_api_key_hash("dr-a", digest(API_KEY))
-    nov = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)
-    add_call(store, a, "s" * 31 + "1", "K-1", nov, 50)
-    add_call(store, a, "s" * 31 + "2", "=K,2", nov + dt.timedelta(days=7), 45.5)
+    add_call(store, a, "s" * 31 + "1", "K-1", NOV, 50)
+    add_call(store, a, "s" * 31 + "2", "=K,2", NOV + dt.timedelta(days=7), 45.5)
     add_call(store, a, "s" * 31 + "3", "K-1", dt.datetime(2026, 10, 30, 9, tzinfo=dt.UTC), 50)
     add_call(store, a, "s" * 31 + "4", "K-4", dt.datetime(2026, 11, 30, 22, 30, tzinfo=dt.UTC), 60)
-    add_call(store, b, "s" * 31 + "5", "K-9", nov, 50)  # another therapist's
+    add_call(store, b, "s" * 31 + "5", "K-9", NOV, 50)  # another therapist's
     return {"dr-a": a, "dr-b": b}
 
 
+NOV = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)
 EXPECTED_NOV = [
-    SessionLine("s" * 31 + "1", "K-1", dt.date(2026, 11, 3), 3000),
-    SessionLine("s" * 31 + "2", "=K,2", dt.date(2026, 11, 10), 2730),
-    SessionLine("s" * 31 + "4", "K-4", dt.date(2026, 11, 30), 1800),
+    line("s" * 31 + "1", "K-1", NOV, NOV + dt.timedelta(minutes=50), 3000),
+    line(
+        "s" * 31 + "2",
+        "=K,2",
+        NOV + dt.timedelta(days=7),
+        NOV + dt.timedelta(days=7, minutes=45.5),
+        2730,
+    ),
+    # 23:30 to midnight in Berlin; the rest of the hour is December's.
+    line(
+        "s" * 31 + "4",
+        "K-4",
+        dt.datetime(2026, 11, 30, 22, 30, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 1, tzinfo=BERLIN),
+        1800,
+    ),
 ]
+EXPECTED_NOV_ROWS = [billing.CsvRow.of(x) for x in EXPECTED_NOV]
 
 
 def test_store_finds_the_sessions_of_a_month(store: Store, calls: dict[str, int]) -> None:
@@ -313,16 +307,51 @@ def test_api_returns_the_month_as_csv(client: TestClient, calls: dict[str, int])
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["cache-control"] == "no-store"
-    assert billing.from_csv(response.text) == EXPECTED_NOV
+    assert 'filename="abrechnung-2026-11.csv"' in response.headers["content-disposition"]
+    assert billing.from_csv(response.text) == EXPECTED_NOV_ROWS
     december = client.get("/api/v1/billing", params={"month": "2026-12"}, headers=auth)
-    assert [line.seconds for line in billing.from_csv(december.text)] == [1800]
+    assert [row.seconds for row in billing.from_csv(december.text)] == [1800]
+
+
+def test_the_german_csv_opens_as_columns_and_sums_to_the_month(
+    client: TestClient, calls: dict[str, int], store: Store
+) -> None:
+    """What a German spreadsheet program does with the download: BOM, ';', decimal comma."""
+    auth = {"authorization": f"Bearer {API_KEY}"}
+    response = client.get("/api/v1/billing", params={"month": "2026-11"}, headers=auth)
+    raw = response.content
+    assert raw.startswith(b"\xef\xbb\xbf")  # the UTF-8 byte order mark
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["Datum", "Pseudonym", "Beginn", "Ende", "Minuten", "Sekunden", "Sitzung"]
+    assert rows[1:] == [
+        ["03.11.2026", "K-1", "10:00", "10:50", "50,00", "3000", "ssssssss"],
+        ["10.11.2026", "'=K,2", "10:00", "10:45", "45,50", "2730", "ssssssss"],
+        # The span ends on the next local day: its end says which.
+        ["30.11.2026", "K-4", "23:30", "01.12.2026 00:00", "30,00", "1800", "ssssssss"],
+    ]
+    # The minutes column sums to the month's total, as billing computes it.
+    total = sum(Decimal(row[4].replace(",", ".")) for row in rows[1:])
+    bounds = Month(2026, 11).bounds(BERLIN)
+    found = store.billing_sessions(bounds.start, bounds.end, therapist_id=calls["dr-a"])
+    month_seconds = billing.monthly_totals(found, BERLIN)[Month(2026, 11)]
+    assert total == Decimal(month_seconds) / 60 == Decimal("125.5")
+    assert sum(int(row[5]) for row in rows[1:]) == month_seconds
+
+    english = client.get("/api/v1/billing", params={"month": "2026-11", "lang": "en"}, headers=auth)
+    assert 'filename="billing-2026-11.csv"' in english.headers["content-disposition"]
+    en_rows = list(csv.reader(io.StringIO(english.content.decode("utf-8-sig"))))
+    assert en_rows[0] == ["Date", "Client ID", "Start", "End", "Minutes", "Seconds", "Session"]
+    assert en_rows[2] == ["2026-11-10", "'=K,2", "10:00", "10:45", "45.50", "2730", "ssssssss"]
+    assert billing.from_csv(english.text) == EXPECTED_NOV_ROWS
+    bad = client.get("/api/v1/billing", params={"month": "2026-11", "lang": "fr"}, headers=auth)
+    assert bad.status_code == 422
 
 
 def test_api_billing_with_login_and_errors(client: TestClient, calls: dict[str, int]) -> None:
     assert client.get("/api/v1/billing", params={"month": "2026-11"}).status_code == 401
     client.post("/api/v1/login", json={"code": "dr-b", "password": PASSWORD})
     mine = client.get("/api/v1/billing", params={"month": "2026-11"})
-    assert [line.client_id for line in billing.from_csv(mine.text)] == ["K-9"]
+    assert [row.client_id for row in billing.from_csv(mine.text)] == ["K-9"]
     bad = client.get("/api/v1/billing", params={"month": "2026-13"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid-input"
     assert client.get("/api/v1/billing").status_code == 422
@@ -356,7 +385,21 @@ def test_cli_export(store: Store, calls: dict[str, int], database_url: str, tmp_
         "--csv",
     )
     assert done.returncode == 0, done.stderr
-    assert billing.from_csv(done.stdout) == EXPECTED_NOV
+    assert billing.from_csv(done.stdout) == EXPECTED_NOV_ROWS
+    english = run_cli(
+        database_url,
+        tmp_path,
+        "billing",
+        "export",
+        "--therapist",
+        "dr-a",
+        "--month",
+        "2026-11",
+        "--csv",
+        "--lang",
+        "en",
+    )
+    assert english.stdout.startswith("\ufeffDate,Client ID,")
     human = run_cli(
         database_url, tmp_path, "billing", "export", "--therapist", "dr-a", "--month", "2026-11"
     )

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { clientIdWarnings } from '../../src/sprechzimmer/static/js/clientid.js';
 
 test('pseudonyms pass without warning', () => {
-  for (const id of ['K-2041', 'k2041', 'Paar 7', 'client-0815', 'AB-12', '2024-11-03', 'Gruppe B', 'KL 123456', 'x', 'MÜ-7', 'Dienstag 10 Uhr']) {
+  for (const id of ['K-2041', 'k2041', 'Paar 7', 'client-0815', 'AB-12', 'AB12', 'AB', '2024-11-03', 'Gruppe B', 'KL 123456', 'x', 'MÜ-7', 'Dienstag 10 Uhr', 'K_17', '#42']) {
     assert.deepEqual(clientIdWarnings(id), [], id);
   }
 });
@@ -23,6 +23,12 @@ test('phone numbers warn', () => {
 
 test('real-looking names warn', () => {
   for (const id of ['Anna Müller', 'Müller, Anna', 'Hans-Peter Schmidt', 'Ludwig van Beethoven', "Siobhán O'Brien", 'Frau Meier', 'Dr. Weber', 'Jürgen Zoë Ängström']) {
+    assert.deepEqual(clientIdWarnings(id), ['name'], id);
+  }
+});
+
+test('a single surname and names in lower case warn too (issue 12, point 10)', () => {
+  for (const id of ['Müller', ' Schmidt ', 'anna schmidt', 'müller', "o'brien", 'MÜLLER', 'Anna M.', 'von der Leyen', 'hans-peter']) {
     assert.deepEqual(clientIdWarnings(id), ['name'], id);
   }
 });

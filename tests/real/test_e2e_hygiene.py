@@ -12,8 +12,6 @@ headers. ICE (STUN/TURN/media) is not an HTTP request and is not seen here;
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from harness.chromium import launch_chromium
 
+from sprechzimmer import billing
 from sprechzimmer.tools.audit import header_problems
 from tests.real.test_e2e_call import (
     WAIT_MS,
@@ -139,7 +138,7 @@ async def test_a_whole_call_stays_on_the_service_and_every_answer_is_hardened(
                 await therapist.get_by_test_id("billing-export").click(timeout=WAIT_MS)
             download = await download_info.value
             csv_path = await download.path()
-            csv_text = await asyncio.to_thread(Path(csv_path).read_text)
+            csv_text = await asyncio.to_thread(Path(csv_path).read_text, encoding="utf-8")
             events = server.events(session_id)
             # Read while the browser still runs: all_headers() asks it.
             headers = [
@@ -148,11 +147,12 @@ async def test_a_whole_call_stays_on_the_service_and_every_answer_is_hardened(
                 for response in recorder.responses
             ]
 
-    # The call (a few seconds of both sides connected) is in the CSV, under its session.
-    rows = list(csv.DictReader(io.StringIO(csv_text)))
-    (row,) = [r for r in rows if r["session_id"] == session_id]
-    billable = float(row["billable_seconds"])
-    assert row["client_id"] == client_id and billable >= CALL_S - 1, (rows, events)
+    # The call (a few seconds of both sides connected) is in the CSV, under its session:
+    # the German one, as the dashboard offers it in German (";", decimal comma).
+    assert csv_text.startswith("\ufeffDatum;Pseudonym;")
+    rows = billing.from_csv(csv_text)
+    (row,) = [r for r in rows if r.reference == billing.reference(session_id)]
+    assert row.client_id == client_id and row.seconds >= CALL_S - 1, (rows, events)
 
     requests = [url for r in recorders for url in r.requests]
     sockets = [url for r in recorders for url in r.sockets]

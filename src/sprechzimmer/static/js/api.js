@@ -22,12 +22,22 @@
 /**
  * @typedef {object} SessionSummary
  * @property {string} session_id
+ * @property {string} reference short reference, as in the billing CSV
  * @property {string} client_id
  * @property {string} created_at
- * @property {string} expires_at
- * @property {string} state
+ * @property {string} expires_at when its links stop working
+ * @property {'open' | 'expired' | 'closed' | 'revoked'} state
  * @property {boolean} waiting
  * @property {boolean} in_call
+ * @property {string | null} waiting_since when the waiting client began to knock
+ * @property {number} billable_seconds so far, all months
+ * @property {number} billable_minutes the same, two decimals
+ */
+
+/**
+ * @typedef {object} SessionList
+ * @property {SessionSummary[]} sessions newest first
+ * @property {string} now the server's time of the answer
  */
 
 /** @typedef {{code: string, csrf_token: string}} Me */
@@ -104,10 +114,13 @@ export async function logout(csrf) {
   await request('POST', '/api/v1/logout', { csrf });
 }
 
-/** @returns {Promise<SessionSummary[]>} */
+/** @returns {Promise<SessionList>} */
 export async function listSessions() {
-  const data = /** @type {{sessions?: SessionSummary[]}} */ (await request('GET', '/api/v1/sessions'));
-  return Array.isArray(data?.sessions) ? data.sessions : [];
+  const data = /** @type {Partial<SessionList> | null} */ (await request('GET', '/api/v1/sessions'));
+  return {
+    sessions: Array.isArray(data?.sessions) ? data.sessions : [],
+    now: typeof data?.now === 'string' ? data.now : new Date().toISOString(),
+  };
 }
 
 /**
@@ -148,4 +161,22 @@ export async function joinSession(csrf, sessionId) {
  */
 export async function revokeSession(csrf, sessionId) {
   await request('DELETE', `/api/v1/sessions/${encodeURIComponent(sessionId)}`, { csrf });
+}
+
+/**
+ * End the session: its links stop working, a running call ends, its minutes stay.
+ * @param {string} csrf
+ * @param {string} sessionId
+ */
+export async function closeSession(csrf, sessionId) {
+  await request('POST', `/api/v1/sessions/${encodeURIComponent(sessionId)}/close`, { csrf });
+}
+
+/**
+ * Erase the session's record (data-subject deletion): row, links and events.
+ * @param {string} csrf
+ * @param {string} sessionId
+ */
+export async function eraseRecord(csrf, sessionId) {
+  await request('DELETE', `/api/v1/sessions/${encodeURIComponent(sessionId)}/record`, { csrf });
 }

@@ -1,15 +1,21 @@
-// The therapist's dashboard: create sessions, hand out links, see who is
-// waiting, join, revoke.
+// The therapist's dashboard: create sessions and hand out links, see who is
+// waiting and for how long, join, end a session, erase a record typed by
+// mistake, download the month's billable minutes.
 
 import { initI18n, onLangChange, t, serverMessage, getLang } from './i18n.js';
 import * as api from './api.js';
 import { clientIdWarnings } from './clientid.js';
 import { playChime, unlockAudioOnGesture } from './sound.js';
+import { actionsFor, newlyWaiting, pageTitle, recentMonths, waitedMinutes } from './overview.js';
+import * as alerts from './alerts.js';
 
 /** @typedef {import('./i18n.js').MessageKey} MessageKey */
 /** @typedef {import('./api.js').SessionSummary} SessionSummary */
+/** @typedef {import('./overview.js').SessionAction} SessionAction */
 
 const POLL_MS = 3000;
+/** Months in the billing picker: the current one and two years back (retention is 400 days by default). */
+const BILLING_MONTHS = 25;
 
 /** @param {string} id */
 function byId(id) {
@@ -22,6 +28,8 @@ const ui = {
   who: byId('who'),
   logout: /** @type {HTMLButtonElement} */ (byId('logout')),
   waitingAlert: byId('waiting-alert'),
+  waitingBanner: byId('waiting-banner'),
+  waitingList: byId('waiting-list'),
   form: /** @type {HTMLFormElement} */ (byId('create-form')),
   clientId: /** @type {HTMLInputElement} */ (byId('client-id')),
   warning: byId('client-id-warning'),
@@ -29,26 +37,39 @@ const ui = {
   create: /** @type {HTMLButtonElement} */ (document.querySelector('[data-testid="create-session"]')),
   created: byId('created'),
   createdText: byId('created-text'),
+  createdExpiry: byId('created-expiry'),
   clientUrl: byId('client-url'),
   copy: /** @type {HTMLButtonElement} */ (byId('copy')),
   copyResult: byId('copy-result'),
   therapistLink: /** @type {HTMLAnchorElement} */ (byId('therapist-link')),
-  billingMonth: /** @type {HTMLInputElement} */ (byId('billing-month')),
-  billingExport: /** @type {HTMLAnchorElement} */ (byId('billing-export')),
+  sound: /** @type {HTMLInputElement} */ (byId('sound-switch')),
+  notifyRow: byId('notify-row'),
+  notify: /** @type {HTMLInputElement} */ (byId('notify-switch')),
+  notifyDenied: byId('notify-denied'),
+  sessionsHeading: byId('sessions-heading'),
   listError: byId('list-error'),
+  listStatus: byId('list-status'),
   noSessions: byId('no-sessions'),
   tbody: /** @type {HTMLTableSectionElement} */ (document.querySelector('#sessions tbody')),
   table: byId('sessions'),
+  billingMonth: /** @type {HTMLSelectElement} */ (byId('billing-month')),
+  billingFormat: /** @type {HTMLSelectElement} */ (byId('billing-format')),
+  billingExport: /** @type {HTMLAnchorElement} */ (byId('billing-export')),
 };
 
 let csrf = '';
 /** @type {SessionSummary[]} */
 let sessions = [];
-/** Sessions that had a waiting client at the last poll (to ring once). */
+/** The server's time of the last list, and when (browser's steady clock) it came. */
+let serverNow = new Date().toISOString();
+let receivedAt = performance.now();
+/** Sessions that had a waiting client at the last poll (null before the first). */
 /** @type {Set<string> | null} */
 let waitingBefore = null;
-/** @type {import('./api.js').SessionLinks | null} */
+/** @type {{links: import('./api.js').SessionLinks, fresh: boolean} | null} */
 let lastCreated = null;
+/** The billing format follows the language until the therapist picks one. */
+let formatChosen = false;
 /** Re-rendered on a language switch. */
 /** @type {Map<HTMLElement, () => string>} */
 const dynamicTexts = new Map();
@@ -70,6 +91,17 @@ function setText(el, text) {
   }
 }
 
+/**
+ * A live region's sentence: always present (a hidden live region is not
+ * announced), emptied when there is nothing to say.
+ * @param {HTMLElement} el
+ * @param {(() => string) | null} text
+ */
+function announce(el, text) {
+  setText(el, text);
+  el.hidden = false;
+}
+
 /** @param {unknown} err */
 function errorText(err) {
   if (err instanceof api.ApiError && err.status === 0) return () => t('error.network');
@@ -89,6 +121,23 @@ function handleAuth(err) {
   return false;
 }
 
+function locale() {
+  return getLang() === 'de' ? 'de-DE' : 'en-GB';
+}
+
+/** @param {string} iso */
+function formatTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(date);
+}
+
+/** @param {number} minutes */
+function formatMinutes(minutes) {
+  const number = new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(minutes);
+  return t('dashboard.minutes', { minutes: number });
+}
+
 // --- client ID warnings -----------------------------------------------------
 
 function checkClientId() {
@@ -102,16 +151,38 @@ function checkClientId() {
   );
 }
 
-// --- creating a session -------------------------------------------------------
+// --- creating a session and new links -------------------------------------------
 
-/** @param {import('./api.js').SessionLinks} links */
-function showLinks(links) {
-  lastCreated = links;
-  setText(ui.createdText, () => t('dashboard.created', { clientId: links.client_id }));
+/**
+ * @param {import('./api.js').SessionLinks} links
+ * @param {boolean} fresh a new session (else: another link to an existing one)
+ */
+function showLinks(links, fresh) {
+  lastCreated = { links, fresh };
+  setText(ui.createdText, () =>
+    t(fresh ? 'dashboard.created' : 'dashboard.newLinkMade', { clientId: links.client_id }),
+  );
+  setText(ui.createdExpiry, () => t('dashboard.createdExpiry', { date: formatTime(links.expires_at) }));
   ui.clientUrl.textContent = absolute(links.client_url);
   ui.therapistLink.href = absolute(links.therapist_url);
   setText(ui.copyResult, null);
   ui.created.hidden = false;
+}
+
+/**
+ * The links shown for this session are dead (closed) or must not stay on the
+ * page (erased): take them, and the client ID with them, off the page.
+ * @param {string} sessionId
+ */
+function forgetLinks(sessionId) {
+  if (lastCreated?.links.session_id !== sessionId) return;
+  lastCreated = null;
+  setText(ui.createdText, null);
+  setText(ui.createdExpiry, null);
+  setText(ui.copyResult, null);
+  ui.clientUrl.textContent = '';
+  ui.therapistLink.href = '/call';
+  ui.created.hidden = true;
 }
 
 /**
@@ -133,9 +204,10 @@ ui.form.addEventListener('submit', async (event) => {
   setText(ui.createError, null);
   try {
     const links = await api.createSession(csrf, clientId);
-    showLinks(links);
+    showLinks(links, true);
     ui.clientId.value = '';
     setText(ui.warning, null);
+    ui.createdText.focus(); // a screen reader reads what was made and what to do with it
     await refresh();
   } catch (err) {
     if (!handleAuth(err)) setText(ui.createError, errorText(err));
@@ -158,31 +230,84 @@ ui.copy.addEventListener('click', async () => {
   }
 });
 
-// --- the list -----------------------------------------------------------------
+// --- the list and the waiting banner ---------------------------------------------
 
 async function refresh() {
   try {
-    sessions = await api.listSessions();
+    const list = await api.listSessions();
+    sessions = list.sessions;
+    serverNow = list.now;
+    receivedAt = performance.now();
     setText(ui.listError, null);
   } catch (err) {
     if (handleAuth(err)) return;
     setText(ui.listError, () => t('dashboard.loadFailed'));
     return;
   }
-  const waitingNow = new Set(sessions.filter((s) => s.waiting).map((s) => s.session_id));
-  if (waitingBefore && [...waitingNow].some((id) => !waitingBefore?.has(id))) playChime();
-  waitingBefore = waitingNow;
-  renderList();
+  const fresh = newlyWaiting(waitingBefore, sessions);
+  waitingBefore = new Set(sessions.filter((s) => s.waiting).map((s) => s.session_id));
+  if (fresh.length) {
+    if (alerts.soundOn()) playChime();
+    alerts.notifyWaiting(t('dashboard.notifyTitle'), t('dashboard.notifyBody'));
+    const names = sessions.filter((s) => fresh.includes(s.session_id)).map((s) => s.client_id);
+    announce(ui.waitingAlert, () => names.map((clientId) => t('dashboard.someoneWaiting', { clientId })).join(' '));
+  } else if (waitingBefore.size === 0) {
+    announce(ui.waitingAlert, null); // nothing stale to re-announce on a language switch
+  }
+  render();
 }
 
-/** @param {string} iso */
-function formatTime(iso) {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return new Intl.DateTimeFormat(getLang() === 'de' ? 'de-DE' : 'en-GB', {
-    dateStyle: 'medium',
-    timeStyle: 'short',
-  }).format(date);
+function render() {
+  const waiting = sessions.filter((s) => s.waiting);
+  document.title = pageTitle(waiting.length, t('dashboard.title'), t('app.name'));
+  // Both are rebuilt every poll: a few dozen rows. Focus is put back on the
+  // same action of the same session, so a keyboard user does not lose place.
+  const active = document.activeElement;
+  const focusKey = active instanceof HTMLElement ? active.dataset.focusKey : undefined;
+  renderBanner(waiting);
+  renderList();
+  if (focusKey) {
+    const again = document.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
+    if (again instanceof HTMLElement) again.focus();
+  }
+}
+
+/** @param {SessionSummary} s */
+function waitingText(s) {
+  const minutes = waitedMinutes(s.waiting_since, serverNow, performance.now() - receivedAt);
+  if (minutes === null) return t('dashboard.waiting');
+  return minutes < 1 ? t('dashboard.waitingJustNow') : t('dashboard.waitingSince', { minutes });
+}
+
+/** @param {SessionSummary[]} waiting */
+function renderBanner(waiting) {
+  ui.waitingBanner.hidden = waiting.length === 0;
+  ui.waitingList.replaceChildren(
+    ...waiting.map((s) => {
+      const li = document.createElement('li');
+      li.dataset.sessionId = s.session_id;
+      const text = document.createElement('p');
+      const who = document.createElement('strong');
+      who.textContent = s.client_id; // as entered: text only, never HTML
+      const since = document.createElement('span');
+      since.className = 'waiting-since';
+      since.textContent = waitingText(s);
+      text.append(who, ' ', since);
+      const join = actionButton('join', s, 'primary');
+      join.textContent = t('dashboard.joinWaiting');
+      join.setAttribute('aria-label', t('dashboard.actionFor', { action: t('dashboard.joinWaiting'), clientId: s.client_id }));
+      join.dataset.testid = 'waiting-join';
+      join.dataset.focusKey = `${s.session_id}:banner-join`;
+      li.append(text, join);
+      return li;
+    }),
+  );
+}
+
+function renderList() {
+  ui.noSessions.hidden = sessions.length > 0;
+  ui.table.hidden = sessions.length === 0;
+  ui.tbody.replaceChildren(...sessions.map((s) => renderRow(s)));
 }
 
 /** @param {string} state */
@@ -192,50 +317,55 @@ function stateText(state) {
   return text === key ? state : text;
 }
 
-function renderList() {
-  const waiting = sessions.filter((s) => s.waiting);
-  setText(
-    ui.waitingAlert,
-    waiting.length ? () => waiting.map((s) => t('dashboard.someoneWaiting', { clientId: s.client_id })).join(' ') : null,
-  );
-  ui.noSessions.hidden = sessions.length > 0;
-  ui.table.hidden = sessions.length === 0;
-  // Rebuilt every poll: a few dozen rows, and no focus is lost because
-  // buttons keep their place (we restore focus by session and action).
-  const active = document.activeElement;
-  const focusKey = active instanceof HTMLElement ? active.dataset.focusKey : undefined;
-  const rows = sessions.map((s) => renderRow(s));
-  ui.tbody.replaceChildren(...rows);
-  if (focusKey) {
-    const again = ui.tbody.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
-    if (again instanceof HTMLElement) again.focus();
-  }
+/** @param {SessionSummary} s */
+function linkText(s) {
+  const date = formatTime(s.expires_at);
+  if (s.state === 'open') return t('dashboard.linkValidUntil', { date });
+  if (s.state === 'expired') return t('dashboard.linkExpired', { date });
+  return t('dashboard.linksEnded');
 }
 
 /** @param {SessionSummary} s */
 function renderRow(s) {
   const tr = document.createElement('tr');
   tr.dataset.sessionId = s.session_id;
+  tr.dataset.state = s.state;
   if (s.waiting) tr.classList.add('is-waiting');
 
   const id = document.createElement('td');
-  id.textContent = s.client_id; // as entered: text only, never HTML
+  const name = document.createElement('span');
+  name.className = 'client-id';
+  name.textContent = s.client_id; // as entered: text only, never HTML
+  const ref = document.createElement('span');
+  ref.className = 'reference';
+  ref.textContent = t('dashboard.reference', { reference: s.reference });
+  id.append(name, ref);
+
   const created = document.createElement('td');
   created.textContent = formatTime(s.created_at);
+
+  const links = document.createElement('td');
+  const expiry = document.createElement('span');
+  expiry.dataset.testid = 'link-expiry';
+  expiry.textContent = linkText(s);
+  links.append(expiry);
+
+  const minutes = document.createElement('td');
+  minutes.className = 'minutes';
+  minutes.dataset.testid = 'minutes';
+  minutes.textContent = formatMinutes(s.billable_minutes);
+
   const state = document.createElement('td');
   state.append(stateText(s.state));
   if (s.waiting) state.append(' ', badge('waiting', t('dashboard.waiting')));
   if (s.in_call) state.append(' ', badge('in-call', t('dashboard.inCall')));
 
   const actions = document.createElement('td');
-  actions.className = 'actions';
-  const open = s.state === 'open';
-  actions.append(
-    button('dashboard.join', s, 'join', open, () => joinSession(s)),
-    button('dashboard.newLink', s, 'links', open, () => newLink(s)),
-    button('dashboard.revoke', s, 'revoke', open, () => revoke(s), 'danger'),
-  );
-  tr.append(id, created, state, actions);
+  const group = document.createElement('div');
+  group.className = 'actions';
+  group.append(...actionsFor(s.state).map((action) => actionButton(action, s)));
+  actions.append(group);
+  tr.append(id, created, links, minutes, state, actions);
   return tr;
 }
 
@@ -247,26 +377,34 @@ function badge(kind, text) {
   return span;
 }
 
+/** @type {Record<SessionAction, {label: MessageKey, run: (s: SessionSummary) => Promise<void>, variant: string, help?: string}>} */
+const ACTIONS = {
+  join: { label: 'dashboard.join', run: joinSession, variant: 'secondary' },
+  links: { label: 'dashboard.newLink', run: newLink, variant: 'secondary', help: 'new-link-help' },
+  close: { label: 'dashboard.close', run: closeSession, variant: 'secondary' },
+  erase: { label: 'dashboard.erase', run: eraseRecord, variant: 'danger', help: 'erase-help' },
+};
+
 /**
- * @param {MessageKey} key
+ * @param {SessionAction} action
  * @param {SessionSummary} s
- * @param {string} action
- * @param {boolean} enabled
- * @param {() => Promise<void>} onClick
  * @param {string} [variant]
  */
-function button(key, s, action, enabled, onClick, variant = 'secondary') {
+function actionButton(action, s, variant) {
+  const spec = ACTIONS[action];
   const b = document.createElement('button');
   b.type = 'button';
-  b.className = `${variant} small`;
-  b.textContent = t(key);
-  b.disabled = !enabled;
+  b.className = `${variant ?? spec.variant} small`;
+  b.textContent = t(spec.label);
+  // Every row has the same buttons: the name says whose session it acts on.
+  b.setAttribute('aria-label', t('dashboard.actionFor', { action: t(spec.label), clientId: s.client_id }));
+  if (spec.help) b.setAttribute('aria-describedby', spec.help);
   b.dataset.action = action;
   b.dataset.focusKey = `${s.session_id}:${action}`;
   b.addEventListener('click', async () => {
     b.disabled = true;
     try {
-      await onClick();
+      await spec.run(s);
     } catch (err) {
       if (!handleAuth(err)) setText(ui.listError, errorText(err));
     } finally {
@@ -286,16 +424,35 @@ async function joinSession(s) {
 /** @param {SessionSummary} s */
 async function newLink(s) {
   const links = await api.newLinks(csrf, s.session_id);
-  showLinks(links);
+  showLinks(links, false);
   ui.created.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  ui.createdText.focus();
+  await refresh();
 }
 
 /** @param {SessionSummary} s */
-async function revoke(s) {
-  if (!window.confirm(t('dashboard.revokeConfirm', { clientId: s.client_id }))) return;
-  await api.revokeSession(csrf, s.session_id);
-  if (lastCreated?.session_id === s.session_id) ui.created.hidden = true;
+async function closeSession(s) {
+  if (!window.confirm(t('dashboard.closeConfirm', { clientId: s.client_id }))) return;
+  await api.closeSession(csrf, s.session_id);
+  forgetLinks(s.session_id);
+  announce(ui.listStatus, () => t('dashboard.closed', { clientId: s.client_id }));
   await refresh();
+  // The row stays (now "ended") with its one remaining action; focus goes there.
+  const next = ui.tbody.querySelector(`[data-focus-key="${CSS.escape(`${s.session_id}:erase`)}"]`);
+  if (next instanceof HTMLElement) next.focus();
+}
+
+/** @param {SessionSummary} s */
+async function eraseRecord(s) {
+  const minutes = new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(s.billable_minutes);
+  if (!window.confirm(t('dashboard.eraseConfirm', { clientId: s.client_id, minutes }))) return;
+  await api.eraseRecord(csrf, s.session_id);
+  forgetLinks(s.session_id);
+  // The message must not keep the name that was just erased on screen: it says
+  // what was done by the short reference.
+  announce(ui.listStatus, () => t('dashboard.erased', { reference: s.reference }));
+  await refresh();
+  ui.sessionsHeading.focus(); // the row is gone: back to the top of the list
 }
 
 ui.logout.addEventListener('click', async () => {
@@ -310,31 +467,74 @@ ui.logout.addEventListener('click', async () => {
 
 ui.clientId.addEventListener('input', checkClientId);
 
-// --- start --------------------------------------------------------------------
+// --- alerts: sound and notification switches --------------------------------------
+
+function renderAlerts() {
+  ui.sound.checked = alerts.soundOn();
+  const permission = alerts.notifyPermission();
+  ui.notifyRow.hidden = permission === 'unsupported';
+  ui.notify.checked = alerts.notifyOn();
+  setText(ui.notifyDenied, permission === 'denied' ? () => t('dashboard.notifyDenied') : null);
+}
+
+ui.sound.addEventListener('change', () => {
+  alerts.setSound(ui.sound.checked);
+  if (ui.sound.checked) playChime(); // this click unlocks audio; the chime says how it sounds
+});
+
+ui.notify.addEventListener('change', async () => {
+  await alerts.setNotify(ui.notify.checked);
+  renderAlerts();
+});
+
+// --- billing ------------------------------------------------------------------------
+
+function renderMonths() {
+  const chosen = ui.billingMonth.value;
+  const label = new Intl.DateTimeFormat(locale(), { month: 'long', year: 'numeric' });
+  ui.billingMonth.replaceChildren(
+    ...recentMonths(new Date(), BILLING_MONTHS).map((month) => {
+      const [year, number] = month.split('-').map(Number);
+      const option = document.createElement('option');
+      option.value = month;
+      option.textContent = label.format(new Date(year, number - 1, 1));
+      return option;
+    }),
+  );
+  if (chosen) ui.billingMonth.value = chosen;
+}
 
 /** The CSV of the chosen month (same origin, the login cookie; a GET needs no CSRF token). */
 function updateBillingLink() {
   const month = ui.billingMonth.value;
-  ui.billingExport.href = `/api/v1/billing?month=${encodeURIComponent(month)}`;
+  const lang = ui.billingFormat.value === 'en' ? 'en' : 'de';
+  ui.billingExport.href = `/api/v1/billing?month=${encodeURIComponent(month)}&lang=${lang}`;
   ui.billingExport.download = `sprechzimmer-${month}.csv`;
 }
 
-/** This month in the practice's own calendar (the browser's local time). */
-function currentMonth() {
-  const now = new Date();
-  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}`;
-}
+ui.billingMonth.addEventListener('change', updateBillingLink);
+ui.billingFormat.addEventListener('change', () => {
+  formatChosen = true;
+  updateBillingLink();
+});
+
+// --- start --------------------------------------------------------------------
 
 async function main() {
   initI18n();
-  ui.billingMonth.value = currentMonth();
+  renderMonths();
+  ui.billingFormat.value = getLang();
   updateBillingLink();
-  ui.billingMonth.addEventListener('change', updateBillingLink);
+  renderAlerts();
   unlockAudioOnGesture();
-  onLangChange(() => {
+  document.title = pageTitle(0, t('dashboard.title'), t('app.name'));
+  onLangChange((lang) => {
     for (const [el, text] of dynamicTexts) el.textContent = text();
     if (ui.who.dataset.code) ui.who.textContent = t('dashboard.loggedInAs', { code: ui.who.dataset.code });
-    renderList();
+    renderMonths();
+    if (!formatChosen) ui.billingFormat.value = lang;
+    updateBillingLink();
+    render();
   });
   try {
     const who = await api.me();
@@ -350,7 +550,7 @@ async function main() {
   const poll = () => {
     setTimeout(async () => {
       // Also while the tab is in the background: that is exactly when the
-      // chime for a waiting client matters.
+      // chime, the title and the notification for a waiting client matter.
       await refresh();
       poll();
     }, POLL_MS);
