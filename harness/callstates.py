@@ -9,10 +9,9 @@ test runs axe-core there, ``harness/screenshots.py`` takes a picture there.
 
 The walker finds its way by ``data-testid`` and by the status of the page
 (``[data-testid=call-status][data-status=...]``), never by layout, so that a
-redesign of the page keeps it working. Where the redesign of issue 12 adds a
-step (a hang-up confirmation, ``hangup-confirm``) or an element
-(``remote-state``), the walker takes it when it is there and goes on without it
-when it is not.
+redesign of the page keeps it working. The hang-up asks once
+(``hangup-confirm``); the other person's camera and microphone are read from
+``remote-state``'s data attributes.
 
 Every wait is bounded by ``WAIT_MS`` (scaled by ``SPRECHZIMMER_TEST_TIME_SCALE``)
 and ends as soon as its condition holds; nothing sleeps a fixed time. A callback
@@ -345,20 +344,12 @@ _SAS_SHOWN = """() => {
   return !!el && (el.textContent || '').trim().length > 0;
 }"""
 
-# The other person's state, once the page has an element for it (issue 12 adds
-# `remote-state`): what it says now (null: not there or not shown), and whether
-# it has come to say something else.
-_REMOTE_STATE = """() => {
+# The other person's camera and microphone as `remote-state` says them: its
+# data-camera / data-microphone attributes ("on", "off", "none").
+_REMOTE_OFF = """() => {
   const el = document.querySelector('[data-testid="remote-state"]');
-  if (!el || !el.checkVisibility()) return null;
-  return (el.textContent || '').trim() || null;
-}"""
-
-_REMOTE_STATE_CHANGED = """(before) => {
-  const el = document.querySelector('[data-testid="remote-state"]');
-  if (!el) return true;
-  const now = el.checkVisibility() ? (el.textContent || '').trim() : '';
-  return now !== '' && now !== before;
+  if (!el || !el.checkVisibility()) return false;
+  return el.dataset.camera === 'off' && el.dataset.microphone === 'off';
 }"""
 
 
@@ -448,15 +439,10 @@ async def _hang_up(page: Page) -> None:
 
 
 async def _turn_off(page: Page, other: Page) -> None:
-    """Mute and turn the camera off in ``page``; ``other`` shows it, if it has ``remote-state``.
-
-    What the other page said before is the reference: its new words must differ
-    (a page that shows nothing while all is on just has to show something).
-    """
-    before = await other.evaluate(_REMOTE_STATE)
+    """Mute and turn the camera off in ``page``; wait until ``other`` shows both."""
     for testid in ("mute", "camera"):
         await _toggle(page, testid)
-    await until(other, _REMOTE_STATE_CHANGED, before, "remote-state to tell muted, camera off")
+    await until(other, _REMOTE_OFF, what="remote-state to tell muted and camera off")
 
 
 async def _turn_on(page: Page) -> None:

@@ -414,7 +414,9 @@ async def test_copied_client_link_cannot_join_a_running_call(tmp_path: Path) -> 
             assert await notice.get_attribute("data-notice") == "call.linkInUse"
             # The intruder gets a next step, not a "join again" that cannot work.
             assert await intruder.locator("#rejoin").is_hidden()
-            assert await intruder.locator("#end-text").is_visible()
+            assert await intruder.locator("#end-title").is_visible()
+            said = await intruder.get_by_test_id("call-status").text_content() or ""
+            assert "Link" in said, said
         events = _events_when(server, links["session_id"], MEDIA_CONNECTED)
         # The refused socket never took a place: nothing of it is billed.
         assert len(_times(events, "client", "joined")) == 1

@@ -143,8 +143,9 @@ const ENDINGS = {
   'hung-up': { title: 'call.endTitle', text: (r) => (r === 'therapist' ? 'call.endTherapist' : 'call.endClient'), next: 'call.rejoin' },
   'peer-hung-up': { title: 'call.endTitle', text: () => 'call.endClient', next: 'call.rejoin' },
   declined: { title: 'call.declinedTitle', text: () => 'call.declinedText', next: 'call.knockAgain' },
-  link: { title: 'call.errorTitle', text: (r) => (r === 'therapist' ? 'call.errorLinkTherapist' : 'call.errorLinkClient'), next: null },
-  'bad-link': { title: 'call.errorTitle', text: () => null, next: null },
+  // The server's sentence (on the status line) already names the client's next step.
+  link: { title: 'call.linkTitle', text: (r) => (r === 'therapist' ? 'call.errorLinkTherapist' : null), next: null },
+  'bad-link': { title: 'call.linkTitle', text: () => null, next: null },
   replaced: { title: 'call.endTitle', text: () => null, next: null },
   failed: { title: 'call.errorTitle', text: () => 'call.errorRetry', next: 'call.retry' },
 };
