@@ -281,24 +281,7 @@ RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart)
 WITH_FROM: tuple[type, ...] = (*RELAYABLE, MediaStateReport)
 """What reaches the other member with ``from``: the call's relays and ``media-state``."""
 
-_CLIENT_TYPES: dict[str, type] = {
-    cls.TYPE: cls
-    for cls in (
-        Hello,
-        Admit,
-        Decline,
-        Offer,
-        Answer,
-        Candidate,
-        Restart,
-        Media,
-        RelayOnly,
-        Quality,
-        MediaStateReport,
-        Ping,
-        Bye,
-    )
-}
+_CLIENT_TYPES: dict[str, type] = {cls.TYPE: cls for cls in get_args(ClientMessage)}
 
 
 # --- from the server --------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from harness.callstates import WalkError, until
 from harness.chromium import chromium_available, launch_chromium
 from harness.netns import netns_available, require_or_skip
 from harness.server import CLI, PASSWORD, TIME_SCALE, RunningServer, running_server
@@ -36,7 +37,6 @@ pytestmark = [pytest.mark.netns, pytest.mark.browser]
 
 WAIT_MS = 20_000 * TIME_SCALE
 """Upper bound for one thing to happen in a page (a click's effect, the first frame)."""
-POLL_S = 0.1
 THERAPIST = "dr-e2e"
 CLIENT_ID = "Pseudonym-Q7XK"
 """Distinctive on purpose: the server log is searched for it and must not hold it."""
@@ -111,20 +111,12 @@ def _server(tmp_path: Path, **env: str) -> Iterator[RunningServer]:
 
 
 async def _until(page: Page, predicate: str, arg: Any = None, what: str = "") -> None:
-    """Poll ``predicate`` (a JS function) in ``page`` until it is true; bounded by WAIT_MS.
-
-    Not ``page.wait_for_function``: that evaluates its predicate with ``eval``, and
-    the service's Content-Security-Policy (rightly) forbids ``unsafe-eval``.
-    """
-    loop = asyncio.get_running_loop()
-    end = loop.time() + WAIT_MS / 1000
-    for _ in range(int(WAIT_MS / POLL_S / 1000) + 1):
-        if await page.evaluate(predicate, arg):
-            return
-        if loop.time() > end:
-            break
-        await asyncio.sleep(POLL_S)
-    pytest.fail(f"timed out waiting for {what or predicate}")
+    """Poll ``predicate`` (a JS function) in ``page`` until it is true; bounded by WAIT_MS
+    (the harness's wait: ``wait_for_function`` would need ``eval``, which the CSP forbids)."""
+    try:
+        await until(page, predicate, arg, what)
+    except WalkError as error:
+        pytest.fail(str(error))
 
 
 async def _open(context: BrowserContext, url: str) -> Page:

@@ -13,6 +13,11 @@
 //  - callhandle.js: `window.sprechzimmer`, the read-only handle for tests
 //
 // Never records anything; never talks to any host but this page's origin.
+//
+// Longer than our ~400 lines on purpose: it is the one place where the
+// person's inputs (buttons, shortcuts, closing the tab) and the server's
+// messages meet the parts above; each handler is a few lines that only
+// forward, and splitting them would hide the wiring it exists to show.
 
 import { initI18n, onLangChange, t } from './i18n.js';
 import { loadInvite, saveInvite } from './invite.js';

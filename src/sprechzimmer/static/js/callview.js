@@ -1,13 +1,14 @@
-// The call page's view: finds the page's elements once and writes into them
-// what it is given (a snapshot of the call logic, the connection's path, the
-// quality grades, the frame-encryption state, the devices).
+// The call page's view: finds the page's elements once (`ui`) and writes into
+// them what it is given: the call logic's snapshot (status line, views, end
+// screen), the other person's camera and microphone, the timer, notices and
+// the hang-up question. connectionview.js draws the connection (path,
+// quality, encryption), deviceview.js our own devices.
 //
 // It decides nothing: callstate.js decides, the controllers (call.js,
 // connection.js, qualityloop.js, localmedia.js) carry it out and hand the
 // view what to show. It keeps no state but what the DOM holds.
 
 import { t, serverMessage } from './i18n.js';
-import { pathLabelKey } from './stats.js';
 
 /** @typedef {import('./i18n.js').MessageKey} MessageKey */
 /** @typedef {import('./callstate.js').CallSnapshot} CallSnapshot */
@@ -16,9 +17,6 @@ import { pathLabelKey } from './stats.js';
 /** @typedef {import('./callstate.js').View} View */
 /** @typedef {import('./callstate.js').Ending} Ending */
 /** @typedef {import('./protocol.js').Role} Role */
-/** @typedef {import('./keyagreement.js').E2eeState} E2eeState */
-/** @typedef {import('./sendladder.js').Grade} Grade */
-/** @typedef {{path: import('./stats.js').MediaPath | null, relayProtocol: string | null}} PathShown */
 
 /**
  * @template {HTMLElement} T
@@ -302,144 +300,6 @@ export function renderClientLabel(clientId) {
 }
 
 // ---------------------------------------------------------------------------
-// The connection, its quality, its encryption
-
-/** @param {RTCPeerConnectionState | string} state @param {PathShown} path */
-export function renderConnection(state, path) {
-  ui.connection.dataset.state = state;
-  ui.connection.dataset.path = path.path ?? '';
-  if (path.path === 'relay' && path.relayProtocol) ui.connection.dataset.relayProtocol = path.relayProtocol;
-  else delete ui.connection.dataset.relayProtocol;
-  ui.connection.textContent =
-    state === 'connected' && path.path
-      ? t(pathLabelKey(path.path, path.relayProtocol))
-      : t(/** @type {MessageKey} */ (`conn.${state}`));
-}
-
-/**
- * @typedef {object} QualityShown
- * @property {Grade | null} send
- * @property {Grade | null} receive
- * @property {'weak' | 'manual' | null} ownPaused our video to the other side is paused, and why
- * @property {'weak' | 'manual' | null} remotePaused the other side's video to us is paused, and why
- * @property {boolean} audioOnly the person chose audio only
- */
-
-/** @param {QualityShown} q */
-export function renderQuality(q) {
-  ui.quality.dataset.send = q.send ?? '';
-  ui.quality.dataset.receive = q.receive ?? '';
-  ui.qualitySendText.textContent = t(q.send ? `quality.${q.send}` : 'quality.unknown');
-  ui.qualityReceiveText.textContent = t(q.receive ? `quality.${q.receive}` : 'quality.unknown');
-  // Ours first: what we can change; then what the other side says.
-  const own = q.ownPaused;
-  const paused = own ?? q.remotePaused;
-  ui.qualityNotice.hidden = paused === null;
-  ui.qualityNotice.dataset.side = own ? 'send' : paused ? 'receive' : '';
-  ui.qualityNotice.dataset.reason = paused ?? '';
-  ui.qualityNotice.textContent = paused === null ? '' : t(paused === 'manual' ? 'quality.pausedManual' : 'quality.pausedWeak');
-  ui.audioOnly.setAttribute('aria-pressed', String(q.audioOnly));
-}
-
-/**
- * @typedef {object} E2eeShown
- * @property {E2eeState} state
- * @property {number | null} keyAgeSeconds
- * @property {boolean} verified
- * @property {string | null} sas
- * @property {import('./protocol.js').Role | null} role
- * @property {boolean} peer a peer connection is open (someone to encrypt for)
- */
-
-/** @param {E2eeShown} e */
-export function renderE2ee(e) {
-  ui.e2eeState.dataset.state = e.state;
-  /** @type {string[]} */
-  let parts;
-  switch (e.state) {
-    case 'active':
-      parts = [t('e2ee.active')];
-      if (e.verified) parts.push(t('e2ee.verified'));
-      break;
-    case 'dtls-only':
-      parts = [t('e2ee.dtlsOnly')];
-      break;
-    case 'failed':
-      parts = [t('e2ee.failed')];
-      break;
-    case 'unsupported':
-      parts = [t('e2ee.unsupported')];
-      break;
-    default:
-      parts = [t('e2ee.negotiating')];
-  }
-  // Nobody to encrypt for yet: no "being set up" while the therapist waits.
-  ui.e2eeState.hidden = !e.peer;
-  // Written only when it changes (it is read out by screen readers once).
-  const text = parts.join(' · ');
-  if (ui.e2eeState.textContent !== text) ui.e2eeState.textContent = text;
-  // The key's age is for the curious: in the details, not in the call.
-  const age = e.state === 'active' && e.keyAgeSeconds !== null ? Math.floor(e.keyAgeSeconds / 60) : null;
-  ui.keyAge.hidden = age === null;
-  ui.keyAge.textContent = age === null ? '' : age < 1 ? t('e2ee.keyAgeNew') : t('e2ee.keyAge', { minutes: age });
-  const sas = e.state === 'active' ? e.sas : null;
-  ui.sasBox.hidden = sas === null;
-  ui.sas.textContent = sas ?? '';
-  // One procedure: the client reads the code out, the therapist compares and
-  // confirms, and the client's page says that it was confirmed.
-  const therapist = e.role === 'therapist';
-  ui.sasHelp.textContent = t(
-    e.verified ? (therapist ? 'e2ee.sasConfirmedTherapist' : 'e2ee.sasConfirmedClient') : therapist ? 'e2ee.sasHelpTherapist' : 'e2ee.sasHelpClient',
-  );
-  ui.verify.hidden = !therapist || e.verified;
-  ui.verify.disabled = sas === null || e.verified;
-}
-
-/**
- * @typedef {object} NetworkShown
- * @property {boolean} iceKnown we know what the server offers (a welcome came)
- * @property {boolean} compatOk the server offers a relay over TCP/TLS
- * @property {boolean} compatOn compatibility mode is on
- * @property {boolean} compatAuto recovery switched it on
- * @property {boolean} turn the server offers a relay at all
- * @property {boolean} relayOnly relay-only as the server last said
- * @property {boolean} relayOnlyShown relay-only as shown (the therapist's wish until the server answers)
- * @property {boolean} relaySwitching a switch waits for the server's answer
- */
-
-/**
- * Compatibility mode and relay-only: what the server offers, not what the
- * current call got, so the controls are there before a call.
- * @param {NetworkShown} n
- */
-export function renderNetworkControls(n) {
-  // A service without the relay: the switches that need it are not shown at
-  // all, rather than shown disabled with an explanation nobody needs.
-  ui.compatBox.hidden = n.iceKnown && !n.compatOk && !n.compatOn;
-  ui.relayOnlyBox.dataset.available = String(n.turn || n.relayOnly);
-  ui.compat.disabled = !n.compatOk;
-  ui.compat.setAttribute('aria-pressed', String(n.compatOn));
-  /** @type {MessageKey} */
-  let help = 'call.compatHelp';
-  if (n.iceKnown && !n.compatOk) help = 'call.compatUnavailable';
-  else if (n.compatOn) help = n.compatAuto ? 'call.compatAuto' : 'call.compatOn';
-  ui.compatHelp.dataset.i18n = help;
-  ui.compatHelp.textContent = t(help);
-  ui.compat.title = t(n.iceKnown && !n.compatOk ? 'call.compatUnavailable' : 'call.compatHelp');
-
-  ui.relayOnly.disabled = !n.turn;
-  ui.relayOnly.setAttribute('aria-pressed', String(n.relayOnlyShown));
-  ui.relayOnly.dataset.enabled = String(n.relayOnly);
-  ui.relayOnly.title = t(n.turn ? 'call.relayOnlyHelp' : 'call.relayOnlyUnavailable');
-  /** @type {MessageKey} */
-  let state = n.relayOnlyShown ? 'call.relayOnlyOn' : 'call.relayOnlyOff';
-  if (!n.turn && !n.relayOnly) state = 'call.relayOnlyUnavailable';
-  else if (n.relaySwitching) state = 'call.relayOnlyPending';
-  ui.relayOnlyState.dataset.i18n = state;
-  ui.relayOnlyState.textContent = t(state);
-}
-
-// ---------------------------------------------------------------------------
 // The media elements, the join and knock buttons
 
 /** @param {MediaStream | null} stream ours, in the one local <video> */
@@ -466,136 +326,4 @@ export function enableJoin(enabled, focus = false) {
 /** A knock was answered: no second answer until the next status. */
 export function disableKnockButtons() {
   ui.admit.disabled = ui.decline.disabled = true;
-}
-
-// ---------------------------------------------------------------------------
-// Camera and microphone
-
-/** @param {(choice: {videoId?: string, audioId?: string}) => void} fn the person picked a camera or microphone */
-export function onDeviceChoice(fn) {
-  const chosen = () => fn({ videoId: ui.cameraSelect.value || undefined, audioId: ui.micSelect.value || undefined });
-  ui.cameraSelect.addEventListener('change', chosen);
-  ui.micSelect.addEventListener('change', chosen);
-}
-
-/** @param {number} level of the microphone, 0..1 */
-export function showMicLevel(level) {
-  ui.micLevel.value = level;
-}
-
-/** @param {MediaStream | null} stream */
-export function renderToggles(stream) {
-  const audio = stream?.getAudioTracks()[0];
-  const video = stream?.getVideoTracks()[0];
-  const muted = !!audio && !audio.enabled;
-  const cameraOff = !!video && !video.enabled;
-  // The label says what a press does ("Ton einschalten" while muted), so the
-  // buttons carry no aria-pressed: both at once would be read as a riddle.
-  for (const [button, label, track, off, offKey, onKey] of /** @type {const} */ ([
-    [ui.mute, ui.muteLabel, audio, muted, 'call.unmute', 'call.mute'],
-    [ui.camera, ui.cameraLabel, video, cameraOff, 'call.cameraOn', 'call.cameraOff'],
-    [ui.waitingMute, ui.waitingMute, audio, muted, 'call.unmute', 'call.mute'],
-    [ui.waitingCamera, ui.waitingCamera, video, cameraOff, 'call.cameraOn', 'call.cameraOff'],
-  ])) {
-    button.disabled = !track;
-    button.dataset.off = String(off);
-    label.textContent = t(off ? offKey : onKey);
-  }
-  delete ui.waitingMute.dataset.i18n;
-  delete ui.waitingCamera.dataset.i18n;
-  // Our own state, on our own picture: easy to forget that one is muted.
-  /** @type {MessageKey[]} */
-  const self = [];
-  if (cameraOff) self.push('remote.cameraOff');
-  if (muted) self.push('self.muted');
-  ui.selfState.textContent = self.map((k) => t(k)).join(' · ');
-  ui.selfState.hidden = self.length === 0;
-  // The device check without a picture says so instead of a black box.
-  ui.previewEmpty.hidden = !!video && video.readyState !== 'ended';
-}
-
-/** @type {Record<string, MessageKey>} */
-const DEVICE_PROBLEMS = {
-  denied: 'call.devicesDenied',
-  missing: 'call.devicesMissing',
-  busy: 'call.devicesBusy',
-  insecure: 'call.insecure',
-  'audio-only': 'call.audioOnly',
-  'video-only': 'call.videoOnly',
-};
-
-/** Problems the person can fix and then try again (a denied permission, a busy device). */
-const RETRYABLE = new Set(['denied', 'busy']);
-
-/** @param {string | null} problem from acquireMedia (devices.js) */
-export function renderDeviceProblem(problem) {
-  if (problem) {
-    ui.deviceMessage.dataset.problem = problem;
-    ui.deviceMessageText.textContent = t(DEVICE_PROBLEMS[problem]);
-    ui.deviceSteps.hidden = problem !== 'denied';
-    ui.deviceSteps.textContent = problem === 'denied' ? t('call.devicesDeniedSteps') : '';
-    ui.deviceRetry.hidden = !RETRYABLE.has(problem);
-    ui.deviceMessage.hidden = false;
-  } else {
-    delete ui.deviceMessage.dataset.problem;
-    ui.deviceMessage.hidden = true;
-  }
-}
-
-/** @param {() => void} fn the person asks to try the devices again */
-export function onDeviceRetry(fn) {
-  ui.deviceRetry.addEventListener('click', fn);
-}
-
-/**
- * @param {{cameras: MediaDeviceInfo[], microphones: MediaDeviceInfo[]}} devices
- * @param {MediaStream | null} stream the devices in use
- */
-export function renderDeviceSelects(devices, stream) {
-  const videoId = stream?.getVideoTracks()[0]?.getSettings().deviceId;
-  const audioId = stream?.getAudioTracks()[0]?.getSettings().deviceId;
-  fillSelect(ui.cameraSelect, devices.cameras, videoId, 'call.camera');
-  fillSelect(ui.micSelect, devices.microphones, audioId, 'call.microphone');
-}
-
-/**
- * The speaker choice, where the browser can route sound (setSinkId); the
- * test button works everywhere.
- * @param {MediaDeviceInfo[]} speakers
- * @param {boolean} canChoose
- * @param {string} currentId
- */
-export function renderSpeakers(speakers, canChoose, currentId) {
-  const show = canChoose && speakers.length > 1;
-  ui.speakerSelect.hidden = !show;
-  ui.speakerSelect.labels.forEach((l) => (l.hidden = !show));
-  if (!show) return;
-  ui.speakerSelect.replaceChildren(new Option(t('call.speakerDefault'), ''));
-  speakers
-    .filter((d) => d.deviceId !== 'default' && d.deviceId !== '')
-    .forEach((d, i) => ui.speakerSelect.append(new Option(d.label || `${t('call.speaker')} ${i + 1}`, d.deviceId)));
-  ui.speakerSelect.value = currentId;
-}
-
-/**
- * @param {HTMLSelectElement} select
- * @param {MediaDeviceInfo[]} devices
- * @param {string | undefined} currentId
- * @param {MessageKey} kindKey
- */
-function fillSelect(select, devices, currentId, kindKey) {
-  select.replaceChildren();
-  if (devices.length === 0) {
-    const option = new Option(t('call.noDevice'), '');
-    select.append(option);
-    // Nothing to choose: disabled, and it looks it (see app.css).
-    select.disabled = true;
-    return;
-  }
-  select.disabled = false;
-  devices.forEach((d, i) => {
-    // Labels are empty until permission is given; number them instead.
-    select.append(new Option(d.label || `${t(kindKey)} ${i + 1}`, d.deviceId));
-  });
-  if (currentId) select.value = currentId;
 }

@@ -15,7 +15,8 @@ import { compatAvailable, hasTurn, iceConfiguration } from './ice.js';
 import { RecoveryPolicy } from './recovery.js';
 import { FrameEncryption } from './frame-encryption.js';
 import { testHooks } from './e2ee-debug.js';
-import { renderE2ee, showRemoteStream } from './callview.js';
+import { showRemoteStream } from './callview.js';
+import { renderE2ee } from './connectionview.js';
 import { NetworkModes } from './networkmode.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */

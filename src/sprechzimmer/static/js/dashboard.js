@@ -1,6 +1,10 @@
 // The therapist's dashboard: create sessions and hand out links, see who is
 // waiting and for how long, join, end a session, erase a record typed by
 // mistake, download the month's billable minutes.
+//
+// Longer than our ~400 lines on purpose: it is the page's wiring and view
+// together (the list, the banner, the forms); the pure parts already live in
+// overview.js (what each session offers, titles, months) and alerts.js.
 
 import { initI18n, onLangChange, t, serverMessage, getLang } from './i18n.js';
 import * as api from './api.js';

@@ -6,18 +6,8 @@
 
 import { acquireMedia, listDevices, stopStream, watchLevel } from './devices.js';
 import { audioContext, playChime } from './sound.js';
-import {
-  enableJoin,
-  onDeviceChoice,
-  onDeviceRetry,
-  renderDeviceProblem,
-  renderDeviceSelects,
-  renderSpeakers,
-  renderToggles,
-  showLocalStream,
-  showMicLevel,
-  ui,
-} from './callview.js';
+import { enableJoin, showLocalStream, ui } from './callview.js';
+import { onDeviceChoice, onDeviceRetry, renderDeviceProblem, renderDeviceSelects, renderSpeakers, renderToggles, showMicLevel } from './deviceview.js';
 
 /**
  * Where the browser can route sound to a chosen speaker (Chromium, Firefox

@@ -10,7 +10,7 @@
 // server offers, to know whether a mode can work before a call.
 
 import { offersCompat, offersRelay } from './ice.js';
-import { renderNetworkControls } from './callview.js';
+import { renderNetworkControls } from './connectionview.js';
 
 /** @typedef {import('./callstate.js').CallInput} CallInput */
 /** @typedef {import('./callstate.js').CallSnapshot} CallSnapshot */

@@ -10,7 +10,7 @@
 import { QualityPolicy } from './sendladder.js';
 import { decodeQualityPeerMessage, receiverReportFor } from './peerreports.js';
 import { QualitySummary } from './qualitysummary.js';
-import { renderConnection, renderQuality } from './callview.js';
+import { renderConnection, renderQuality } from './connectionview.js';
 
 /** @typedef {import('./peer.js').PeerLink} PeerLink */
 /** @typedef {import('./sendladder.js').Grade} Grade */
