@@ -115,6 +115,17 @@ class Forbidden(ProtocolError):
     )
 
 
+class SessionEnded(Forbidden):
+    """The therapist closed or revoked the session while its members were in it:
+    not a dead link to the people in the room, but an ending they should be told."""
+
+    code = "session-ended"
+    sentence = Sentence(
+        "This session has been ended by the practice.",
+        "Diese Sitzung wurde von der Praxis beendet.",
+    )
+
+
 class NotAllowed(ProtocolError):
     code = "not-allowed"
     close_code = 4003
@@ -208,7 +219,7 @@ class NoPeer(UserError):
     http_status = 409
     sentence = Sentence(
         "The other side is not connected right now.",
-        "Die andere Seite ist gerade nicht verbunden.",
+        "Ihr Gegenüber ist gerade nicht verbunden.",
     )
 
 

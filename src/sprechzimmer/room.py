@@ -46,6 +46,7 @@ from .errors import (
     NotAllowed,
     Occupied,
     Replaced,
+    SessionEnded,
     SprechzimmerError,
     Timeout,
     close_code,
@@ -629,7 +630,7 @@ class Room:
         for role, member in list(self.members.items()):
             del self.members[role]
             if member.conn is not None:
-                out.append(Close(member.conn, Forbidden("revoked")))
+                out.append(Close(member.conn, SessionEnded("revoked")))
             at = now if member.present else min(member.gone_at, now)
             if member.media is p.MediaState.CONNECTED:
                 out.append(

@@ -199,8 +199,9 @@ def test_revoked_session_is_forbidden_and_kicks_members(
         f"/api/v1/sessions/{invite.session}", headers={"authorization": f"Bearer {key}"}
     )
     assert response.status_code == 204
-    expect_close(t, "forbidden", 4003)
-    expect_close(c, "forbidden", 4003)
+    # The people in the room are told that the session ended, not that a link is dead.
+    expect_close(t, "session-ended", 4003)
+    expect_close(c, "session-ended", 4003)
     with connect(client) as ws:
         ws.send_json(hello(invite.session, invite.client_token))
         expect_close(ws, "forbidden", 4003)

@@ -381,8 +381,9 @@ test('the end says which next step can work', () => {
   const cases = [
     ['not-authenticated', 'failed'],
     ['forbidden', 'link'],
-    ['occupied', 'link'],
-    ['replaced', 'replaced'],
+    ['occupied', 'elsewhere'],
+    ['replaced', 'elsewhere'],
+    ['session-ended', 'closed'],
     ['internal', 'failed'],
     ['slow-down', 'failed'],
   ];

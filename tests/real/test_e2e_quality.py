@@ -224,7 +224,7 @@ async def test_limited_link_lowers_video_keeps_audio_and_recovers(tmp_path: Path
             print(f"notices: {notices}")
             for text in notices:
                 assert text is not None
-                assert "Video pausiert wegen schwacher Verbindung" in text
+                assert "Video angehalten: Die Verbindung ist zu schwach." in text
             assert await indicator.get_attribute("data-send") == "poor"
             audio_before = await client.evaluate(AUDIO_RECEIVED)
             weak_rate = await _video_kbps(therapist)

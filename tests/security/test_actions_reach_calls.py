@@ -61,8 +61,8 @@ def test_a_command_from_outside_ends_the_running_call(
                 break
             time.sleep(0.1)
         assert invite.session not in hub.rooms, "the call goes on"
-        expect_close(t, "forbidden", 4003)
-        expect_close(c, "forbidden", 4003)
+        expect_close(t, "session-ended", 4003)
+        expect_close(c, "session-ended", 4003)
     assert invite.session not in caplog.text and "Traceback" not in caplog.text
     if command == "privacy delete":
         assert store.events_of(invite.session) == []  # nothing written after the delete

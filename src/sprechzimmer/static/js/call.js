@@ -30,6 +30,7 @@ import {
   enableJoin,
   renderClientLabel,
   renderEndText,
+  knownRole,
   renderHangupQuestion,
   renderPracticeName,
   renderRemoteState,
@@ -45,6 +46,7 @@ import { QualityLoop } from './qualityloop.js';
 import { CallConnection } from './connection.js';
 import { installCallHandle } from './callhandle.js';
 import { checkLink } from './linkcheck.js';
+import { notifyOn, soundOn } from './alerts.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
@@ -153,7 +155,8 @@ function perform(action) {
       signaling?.send(action.message);
       break;
     case 'chime':
-      playChime();
+      // The therapist's own switches on the dashboard hold here too.
+      if (soundOn()) playChime();
       notifyKnock();
       break;
     case 'report-media':
@@ -194,7 +197,7 @@ function renderTitle() {
  * never ask from here). Names nobody: the screen may be shared or seen.
  */
 function notifyKnock() {
-  if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || !document.hidden) return;
+  if (!notifyOn() || !document.hidden) return;
   try {
     new Notification(t('call.knocking'), { tag: 'sprechzimmer-knock' });
   } catch {
@@ -219,13 +222,15 @@ function renderTimerNow() {
 
 function renderRemote() {
   const s = machine.snapshot;
-  const present = s.view === 'call' && s.admitted && s.peer && !s.finished;
+  // Admitted and in the call view: the other person's video is there, or is
+  // coming back (their line dropped: say so on the black picture).
+  const present = s.view === 'call' && s.admitted && !s.finished;
   renderRemoteState({
     camera: remoteMedia?.camera ?? null,
     microphone: remoteMedia?.microphone ?? null,
     audioOnly: remoteMedia?.audio_only ?? false,
     present,
-    reconnecting: s.status === 'reconnecting',
+    reconnecting: s.status === 'reconnecting' || (s.status === 'waiting' && !s.peer),
   });
 }
 
@@ -245,7 +250,7 @@ function reportOwnMedia() {
 /** @param {boolean} open */
 function askHangup(open) {
   hangupAsked = open && !machine.snapshot.finished;
-  renderHangupQuestion(machine.snapshot.role, hangupAsked);
+  renderHangupQuestion(machine.snapshot.role, hangupAsked, true);
   if (!open) ui.hangup.focus();
 }
 
@@ -293,16 +298,23 @@ function join(invite) {
   });
   client.on('waiting', () => dispatch({ type: 'waiting' }));
   client.on('knock', () => dispatch({ type: 'knock' }));
-  client.on('knock-cancelled', () => dispatch({ type: 'knock-cancelled' }));
+  client.on('knock-cancelled', () => {
+    remoteMedia = null;
+    dispatch({ type: 'knock-cancelled' });
+  });
   client.on('admitted', (m) => {
     connection.admitted(m);
     dispatch({ type: 'admitted', relayOnly: m.ice_transport_policy === 'relay' });
   });
   client.on('rekey', (m) => connection.rekey(m.epoch));
-  client.on('declined', () => dispatch({ type: 'declined' }));
+  client.on('declined', () => {
+    remoteMedia = null;
+    dispatch({ type: 'declined' });
+  });
   client.on('peer-joined', (m) => dispatch({ type: 'peer-joined', admitted: m.admitted }));
   client.on('peer-left', (m) => {
     remoteMedia = null;
+    connection.peerLeft();
     dispatch({ type: 'peer-left', reason: m.reason });
   });
   client.on('offer', (m) => dispatch({ type: 'offer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }));
@@ -409,6 +421,8 @@ function main() {
   });
   ui.verify.addEventListener('click', () => {
     if (machine.snapshot.role === 'therapist') connection.e2ee?.verify();
+    // The button goes away with the confirmation: the focus goes to what it says.
+    ui.sasHelp.focus();
   });
   render();
   setInterval(() => {
@@ -434,12 +448,17 @@ function main() {
  */
 async function start(invite) {
   enableJoin(false);
+  ui.status.textContent = t('call.linkChecking');
   const verdict = await checkLink(invite);
+  ui.status.textContent = statusText(machine.snapshot.text);
   if ('refused' in verdict) {
     dispatch({ type: 'link-refused', error: verdict.refused });
     return;
   }
-  if ('ok' in verdict) renderPracticeName(verdict.ok.practice_name);
+  if ('ok' in verdict) {
+    renderPracticeName(verdict.ok.practice_name);
+    knownRole(verdict.ok.role);
+  }
   const problem = await media.start(() => machine.state === 'device-check');
   if ('ok' in verdict && verdict.ok.role === 'therapist' && problem === null && machine.state === 'device-check') join(invite);
 }

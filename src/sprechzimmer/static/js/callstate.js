@@ -143,9 +143,12 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, FINAL_ERRORS, RECOVERAB
  *  - link: the server refused the link (unknown, expired, revoked, in use):
  *    retrying cannot work, a new link or the dashboard can
  *  - bad-link: the page has no link at all
- *  - replaced: the same seat was taken by another window, where the call goes on
+ *  - elsewhere: the seat is held by another window or device (the server
+ *    replaced us there, or refused us as occupied): go on there
+ *  - left: (client) we left the waiting room before any conversation
+ *  - closed: the therapist closed the session while we were in it
  *  - failed: the line broke or something unexpected; retrying may work
- * @typedef {'hung-up' | 'peer-hung-up' | 'declined' | 'link' | 'bad-link' | 'replaced' | 'failed'} Ending
+ * @typedef {'hung-up' | 'left' | 'closed' | 'peer-hung-up' | 'declined' | 'link' | 'bad-link' | 'elsewhere' | 'failed'} Ending
  */
 
 /** How long a relay-only switch may go unanswered before we show the real state again. */
@@ -303,8 +306,10 @@ export class CallMachine {
       case 'decline':
         this.#set('waiting', say('call.waitingForClient'));
         return [{ type: 'send', message: { type: 'decline' } }];
-      case 'hangup':
-        return this.#finish('ended', say('call.ended'), true, 'hung-up');
+      case 'hangup': {
+        const waitingRoom = this.#role === 'client' && !this.#admitted;
+        return this.#finish('ended', say(waitingRoom ? 'call.leftWaitingRoom' : 'call.ended'), true, waitingRoom ? 'left' : 'hung-up');
+      }
       case 'relay-only-asked':
         this.#relayPending = input.enabled;
         // The server answers with `admitted` only while a call runs; otherwise
@@ -595,7 +600,9 @@ export class CallMachine {
 
 /** @param {string} code a fatal server error's code @returns {Ending} */
 function endingOf(code) {
-  if (code === 'replaced') return 'replaced';
-  // The link is dead or its seat is held elsewhere: a retry cannot help.
+  // The seat is held by another window: the person goes on there.
+  if (code === 'replaced' || code === 'occupied') return 'elsewhere';
+  if (code === 'session-ended') return 'closed';
+  // The link is dead: a retry cannot help.
   return FINAL_ERRORS.has(code) ? 'link' : 'failed';
 }

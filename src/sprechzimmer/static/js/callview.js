@@ -139,20 +139,28 @@ export function renderStatus(s) {
 /** Texts of the end screen, by why it ended and who we are. @type {Record<Ending, {title: MessageKey, text: (role: Role | null) => MessageKey | null, next: MessageKey | null}>} */
 const ENDINGS = {
   'hung-up': { title: 'call.endTitle', text: (r) => (r === 'therapist' ? 'call.endTherapist' : 'call.endClient'), next: 'call.rejoin' },
-  'peer-hung-up': { title: 'call.endTitle', text: () => 'call.endClient', next: 'call.rejoin' },
+  left: { title: 'call.leftTitle', text: () => 'call.leftText', next: 'call.knockAgain' },
+  closed: { title: 'call.endTitle', text: (r) => (r === 'therapist' ? null : 'call.closedClient'), next: null },
+  'peer-hung-up': { title: 'call.endTitle', text: () => 'call.endByTherapist', next: 'call.rejoin' },
   declined: { title: 'call.declinedTitle', text: () => 'call.declinedText', next: 'call.knockAgain' },
   // The server's sentence (on the status line) already names the client's next step.
   link: { title: 'call.linkTitle', text: (r) => (r === 'therapist' ? 'call.errorLinkTherapist' : null), next: null },
   'bad-link': { title: 'call.linkTitle', text: () => null, next: null },
-  replaced: { title: 'call.endTitle', text: () => null, next: null },
+  // The server's sentence says: go on in the other window.
+  elsewhere: { title: 'call.elsewhereTitle', text: () => null, next: null },
   failed: { title: 'call.errorTitle', text: () => 'call.errorRetry', next: 'call.retry' },
 };
 
 /** The role the page had, for the end screen (the machine keeps it too, but a link error may come before the welcome). @type {Role | null} */
 let endRole = null;
 
-/** @param {CallSnapshot} s */
-function renderEnd(s) {
+/** The role the link check found, before any welcome. @param {Role} role */
+export function knownRole(role) {
+  endRole = role;
+}
+
+/** @param {CallSnapshot} s @param {boolean} [focus] move the focus to the end screen (not on a language change) */
+function renderEnd(s, focus = true) {
   if (s.role) endRole = s.role;
   if (!s.ending) return;
   const end = ENDINGS[s.ending];
@@ -163,12 +171,12 @@ function renderEnd(s) {
   ui.rejoin.hidden = end.next === null;
   if (end.next) ui.rejoin.textContent = t(end.next);
   ui.endDashboard.hidden = endRole !== 'therapist';
-  (end.next ? ui.rejoin : ui.endTitle).focus?.();
+  if (focus) (end.next ? ui.rejoin : ui.endTitle).focus();
 }
 
 /** Re-render the end screen in a new language. @param {CallSnapshot} s */
 export function renderEndText(s) {
-  renderEnd(s);
+  renderEnd(s, false);
 }
 
 /** @param {StatusText} text in the language of the moment */
@@ -225,19 +233,23 @@ export function renderTimer(seconds) {
 export function showNotice(key) {
   ui.notice.hidden = key === null;
   if (key === null) {
-    delete ui.notice.dataset.i18n;
+    delete ui.notice.dataset.notice;
     return;
   }
   ui.notice.dataset.notice = key;
   ui.noticeText.textContent = t(key);
 }
 
-/** @param {'therapist' | 'client' | null} role @param {boolean} open the hang-up question is asked */
-export function renderHangupQuestion(role, open) {
+/**
+ * @param {'therapist' | 'client' | null} role
+ * @param {boolean} open the hang-up question is asked
+ * @param {boolean} [focus] it was just asked: the focus goes to its answer (not on a language change)
+ */
+export function renderHangupQuestion(role, open, focus = false) {
   ui.hangupConfirmBox.hidden = !open;
   ui.hangup.setAttribute('aria-expanded', String(open));
   ui.hangupQuestion.textContent = t(role === 'therapist' ? 'call.hangupQuestionTherapist' : 'call.hangupQuestionClient');
-  if (open) ui.hangupConfirm.focus();
+  if (open && focus) ui.hangupConfirm.focus();
 }
 
 /**

@@ -224,6 +224,18 @@ export class CallConnection {
   }
 
   /**
+   * The other person left before the browsers agreed on a key (e.g. their
+   * browser refused frame encryption): it did not come about, and the
+   * therapist, who stays in the room, is told so.
+   */
+  peerLeft() {
+    if (!this.#peer || this.e2eeState !== 'negotiating') return;
+    this.#e2ee?.close();
+    this.#e2ee = null;
+    this.#e2eeEnded = 'failed';
+  }
+
+  /**
    * The page's part ends: frame encryption that never came about failed,
    * the server gets the last summary and media state (and a goodbye if
    * `bye`), the connection closes.

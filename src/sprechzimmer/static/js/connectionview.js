@@ -81,8 +81,9 @@ export function renderE2ee(e) {
     default:
       parts = [t('e2ee.negotiating')];
   }
-  // Nobody to encrypt for yet: no "being set up" while the therapist waits.
-  ui.e2eeState.hidden = !e.peer;
+  // Nobody to encrypt for yet: no "being set up" while the therapist waits;
+  // but a failure stays said after the other person left.
+  ui.e2eeState.hidden = !e.peer && e.state !== 'failed' && e.state !== 'unsupported';
   // Written only when it changes (it is read out by screen readers once).
   const text = parts.join(' · ');
   if (ui.e2eeState.textContent !== text) ui.e2eeState.textContent = text;
@@ -96,6 +97,7 @@ export function renderE2ee(e) {
   // One procedure: the client reads the code out, the therapist compares and
   // confirms, and the client's page says that it was confirmed.
   const therapist = e.role === 'therapist';
+  ui.sasHelp.dataset.verified = String(e.verified);
   ui.sasHelp.textContent = t(
     e.verified ? (therapist ? 'e2ee.sasConfirmedTherapist' : 'e2ee.sasConfirmedClient') : therapist ? 'e2ee.sasHelpTherapist' : 'e2ee.sasHelpClient',
   );

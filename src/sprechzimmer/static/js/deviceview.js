@@ -36,7 +36,8 @@ export function renderToggles(stream) {
   ])) {
     button.disabled = !track;
     button.dataset.off = String(off);
-    label.textContent = t(off ? offKey : onKey);
+    // No device: the button says so instead of being silently disabled.
+    label.textContent = t(!track ? (button === ui.mute || button === ui.waitingMute ? 'remote.micNone' : 'remote.cameraNone') : off ? offKey : onKey);
   }
   delete ui.waitingMute.dataset.i18n;
   delete ui.waitingCamera.dataset.i18n;
@@ -122,7 +123,9 @@ export function renderSpeakers(speakers, canChoose, currentId) {
  */
 function fillSelect(select, devices, currentId, kindKey) {
   select.replaceChildren();
-  if (devices.length === 0) {
+  // Without permission a browser lists each kind once, with no id and no
+  // label: nothing to choose from, so the choice is not offered.
+  if (devices.length === 0 || devices.every((d) => d.deviceId === '')) {
     const option = new Option(t('call.noDevice'), '');
     select.append(option);
     // Nothing to choose: disabled, and it looks it (see app.css).

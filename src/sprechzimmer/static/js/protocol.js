@@ -207,6 +207,7 @@ export const ERRORS = Object.freeze({
   'auth-timeout': { fatal: true, close: 4001 },
   'not-authenticated': { fatal: true, close: 4001 },
   forbidden: { fatal: true, close: 4003 },
+  'session-ended': { fatal: true, close: 4003 },
   'not-allowed': { fatal: true, close: 4003 },
   occupied: { fatal: true, close: 4009 },
   replaced: { fatal: true, close: 4009 },
@@ -231,7 +232,7 @@ export const RECOVERABLE_ERRORS = new Set(['timeout', 'server-busy']);
  * or this person went on in another window (`replaced`). The page names the
  * next step (the server's sentence says it) instead of offering to join again.
  */
-export const FINAL_ERRORS = new Set(['forbidden', 'occupied', 'replaced']);
+export const FINAL_ERRORS = new Set(['forbidden', 'session-ended', 'occupied', 'replaced']);
 
 /** @param {string} code an error code of the table above @returns {number} */
 function closeOf(code) {
