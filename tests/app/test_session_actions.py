@@ -77,9 +77,12 @@ def knock(client: TestClient, url: str, stack: ExitStack) -> WebSocketTestSessio
     return ws
 
 
-def expect_forbidden(ws: WebSocketTestSession) -> None:
+def expect_forbidden(ws: WebSocketTestSession, code: str = "forbidden") -> None:
+    """The socket is refused with ``code`` and closed with 4003: ``forbidden`` for a
+    link that no longer works, ``session-ended`` for a member the therapist's
+    action sent away (told as such, not as a dead link)."""
     message = ws.receive_json()
-    assert message["type"] == "error" and message["code"] == "forbidden", message
+    assert message["type"] == "error" and message["code"] == code, message
     with pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_json()
     assert closed.value.code == 4003
@@ -156,7 +159,7 @@ def test_closing_ends_the_call_and_the_links(
     ws = knock(client, session["client_url"], sockets)
 
     assert client.post(f"/api/v1/sessions/{sid}/close", headers=AUTH).status_code == 204
-    expect_forbidden(ws)
+    expect_forbidden(ws, "session-ended")
     closed = listed(client, sid)
     assert closed["state"] == "closed" and closed["waiting"] is False
     assert closed["billable_seconds"] == 3000  # the minutes stay in the export
@@ -192,7 +195,7 @@ def test_erasing_a_record_removes_session_tokens_and_events(
 
     response = client.delete(f"/api/v1/sessions/{sid}/record", headers=AUTH)
     assert response.status_code == 204
-    expect_forbidden(ws)  # the live connection ended first
+    expect_forbidden(ws, "session-ended")  # the live connection ended first
     assert store.get_session(sid) is None
     assert store.events_of(sid) == [] and store.tokens_of(sid) == []
     sessions = client.get("/api/v1/sessions", headers=AUTH).json()["sessions"]

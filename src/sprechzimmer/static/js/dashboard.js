@@ -513,7 +513,8 @@ function updateBillingLink() {
   const month = ui.billingMonth.value;
   const lang = ui.billingFormat.value === 'en' ? 'en' : 'de';
   ui.billingExport.href = `/api/v1/billing?month=${encodeURIComponent(month)}&lang=${lang}`;
-  ui.billingExport.download = `sprechzimmer-${month}.csv`;
+  // The server's own file name for the format (Content-Disposition says the same).
+  ui.billingExport.download = `${lang === 'de' ? 'abrechnung' : 'billing'}-${month}.csv`;
 }
 
 ui.billingMonth.addEventListener('change', updateBillingLink);
