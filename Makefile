@@ -43,8 +43,13 @@ jstest: node_modules/.installed
 pytest: $(STAMP)
 	$(PY) -m pytest -q -ra
 
-## Everything CI runs: checks, browser-logic tests, then the Python suite.
-test: check jstest pytest
+## The machine's parts (browsers, coturn, Redis, ...): installed as root, else named.
+setup:
+	bash .ci/setup
+
+## Everything CI runs: the machine's parts, checks, browser-logic tests, then the Python suite.
+test: setup
+	$(MAKE) check jstest pytest
 
 ## Call set-up benchmark: full stack vs the browser's own floor (needs root + Chromium).
 bench: $(STAMP)
