@@ -373,36 +373,13 @@ def run_cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.Complet
 
 
 def test_cli_export(store: Store, calls: dict[str, int], database_url: str, tmp_path: Path) -> None:
-    done = run_cli(
-        database_url,
-        tmp_path,
-        "billing",
-        "export",
-        "--therapist",
-        "dr-a",
-        "--month",
-        "2026-11",
-        "--csv",
-    )
+    november = ("billing", "export", "--therapist", "dr-a", "--month", "2026-11")
+    done = run_cli(database_url, tmp_path, *november, "--csv")
     assert done.returncode == 0, done.stderr
     assert billing.from_csv(done.stdout) == EXPECTED_NOV_ROWS
-    english = run_cli(
-        database_url,
-        tmp_path,
-        "billing",
-        "export",
-        "--therapist",
-        "dr-a",
-        "--month",
-        "2026-11",
-        "--csv",
-        "--lang",
-        "en",
-    )
+    english = run_cli(database_url, tmp_path, *november, "--csv", "--lang", "en")
     assert english.stdout.startswith("\ufeffDate,Client ID,")
-    human = run_cli(
-        database_url, tmp_path, "billing", "export", "--therapist", "dr-a", "--month", "2026-11"
-    )
+    human = run_cli(database_url, tmp_path, *november)
     assert human.stdout.splitlines()[-1] == (
         "3 session(s) in 2026-11 (Europe/Berlin): 125.50 min (7530 s) billable"
     )
