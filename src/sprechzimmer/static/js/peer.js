@@ -19,6 +19,7 @@
 import { sdpFingerprint } from './protocol.js';
 import { mediaPath, inboundSummary, qualitySample } from './stats.js';
 import { withOpusResilience } from './opus.js';
+import { withoutOrphanCodecLines } from './codeclines.js';
 
 /**
  * The quality data channel: the receiver tells the sender what it can take.
@@ -233,7 +234,9 @@ export class PeerLink {
       this.#isSettingRemoteAnswerPending = type === 'answer';
       // On the polite side a colliding offer rolls back our own offer
       // implicitly here.
-      await pc.setRemoteDescription({ type, sdp });
+      // Another engine's description may name codecs it no longer offers
+      // (codeclines.js): without them it parses everywhere.
+      await pc.setRemoteDescription({ type, sdp: withoutOrphanCodecLines(sdp) });
       this.#isSettingRemoteAnswerPending = false;
       await this.#flushCandidates();
       if (type === 'offer') {
@@ -272,8 +275,9 @@ export class PeerLink {
     const desc = this.pc.localDescription;
     if (!desc || (desc.type !== 'offer' && desc.type !== 'answer')) return;
     try {
-      // Opus FEC and DTX: what we want from the other side's encoder.
-      this.#send({ type: desc.type, sdp: withOpusResilience(desc.sdp) });
+      // Opus FEC and DTX: what we want from the other side's encoder; and
+      // no lines of codecs our browser dropped (codeclines.js).
+      this.#send({ type: desc.type, sdp: withOpusResilience(withoutOrphanCodecLines(desc.sdp)) });
     } catch (err) {
       // encodeClientMessage refused it (e.g. SDP over the size bound).
       this.#log(`peer: cannot send ${desc.type}: ${err}`);
