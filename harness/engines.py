@@ -11,14 +11,14 @@ already. Both browsers run inside the namespaces of ``harness.topology``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .callstates import WalkError, until
 from .chromium import chromium_available, launch_chromium
-from .firefox import firefox_available, launch_firefox
+from .firefox import POLL_S, WAIT_S, firefox_available, launch_firefox
 from .topology import T_ADDR, Side, Topology
 
 if TYPE_CHECKING:
@@ -33,7 +33,9 @@ class EnginePage(Protocol):
 
     async def goto(self, url: str) -> None: ...
     async def evaluate(self, source: str, arg: object = None) -> Any: ...
-    async def until(self, predicate: str, arg: object = None, what: str = "") -> Any: ...
+    async def until(
+        self, predicate: str, arg: object = None, what: str = "", within: float = WAIT_S
+    ) -> Any: ...
     async def click(self, selector: str) -> None: ...
 
 
@@ -60,12 +62,20 @@ class ChromiumPage:
     async def evaluate(self, source: str, arg: object = None) -> Any:
         return await self.page.evaluate(source, arg)
 
-    async def until(self, predicate: str, arg: object = None, what: str = "") -> Any:
-        try:
-            await until(self.page, predicate, arg, what)
-        except WalkError as error:
-            raise AssertionError(str(error)) from error
-        return await self.page.evaluate(predicate, arg)
+    async def until(
+        self, predicate: str, arg: object = None, what: str = "", within: float = WAIT_S
+    ) -> Any:
+        # Polled, not wait_for_function: that needs eval, which the pages' CSP forbids.
+        loop = asyncio.get_running_loop()
+        end = loop.time() + within
+        for _ in range(int(within / POLL_S) + 1):
+            value = await self.page.evaluate(predicate, arg)
+            if value:
+                return value
+            if loop.time() > end:
+                break
+            await asyncio.sleep(POLL_S)
+        raise AssertionError(f"timed out waiting for {what or predicate} on {self.page.url}")
 
     async def click(self, selector: str) -> None:
         await self.page.locator(selector).click()

@@ -231,11 +231,14 @@ class FirefoxPage:
             raise FirefoxError(f"in the page: {details.get('text')}")
         return json.loads(reply["result"]["value"])
 
-    async def until(self, predicate: str, arg: object = None, what: str = "") -> Any:
-        """Poll ``predicate`` until it returns something true; return that; bounded by WAIT_S."""
+    async def until(
+        self, predicate: str, arg: object = None, what: str = "", within: float = WAIT_S
+    ) -> Any:
+        """Poll ``predicate`` until it returns something true; return that; bounded by
+        ``within`` seconds."""
         loop = asyncio.get_running_loop()
-        end = loop.time() + WAIT_S
-        for _ in range(int(WAIT_S / POLL_S) + 1):
+        end = loop.time() + within
+        for _ in range(int(within / POLL_S) + 1):
             value = await self.evaluate(predicate, arg)
             if value:
                 return value

@@ -26,14 +26,17 @@ import pytest
 from harness.chromium import launch_chromium
 from harness.engines import ENGINES, Engine, EngineBrowser, EnginePage, engine_missing, open_browser
 from harness.netns import netns_available, require_or_skip
-from harness.server import running_server
-from harness.topology import Topology, diagnostics, topology
+from harness.server import TIME_SCALE, running_server
+from harness.topology import RELAY_IP, Side, Topology, diagnostics, topology
 
 pytestmark = [pytest.mark.netns, pytest.mark.browser]
 
 THERAPIST = "dr-engines"
 CLIENT_ID = "Pseudonym-ENG-4T"
 REKEY_INTERVAL_S = "3"
+LINK_CUT_S = 8.0
+RECOVERY_S = 45 * TIME_SCALE
+"""Upper bound for a call to be back after the link returns (the relay tests' bound)."""
 SAS_FORMAT = re.compile(r"^\d{3} \d{3}$")
 FIREFOX_OFFER = (
     Path(__file__).resolve().parents[1]
@@ -205,6 +208,84 @@ async def test_call_between_engines(
             sas = await _same_sas(call)
             await _renewed(call)
             assert await _same_sas(call) == sas
+            await _encrypted_both_ways(call)
+
+
+# The selected candidate pair of the page's connection, by the standard stats
+# both engines have (Firefox has no `selectedCandidatePairId` on the
+# transport: the pair with `selected` or `nominated` and `succeeded`).
+SELECTED_PAIR = """async () => {
+  const pc = window.sprechzimmer && window.sprechzimmer.pc;
+  if (!pc) return null;
+  const stats = await pc.getStats();
+  let pair = null;
+  for (const s of stats.values()) {
+    if (s.type === 'transport' && s.selectedCandidatePairId) {
+      pair = stats.get(s.selectedCandidatePairId);
+    }
+  }
+  if (!pair) {
+    for (const s of stats.values()) {
+      const chosen = s.selected || s.nominated;
+      if (s.type === 'candidate-pair' && s.state === 'succeeded' && chosen) pair = s;
+    }
+  }
+  if (!pair) return null;
+  const local = stats.get(pair.localCandidateId);
+  const remote = stats.get(pair.remoteCandidateId);
+  return {local: local.candidateType, localAddress: local.address ?? local.ip,
+          remote: remote.candidateType, remoteAddress: remote.address ?? remote.ip};
+}"""
+
+# Every value the connection indicator takes from now on, in order, so that
+# a test sees it left `connected` even if it was back before the next poll;
+# the list also marks the page: a reload would lose it.
+WATCH_CONNECTION = """() => {
+  const el = document.querySelector('[data-testid="connection-state"]');
+  const seen = [el.dataset.state];
+  window.__szSeen = seen;
+  new MutationObserver(() => {
+    if (seen[seen.length - 1] !== el.dataset.state) seen.push(el.dataset.state);
+  }).observe(el, {attributeFilter: ['data-state']});
+}"""
+
+
+@pytest.mark.parametrize(
+    ("therapist_engine", "client_engine"), [("chromium", "firefox"), ("firefox", "chromium")]
+)
+async def test_mixed_call_through_the_relay_survives_a_link_cut(
+    tmp_path: Path, therapist_engine: Engine, client_engine: Engine
+) -> None:
+    """Chromium and Firefox that cannot reach each other: a call through coturn; Firefox's
+    link down for 8 s, then the same call (same page, no reload) has frames both ways again."""
+    _need(therapist_engine, client_engine)
+    firefox_side: Side = "A" if therapist_engine == "firefox" else "B"
+    with topology(tmp_path, forwarding=False) as topo:
+        async with _call(topo, therapist_engine, client_engine) as call:
+            for _, page in call.pages():
+                assert await page.until(CONNECTED, what="the connection") == "relay"
+                pair = await page.until(SELECTED_PAIR, what="a selected candidate pair")
+                assert "relay" in (pair["local"], pair["remote"]), pair
+                assert RELAY_IP in (pair["localAddress"], pair["remoteAddress"]), pair
+                await _frames_advance(page)
+                await page.evaluate(WATCH_CONNECTION)
+            await _same_sas(call)
+
+            await topo.cut_link(firefox_side, LINK_CUT_S)
+            watched: dict[str, list[str]] = {}
+
+            for role, page in call.pages():
+                back = await page.until(
+                    CONNECTED, what=f"the {role}'s call back after the cut", within=RECOVERY_S
+                )
+                assert back == "relay"
+                await _frames_advance(page)
+                seen = await page.evaluate("() => window.__szSeen")  # None after a reload
+                assert seen is not None, role
+                watched[role] = seen
+            # The cut was felt on Firefox's side: its indicator left `connected` and came back.
+            felt = watched["therapist" if firefox_side == "A" else "client"]
+            assert felt[0] == "connected" and felt[-1] == "connected" and len(felt) >= 3, watched
             await _encrypted_both_ways(call)
 
 
