@@ -46,3 +46,14 @@ test('session-level lines and other attributes are never touched', () => {
   const sdp = ['v=0', 'a=fmtp:1 x', 'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=rtpmap:111 opus/48000/2', 'a=rtpmap:112 x/1', 'a=mid:0', ''].join('\n');
   assert.equal(withoutOrphanCodecLines(sdp), ['v=0', 'a=fmtp:1 x', 'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=rtpmap:111 opus/48000/2', 'a=mid:0', ''].join('\n'));
 });
+
+test('the test switch corrupts the codec lists of what a page sends, and only when asked', async () => {
+  const { parseNegotiationSwitches, corruptCodecList } = await import('../../src/sprechzimmer/static/js/negotiation-debug.js');
+  assert.deepEqual(parseNegotiationSwitches(null), { corruptCodecs: false });
+  assert.deepEqual(parseNegotiationSwitches('other, corrupt-codecs'), { corruptCodecs: true });
+  const sdp = fixture('firefox-153-offer-vp8-preferred');
+  const spoiled = corruptCodecList(sdp);
+  assert.match(spoiled, /^m=audio 9 UDP\/TLS\/RTP\/SAVPF codecs-corrupted-by-test$/m);
+  assert.match(spoiled, /^m=video 9 UDP\/TLS\/RTP\/SAVPF codecs-corrupted-by-test$/m);
+  assert.equal(spoiled.split('\r\n').length, sdp.split('\r\n').length);
+});

@@ -24,6 +24,7 @@ import { loadInvite, saveInvite } from './invite.js';
 import { SignalingClient, signalingUrl } from './signaling.js';
 import { playChime, unlockAudioOnGesture } from './sound.js';
 import { parseDebugSwitches } from './e2ee-debug.js';
+import { parseNegotiationSwitches } from './negotiation-debug.js';
 import { CallMachine } from './callstate.js';
 import {
   disableKnockButtons,
@@ -64,6 +65,8 @@ const LIVE = new Set(['connecting', 'in-call', 'reconnecting', 'no-connection'])
  * "wrong-receive-key"); see parseDebugSwitches. Unset, nothing changes.
  */
 const e2eeDebug = parseDebugSwitches(readSession('sz-debug-e2ee'));
+/** TEST HOOK: `sz-debug-sdp` ("corrupt-codecs"), see negotiation-debug.js. */
+const negotiationDebug = parseNegotiationSwitches(readSession('sz-debug-sdp'));
 
 /** @param {string} key */
 function readSession(key) {
@@ -100,6 +103,7 @@ const connection = new CallConnection({
   localStream: () => media.stream,
   quality,
   e2eeDebug,
+  negotiationDebug,
   log: debug,
 });
 
@@ -321,6 +325,7 @@ function join(invite) {
   client.on('answer', (m) => dispatch({ type: 'answer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }));
   client.on('candidate', (m) => connection.peer?.handleCandidate(m));
   client.on('restart', () => connection.remoteRestart());
+  client.on('negotiation-failed', (m) => dispatch({ type: 'negotiation-failed', reason: m.reason }));
   client.on('error', (m) => {
     debug(`server error ${m.code}${m.fatal ? ' (fatal)' : ''}`);
     dispatch({ type: 'error', error: m });

@@ -72,6 +72,9 @@ export const NO_COUNTERS = Object.freeze({
  * @property {TestHooks} [testHooks] for the negative end-to-end tests only (e2ee-debug.js)
  * @property {() => void} onChange state, epoch, code or verification changed
  * @property {(reason: FallbackReason) => void} onEndMedia fail closed: the page ends the media
+ * @property {() => void} [onTransformFailed] a sender's or receiver's transform could not be
+ *   put on: that sender would send in the clear, that receiver get ciphertext; the page ends
+ *   the connection (negotiation-failed `transform-failed`), a retry would fail the same way
  * @property {(text: string) => void} [log]
  */
 
@@ -81,6 +84,8 @@ export class FrameEncryption {
   #hooks;
   #onChange;
   #onEndMedia;
+  /** @type {() => void} */
+  #onTransformFailed;
   #log;
   #support = transformSupport();
   #agreement;
@@ -114,6 +119,7 @@ export class FrameEncryption {
     this.#hooks = options.testHooks ?? {};
     this.#onChange = options.onChange;
     this.#onEndMedia = options.onEndMedia;
+    this.#onTransformFailed = options.onTransformFailed ?? (() => {});
     this.#log = options.log ?? (() => {});
     this.#agreement = new KeyAgreement({
       role: options.role,
@@ -219,6 +225,7 @@ export class FrameEncryption {
       }
     } catch (err) {
       this.#log(`e2ee: cannot attach ${side} transform: ${err}`);
+      this.#onTransformFailed();
     }
   }
 

@@ -19,7 +19,8 @@
 import { sdpFingerprint } from './protocol.js';
 import { mediaPath, inboundSummary, qualitySample } from './stats.js';
 import { withOpusResilience } from './opus.js';
-import { withoutOrphanCodecLines } from './codeclines.js';
+import { withoutOrphanCodecLines, rejectsMedia } from './codeclines.js';
+import { corruptCodecList } from './negotiation-debug.js';
 
 /**
  * The quality data channel: the receiver tells the sender what it can take.
@@ -47,6 +48,10 @@ export const QUALITY_CHANNEL_ID = 1;
  * @property {FrameEncryption | null} [e2ee] frame encryption of this connection: its
  *   transforms go on every sender and receiver, its data channel is made here
  * @property {(data: unknown) => void} [onQualityMessage] a message on the quality channel
+ * @property {(reason: import('./protocol.js').NegotiationFailure) => void} [onNegotiationFailed]
+ *   our browser refused the other's description (or could not make its own), or an
+ *   answer turned media down: no retry can mend it (docs/protocol.md)
+ * @property {boolean} [corruptOutgoing] TEST HOOK (negotiation-debug.js): spoil what we send
  */
 
 /**
@@ -89,6 +94,9 @@ export class PeerLink {
   #audioPrioritized = false;
   /** @type {import('./stats.js').Counters | null} */
   #counters = null;
+  /** @type {(reason: import('./protocol.js').NegotiationFailure) => void} */
+  #onNegotiationFailed;
+  #corruptOutgoing;
 
   /** @param {PeerOptions} options */
   constructor(options) {
@@ -98,6 +106,8 @@ export class PeerLink {
     this.#localStream = options.localStream;
     this.#e2ee = options.e2ee ?? null;
     this.#onQualityMessage = options.onQualityMessage ?? (() => {});
+    this.#onNegotiationFailed = options.onNegotiationFailed ?? (() => {});
+    this.#corruptOutgoing = options.corruptOutgoing === true;
     this.pc = new RTCPeerConnection({
       ...options.configuration,
       ...this.#e2ee?.pcConfiguration,
@@ -115,6 +125,7 @@ export class PeerLink {
         this.#sendDescription();
       } catch (err) {
         this.#log(`peer: offer failed: ${err}`);
+        if (isRefusal(err) && !this.#closed) this.#onNegotiationFailed('sdp-refused');
       } finally {
         this.#makingOffer = false;
       }
@@ -238,6 +249,13 @@ export class PeerLink {
       // (codeclines.js): without them it parses everywhere.
       await pc.setRemoteDescription({ type, sdp: withoutOrphanCodecLines(sdp) });
       this.#isSettingRemoteAnswerPending = false;
+      if (type === 'answer' && rejectsMedia(sdp)) {
+        // The other browser turned our audio or video down: it has no codec
+        // of ours (we offer only what frame encryption can carry).
+        this.#log('peer: the answer turned media down');
+        this.#onNegotiationFailed('no-common-codec');
+        return;
+      }
       await this.#flushCandidates();
       if (type === 'offer') {
         // The offer has the key agreement's data section: make our end of
@@ -253,6 +271,9 @@ export class PeerLink {
     } catch (err) {
       this.#isSettingRemoteAnswerPending = false;
       this.#log(`peer: ${type} failed: ${err}`);
+      // Refused as such (not a race with our own offer or a closing
+      // connection): the same description would be refused again.
+      if (isRefusal(err) && !this.#closed) this.#onNegotiationFailed('sdp-refused');
     }
   }
 
@@ -277,7 +298,8 @@ export class PeerLink {
     try {
       // Opus FEC and DTX: what we want from the other side's encoder; and
       // no lines of codecs our browser dropped (codeclines.js).
-      this.#send({ type: desc.type, sdp: withOpusResilience(withoutOrphanCodecLines(desc.sdp)) });
+      const sdp = withOpusResilience(withoutOrphanCodecLines(desc.sdp));
+      this.#send({ type: desc.type, sdp: this.#corruptOutgoing ? corruptCodecList(sdp) : sdp });
     } catch (err) {
       // encodeClientMessage refused it (e.g. SDP over the size bound).
       this.#log(`peer: cannot send ${desc.type}: ${err}`);
@@ -494,4 +516,16 @@ export class PeerLink {
     this.pc.close();
     this.#e2ee?.close();
   }
+}
+
+/**
+ * Whether a browser's error refuses a description as such: a parse error
+ * or a description it cannot apply. An InvalidStateError is a race (glare,
+ * a connection closing) that the next round mends, and is not one.
+ * @param {unknown} err
+ * @returns {boolean}
+ */
+export function isRefusal(err) {
+  const name = err instanceof Error || (typeof err === 'object' && err !== null && 'name' in err) ? String(/** @type {{name: unknown}} */ (err).name) : '';
+  return name === 'OperationError' || name === 'InvalidAccessError' || name === 'SyntaxError' || name === 'TypeError';
 }
