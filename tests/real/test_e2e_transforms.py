@@ -42,6 +42,7 @@ from tests.real.test_e2e_call import (
     WAIT_MS,
     _frames_advance,
     _hang_up,
+    _join,
     _need_chromium,
     _status,
     _until,
@@ -222,6 +223,71 @@ async def test_full_call_on_each_path(tmp_path: Path, path: str) -> None:
             assert c["decryptFailures"] == b["decryptFailures"], (role, b, c)
             assert states[role]["state"] not in NOT_ENCRYPTED, states
             assert states[role]["epoch"] > first[role]["epoch"], (first, states)
+
+
+# --- a new connection in the middle of a call --------------------------------------
+
+# Keeps the current connection and its transform objects in the page, so that
+# those of a later connection can be compared with them.
+KEEP_TRANSFORMS = """() => {
+  const pc = window.sprechzimmer.pc;
+  window.__szOldTransforms = {
+    pc,
+    transforms: [...pc.getSenders(), ...pc.getReceivers()].map((x) => x.transform),
+  };
+  return window.__szOldTransforms.transforms.length;
+}"""
+
+# True once the page has another connection than the kept one, with frame
+# encryption active on it.
+NEW_CONNECTION = """() => {
+  const h = window.sprechzimmer;
+  return !!h.pc && h.pc !== window.__szOldTransforms.pc && h.e2ee.state === 'active';
+}"""
+
+# How many transform objects of the new connection are among the kept ones.
+REUSED_TRANSFORMS = """() => {
+  const old = new Set(window.__szOldTransforms.transforms);
+  const now = [...window.sprechzimmer.pc.getSenders(), ...window.sprechzimmer.pc.getReceivers()];
+  return {count: now.length, reused: now.filter((x) => old.has(x.transform)).length};
+}"""
+
+
+async def test_a_new_connection_mid_call_gets_fresh_transforms(tmp_path: Path) -> None:
+    """The client reloads mid-call: the therapist's page makes a new RTCPeerConnection.
+
+    WebKit cannot put a transform object on a second sender or receiver (see
+    FrameEncryption's ``#attach``): every sender and receiver of the new
+    connection must carry a new RTCRtpScriptTransform, none of the old ones,
+    and audio and video must be decrypted on it both ways.
+    """
+    _need_chromium()
+    with _server(tmp_path) as server:
+        links = server.create_session(THERAPIST, CLIENT_ID)
+        async with launch_chromium(server.ns, tmp_path, contexts=2) as chromium:
+            therapist, client = await _enter(
+                *chromium.contexts, links["therapist_url"], links["client_url"]
+            )
+            for page in (therapist, client):
+                await _active(page)
+                await _frames_advance(page)
+                await _transforms_in_place(page, "script-transform")
+            assert await therapist.evaluate(KEEP_TRANSFORMS) == 4
+            made = await therapist.evaluate("window.sprechzimmer.peerConnections")
+
+            await client.reload(timeout=WAIT_MS)
+            await _join(client)
+            await _until(therapist, NEW_CONNECTION, None, "a new connection with active e2ee")
+            for page in (therapist, client):
+                await _active(page)
+                await _frames_advance(page)
+                await _transforms_in_place(page, "script-transform")
+                await _decrypting_both_kinds(page, await _counters(page))
+                await _every_frame_through_the_worker(page)
+            reused = await therapist.evaluate(REUSED_TRANSFORMS)
+            now_made = await therapist.evaluate("window.sprechzimmer.peerConnections")
+        assert now_made == made + 1, (made, now_made)
+        assert reused == {"count": 4, "reused": 0}, reused
 
 
 # Installed before the page's scripts: this browser now lacks Chromium's old path.
