@@ -60,9 +60,10 @@ const KEY_AGE_REFRESH_MS = 5000;
 const LIVE = new Set(['connecting', 'in-call', 'reconnecting', 'no-connection']);
 
 /**
- * TEST HOOKS for the negative end-to-end tests, read once at page load from
+ * TEST HOOKS for the end-to-end tests, read once at page load from
  * sessionStorage key `sz-debug-e2ee` ("no-receive-transform",
- * "wrong-receive-key"); see parseDebugSwitches. Unset, nothing changes.
+ * "wrong-receive-key", "force-script-transform", "force-encoded-streams");
+ * see parseDebugSwitches. Unset, nothing changes.
  */
 const e2eeDebug = parseDebugSwitches(readSession('sz-debug-e2ee'));
 /** TEST HOOK: `sz-debug-sdp` ("corrupt-codecs"), see negotiation-debug.js. */
