@@ -57,3 +57,18 @@ test('the test switch corrupts the codec lists of what a page sends, and only wh
   assert.match(spoiled, /^m=video 9 UDP\/TLS\/RTP\/SAVPF codecs-corrupted-by-test$/m);
   assert.equal(spoiled.split('\r\n').length, sdp.split('\r\n').length);
 });
+
+test('what fails for good: a refusal, not a race; an answer that turns media down', async () => {
+  const { isRefusal, rejectsMedia } = await import('../../src/sprechzimmer/static/js/negotiation.js');
+  const named = (name) => Object.assign(new Error('x'), { name });
+  for (const name of ['OperationError', 'InvalidAccessError', 'SyntaxError', 'TypeError']) assert.ok(isRefusal(named(name)), name);
+  // Glare and a closing connection are races the next round mends.
+  for (const name of ['InvalidStateError', 'AbortError', 'Error']) assert.ok(!isRefusal(named(name)), name);
+  assert.ok(isRefusal({ name: 'OperationError', message: 'a DOMException-like object' }));
+  assert.ok(!isRefusal(null) && !isRefusal('OperationError'));
+  const sdp = fixture('chromium-156-offer');
+  assert.ok(!rejectsMedia(sdp));
+  assert.ok(rejectsMedia(sdp.replace(/^m=video \d+ /m, 'm=video 0 ')));
+  // A data section turned down is not media.
+  assert.ok(!rejectsMedia(sdp.replace(/^m=application \d+ /m, 'm=application 0 ')));
+});

@@ -37,13 +37,3 @@ export function withoutOrphanCodecLines(sdp) {
     })
     .join(eol);
 }
-
-/**
- * Whether a description turns an audio or video section down (port 0 on its
- * m= line): in an answer, the other browser has no codec of that offer.
- * @param {string} sdp
- * @returns {boolean}
- */
-export function rejectsMedia(sdp) {
-  return /^m=(?:audio|video) 0 /m.test(sdp);
-}

@@ -19,7 +19,8 @@
 import { sdpFingerprint } from './protocol.js';
 import { mediaPath, inboundSummary, qualitySample } from './stats.js';
 import { withOpusResilience } from './opus.js';
-import { withoutOrphanCodecLines, rejectsMedia } from './codeclines.js';
+import { withoutOrphanCodecLines } from './codeclines.js';
+import { isRefusal, rejectsMedia } from './negotiation.js';
 import { corruptCodecList } from './negotiation-debug.js';
 
 /**
@@ -516,16 +517,4 @@ export class PeerLink {
     this.pc.close();
     this.#e2ee?.close();
   }
-}
-
-/**
- * Whether a browser's error refuses a description as such: a parse error
- * or a description it cannot apply. An InvalidStateError is a race (glare,
- * a connection closing) that the next round mends, and is not one.
- * @param {unknown} err
- * @returns {boolean}
- */
-export function isRefusal(err) {
-  const name = err instanceof Error || (typeof err === 'object' && err !== null && 'name' in err) ? String(/** @type {{name: unknown}} */ (err).name) : '';
-  return name === 'OperationError' || name === 'InvalidAccessError' || name === 'SyntaxError' || name === 'TypeError';
 }
