@@ -250,7 +250,9 @@ export class LocalMedia {
     // Asked for before the attempt: the track we stop here is still "on".
     const enabled = old && old.readyState === 'live' ? old.enabled : true;
     if (plan.stopOld) old?.stop();
-    this.#o.onChange();
+    // A lost device is news for the other side at once; a switch is over
+    // before the word "off" would reach them, so it is said at the end only.
+    if (input.type !== 'switch') this.#o.onChange();
     /** @type {MediaStreamTrack | null} */
     let track = null;
     for (const id of plan.deviceIds) {
