@@ -37,8 +37,10 @@ import {
   renderRemoteState,
   renderStatus,
   renderTimer,
+  resumeMediaElements,
   showNotice,
   showRemoteStream,
+  startRemoteSound,
   statusText,
   ui,
 } from './callview.js';
@@ -97,7 +99,14 @@ const quality = new QualityLoop({
   },
   log: debug,
 });
-const media = new LocalMedia({ onProblem: () => quality.summary.error('gum-failed') });
+const media = new LocalMedia({
+  onProblem: () => quality.summary.error('gum-failed'),
+  // A track that ends mid-call, or another device, goes onto this connection's senders.
+  pc: () => connection.peer?.pc ?? null,
+  onChange: () => reportOwnMedia(),
+  onNotice: (key) => showNotice(key),
+  log: debug,
+});
 const connection = new CallConnection({
   dispatch,
   snapshot: () => machine.snapshot,
@@ -241,13 +250,10 @@ function renderRemote() {
 
 /** Tell the other person's page what our camera and microphone do now. */
 function reportOwnMedia() {
-  const stream = media.stream;
-  /** @param {MediaStreamTrack | undefined} track @returns {'on' | 'off' | 'none'} */
-  const state = (track) => (!track || track.readyState === 'ended' ? 'none' : track.enabled ? 'on' : 'off');
   // signaling.js keeps it and says it again after every welcome.
   signaling?.setMediaState({
-    camera: state(stream?.getVideoTracks()[0]),
-    microphone: state(stream?.getAudioTracks()[0]),
+    camera: media.mediaState('video'),
+    microphone: media.mediaState('audio'),
     audio_only: quality.audioOnly,
   });
 }
@@ -409,6 +415,16 @@ function main() {
   });
   ui.leave.addEventListener('click', () => dispatch({ type: 'hangup' }));
   ui.noticeClose.addEventListener('click', () => showNotice(null));
+  ui.startSound.addEventListener('click', () => startRemoteSound());
+  // Back from the background (another app in front on a phone, a tab the
+  // browser froze: `resume`): play what was paused, get back what ended.
+  const back = () => {
+    if (document.visibilityState !== 'visible') return;
+    resumeMediaElements();
+    media.resumeAfterBackground();
+  };
+  document.addEventListener('visibilitychange', back);
+  document.addEventListener('resume', back);
   // Joining again starts the page over with the same link (kept in this tab).
   ui.rejoin.addEventListener('click', () => location.reload());
   document.addEventListener('keydown', onKey);

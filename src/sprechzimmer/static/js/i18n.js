@@ -253,6 +253,12 @@ const de = {
   'quality.pausedWeak': 'Video angehalten: Die Verbindung ist zu schwach.',
   'quality.pausedManual': 'Video angehalten: „Nur Ton“ ist gewählt.',
   'sound.enable': 'Ton für Benachrichtigungen',
+
+  'midcall.devices': 'Kamera, Mikrofon und Lautsprecher',
+  'midcall.cameraLost': 'Ihre Kamera ist ausgefallen und ließ sich nicht wieder einschalten. Vielleicht benutzt ein anderes Programm sie oder sie wurde getrennt. Prüfen Sie die Kamera und wählen Sie dann „Kamera einschalten“.',
+  'midcall.micLost': 'Ihr Mikrofon ist ausgefallen und ließ sich nicht wieder einschalten. Vielleicht benutzt ein anderes Programm es oder es wurde getrennt. Prüfen Sie das Mikrofon und wählen Sie dann „Ton einschalten“.',
+  'midcall.switchFailed': 'Das gewählte Gerät ließ sich nicht einschalten. Das bisherige bleibt in Gebrauch.',
+  'midcall.startSound': 'Ton Ihres Gegenübers einschalten',
 };
 
 /** @typedef {keyof typeof de} MessageKey */
@@ -496,6 +502,12 @@ const en = {
   'quality.pausedWeak': 'Video paused: the connection is too weak.',
   'quality.pausedManual': 'Video paused: "Audio only" is chosen.',
   'sound.enable': 'Sound for notifications',
+
+  'midcall.devices': 'Camera, microphone and speaker',
+  'midcall.cameraLost': 'Your camera stopped and could not be turned back on. Another program may be using it, or it was disconnected. Check the camera, then choose "Start camera".',
+  'midcall.micLost': 'Your microphone stopped and could not be turned back on. Another program may be using it, or it was disconnected. Check the microphone, then choose "Unmute".',
+  'midcall.switchFailed': 'The chosen device could not be turned on. The previous one stays in use.',
+  'midcall.startSound': "Turn on the other person's sound",
 };
 
 /** @type {Readonly<Record<Lang, Record<MessageKey, string>>>} */
