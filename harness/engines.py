@@ -11,14 +11,13 @@ already. Both browsers run inside the namespaces of ``harness.topology``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .chromium import chromium_available, launch_chromium
-from .firefox import POLL_S, WAIT_S, firefox_available, launch_firefox
+from .firefox import WAIT_S, firefox_available, launch_firefox, poll_until
 from .topology import T_ADDR, Side, Topology
 
 if TYPE_CHECKING:
@@ -65,17 +64,10 @@ class ChromiumPage:
     async def until(
         self, predicate: str, arg: object = None, what: str = "", within: float = WAIT_S
     ) -> Any:
-        # Polled, not wait_for_function: that needs eval, which the pages' CSP forbids.
-        loop = asyncio.get_running_loop()
-        end = loop.time() + within
-        for _ in range(int(within / POLL_S) + 1):
-            value = await self.page.evaluate(predicate, arg)
-            if value:
-                return value
-            if loop.time() > end:
-                break
-            await asyncio.sleep(POLL_S)
-        raise AssertionError(f"timed out waiting for {what or predicate} on {self.page.url}")
+        value = await poll_until(self.page.evaluate, predicate, arg, within)
+        if not value:
+            raise AssertionError(f"timed out waiting for {what or predicate} on {self.page.url}")
+        return value
 
     async def click(self, selector: str) -> None:
         await self.page.locator(selector).click()

@@ -34,7 +34,7 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,23 @@ BASE_PREFS: dict[str, object] = {
     "browser.newtabpage.enabled": False,
     "browser.startup.page": 0,
 }
+
+
+async def poll_until(
+    evaluate: Callable[[str, object], Awaitable[Any]], predicate: str, arg: object, within: float
+) -> Any:
+    """Evaluate ``predicate`` every POLL_S until it is true; its value, or the last false one
+    after ``within`` seconds. Polled, not ``wait_for_function``: that needs ``eval``, which
+    the pages' CSP forbids."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within
+    value: Any = None
+    for _ in range(int(within / POLL_S) + 1):
+        value = await evaluate(predicate, arg)
+        if value or loop.time() > end:
+            break
+        await asyncio.sleep(POLL_S)
+    return value
 
 
 class FirefoxError(RuntimeError):
@@ -236,16 +253,10 @@ class FirefoxPage:
     ) -> Any:
         """Poll ``predicate`` until it returns something true; return that; bounded by
         ``within`` seconds."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + within
-        for _ in range(int(within / POLL_S) + 1):
-            value = await self.evaluate(predicate, arg)
-            if value:
-                return value
-            if loop.time() > end:
-                break
-            await asyncio.sleep(POLL_S)
-        raise FirefoxError(f"timed out waiting for {what or predicate} on {self.url}")
+        value = await poll_until(self.evaluate, predicate, arg, within)
+        if not value:
+            raise FirefoxError(f"timed out waiting for {what or predicate} on {self.url}")
+        return value
 
     async def click(self, selector: str) -> None:
         """Click as a person does, once the element is shown and enabled.
