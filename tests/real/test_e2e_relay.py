@@ -170,6 +170,17 @@ async def _call(
     return therapist, client
 
 
+# The transports of the relay candidates the page's connection gathered.
+RELAY_PROTOCOLS = """async () => {
+  const stats = await window.sprechzimmer.pc.getStats();
+  const seen = new Set();
+  for (const s of stats.values()) {
+    if (s.type === 'local-candidate' && s.candidateType === 'relay') seen.add(s.relayProtocol);
+  }
+  return [...seen];
+}"""
+
+
 async def _connected(page: Page, path: str, timeout_ms: float = WAIT_MS) -> dict[str, Any]:
     """The indicator says connected over ``path``; return ``window.sprechzimmer.stats()``."""
     await page.wait_for_selector(_connected_via(path), state="attached", timeout=timeout_ms)
@@ -284,7 +295,7 @@ async def test_udp_blocked_on_client_side_connects_over_turn_tcp_or_tls(tmp_path
 
 
 async def test_compat_mode_click_moves_the_call_to_turn_tcp_or_tls(tmp_path: Path) -> None:
-    """The call runs relayed over UDP; the client presses compat-mode: TCP/TLS from then on.
+    """A relayed call with TURN/UDP at hand; the client presses compat-mode: TCP/TLS only.
 
     The call is up before the click, so the test shows that the control itself
     moves the media to TURN over TCP/TLS (the UDP-blocked test above shows that
@@ -294,10 +305,12 @@ async def test_compat_mode_click_moves_the_call_to_turn_tcp_or_tls(tmp_path: Pat
         links = topo.links(THERAPIST, "K-compat")
         therapist, client = await _call(both, links)
         await _connected(client, "relay", timeout_ms=RECOVERY_S * 1000)
-        before = await client.get_by_test_id("connection-state").get_attribute(
-            "data-relay-protocol"
-        )
-        assert before == "udp", before
+        # Before the click the client's browser has a relay candidate over UDP
+        # (TURN/UDP works here). Which pair ICE chose first is its own affair:
+        # under load the TURN/TCP pair sometimes answered first and was kept
+        # (seen in CI), so the test does not assume UDP was selected; it shows
+        # that after the click no UDP is left at all.
+        assert "udp" in await client.evaluate(RELAY_PROTOCOLS), "no TURN/UDP candidate"
         # The switch lives in the connection details, which the client opens.
         await client.get_by_test_id("details").locator("summary").click(timeout=WAIT_MS)
         compat = client.get_by_test_id("compat-mode")
@@ -316,6 +329,8 @@ async def test_compat_mode_click_moves_the_call_to_turn_tcp_or_tls(tmp_path: Pat
             await _frames_advance(page)
         assert client_stats["localType"] == "relay", client_stats
         assert client_stats["relayProtocol"] in ("tcp", "tls"), client_stats
+        # The connection of compatibility mode gathered no TURN/UDP candidate.
+        assert "udp" not in await client.evaluate(RELAY_PROTOCOLS)
 
 
 async def test_relay_only_hides_each_sides_address_from_the_other(tmp_path: Path) -> None:
