@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Route
 
 BENCH_DIR = Path(__file__).resolve().parent
+STATIC_JS = BENCH_DIR.parent / "src" / "sprechzimmer" / "static" / "js"
 PROBE_JS = (BENCH_DIR / "probe.js").read_text()
 MIN_RUNS = 10
 SERVER_PORT = 8765
@@ -155,6 +156,8 @@ class Results:
     chromium: str
     full: list[FullRun] = field(default_factory=list)
     reference: list[ReferenceRun] = field(default_factory=list)
+    compared: dict[str, list[FullRun]] = field(default_factory=dict)
+    """With --compare-js: full-stack runs with the JS of this tree and of another."""
     floor: dict[str, list[FloorRun]] = field(default_factory=dict)
     """Floor runs by camera: 'plain' (browser defaults) and/or 'call' (call page's)."""
     warmup_ms: dict[str, list[float]] = field(default_factory=dict)
@@ -207,10 +210,31 @@ async def _page_clock_offset(page: Page) -> tuple[float, float]:
 
 
 async def full_run(
-    browser: Browser, server: RunningServer, n: int, method: str, media_marks: bool
+    browser: Browser,
+    server: RunningServer,
+    n: int,
+    method: str,
+    media_marks: bool,
+    static_js: Path | None = None,
 ) -> FullRun:
     invite = await asyncio.to_thread(server.create_session, THERAPIST, f"B-{n}")
-    return await measure_call(browser, browser, invite, method, media_marks=media_marks)
+    return await measure_call(
+        browser, browser, invite, method, media_marks=media_marks, static_js=static_js
+    )
+
+
+def _js_from(folder: Path) -> Callable[[Route], Awaitable[None]]:
+    """A route handler that answers /static/js/NAME.js from ``folder``."""
+
+    async def answer(route: Route) -> None:
+        name = route.request.url.split("?", 1)[0].rsplit("/", 1)[-1]
+        path = folder / name
+        if not name.endswith(".js") or not path.is_file():
+            await route.fulfill(status=404)
+            return
+        await route.fulfill(status=200, content_type="text/javascript", body=path.read_bytes())
+
+    return answer
 
 
 async def _watch_media(page: Page, pc_expression: str) -> None:
@@ -233,6 +257,7 @@ async def measure_call(
     method: str,
     inspect: Callable[[Page, Page], Awaitable[None]] | None = None,
     media_marks: bool = False,
+    static_js: Path | None = None,
 ) -> FullRun:
     """One full-stack run on an existing session: fresh contexts, admit, first frames.
 
@@ -240,9 +265,15 @@ async def measure_call(
     (e.g. in two network namespaces); ``invite`` holds the links each opens.
     ``inspect(therapist, client)``, if given, runs after the measurement while
     the call is still up (e.g. to read which path the media took).
+    ``static_js``, if given, is the folder the pages' ``/static/js/`` files come
+    from (answered by Playwright; see ``--compare-js``).
     """
     therapist_ctx = await _new_context(therapist_browser)
     client_ctx = await _new_context(client_browser)
+    if static_js is not None:
+        origin = "/".join(invite["therapist_url"].split("/", 3)[:3])
+        for context in (therapist_ctx, client_ctx):
+            await context.route(f"{origin}/static/js/**", _js_from(static_js))
     try:
         therapist = await therapist_ctx.new_page()
         client = await client_ctx.new_page()
@@ -445,6 +476,7 @@ async def bench(
     directory: Path,
     progress: bool,
     media_marks: bool = False,
+    compare_js: Path | None = None,
 ) -> Results:
     def say(text: str) -> None:
         if progress:
@@ -460,7 +492,11 @@ async def bench(
             results.floor = {media: [] for media in floors}
             # The context launch_chromium made is not used: every run gets fresh ones.
             await chromium.contexts[0].close()
-            kinds = ["full", "reference", *floors]
+            compared = {}
+            if compare_js is not None:
+                compared = {"js: this tree": STATIC_JS, f"js: {compare_js}": compare_js}
+                results.compared = {name: [] for name in compared}
+            kinds = ["full", "reference", *compared, *floors]
             for i in range(-warmup, runs):
                 label = "warm-up" if i < 0 else f"run {i + 1:2d}"
                 # Rotate the order, so that no kind always runs right after
@@ -481,6 +517,17 @@ async def bench(
                             f"page clock offset {full.clock_offset_ms:+.2f} "
                             f"± {full.clock_error_ms:.2f} ms)"
                         )
+                    elif kind in compared:
+                        full = await _bounded(
+                            full_run(
+                                browser, server, i + warmup, method, media_marks, compared[kind]
+                            ),
+                            "a full-stack run",
+                        )
+                        ms = full.ms
+                        if i >= 0:
+                            results.compared[kind].append(full)
+                        say(f"{label} full, {kind}  {full.ms:7.1f} ms")
                     elif kind == "reference":
                         ref = await _bounded(
                             reference_run(browser, server, i + warmup, method, media_marks),
@@ -581,6 +628,20 @@ def report(results: Results) -> dict[str, Any]:
         floor = summary([r.ms for r in runs])
         figures["floor"][media] = floor
         figures["ratio"][media] = full["median"] / floor["median"]
+    figures["compared"] = {
+        name: {
+            **summary([r.ms for r in runs]),
+            "ratio_to_reference": statistics.median([r.ms for r in runs]) / reference["median"],
+        }
+        for name, runs in results.compared.items()
+    }
+    figures["compared_breakdown"] = {
+        name: {
+            "therapist": breakdown([r.therapist_marks for r in runs]),
+            "client": breakdown([r.client_marks for r in runs]),
+        }
+        for name, runs in results.compared.items()
+    }
     return figures
 
 
@@ -636,6 +697,11 @@ def print_table(figures: dict[str, Any]) -> None:
             f"{FLOOR_NAMES[media]} median {floor['median']:.0f} ms, "
             f"ratio {figures['ratio'][media]:.2f}"
         )
+    for name, c in figures["compared"].items():
+        print(
+            f"full stack, {name} (answered by Playwright): median {c['median']:.0f} ms, "
+            f"p90 {c['p90']:.0f} ms, ratio to the reference {c['ratio_to_reference']:.2f}"
+        )
     print_breakdown(figures)
 
 
@@ -666,6 +732,14 @@ def main(argv: list[str] | None = None) -> int:
         help="also mark the first RTP packet and frame counters (polls getStats every "
         "10 ms on every page, both kinds alike)",
     )
+    parser.add_argument(
+        "--compare-js",
+        type=Path,
+        metavar="DIR",
+        help="A/B within one run: also full-stack runs whose pages get /static/js/ from "
+        "this tree and from DIR (e.g. another worktree's src/sprechzimmer/static/js), "
+        "both answered by Playwright so that both pay the same for it",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
         "--max-seconds", type=float, default=900, help="bound on the whole benchmark"
@@ -686,6 +760,7 @@ def main(argv: list[str] | None = None) -> int:
                 tmp,
                 not args.quiet,
                 args.media_marks,
+                args.compare_js.resolve() if args.compare_js else None,
             ),
             max_seconds=args.max_seconds,
             prefix="sz-bench-",
