@@ -476,7 +476,7 @@ async def bench(
     directory: Path,
     progress: bool,
     media_marks: bool = False,
-    compare_js: Path | None = None,
+    compare_js: tuple[Path, ...] = (),
 ) -> Results:
     def say(text: str) -> None:
         if progress:
@@ -493,8 +493,9 @@ async def bench(
             # The context launch_chromium made is not used: every run gets fresh ones.
             await chromium.contexts[0].close()
             compared = {}
-            if compare_js is not None:
-                compared = {"js: this tree": STATIC_JS, f"js: {compare_js}": compare_js}
+            if compare_js:
+                compared = {"js: this tree": STATIC_JS}
+                compared.update({f"js: {folder}": folder for folder in compare_js})
                 results.compared = {name: [] for name in compared}
             kinds = ["full", "reference", *compared, *floors]
             for i in range(-warmup, runs):
@@ -735,10 +736,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare-js",
         type=Path,
+        action="append",
+        default=[],
         metavar="DIR",
         help="A/B within one run: also full-stack runs whose pages get /static/js/ from "
         "this tree and from DIR (e.g. another worktree's src/sprechzimmer/static/js), "
-        "both answered by Playwright so that both pay the same for it",
+        "both answered by Playwright so that both pay the same for it (repeatable)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
@@ -760,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
                 tmp,
                 not args.quiet,
                 args.media_marks,
-                args.compare_js.resolve() if args.compare_js else None,
+                tuple(folder.resolve() for folder in args.compare_js),
             ),
             max_seconds=args.max_seconds,
             prefix="sz-bench-",
