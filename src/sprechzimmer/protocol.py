@@ -135,6 +135,25 @@ class Restart:
     TYPE: ClassVar[str] = "restart"
 
 
+class NegotiationFailure(enum.StrEnum):
+    """Why the browsers cannot set up media between them; a retry would not help."""
+
+    SDP_REFUSED = "sdp-refused"
+    """A browser refused the other's offer or answer (or could not make its own)."""
+    NO_COMMON_CODEC = "no-common-codec"
+    """The answer turned a media section down: no codec both browsers have."""
+    TRANSFORM_FAILED = "transform-failed"
+    """Frame encryption's transform could not be put on a sender or receiver."""
+
+
+@dataclass(frozen=True)
+class NegotiationFailed:
+    """My browser cannot set up the call's media with yours: stop, tell the person why."""
+
+    TYPE: ClassVar[str] = "negotiation-failed"
+    reason: NegotiationFailure = NegotiationFailure.SDP_REFUSED
+
+
 class MediaState(enum.StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
@@ -173,6 +192,7 @@ QUALITY_ERROR_CODES: frozenset[str] = frozenset(
         "gum-failed",
         "e2ee-unsupported",
         "compat-mode",
+        *(reason.value for reason in NegotiationFailure),
     }
 )
 """What ``quality.errors`` may name; anything else is a bad message."""
@@ -268,6 +288,7 @@ ClientMessage = Union[  # noqa: UP007
     Answer,
     Candidate,
     Restart,
+    NegotiationFailed,
     Media,
     RelayOnly,
     Quality,
@@ -275,8 +296,8 @@ ClientMessage = Union[  # noqa: UP007
     Ping,
     Bye,
 ]
-Relayable = Offer | Answer | Candidate | Restart
-RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart)
+Relayable = Offer | Answer | Candidate | Restart | NegotiationFailed
+RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart, NegotiationFailed)
 """What the call relays unchanged, only between admitted members."""
 WITH_FROM: tuple[type, ...] = (*RELAYABLE, MediaStateReport)
 """What reaches the other member with ``from``: the call's relays and ``media-state``."""
@@ -483,7 +504,8 @@ _SERVER_TYPES: dict[str, type] = {
 }
 """The server's own messages; the relayed ones are ``WITH_FROM`` with ``from``."""
 _RELAYABLE_TYPES: dict[str, type] = {
-    cls.TYPE: cls for cls in (Offer, Answer, Candidate, Restart, MediaStateReport)
+    cls.TYPE: cls
+    for cls in (Offer, Answer, Candidate, Restart, NegotiationFailed, MediaStateReport)
 }
 
 
@@ -501,6 +523,7 @@ _REQUIRED: dict[type, frozenset[str]] = {
     Candidate: frozenset({"candidate"}),
     Media: frozenset({"state"}),
     RelayOnly: frozenset({"enabled"}),
+    NegotiationFailed: frozenset({"reason"}),
     MediaStateReport: frozenset({"camera", "microphone", "audio_only"}),
     # from the server; ``resumed``, ``relay_urls`` and the bitrate caps are
     # optional for a client (an older server leaves them out)

@@ -530,7 +530,7 @@ class Room:
                 return self._admit(conn, role, now)
             case p.Decline():
                 return self._decline(conn, role, now)
-            case p.Offer() | p.Answer() | p.Candidate() | p.Restart():
+            case p.Offer() | p.Answer() | p.Candidate() | p.Restart() | p.NegotiationFailed():
                 return self._relay(conn, role, message, now)
             case p.RelayOnly(enabled=enabled):
                 if role is not Role.THERAPIST:

@@ -92,6 +92,7 @@ function reach(state, role = 'therapist') {
     reconnecting: [...inCall, conn('disconnected')],
     'no-connection': [...inCall, conn('failed', true, true)],
     'e2ee-failed': [...inCall, { type: 'e2ee-failed', state: 'failed' }],
+    incompatible: [...inCall, { type: 'negotiation-failed', reason: 'sdp-refused' }],
   };
   drive(m, .../** @type {CallInput[]} */ (ways[state]));
   assert.equal(m.state, state, `reach ${state}`);
@@ -424,6 +425,21 @@ test('frame encryption fails closed: shown as an error, in the call view; a new 
   assert.deepEqual(f.snapshot.text, { key: 'e2ee.failedCall' });
 });
 
+test('browsers that cannot agree: no more retries, said in the call view; a new admission starts over', () => {
+  const m = reach('connecting', 'client');
+  drive(m, welcome('client', true, true), { type: 'admitted', relayOnly: false });
+  assert.deepEqual(m.handle({ type: 'negotiation-failed', reason: 'no-common-codec' }, 1), [{ type: 'close-peer' }, { type: 'clear-remote' }]);
+  assert.deepEqual([m.snapshot.state, m.snapshot.status, m.snapshot.view, m.snapshot.finished], ['incompatible', 'error', 'call', false]);
+  assert.deepEqual(m.snapshot.text, { key: 'call.incompatible' });
+  // Said by both browsers (ours found it, the other's message follows): once.
+  assert.deepEqual(m.handle({ type: 'negotiation-failed', reason: 'sdp-refused' }, 2), [], 'no connection left to fail');
+  // Whatever the connection of the closed peer still reports changes nothing.
+  assert.deepEqual(m.handle(conn('failed', true, true), 3), []);
+  assert.equal(m.snapshot.state, 'incompatible');
+  drive(m, { type: 'admitted', relayOnly: false });
+  assert.equal(m.snapshot.status, 'connecting', 'a fresh start');
+});
+
 // ---------------------------------------------------------------------------
 // Before joining, after the end
 
@@ -505,6 +521,7 @@ const ROWS = [
   ['connecting', 'reconnecting', 'therapist', [welcome('therapist', true, true), { type: 'admitted', relayOnly: false }, conn('connected'), conn('disconnected'), welcome('therapist', true, true), conn('disconnected', true)]],
   ['connecting', 'no-connection', 'client', [welcome('client', true, true), { type: 'admitted', relayOnly: false }, conn('failed', true, true)]],
   ['connecting', 'e2ee-failed', 'client', [welcome('client', true, true), { type: 'admitted', relayOnly: false }, { type: 'e2ee-failed', state: 'failed' }]],
+  ['connecting', 'incompatible', 'client', [welcome('client', true, true), { type: 'admitted', relayOnly: false }, { type: 'negotiation-failed', reason: 'sdp-refused' }]],
   ['connecting', 'ended', 'client', [{ type: 'hangup' }]],
   ['connecting', 'declined', 'client', [{ type: 'declined' }]],
   ['connecting', 'error', 'client', [closed(false, 4003)]],
@@ -515,6 +532,7 @@ const ROWS = [
   ['waiting', 'in-call', 'therapist', [{ type: 'admitted', relayOnly: false }, conn('connected'), welcome('therapist', true, false), conn('connected')]],
   ['waiting', 'reconnecting', 'therapist', [{ type: 'admitted', relayOnly: false }, conn('connected'), welcome('therapist', true, false), { type: 'admitted', relayOnly: false }]],
   ['waiting', 'e2ee-failed', 'therapist', [{ type: 'admitted', relayOnly: false }, conn('connected'), welcome('therapist', true, false), { type: 'e2ee-failed', state: 'unsupported' }]],
+  ['waiting', 'incompatible', 'therapist', [{ type: 'admitted', relayOnly: false }, conn('connected'), welcome('therapist', true, false), { type: 'negotiation-failed', reason: 'sdp-refused' }]],
   ['waiting', 'ended', 'client', [{ type: 'hangup' }]],
   ['waiting', 'declined', 'client', [{ type: 'declined' }]],
   ['waiting', 'error', 'client', [error('forbidden', true)]],
@@ -524,6 +542,8 @@ const ROWS = [
   // The client's new tab knocks during a call; admitted, it is a reconnect.
   ['knocking', 'reconnecting', 'therapist', [welcome('therapist', true, true), { type: 'admitted', relayOnly: false }, conn('connected'), { type: 'knock' }, { type: 'admitted', relayOnly: false }]],
   ['knocking', 'e2ee-failed', 'therapist', [{ type: 'offer', sdp: 'stale', fromOtherConnection: false }, { type: 'e2ee-failed', state: 'failed' }]],
+  // A stale offer opened a connection; the answer to it is refused.
+  ['knocking', 'incompatible', 'therapist', [{ type: 'offer', sdp: 'stale', fromOtherConnection: false }, { type: 'negotiation-failed', reason: 'sdp-refused' }]],
   ['knocking', 'ended', 'therapist', [{ type: 'hangup' }]],
   ['knocking', 'declined', 'therapist', [{ type: 'declined' }]],
   ['knocking', 'error', 'therapist', [closed(false, 1006)]],
@@ -536,6 +556,8 @@ const ROWS = [
   ['in-call', 'reconnecting', 'client', [conn('disconnected')]],
   ['in-call', 'no-connection', 'client', [conn('failed', true, true)]],
   ['in-call', 'e2ee-failed', 'client', [{ type: 'e2ee-failed', state: 'failed' }]],
+  // A renegotiation (relay-only, an ICE restart) is refused.
+  ['in-call', 'incompatible', 'client', [{ type: 'negotiation-failed', reason: 'sdp-refused' }]],
   ['in-call', 'ended', 'client', [{ type: 'peer-left', reason: 'hangup' }]],
   ['in-call', 'declined', 'client', [{ type: 'declined' }]],
   ['in-call', 'error', 'client', [error('forbidden', true)]],
@@ -546,6 +568,7 @@ const ROWS = [
   ['reconnecting', 'in-call', 'client', [conn('connected')]],
   ['reconnecting', 'no-connection', 'client', [conn('failed', true, true)]],
   ['reconnecting', 'e2ee-failed', 'client', [{ type: 'e2ee-failed', state: 'failed' }]],
+  ['reconnecting', 'incompatible', 'client', [{ type: 'negotiation-failed', reason: 'sdp-refused' }]],
   ['reconnecting', 'ended', 'client', [{ type: 'hangup' }]],
   ['reconnecting', 'declined', 'client', [{ type: 'declined' }]],
   ['reconnecting', 'error', 'client', [closed(false, 1001)]],
@@ -556,6 +579,7 @@ const ROWS = [
   ['no-connection', 'in-call', 'client', [conn('connected')]],
   ['no-connection', 'reconnecting', 'client', [{ type: 'admitted', relayOnly: false }]],
   ['no-connection', 'e2ee-failed', 'client', [{ type: 'e2ee-failed', state: 'failed' }]],
+  ['no-connection', 'incompatible', 'client', [{ type: 'negotiation-failed', reason: 'no-common-codec' }]],
   ['no-connection', 'ended', 'client', [closed(false, 1000)]],
   ['no-connection', 'declined', 'client', [{ type: 'declined' }]],
   ['no-connection', 'error', 'client', [error('forbidden', true)]],
@@ -568,6 +592,18 @@ const ROWS = [
   ['e2ee-failed', 'ended', 'client', [{ type: 'hangup' }]],
   ['e2ee-failed', 'declined', 'client', [{ type: 'declined' }]],
   ['e2ee-failed', 'error', 'client', [error('forbidden', true)]],
+  // The other side's next offer opens a connection, and that one cannot agree.
+  ['e2ee-failed', 'incompatible', 'client', [{ type: 'offer', sdp: 'o', fromOtherConnection: false }, { type: 'negotiation-failed', reason: 'sdp-refused' }]],
+
+  // Compatibility mode or relay-only brings a new admission: it starts over.
+  ['incompatible', 'connecting', 'client', [{ type: 'admitted', relayOnly: false }]],
+  ['incompatible', 'waiting', 'therapist', [{ type: 'peer-left', reason: 'hangup' }]],
+  ['incompatible', 'knocking', 'therapist', [{ type: 'knock' }]],
+  ['incompatible', 'reconnecting', 'client', [{ type: 'offer', sdp: 'o', fromOtherConnection: false }, conn('connected'), { type: 'admitted', relayOnly: false }]],
+  ['incompatible', 'e2ee-failed', 'client', [{ type: 'offer', sdp: 'o', fromOtherConnection: false }, { type: 'e2ee-failed', state: 'failed' }]],
+  ['incompatible', 'ended', 'client', [{ type: 'hangup' }]],
+  ['incompatible', 'declined', 'client', [{ type: 'declined' }]],
+  ['incompatible', 'error', 'client', [error('forbidden', true)]],
 ];
 
 for (const [from, to, role, inputs] of ROWS) {
@@ -611,6 +647,7 @@ test('random inputs in any order never find a transition the table lacks', () =>
     conn(pick(['new', 'connecting', 'connected', 'disconnected', 'failed']), coin(), random() < 0.3),
     conn('connected'),
     { type: 'e2ee-failed', state: pick(['failed', 'unsupported']) },
+    { type: 'negotiation-failed', reason: pick(['sdp-refused', 'no-common-codec', 'transform-failed']) },
     { type: 'fresh-connection' },
     { type: 'relay-only-asked', enabled: coin() },
     { type: 'decline' },

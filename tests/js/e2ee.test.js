@@ -235,10 +235,11 @@ test('bad data-channel messages are refused', () => {
 });
 
 test('debug switches only from the exact words', () => {
-  assert.deepEqual(parseDebugSwitches(null), { noReceiveTransform: false, wrongReceiveKey: false });
-  assert.deepEqual(parseDebugSwitches('no-receive-transform'), { noReceiveTransform: true, wrongReceiveKey: false });
-  assert.deepEqual(parseDebugSwitches('wrong-receive-key, no-receive-transform'), { noReceiveTransform: true, wrongReceiveKey: true });
-  assert.deepEqual(parseDebugSwitches('1'), { noReceiveTransform: false, wrongReceiveKey: false });
+  const none = { noReceiveTransform: false, wrongReceiveKey: false, forceTransform: null };
+  assert.deepEqual(parseDebugSwitches(null), none);
+  assert.deepEqual(parseDebugSwitches('no-receive-transform'), { ...none, noReceiveTransform: true });
+  assert.deepEqual(parseDebugSwitches('wrong-receive-key, no-receive-transform'), { ...none, noReceiveTransform: true, wrongReceiveKey: true });
+  assert.deepEqual(parseDebugSwitches('1'), none);
 });
 
 test('test hooks: none without a switch; the spoiled key is the test hook\'s doing', () => {

@@ -281,6 +281,9 @@ def test_quality_errors_are_a_set_of_known_codes() -> None:
         "gum-failed",
         "e2ee-unsupported",
         "compat-mode",
+        "sdp-refused",
+        "no-common-codec",
+        "transform-failed",
     } == p.QUALITY_ERROR_CODES
 
 

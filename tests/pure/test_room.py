@@ -109,6 +109,25 @@ def test_relay_only_between_admitted_members() -> None:
     assert r.receive(C, p.Restart(), 3.0) == [Send(T, p.Relayed(p.Restart(), Role.CLIENT))]
 
 
+def test_a_negotiation_failure_reaches_the_other_browser_and_nothing_is_kept() -> None:
+    """Relayed like ``restart`` (both ways); no event, no sample, no state change."""
+    r = in_call()
+    failed = p.NegotiationFailed(p.NegotiationFailure.NO_COMMON_CODEC)
+    assert r.receive(C, failed, 3.0) == [Send(T, p.Relayed(failed, Role.CLIENT))]
+    refused = p.NegotiationFailed(p.NegotiationFailure.SDP_REFUSED)
+    assert r.receive(T, refused, 3.5) == [Send(C, p.Relayed(refused, Role.THERAPIST))]
+    assert r.state is CallState.ADMITTED
+
+
+def test_a_waiting_client_cannot_send_a_negotiation_failure() -> None:
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    out = r.receive(C, p.NegotiationFailed(), 2.0)
+    assert sent(out, T) == [p.KnockCancelled()]
+    assert closed(out) == {C: 4003}
+
+
 def test_waiting_client_cannot_reach_the_therapist() -> None:
     r = room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)

@@ -387,7 +387,11 @@ async def test_keys_renew_for_a_minute(tmp_path: Path) -> None:
             samples: list[dict[str, Any]] = []
             loop = asyncio.get_running_loop()
             end = loop.time() + LONG_CALL_S
-            for _ in range(int(LONG_CALL_S / SAMPLE_S) + 2):
+            # Enough samples AND the whole duration: on a loaded machine a
+            # sample takes longer than SAMPLE_S, and stopping at the end time
+            # alone left one sample short. Bounded by twice the count.
+            wanted = int(LONG_CALL_S / SAMPLE_S) - 1
+            for _ in range(2 * (wanted + 1)):
                 await asyncio.sleep(SAMPLE_S)
                 sample: dict[str, Any] = {}
                 for role, page in pages.items():
@@ -397,7 +401,7 @@ async def test_keys_renew_for_a_minute(tmp_path: Path) -> None:
                         "e2ee": await _e2ee(page),
                     }
                 samples.append(sample)
-                if loop.time() >= end:
+                if loop.time() >= end and len(samples) >= wanted:
                     break
             sas_end = await _same_sas(therapist, client)
             seen = {

@@ -24,6 +24,7 @@ import { loadInvite, saveInvite } from './invite.js';
 import { SignalingClient, signalingUrl } from './signaling.js';
 import { playChime, unlockAudioOnGesture } from './sound.js';
 import { parseDebugSwitches } from './e2ee-debug.js';
+import { parseNegotiationSwitches } from './negotiation-debug.js';
 import { CallMachine } from './callstate.js';
 import {
   disableKnockButtons,
@@ -36,8 +37,10 @@ import {
   renderRemoteState,
   renderStatus,
   renderTimer,
+  resumeMediaElements,
   showNotice,
   showRemoteStream,
+  startRemoteSound,
   statusText,
   ui,
 } from './callview.js';
@@ -59,11 +62,14 @@ const KEY_AGE_REFRESH_MS = 5000;
 const LIVE = new Set(['connecting', 'in-call', 'reconnecting', 'no-connection']);
 
 /**
- * TEST HOOKS for the negative end-to-end tests, read once at page load from
+ * TEST HOOKS for the end-to-end tests, read once at page load from
  * sessionStorage key `sz-debug-e2ee` ("no-receive-transform",
- * "wrong-receive-key"); see parseDebugSwitches. Unset, nothing changes.
+ * "wrong-receive-key", "force-script-transform", "force-encoded-streams");
+ * see parseDebugSwitches. Unset, nothing changes.
  */
 const e2eeDebug = parseDebugSwitches(readSession('sz-debug-e2ee'));
+/** TEST HOOK: `sz-debug-sdp` ("corrupt-codecs"), see negotiation-debug.js. */
+const negotiationDebug = parseNegotiationSwitches(readSession('sz-debug-sdp'));
 
 /** @param {string} key */
 function readSession(key) {
@@ -93,13 +99,21 @@ const quality = new QualityLoop({
   },
   log: debug,
 });
-const media = new LocalMedia({ onProblem: () => quality.summary.error('gum-failed') });
+const media = new LocalMedia({
+  onProblem: () => quality.summary.error('gum-failed'),
+  // A track that ends mid-call, or another device, goes onto this connection's senders.
+  pc: () => connection.peer?.pc ?? null,
+  onChange: () => reportOwnMedia(),
+  onNotice: (key) => showNotice(key),
+  log: debug,
+});
 const connection = new CallConnection({
   dispatch,
   snapshot: () => machine.snapshot,
   localStream: () => media.stream,
   quality,
   e2eeDebug,
+  negotiationDebug,
   log: debug,
 });
 
@@ -236,13 +250,10 @@ function renderRemote() {
 
 /** Tell the other person's page what our camera and microphone do now. */
 function reportOwnMedia() {
-  const stream = media.stream;
-  /** @param {MediaStreamTrack | undefined} track @returns {'on' | 'off' | 'none'} */
-  const state = (track) => (!track || track.readyState === 'ended' ? 'none' : track.enabled ? 'on' : 'off');
   // signaling.js keeps it and says it again after every welcome.
   signaling?.setMediaState({
-    camera: state(stream?.getVideoTracks()[0]),
-    microphone: state(stream?.getAudioTracks()[0]),
+    camera: media.mediaState('video'),
+    microphone: media.mediaState('audio'),
     audio_only: quality.audioOnly,
   });
 }
@@ -321,6 +332,7 @@ function join(invite) {
   client.on('answer', (m) => dispatch({ type: 'answer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }));
   client.on('candidate', (m) => connection.peer?.handleCandidate(m));
   client.on('restart', () => connection.remoteRestart());
+  client.on('negotiation-failed', (m) => dispatch({ type: 'negotiation-failed', reason: m.reason }));
   client.on('error', (m) => {
     debug(`server error ${m.code}${m.fatal ? ' (fatal)' : ''}`);
     dispatch({ type: 'error', error: m });
@@ -403,6 +415,16 @@ function main() {
   });
   ui.leave.addEventListener('click', () => dispatch({ type: 'hangup' }));
   ui.noticeClose.addEventListener('click', () => showNotice(null));
+  ui.startSound.addEventListener('click', () => startRemoteSound());
+  // Back from the background (another app in front on a phone, a tab the
+  // browser froze: `resume`): play what was paused, get back what ended.
+  const back = () => {
+    if (document.visibilityState !== 'visible') return;
+    resumeMediaElements();
+    media.resumeAfterBackground();
+  };
+  document.addEventListener('visibilitychange', back);
+  document.addEventListener('resume', back);
   // Joining again starts the page over with the same link (kept in this tab).
   ui.rejoin.addEventListener('click', () => location.reload());
   document.addEventListener('keydown', onKey);

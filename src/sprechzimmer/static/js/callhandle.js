@@ -40,6 +40,10 @@ import { NO_PATH } from './stats.js';
  * @property {boolean} verified the therapist confirmed the code
  * @property {number | null} keyAgeSeconds since the current send key came into use
  * @property {() => Promise<E2eeCounters>} counters cumulative counters of the worker
+ * @property {import('./frame-encryption.js').TransformInfo | null} transform the
+ *   encoded-transform path and how many senders and receivers got their transform
+ * @property {(target: RTCRtpSender | RTCRtpReceiver) => boolean} hasTransform whether this
+ *   sender or receiver of `pc` carries our transform (either path)
  */
 
 /**
@@ -107,6 +111,8 @@ export function installCallHandle(source) {
         verified: session?.verified ?? false,
         keyAgeSeconds: session?.keyAgeSeconds ?? null,
         counters: () => (session ? session.counters() : Promise.resolve(structuredClone(NO_COUNTERS))),
+        transform: session?.transformInfo ?? null,
+        hasTransform: (/** @type {RTCRtpSender | RTCRtpReceiver} */ target) => !!session?.hasTransform(target),
       });
     },
     async stats() {

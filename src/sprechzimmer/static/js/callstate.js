@@ -43,15 +43,19 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, FINAL_ERRORS, RECOVERAB
  *  - e2ee-failed: frame encryption could not be set up and the operator does
  *    not allow calls without it; the media ended, the call view stays (a new
  *    admission starts over). Shown as 'error'.
+ *  - incompatible: the two browsers cannot set up media between them (a
+ *    description refused, no common codec, a transform that cannot go on):
+ *    no retry can mend it, so the connection and its recovery end; the call
+ *    view stays with what to try (a new admission starts over). Shown as 'error'.
  *  - ended, declined, error: final; the page's part in the session is over
  * @typedef {'device-check' | 'connecting' | 'waiting' | 'knocking' | 'in-call' | 'reconnecting'
- *   | 'no-connection' | 'e2ee-failed' | 'ended' | 'declined' | 'error'} CallState
+ *   | 'no-connection' | 'e2ee-failed' | 'incompatible' | 'ended' | 'declined' | 'error'} CallState
  */
 
 /**
  * What the page shows; mirrored in data-status of [data-testid=call-status]
  * and in the test handle's `state`.
- * @typedef {Exclude<CallState, 'e2ee-failed'>} CallStatus
+ * @typedef {Exclude<CallState, 'e2ee-failed' | 'incompatible'>} CallStatus
  */
 
 /** @typedef {'device' | 'waiting-room' | 'call' | 'end' | 'none'} View */
@@ -102,7 +106,8 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, FINAL_ERRORS, RECOVERAB
  *
  * Our peer connection: `connection` after its state or its recovery changed
  * (`noRelay`: recovery found no direct path and no relay); `e2ee-failed`:
- * frame encryption failed closed.
+ * frame encryption failed closed; `negotiation-failed`: the browsers cannot
+ * agree on media (ours found it, or the other's said so through the server).
  * @typedef {{type: 'join'} | {type: 'bad-link'} | {type: 'link-refused', error: import('./api.js').ApiErrorBody} | {type: 'admit'} | {type: 'decline'} | {type: 'hangup'}
  *   | {type: 'relay-only-asked', enabled: boolean} | {type: 'fresh-connection'}
  *   | {type: 'welcome', welcome: WelcomeMessage} | {type: 'waiting'} | {type: 'knock'}
@@ -112,7 +117,8 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, FINAL_ERRORS, RECOVERAB
  *   | {type: 'answer', sdp: string, fromOtherConnection: boolean}
  *   | {type: 'error', error: ErrorMessage} | {type: 'closed', closed: Closed}
  *   | {type: 'connection', state: RTCPeerConnectionState, recovering: boolean, noRelay: boolean}
- *   | {type: 'e2ee-failed', state: 'failed' | 'unsupported'}} CallInput
+ *   | {type: 'e2ee-failed', state: 'failed' | 'unsupported'}
+ *   | {type: 'negotiation-failed', reason: import('./protocol.js').NegotiationFailure}} CallInput
  */
 
 /**
@@ -170,13 +176,14 @@ const to = (...states) => new Set(states);
  */
 export const ALLOWED = Object.freeze({
   'device-check': to('connecting', 'error'),
-  connecting: to('waiting', 'knocking', 'in-call', 'reconnecting', 'no-connection', 'e2ee-failed', ...FINAL),
-  waiting: to('connecting', 'knocking', 'in-call', 'reconnecting', 'e2ee-failed', ...FINAL),
-  knocking: to('connecting', 'waiting', 'reconnecting', 'e2ee-failed', ...FINAL),
-  'in-call': to('connecting', 'waiting', 'knocking', 'reconnecting', 'no-connection', 'e2ee-failed', ...FINAL),
-  reconnecting: to('connecting', 'waiting', 'knocking', 'in-call', 'no-connection', 'e2ee-failed', ...FINAL),
-  'no-connection': to('connecting', 'waiting', 'knocking', 'in-call', 'reconnecting', 'e2ee-failed', ...FINAL),
-  'e2ee-failed': to('connecting', 'waiting', 'knocking', 'reconnecting', ...FINAL),
+  connecting: to('waiting', 'knocking', 'in-call', 'reconnecting', 'no-connection', 'e2ee-failed', 'incompatible', ...FINAL),
+  waiting: to('connecting', 'knocking', 'in-call', 'reconnecting', 'e2ee-failed', 'incompatible', ...FINAL),
+  knocking: to('connecting', 'waiting', 'reconnecting', 'e2ee-failed', 'incompatible', ...FINAL),
+  'in-call': to('connecting', 'waiting', 'knocking', 'reconnecting', 'no-connection', 'e2ee-failed', 'incompatible', ...FINAL),
+  reconnecting: to('connecting', 'waiting', 'knocking', 'in-call', 'no-connection', 'e2ee-failed', 'incompatible', ...FINAL),
+  'no-connection': to('connecting', 'waiting', 'knocking', 'in-call', 'reconnecting', 'e2ee-failed', 'incompatible', ...FINAL),
+  'e2ee-failed': to('connecting', 'waiting', 'knocking', 'reconnecting', 'incompatible', ...FINAL),
+  incompatible: to('connecting', 'waiting', 'knocking', 'reconnecting', 'e2ee-failed', ...FINAL),
   ended: to(),
   declined: to(),
   error: to(),
@@ -240,7 +247,7 @@ export class CallMachine {
   get snapshot() {
     return Object.freeze({
       state: this.#state,
-      status: this.#state === 'e2ee-failed' ? 'error' : this.#state,
+      status: this.#state === 'e2ee-failed' || this.#state === 'incompatible' ? 'error' : this.#state,
       text: this.#text,
       view: this.#view,
       seq: this.#seq,
@@ -394,6 +401,16 @@ export class CallMachine {
         const out = [...this.#closePeer(), /** @type {CallAction} */ ({ type: 'clear-remote' })];
         this.#callWasUp = false;
         this.#set('e2ee-failed', say(input.state === 'unsupported' ? 'e2ee.unsupportedCall' : 'e2ee.failedCall'));
+        return out;
+      }
+      case 'negotiation-failed': {
+        if (!this.#peer) return []; // of a connection already closed, or said twice
+        // What one browser refused it would refuse again: no restarts, no
+        // new offers; the page says what to try and keeps the call view
+        // (hang up stays at hand; a new admission starts over).
+        const out = [...this.#closePeer(), /** @type {CallAction} */ ({ type: 'clear-remote' })];
+        this.#callWasUp = false;
+        this.#set('incompatible', say('call.incompatible'));
         return out;
       }
     }
@@ -591,6 +608,7 @@ export class CallMachine {
       case 'reconnecting':
       case 'no-connection':
       case 'e2ee-failed':
+      case 'incompatible':
         return 'call';
       default:
         return 'end';

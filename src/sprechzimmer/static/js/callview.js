@@ -85,7 +85,14 @@ export const ui = {
   speakerRows: {
     device: $('#speaker-row-device', HTMLElement),
     'waiting-room': $('#speaker-row-waiting', HTMLElement),
+    call: $('#speaker-row-call', HTMLElement),
   },
+  deviceChoice: $('#device-choice', HTMLElement),
+  choiceSlots: {
+    device: $('#choice-slot-device', HTMLElement),
+    call: $('#choice-slot-call', HTMLElement),
+  },
+  startSound: $('[data-testid="start-sound"]', HTMLButtonElement),
   compat: $('[data-testid="compat-mode"]', HTMLButtonElement),
   compatHelp: $('#compat-help', HTMLElement),
   relayOnly: $('[data-testid="relay-only"]', HTMLButtonElement),
@@ -202,9 +209,12 @@ function show(view, status) {
   } else {
     ui.localVideo.hidden = true;
   }
-  // The speaker test goes with the device check and the waiting room.
-  const row = view === 'device' || view === 'waiting-room' ? ui.speakerRows[view] : null;
+  // The speaker goes with the device check, the waiting room and the call's
+  // device panel; camera and microphone with the check and that panel.
+  const row = view === 'device' || view === 'waiting-room' || view === 'call' ? ui.speakerRows[view] : null;
   if (row && ui.speaker.parentElement !== row) row.append(ui.speaker);
+  const choice = view === 'device' || view === 'call' ? ui.choiceSlots[view] : null;
+  if (choice && ui.deviceChoice.parentElement !== choice) choice.append(ui.deviceChoice);
 }
 
 /** @param {string} name the practice's name as the operator set it ('' for none) */
@@ -323,10 +333,54 @@ export function showLocalStream(stream) {
 export function showRemoteStream(stream) {
   if (stream === null) {
     ui.remoteVideo.srcObject = null;
+    ui.remoteVideo.muted = false;
+    ui.startSound.hidden = true;
     return;
   }
   if (ui.remoteVideo.srcObject !== stream) ui.remoteVideo.srcObject = stream;
-  ui.remoteVideo.play().catch(() => {});
+  playRemote();
+}
+
+/**
+ * Play the other person's video. A browser that wants a click before sound
+ * (autoplay rules: Chromium and Firefox before any gesture, WebKit when we
+ * capture nothing) rejects play() with NotAllowedError: then the picture
+ * plays muted, which every engine allows, and one button starts the sound.
+ */
+function playRemote() {
+  const video = ui.remoteVideo;
+  video.play().catch((/** @type {unknown} */ err) => {
+    if (!(err instanceof DOMException) || err.name !== 'NotAllowedError' || video.muted) return;
+    video.muted = true;
+    ui.startSound.hidden = false;
+    video.play().catch(() => {});
+  });
+}
+
+/** The person pressed the start-sound button: a gesture, so the sound may play now. */
+export function startRemoteSound() {
+  const video = ui.remoteVideo;
+  video.muted = false;
+  video.play().then(
+    () => {
+      ui.startSound.hidden = true;
+    },
+    () => {
+      // Still refused: keep the picture and the button.
+      video.muted = true;
+      video.play().catch(() => {});
+    },
+  );
+}
+
+/**
+ * Back from the background: a browser may have paused our media elements
+ * there (iOS does); play them again. A remote video that now wants a click
+ * gets the start-sound button.
+ */
+export function resumeMediaElements() {
+  if (ui.localVideo.srcObject && ui.localVideo.paused && !ui.localVideo.hidden) ui.localVideo.play().catch(() => {});
+  if (ui.remoteVideo.srcObject && ui.remoteVideo.paused) playRemote();
 }
 
 /** @param {boolean} enabled @param {boolean} [focus] */

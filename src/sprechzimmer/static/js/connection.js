@@ -36,6 +36,7 @@ import { NetworkModes } from './networkmode.js';
  * @property {() => MediaStream | null} localStream what we send
  * @property {QualityLoop} quality
  * @property {import('./e2ee-debug.js').DebugSwitches} e2eeDebug test switches of frame encryption
+ * @property {{corruptCodecs: boolean}} [negotiationDebug] test switch of negotiation-debug.js
  * @property {(text: string) => void} log
  */
 
@@ -162,6 +163,9 @@ export class CallConnection {
       onChange: () => {
         if (this.#e2ee === encryption) this.renderE2ee();
       },
+      onTransformFailed: () => {
+        if (this.#e2ee === encryption && this.#peer && sig) this.#negotiationFailed('transform-failed', sig);
+      },
       onEndMedia: (reason) => {
         if (this.#e2ee !== encryption) return;
         // Fail closed: the call logic ends the media.
@@ -191,6 +195,10 @@ export class CallConnection {
       onQualityMessage: (data) => {
         if (this.#peer === p) this.#o.quality.message(data);
       },
+      onNegotiationFailed: (reason) => {
+        if (this.#peer === p) this.#negotiationFailed(reason, sig);
+      },
+      corruptOutgoing: this.#o.negotiationDebug?.corruptCodecs === true,
     });
     this.#peer = p;
     this.peerConnections += 1;
@@ -259,6 +267,22 @@ export class CallConnection {
     }
     this.close();
     this.renderE2ee();
+  }
+
+  /**
+   * Our browser cannot set up media with the other's: the anonymous code
+   * goes to the server at once (the summary may never come otherwise), the
+   * other browser is told, and the call logic ends this connection and its
+   * recovery: what was refused would be refused again.
+   * @param {import('./protocol.js').NegotiationFailure} reason
+   * @param {SignalingClient} sig
+   */
+  #negotiationFailed(reason, sig) {
+    this.#o.log(`peer: negotiation failed (${reason}); no more retries`);
+    this.#o.quality.summary.error(reason);
+    this.#o.quality.sendSummary(true);
+    sig.send({ type: 'negotiation-failed', reason });
+    this.#o.dispatch({ type: 'negotiation-failed', reason });
   }
 
   /** @param {RTCPeerConnectionState} state */

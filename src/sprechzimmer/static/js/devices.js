@@ -79,6 +79,22 @@ export async function acquireMedia(choice = {}) {
   return { stream: null, problem };
 }
 
+/**
+ * One new track of `kind` from `deviceId` (undefined: the browser's default),
+ * with the same constraints as at the start. Throws what getUserMedia throws.
+ * @param {'audio' | 'video'} kind
+ * @param {string | undefined} deviceId
+ * @returns {Promise<MediaStreamTrack>}
+ */
+export async function acquireTrack(kind, deviceId) {
+  const md = navigator.mediaDevices;
+  if (!md?.getUserMedia) throw new DOMException('no getUserMedia', 'NotSupportedError');
+  const stream = await md.getUserMedia(kind === 'video' ? { video: videoConstraints(deviceId) } : { audio: audioConstraints(deviceId) });
+  const [track] = kind === 'video' ? stream.getVideoTracks() : stream.getAudioTracks();
+  if (!track) throw new DOMException(`no ${kind} track`, 'NotFoundError');
+  return track;
+}
+
 /** @param {MediaStream | null} stream */
 export function stopStream(stream) {
   for (const track of stream?.getTracks() ?? []) track.stop();

@@ -8,11 +8,12 @@ import { ui } from './callview.js';
 
 /** @typedef {import('./i18n.js').MessageKey} MessageKey */
 
-/** @param {(choice: {videoId?: string, audioId?: string}) => void} fn the person picked a camera or microphone */
+/** @param {(choice: {videoId?: string, audioId?: string}, kind: 'audio' | 'video') => void} fn the person picked a camera or microphone */
 export function onDeviceChoice(fn) {
-  const chosen = () => fn({ videoId: ui.cameraSelect.value || undefined, audioId: ui.micSelect.value || undefined });
-  ui.cameraSelect.addEventListener('change', chosen);
-  ui.micSelect.addEventListener('change', chosen);
+  const chosen = (/** @type {'audio' | 'video'} */ kind) => () =>
+    fn({ videoId: ui.cameraSelect.value || undefined, audioId: ui.micSelect.value || undefined }, kind);
+  ui.cameraSelect.addEventListener('change', chosen('video'));
+  ui.micSelect.addEventListener('change', chosen('audio'));
 }
 
 /** @param {number} level of the microphone, 0..1 */
@@ -20,19 +21,24 @@ export function showMicLevel(level) {
   ui.micLevel.value = level;
 }
 
-/** @param {MediaStream | null} stream */
-export function renderToggles(stream) {
+/**
+ * @param {MediaStream | null} stream
+ * @param {{audio: boolean, video: boolean}} [lost] a device that stopped mid-call and could not be had again: shown as off, and a press tries again
+ */
+export function renderToggles(stream, lost = { audio: false, video: false }) {
   const audio = stream?.getAudioTracks()[0];
   const video = stream?.getVideoTracks()[0];
-  const muted = !!audio && !audio.enabled;
-  const cameraOff = !!video && !video.enabled;
+  const hasAudio = !!audio || lost.audio;
+  const hasVideo = !!video || lost.video;
+  const muted = lost.audio || (!!audio && !audio.enabled);
+  const cameraOff = lost.video || (!!video && !video.enabled);
   // The label says what a press does ("Ton einschalten" while muted), so the
   // buttons carry no aria-pressed: both at once would be read as a riddle.
   for (const [button, label, track, off, offKey, onKey] of /** @type {const} */ ([
-    [ui.mute, ui.muteLabel, audio, muted, 'call.unmute', 'call.mute'],
-    [ui.camera, ui.cameraLabel, video, cameraOff, 'call.cameraOn', 'call.cameraOff'],
-    [ui.waitingMute, ui.waitingMute, audio, muted, 'call.unmute', 'call.mute'],
-    [ui.waitingCamera, ui.waitingCamera, video, cameraOff, 'call.cameraOn', 'call.cameraOff'],
+    [ui.mute, ui.muteLabel, hasAudio, muted, 'call.unmute', 'call.mute'],
+    [ui.camera, ui.cameraLabel, hasVideo, cameraOff, 'call.cameraOn', 'call.cameraOff'],
+    [ui.waitingMute, ui.waitingMute, hasAudio, muted, 'call.unmute', 'call.mute'],
+    [ui.waitingCamera, ui.waitingCamera, hasVideo, cameraOff, 'call.cameraOn', 'call.cameraOff'],
   ])) {
     button.disabled = !track;
     button.dataset.off = String(off);

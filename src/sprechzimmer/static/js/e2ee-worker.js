@@ -64,6 +64,7 @@ const videoSenders = new Set();
 const counters = {
   encrypted: { audio: 0, video: 0 },
   decrypted: { audio: 0, video: 0 },
+  received: { audio: 0, video: 0 },
   decryptFailures: 0,
   droppedNoKey: 0,
   sendDroppedNoKey: 0,
@@ -74,12 +75,17 @@ const counters = {
 /**
  * The codec of a frame, for its clear prefix. While frame encryption is on
  * only VP8 and Opus are negotiated; the kind is the fallback where the
- * metadata has no MIME type.
+ * metadata has no MIME type (Firefox; Safari before 26, per MDN's
+ * browser-compat-data `RTCEncodedVideoFrame.getMetadata` →
+ * `return_object_property_mimeType`) or no getMetadata at all (WebKit's
+ * first RTCEncodedAudioFrame had none: its IDL carried the method commented
+ * out), where calling it would throw and drop every frame.
  * @param {EncodedFrame} frame
  * @param {Kind} kind
  */
 function codecOf(frame, kind) {
-  const mime = /** @type {{mimeType?: unknown}} */ (frame.getMetadata()).mimeType;
+  const metadata = typeof frame.getMetadata === 'function' ? frame.getMetadata() : {};
+  const mime = /** @type {{mimeType?: unknown}} */ (metadata).mimeType;
   if (typeof mime === 'string' && mime) return mime;
   return kind === 'video' ? 'video/VP8' : 'audio/opus';
 }
@@ -123,6 +129,7 @@ function decryptor(kind, transformer) {
   let gap = false;
   return new TransformStream({
     async transform(frame, controller) {
+      counters.received[kind] += 1;
       if (mode === 'passthrough') {
         counters.passthrough += 1;
         controller.enqueue(frame);

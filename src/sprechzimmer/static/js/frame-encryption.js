@@ -42,22 +42,76 @@ import { toWorker } from './worker-messages.js';
 /** @typedef {import('./worker-messages.js').WorkerToPage} WorkerToPage */
 /** @typedef {Omit<WorkerCounters, 'encryptFailures'>} Counters */
 
+/** @typedef {import('./e2ee-debug.js').TransformPath} TransformPath */
+
 /**
- * How this browser can transform encoded frames.
- * @returns {'script-transform' | 'encoded-streams' | null}
+ * What this browser has for transforming encoded frames.
+ * @typedef {object} TransformApis
+ * @property {boolean} worker module workers and WebCrypto, which both paths need
+ * @property {boolean} scriptTransform `RTCRtpScriptTransform` (the standard; Chromium >= 141,
+ *   Firefox, Safari >= 15.4)
+ * @property {boolean} encodedStreams `createEncodedStreams` (Chromium only)
  */
-export function transformSupport() {
-  if (typeof Worker !== 'function' || !globalThis.crypto?.subtle) return null;
-  if (typeof RTCRtpScriptTransform === 'function') return 'script-transform';
-  if (typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype) return 'encoded-streams';
+
+/** A test switch forced an encoded-transform path that this browser lacks. */
+export class TransformUnavailableError extends Error {}
+
+/**
+ * Which encoded-transform path to take: the standard one where there is one,
+ * Chromium's older API otherwise, none without a worker. `forced` comes only
+ * from a test switch (e2ee-debug.js); a forced path that is missing throws,
+ * so that a test meant for one path can never pass on the other.
+ * @param {TransformApis} apis
+ * @param {TransformPath | null} [forced]
+ * @returns {TransformPath | null}
+ */
+export function chooseTransform(apis, forced = null) {
+  if (forced) {
+    const has = forced === 'script-transform' ? apis.scriptTransform : apis.encodedStreams;
+    if (!has || !apis.worker) {
+      throw new TransformUnavailableError(`TEST SWITCH force-${forced}: this browser cannot take the ${forced} path`);
+    }
+    return forced;
+  }
+  if (!apis.worker) return null;
+  if (apis.scriptTransform) return 'script-transform';
+  if (apis.encodedStreams) return 'encoded-streams';
   return null;
 }
+
+/** @returns {TransformApis} what this browser has, by feature detection */
+export function transformApis() {
+  return {
+    worker: typeof Worker === 'function' && !!globalThis.crypto?.subtle,
+    scriptTransform: typeof RTCRtpScriptTransform === 'function',
+    encodedStreams: typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype,
+  };
+}
+
+/**
+ * How this browser can transform encoded frames.
+ * @param {TransformPath | null} [forced] a test switch's path (throws if missing)
+ * @returns {TransformPath | null}
+ */
+export function transformSupport(forced = null) {
+  return chooseTransform(transformApis(), forced);
+}
+
+/**
+ * Where the transforms of one connection are, for the tests' handle: the
+ * path, and how many senders and receivers of each kind got theirs.
+ * @typedef {object} TransformInfo
+ * @property {TransformPath | null} path
+ * @property {TransformPath | null} forced a test switch chose the path
+ * @property {{send: {audio: number, video: number}, receive: {audio: number, video: number}}} attached
+ */
 
 /** Counters of a connection without a worker (yet): all zero. */
 /** @type {Counters} */
 export const NO_COUNTERS = Object.freeze({
   encrypted: { audio: 0, video: 0 },
   decrypted: { audio: 0, video: 0 },
+  received: { audio: 0, video: 0 },
   decryptFailures: 0,
   droppedNoKey: 0,
   sendDroppedNoKey: 0,
@@ -72,6 +126,9 @@ export const NO_COUNTERS = Object.freeze({
  * @property {TestHooks} [testHooks] for the negative end-to-end tests only (e2ee-debug.js)
  * @property {() => void} onChange state, epoch, code or verification changed
  * @property {(reason: FallbackReason) => void} onEndMedia fail closed: the page ends the media
+ * @property {() => void} [onTransformFailed] a sender's or receiver's transform could not be
+ *   put on: that sender would send in the clear, that receiver get ciphertext; the page ends
+ *   the connection (negotiation-failed `transform-failed`), a retry would fail the same way
  * @property {(text: string) => void} [log]
  */
 
@@ -81,8 +138,13 @@ export class FrameEncryption {
   #hooks;
   #onChange;
   #onEndMedia;
+  /** @type {() => void} */
+  #onTransformFailed;
   #log;
-  #support = transformSupport();
+  /** @type {TransformPath | null} */
+  #support;
+  /** @type {TransformPath | null} */
+  #forced;
   #agreement;
   /** @type {Worker | null} */
   #worker = null;
@@ -92,6 +154,10 @@ export class FrameEncryption {
   #channel = null;
   /** @type {WeakSet<RTCRtpSender | RTCRtpReceiver>} */
   #attached = new WeakSet();
+  /** Senders and receivers whose transform is in place, per side and kind (tests). */
+  #attachedCount = { send: { audio: 0, video: 0 }, receive: { audio: 0, video: 0 } };
+  /** @type {WeakSet<RTCRtpSender | RTCRtpReceiver>} those whose transform went on */
+  #inPlace = new WeakSet();
   /** @type {WeakSet<RTCRtpTransceiver>} */
   #codecsSet = new WeakSet();
   /** @type {Map<number, Ephemeral>} our key pair per epoch, until the keys are derived */
@@ -124,8 +190,13 @@ export class FrameEncryption {
   constructor(options) {
     this.#role = options.role;
     this.#hooks = options.testHooks ?? {};
+    this.#forced = this.#hooks.forceTransform ?? null;
+    // A forced path the browser lacks throws here, before anything is made:
+    // the test switch fails loudly instead of the call taking the other path.
+    this.#support = transformSupport(this.#forced);
     this.#onChange = options.onChange;
     this.#onEndMedia = options.onEndMedia;
+    this.#onTransformFailed = options.onTransformFailed ?? (() => {});
     this.#log = options.log ?? (() => {});
     this.#firstEpoch = options.epoch;
     this.#agreement = new KeyAgreement({
@@ -238,6 +309,20 @@ export class FrameEncryption {
   }
 
   /**
+   * Put a transform on one sender or receiver, once.
+   *
+   * Always a new RTCRtpScriptTransform for each sender and each receiver, and
+   * each connection has its own FrameEncryption (connection.js `open()` makes
+   * one per RTCPeerConnection, also for the fresh connection of a reconnect or
+   * compatibility mode), so no transform object is ever used twice. WebKit
+   * cannot reuse one: assigning a transform that is in use throws
+   * InvalidStateError ("transform is already in use", WebKit
+   * Source/WebCore/Modules/mediastream/RTCRtpSender.cpp and RTCRtpReceiver.cpp
+   * `setTransform`), and one whose sender or receiver went away has dropped
+   * its transformer for good (RTCRtpScriptTransform.cpp `clear()`), so it
+   * would never run again; Chromium throws the same error (blink
+   * rtc_rtp_sender.cc `setTransform`). An ICE restart keeps the senders and
+   * receivers, and with them their transforms.
    * @param {RTCRtpSender | RTCRtpReceiver} target
    * @param {'send' | 'receive'} side
    * @param {'audio' | 'video'} kind
@@ -245,6 +330,8 @@ export class FrameEncryption {
   #attach(target, side, kind) {
     const worker = this.#worker;
     if (!worker || this.#attached.has(target)) return;
+    // Marked before trying: createEncodedStreams works once per target, and a
+    // transform that failed to go on would fail the same way again.
     this.#attached.add(target);
     try {
       if (this.#support === 'script-transform') {
@@ -256,9 +343,30 @@ export class FrameEncryption {
         const { readable, writable } = t.createEncodedStreams();
         toWorker(worker, { type: 'streams', side, kind, readable, writable }, [readable, writable]);
       }
+      this.#inPlace.add(target);
+      this.#attachedCount[side][kind] += 1;
     } catch (err) {
       this.#log(`e2ee: cannot attach ${side} transform: ${err}`);
+      this.#onTransformFailed();
     }
+  }
+
+  /**
+   * The encoded-transform path and how many senders and receivers got their
+   * transform, for the tests' handle.
+   * @returns {TransformInfo}
+   */
+  get transformInfo() {
+    return { path: this.#support, forced: this.#forced, attached: structuredClone(this.#attachedCount) };
+  }
+
+  /**
+   * Whether this sender or receiver has its transform from us (both paths;
+   * the createEncodedStreams path leaves no trace on the object itself).
+   * @param {RTCRtpSender | RTCRtpReceiver} target
+   */
+  hasTransform(target) {
+    return this.#inPlace.has(target);
   }
 
   /**

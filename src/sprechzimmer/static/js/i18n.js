@@ -189,6 +189,7 @@ const de = {
   'call.gaveUp': 'Die Verbindung zum Server konnte nicht wiederhergestellt werden.',
   'call.clientLabel': 'Sitzung {clientId}',
   'call.recovering': 'Die Verbindung wird wiederhergestellt …',
+  'call.incompatible': 'Ihr Browser und der Ihres Gegenübers konnten die Verbindung nicht aufbauen, und ein neuer Versuch ändert daran nichts. Bitte öffnen Sie den Link in einem anderen, aktuellen Browser (zum Beispiel Firefox, Chrome, Edge oder Safari); es genügt, wenn eine Seite wechselt.',
   'call.noRelay': 'Es konnte keine Verbindung zu Ihrem Gegenüber aufgebaut werden. Bitte versuchen Sie es in einem anderen Netzwerk (zum Beispiel über das Mobilnetz statt über das WLAN). Wir versuchen es weiter.',
   'call.compatMode': 'Kompatibilitätsmodus',
   'call.compatHelp': 'für Netzwerke, die Videoanrufe blockieren',
@@ -252,6 +253,12 @@ const de = {
   'quality.pausedWeak': 'Video angehalten: Die Verbindung ist zu schwach.',
   'quality.pausedManual': 'Video angehalten: „Nur Ton“ ist gewählt.',
   'sound.enable': 'Ton für Benachrichtigungen',
+
+  'midcall.devices': 'Kamera, Mikrofon und Lautsprecher',
+  'midcall.cameraLost': 'Ihre Kamera ist ausgefallen und ließ sich nicht wieder einschalten. Vielleicht benutzt ein anderes Programm sie oder sie wurde getrennt. Prüfen Sie die Kamera und wählen Sie dann „Kamera einschalten“.',
+  'midcall.micLost': 'Ihr Mikrofon ist ausgefallen und ließ sich nicht wieder einschalten. Vielleicht benutzt ein anderes Programm es oder es wurde getrennt. Prüfen Sie das Mikrofon und wählen Sie dann „Ton einschalten“.',
+  'midcall.switchFailed': 'Das gewählte Gerät ließ sich nicht einschalten. Das bisherige bleibt in Gebrauch.',
+  'midcall.startSound': 'Ton Ihres Gegenübers einschalten',
 };
 
 /** @typedef {keyof typeof de} MessageKey */
@@ -431,6 +438,7 @@ const en = {
   'call.gaveUp': 'The connection to the server could not be restored.',
   'call.clientLabel': 'Session {clientId}',
   'call.recovering': 'Restoring the connection …',
+  'call.incompatible': 'Your browser and the other person\'s could not set up the connection, and trying again will not change that. Please open the link in another, up-to-date browser (for example Firefox, Chrome, Edge or Safari); it is enough if one side switches.',
   'call.noRelay': 'No connection to the other person could be made. Please try another network (for example mobile data instead of Wi-Fi). We keep trying.',
   'call.compatMode': 'Compatibility mode',
   'call.compatHelp': 'for networks that block video calls',
@@ -494,6 +502,12 @@ const en = {
   'quality.pausedWeak': 'Video paused: the connection is too weak.',
   'quality.pausedManual': 'Video paused: "Audio only" is chosen.',
   'sound.enable': 'Sound for notifications',
+
+  'midcall.devices': 'Camera, microphone and speaker',
+  'midcall.cameraLost': 'Your camera stopped and could not be turned back on. Another program may be using it, or it was disconnected. Check the camera, then choose "Start camera".',
+  'midcall.micLost': 'Your microphone stopped and could not be turned back on. Another program may be using it, or it was disconnected. Check the microphone, then choose "Unmute".',
+  'midcall.switchFailed': 'The chosen device could not be turned on. The previous one stays in use.',
+  'midcall.startSound': "Turn on the other person's sound",
 };
 
 /** @type {Readonly<Record<Lang, Record<MessageKey, string>>>} */

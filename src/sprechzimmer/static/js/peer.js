@@ -19,6 +19,9 @@
 import { sdpFingerprint } from './protocol.js';
 import { mediaPath, inboundSummary, qualitySample } from './stats.js';
 import { withOpusResilience } from './opus.js';
+import { withoutOrphanCodecLines } from './codeclines.js';
+import { isRefusal, rejectsMedia } from './negotiation.js';
+import { corruptCodecList } from './negotiation-debug.js';
 
 /**
  * The quality data channel: the receiver tells the sender what it can take.
@@ -46,6 +49,10 @@ export const QUALITY_CHANNEL_ID = 1;
  * @property {FrameEncryption | null} [e2ee] frame encryption of this connection: its
  *   transforms go on every sender and receiver, its data channel is made here
  * @property {(data: unknown) => void} [onQualityMessage] a message on the quality channel
+ * @property {(reason: import('./protocol.js').NegotiationFailure) => void} [onNegotiationFailed]
+ *   our browser refused the other's description (or could not make its own), or an
+ *   answer turned media down: no retry can mend it (docs/protocol.md)
+ * @property {boolean} [corruptOutgoing] TEST HOOK (negotiation-debug.js): spoil what we send
  */
 
 /**
@@ -88,6 +95,9 @@ export class PeerLink {
   #audioPrioritized = false;
   /** @type {import('./stats.js').Counters | null} */
   #counters = null;
+  /** @type {(reason: import('./protocol.js').NegotiationFailure) => void} */
+  #onNegotiationFailed;
+  #corruptOutgoing;
 
   /** @param {PeerOptions} options */
   constructor(options) {
@@ -97,6 +107,8 @@ export class PeerLink {
     this.#localStream = options.localStream;
     this.#e2ee = options.e2ee ?? null;
     this.#onQualityMessage = options.onQualityMessage ?? (() => {});
+    this.#onNegotiationFailed = options.onNegotiationFailed ?? (() => {});
+    this.#corruptOutgoing = options.corruptOutgoing === true;
     this.pc = new RTCPeerConnection({
       ...options.configuration,
       ...this.#e2ee?.pcConfiguration,
@@ -155,6 +167,7 @@ export class PeerLink {
       this.#sendDescription();
     } catch (err) {
       this.#log(`peer: offer failed: ${err}`);
+      if (isRefusal(err) && !this.#closed) this.#onNegotiationFailed('sdp-refused');
     } finally {
       this.#makingOffer = false;
     }
@@ -238,8 +251,17 @@ export class PeerLink {
       this.#isSettingRemoteAnswerPending = type === 'answer';
       // On the polite side a colliding offer rolls back our own offer
       // implicitly here.
-      await pc.setRemoteDescription({ type, sdp });
+      // Another engine's description may name codecs it no longer offers
+      // (codeclines.js): without them it parses everywhere.
+      await pc.setRemoteDescription({ type, sdp: withoutOrphanCodecLines(sdp) });
       this.#isSettingRemoteAnswerPending = false;
+      if (type === 'answer' && rejectsMedia(sdp)) {
+        // The other browser turned our audio or video down: it has no codec
+        // of ours (we offer only what frame encryption can carry).
+        this.#log('peer: the answer turned media down');
+        this.#onNegotiationFailed('no-common-codec');
+        return;
+      }
       // Not awaited: the connection applies them in order before our answer
       // (one operations chain), and each round trip here would delay it.
       this.#flushCandidates();
@@ -257,6 +279,9 @@ export class PeerLink {
     } catch (err) {
       this.#isSettingRemoteAnswerPending = false;
       this.#log(`peer: ${type} failed: ${err}`);
+      // Refused as such (not a race with our own offer or a closing
+      // connection): the same description would be refused again.
+      if (isRefusal(err) && !this.#closed) this.#onNegotiationFailed('sdp-refused');
     }
   }
 
@@ -279,8 +304,10 @@ export class PeerLink {
     const desc = this.pc.localDescription;
     if (!desc || (desc.type !== 'offer' && desc.type !== 'answer')) return;
     try {
-      // Opus FEC and DTX: what we want from the other side's encoder.
-      this.#send({ type: desc.type, sdp: withOpusResilience(desc.sdp) });
+      // Opus FEC and DTX: what we want from the other side's encoder; and
+      // no lines of codecs our browser dropped (codeclines.js).
+      const sdp = withOpusResilience(withoutOrphanCodecLines(desc.sdp));
+      this.#send({ type: desc.type, sdp: this.#corruptOutgoing ? corruptCodecList(sdp) : sdp });
     } catch (err) {
       // encodeClientMessage refused it (e.g. SDP over the size bound).
       this.#log(`peer: cannot send ${desc.type}: ${err}`);

@@ -71,6 +71,15 @@ export const MAX_ICE_URL = 512;
  * @property {string | null} [usernameFragment] tells candidates of an old ICE session apart
  */
 /** @typedef {{type: 'restart'}} RestartMessage asks the therapist for an ICE-restart offer */
+/**
+ * Why the browsers cannot set up media between them (docs/protocol.md, *When the
+ * browsers cannot agree*): a retry would not help.
+ * @typedef {'sdp-refused' | 'no-common-codec' | 'transform-failed'} NegotiationFailure
+ */
+/**
+ * @typedef {{type: 'negotiation-failed', reason: NegotiationFailure}} NegotiationFailedMessage my
+ *   browser cannot set up the call's media with yours; relayed
+ */
 /** @typedef {{type: 'media', state: MediaState}} MediaMessage our own view of the peer connection */
 /**
  * @typedef {{type: 'relay-only', enabled: boolean}} RelayOnlyMessage therapist only: all media
@@ -104,8 +113,8 @@ export const MAX_ICE_URL = 512;
 
 /**
  * @typedef {HelloMessage | AdmitMessage | DeclineMessage | OfferMessage | AnswerMessage
- *   | CandidateMessage | RestartMessage | MediaMessage | RelayOnlyMessage | QualityMessage
- *   | MediaStateMessage | PingMessage | ByeMessage} ClientMessage
+ *   | CandidateMessage | RestartMessage | NegotiationFailedMessage | MediaMessage | RelayOnlyMessage
+ *   | QualityMessage | MediaStateMessage | PingMessage | ByeMessage} ClientMessage
  */
 
 // ---------------------------------------------------------------------------
@@ -168,6 +177,7 @@ export const MAX_ICE_URL = 512;
 /** @typedef {AnswerMessage & {from: Role}} RelayedAnswer */
 /** @typedef {CandidateMessage & {from: Role}} RelayedCandidate optional fields the sender left out arrive as null */
 /** @typedef {RestartMessage & {from: Role}} RelayedRestart */
+/** @typedef {NegotiationFailedMessage & {from: Role}} RelayedNegotiationFailed */
 /**
  * @typedef {MediaStateMessage & {from: Role}} RelayedMediaState the other member's camera and
  *   microphone: when it changes, and its latest after our `welcome`, `knock` (therapist) or
@@ -182,7 +192,7 @@ export const MAX_ICE_URL = 512;
  * @typedef {WelcomeMessage | WaitingMessage | KnockMessage | KnockCancelledMessage
  *   | AdmittedMessage | DeclinedMessage | PeerJoinedMessage | PeerLeftMessage | PongMessage | RekeyMessage
  *   | ErrorMessage | NoticeMessage | RelayedOffer | RelayedAnswer | RelayedCandidate | RelayedRestart
- *   | RelayedMediaState} ServerMessage
+ *   | RelayedNegotiationFailed | RelayedMediaState} ServerMessage
  */
 
 /** @typedef {ServerMessage['type']} ServerMessageType */
@@ -411,7 +421,13 @@ export const QUALITY_ERROR_CODES = Object.freeze([
   'gum-failed',
   'e2ee-unsupported',
   'compat-mode',
+  // The reasons of negotiation-failed, sent by the browser that found it.
+  'sdp-refused',
+  'no-common-codec',
+  'transform-failed',
 ]);
+/** @type {readonly NegotiationFailure[]} */
+export const NEGOTIATION_FAILURES = Object.freeze(['sdp-refused', 'no-common-codec', 'transform-failed']);
 
 /** @type {readonly DeviceState[]} */
 export const DEVICE_STATES = Object.freeze(['on', 'off', 'none']);
@@ -504,6 +520,7 @@ const CLIENT_SCHEMA = {
     'usernameFragment?': nullable(str(MAX_USERNAME_FRAGMENT)),
   },
   restart: {},
+  'negotiation-failed': { reason: oneOf(...NEGOTIATION_FAILURES) },
   media: { state: oneOf('connected', 'disconnected') },
   'relay-only': { enabled: bool },
   quality: {
@@ -561,6 +578,7 @@ const SERVER_SCHEMA = {
   answer: { ...CLIENT_SCHEMA.answer, from: role },
   candidate: { ...CLIENT_SCHEMA.candidate, from: role },
   restart: { ...CLIENT_SCHEMA.restart, from: role },
+  'negotiation-failed': { ...CLIENT_SCHEMA['negotiation-failed'], from: role },
   'media-state': { ...CLIENT_SCHEMA['media-state'], from: role },
 };
 

@@ -10,6 +10,9 @@
  * @typedef {object} Counters cumulative, for the page's diagnostics
  * @property {{audio: number, video: number}} encrypted
  * @property {{audio: number, video: number}} decrypted
+ * @property {{audio: number, video: number}} received frames that entered a receive
+ *   transform, whatever became of them (tests compare it with the RTP statistics:
+ *   a received frame that is not counted here went past the transform)
  * @property {number} decryptFailures authentication failed, malformed, replayed
  * @property {number} droppedNoKey received frames dropped for lack of their key
  * @property {number} sendDroppedNoKey outgoing frames dropped before the first send key
