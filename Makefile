@@ -51,7 +51,7 @@ setup:
 test: setup
 	$(MAKE) check jstest pytest
 
-## Call set-up benchmark: full stack vs the browser's own floor (needs root + Chromium).
+## Call set-up benchmark: full stack vs a minimal-signaling reference and the browser's floor (needs root + Chromium).
 bench: $(STAMP)
 	$(PY) -m bench.call_setup --runs 10 $(BENCH_ARGS)
 

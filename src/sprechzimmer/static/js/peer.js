@@ -118,19 +118,7 @@ export class PeerLink {
     const pc = this.pc;
     this.#e2ee?.start(pc);
 
-    pc.onnegotiationneeded = async () => {
-      if (this.#closed) return;
-      try {
-        this.#makingOffer = true;
-        await pc.setLocalDescription();
-        this.#sendDescription();
-      } catch (err) {
-        this.#log(`peer: offer failed: ${err}`);
-        if (isRefusal(err) && !this.#closed) this.#onNegotiationFailed('sdp-refused');
-      } finally {
-        this.#makingOffer = false;
-      }
-    };
+    pc.onnegotiationneeded = () => this.#offer();
 
     pc.onicecandidate = ({ candidate }) => {
       // A null candidate (gathering done) is not sent: end-of-candidates is
@@ -171,6 +159,20 @@ export class PeerLink {
     };
   }
 
+  async #offer() {
+    if (this.#closed) return;
+    try {
+      this.#makingOffer = true;
+      await this.pc.setLocalDescription();
+      this.#sendDescription();
+    } catch (err) {
+      this.#log(`peer: offer failed: ${err}`);
+      if (isRefusal(err) && !this.#closed) this.#onNegotiationFailed('sdp-refused');
+    } finally {
+      this.#makingOffer = false;
+    }
+  }
+
   /** The therapist starts: add our tracks (or receive-only slots) and offer. */
   start() {
     if (this.#polite) return;
@@ -190,7 +192,10 @@ export class PeerLink {
     this.#tracksAttached = true;
     // Before the offer is made: transforms on, codecs restricted.
     this.#e2ee?.prepare(this.pc);
-    // negotiationneeded fires by itself now.
+    // The first offer now, not a task later when negotiationneeded fires (it
+    // is on the path to the call's first frame); the browser then finds
+    // nothing left to negotiate and does not fire it.
+    this.#offer();
   }
 
   /**
@@ -257,7 +262,9 @@ export class PeerLink {
         this.#onNegotiationFailed('no-common-codec');
         return;
       }
-      await this.#flushCandidates();
+      // Not awaited: the connection applies them in order before our answer
+      // (one operations chain), and each round trip here would delay it.
+      this.#flushCandidates();
       if (type === 'offer') {
         // The offer has the key agreement's data section: make our end of
         // the negotiated channel now, so that the answer keeps it and no
@@ -330,10 +337,11 @@ export class PeerLink {
     await this.#addCandidate(init);
   }
 
-  async #flushCandidates() {
+  /** Hand the kept candidates over at once; the connection applies them in order. */
+  #flushCandidates() {
     const pending = this.#pendingCandidates;
     this.#pendingCandidates = [];
-    for (const init of pending) await this.#addCandidate(init);
+    for (const init of pending) this.#addCandidate(init);
   }
 
   /** @param {RTCIceCandidateInit} init */
