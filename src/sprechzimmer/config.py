@@ -21,7 +21,14 @@ from .outbox import OutboxLimits
 from .protocol import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_LIMIT
 from .quality import MAX_RETENTION_DAYS
 from .room import RoomConfig
-from .turn import IcePolicy, IceServerSpec, check_url, regions_outside
+from .turn import (
+    EU_EEA_REGIONS,
+    IcePolicy,
+    IceServerSpec,
+    check_url,
+    describe_regions,
+    regions_outside,
+)
 
 ENV_PREFIX = "SPRECHZIMMER_"
 MAX_PRACTICE_NAME = 100
@@ -152,8 +159,10 @@ class Settings(BaseSettings):
     ice_servers: list[IceServer] = Field(default_factory=list)
     """STUN/TURN servers handed to browsers (JSON). Empty: none, never a public one."""
 
-    allowed_regions: list[str] = Field(default_factory=lambda: ["DE", "AT", "CH"])
-    """Regions every STUN/TURN server must stand in; start-up fails otherwise."""
+    allowed_regions: list[str] = Field(default_factory=lambda: list(EU_EEA_REGIONS))
+    """Regions every STUN/TURN server must stand in; start-up fails otherwise. The EU and
+    EEA states by default (KBV Anlage 31b: servers only in the EU); a region beyond them
+    (e.g. ``CH``) only when set here, and ``sprechzimmer audit`` then warns."""
 
     turn_secret: str = ""
     """coturn's ``static-auth-secret``; needed by servers declared with ``auth: rest``."""
@@ -375,8 +384,8 @@ def load_settings(**overrides: Any) -> Settings:
     if outside:
         raise ConfigError(
             f"{ENV_PREFIX}ICE_SERVERS is invalid: {', '.join(outside)} stands outside the "
-            f"allowed regions ({', '.join(settings.allowed_regions)}); all infrastructure must "
-            f"stay in the operator's region."
+            f"allowed regions ({describe_regions(settings.allowed_regions)}); all "
+            f"infrastructure must stay in the operator's region."
         )
     if any(s.auth == "rest" for s in settings.ice_servers) and len(settings.turn_secret) < 32:
         raise ConfigError(

@@ -241,6 +241,37 @@ def check_url(url: str) -> None:
         raise ValueError(f"{url!r} is not a stun:, turn: or turns: URL")
 
 
+EU_EEA_REGIONS: tuple[str, ...] = (
+    # German-speaking first: where this service is mostly run.
+    "DE", "AT",
+    # The other member states of the EU ...
+    "BE", "BG", "CY", "CZ", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
+    "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+    # ... and of the EEA beyond it (the GDPR applies there too).
+    "IS", "LI", "NO",
+)  # fmt: skip
+"""ISO 3166 codes of the EU and EEA states: the default regions for STUN/TURN servers.
+
+KBV Anlage 31b to the BMV-Ä asks that the servers of a certified video
+service stand only in the EU; the EEA states are bound by the GDPR alike.
+Switzerland (``CH``) is neither EU nor EEA: an operator may allow it, and
+the audit then warns.
+"""
+
+
+def regions_beyond_eu(allowed: Iterable[str]) -> list[str]:
+    """The allowed regions that are neither EU nor EEA (upper case, in the given order)."""
+    return [r.upper() for r in allowed if r.upper() not in EU_EEA_REGIONS]
+
+
+def describe_regions(allowed: Sequence[str]) -> str:
+    """The allowed regions for a sentence: their codes, or "the EU and EEA states" for those."""
+    upper = [r.upper() for r in allowed]
+    if sorted(upper) == sorted(EU_EEA_REGIONS):
+        return "the EU and EEA states"
+    return ", ".join(upper)
+
+
 def regions_outside(servers: Iterable[IceServerSpec], allowed: Sequence[str]) -> list[str]:
     """URLs of servers whose declared region is not allowed (empty: all fine)."""
     allowed_upper = {a.upper() for a in allowed}

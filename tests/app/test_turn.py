@@ -22,11 +22,13 @@ import pytest
 from sprechzimmer.config import ConfigError, load_settings
 from sprechzimmer.protocol import Role
 from sprechzimmer.turn import (
+    EU_EEA_REGIONS,
     CoturnOptions,
     IcePolicy,
     IceServerSpec,
     coturn_config,
     denied_ranges,
+    regions_beyond_eu,
     rest_credentials,
 )
 
@@ -217,7 +219,23 @@ def test_a_server_outside_the_allowed_regions_stops_start_up() -> None:
     message = str(error.value)
     assert message.startswith("SPRECHZIMMER_ICE_SERVERS is invalid: ")
     assert url in message
-    assert "allowed regions (DE, AT, CH)" in message and "\n" not in message
+    assert "allowed regions (the EU and EEA states)" in message and "\n" not in message
+
+
+def test_the_default_regions_are_the_eu_and_eea_and_refuse_switzerland() -> None:
+    """KBV Anlage 31b: servers only in the EU. CH is neither EU nor EEA: only by setting."""
+    assert load_settings().allowed_regions[:2] == ["DE", "AT"]
+    assert set(load_settings().allowed_regions) == set(EU_EEA_REGIONS)
+    assert len(EU_EEA_REGIONS) == 30  # 27 EU member states, IS, LI, NO
+    load_settings(ice_servers=[_server("turn:turn.example.fr:3478", "FR")])
+    load_settings(ice_servers=[_server("turn:turn.example.no:3478", "NO")])
+    swiss = "turn:turn.example.ch:3478"
+    with pytest.raises(ConfigError, match=re.escape(swiss)):
+        load_settings(ice_servers=[_server(swiss, "CH")])
+    allowed = [*EU_EEA_REGIONS, "CH"]
+    assert load_settings(ice_servers=[_server(swiss, "CH")], allowed_regions=allowed)
+    assert regions_beyond_eu(allowed) == ["CH"]
+    assert regions_beyond_eu(EU_EEA_REGIONS) == []
 
 
 def test_a_server_in_an_allowed_region_passes() -> None:
@@ -226,12 +244,12 @@ def test_a_server_in_an_allowed_region_passes() -> None:
 
 
 def test_allowed_regions_can_be_set() -> None:
-    url = "turn:turn.example.fr:3478"
-    load_settings(ice_servers=[_server(url, "FR")], allowed_regions=["FR"])
+    url = "turn:turn.example.ch:3478"
+    load_settings(ice_servers=[_server(url, "CH")], allowed_regions=["CH"])
     with pytest.raises(ConfigError, match="SPRECHZIMMER_ICE_SERVERS"):
-        load_settings(ice_servers=[_server(url, "FR")])
+        load_settings(ice_servers=[_server(url, "CH")])
     with pytest.raises(ConfigError, match=re.escape("turn:turn.example.de")):
-        load_settings(ice_servers=[_server("turn:turn.example.de", "DE")], allowed_regions=["FR"])
+        load_settings(ice_servers=[_server("turn:turn.example.de", "DE")], allowed_regions=["CH"])
 
 
 def test_the_declared_region_is_believed_but_the_scheme_is_checked() -> None:

@@ -165,6 +165,7 @@ def test_hardened_configuration_passes(run: Run) -> None:
         "turn-hardening",
         "ice-regions",
         "ice-public-stun",
+        "ice-regions-eu",
         "retention",
         "e2ee",
         "database",
@@ -250,6 +251,23 @@ def test_foreign_region_is_reported_not_raised(run: Run, monkeypatch: pytest.Mon
     # What needs no settings is still checked.
     assert _by_id(report)["headers /call"]["status"] == "PASS"
     assert _by_id(report)["turn-denied-peers"]["status"] == "PASS"
+
+
+def test_allowing_switzerland_warns_with_the_kbv_rule(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CH is neither EU nor EEA: allowed only by setting, and the audit names the rule."""
+    swiss = {"urls": ["turn:turn.example.ch:3478"], "region": "CH", "auth": "rest"}
+    monkeypatch.setenv("SPRECHZIMMER_ICE_SERVERS", json.dumps([*ICE_DE, swiss]))
+    monkeypatch.setenv("SPRECHZIMMER_ALLOWED_REGIONS", json.dumps(["DE", "AT", "CH"]))
+    code, report = run()
+    eu = _by_id(report)["ice-regions-eu"]
+    assert eu["status"] == "WARN", eu
+    assert "allows CH" in eu["reason"] and "KBV Anlage 31b" in eu["reason"]
+    assert _by_id(report)["ice-regions"]["status"] == "PASS"
+    assert code == 0  # a warning; --strict makes it fail
+    strict_code, _ = run("--strict")
+    assert strict_code == 1
 
 
 def test_public_stun_server_fails(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -465,7 +483,7 @@ def test_audit_of_a_running_server(tmp_path: Path) -> None:
     statuses = {c["id"]: c["status"] for c in report["checks"]}
     assert statuses.pop("tls") == "WARN"  # plain HTTP on loopback
     assert set(statuses.values()) == {"PASS"}, report
-    assert len(statuses) == 14
+    assert len(statuses) == 15  # ice-regions-eu came with issue 14
     assert text_run.returncode == 1  # the WARN fails under --strict
     assert "WARN      tls" in text_run.stdout
     assert SECRET not in done.stdout + text_run.stdout

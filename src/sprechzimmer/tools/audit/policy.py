@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ...config import ENV_PREFIX, Settings
 from ...quality import MAX_RETENTION_DAYS
-from ...turn import regions_outside
+from ...turn import describe_regions, regions_beyond_eu, regions_outside
 from .results import Check, Status, check
 
 PUBLIC_STUN_SUFFIXES = (
@@ -43,7 +43,7 @@ def _ice_host(url: str) -> str:
 
 def check_ice(settings: Settings) -> list[Check]:
     servers = settings.ice_policy().servers
-    allowed = ", ".join(settings.allowed_regions)
+    allowed = describe_regions(settings.allowed_regions)
     outside = regions_outside(servers, settings.allowed_regions)
     if outside:
         regions = check(
@@ -87,7 +87,24 @@ def check_ice(settings: Settings) -> list[Check]:
             Status.PASS,
             "No STUN/TURN server of a known public provider is configured.",
         )
-    return [regions, stun]
+    return [regions, stun, check_regions_eu(settings.allowed_regions)]
+
+
+def check_regions_eu(allowed: list[str]) -> Check:
+    """Servers only in the EU: KBV Anlage 31b asks it of a certified video service."""
+    beyond = regions_beyond_eu(allowed)
+    if beyond:
+        return check(
+            "ice-regions-eu",
+            Status.WARN,
+            f"{ENV_PREFIX}ALLOWED_REGIONS allows {', '.join(beyond)}, outside the EU and EEA: "
+            f"KBV Anlage 31b admits servers of a certified video service only in the EU.",
+        )
+    return check(
+        "ice-regions-eu",
+        Status.PASS,
+        f"Only EU/EEA regions are allowed ({describe_regions(allowed)}), as KBV Anlage 31b asks.",
+    )
 
 
 def check_retention(days: int) -> Check:

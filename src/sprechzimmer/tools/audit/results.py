@@ -40,6 +40,7 @@ TITLES = {
     "turn-denied-peers": "TURN gesperrte Adressbereiche (TURN denied peer ranges)",
     "turn-hardening": "TURN-Härtung (TURN hardening)",
     "ice-regions": "ICE-Server in erlaubten Regionen (ICE servers in allowed regions)",
+    "ice-regions-eu": "Nur Regionen in EU und EWR erlaubt (only EU and EEA regions allowed)",
     "ice-public-stun": "Keine öffentlichen STUN-Server (no public STUN servers)",
     "retention": "Speicherfrist Qualitätsdaten (quality data retention)",
     "e2ee": "Ende-zu-Ende-Verschlüsselung Pflicht (E2EE required)",
