@@ -313,13 +313,10 @@ export async function hkdf(ikm, salt, info, length) {
  * @returns {Promise<{therapistToClient: Bytes, clientToTherapist: Bytes}>}
  */
 export async function directionKeys(secret, transcript) {
-  // Side by side: each is a few WebCrypto round trips, and they are on the
-  // path to the call's first frame.
-  const [therapistToClient, clientToTherapist] = await Promise.all([
-    hkdf(secret, transcript, INFO_THERAPIST_TO_CLIENT, BASE_KEY_BYTES),
-    hkdf(secret, transcript, INFO_CLIENT_TO_THERAPIST, BASE_KEY_BYTES),
-  ]);
-  return { therapistToClient, clientToTherapist };
+  return {
+    therapistToClient: await hkdf(secret, transcript, INFO_THERAPIST_TO_CLIENT, BASE_KEY_BYTES),
+    clientToTherapist: await hkdf(secret, transcript, INFO_CLIENT_TO_THERAPIST, BASE_KEY_BYTES),
+  };
 }
 
 /**

@@ -162,18 +162,6 @@ export class FrameEncryption {
   #codecsSet = new WeakSet();
   /** @type {Map<number, Ephemeral>} our key pair per epoch, until the keys are derived */
   #ephemerals = new Map();
-  /**
-   * The key pair of the connection's first epoch, made while the connection
-   * is set up (start()), so that no key generation waits on the data channel:
-   * the first agreement is on the path to the first frame. Fresh per
-   * connection and per epoch as before; only made earlier.
-   * The therapist's commitment to it is made then too.
-   * @type {{epoch: number, pair: Promise<{own: Ephemeral, commit: Uint8Array | null} | null>} | null}
-   */
-  #early = null;
-  /** @type {Map<number, Uint8Array>} the commitment made early, by epoch */
-  #commits = new Map();
-  #firstEpoch;
   /** @type {Map<number, () => void>} */
   #installed = new Map();
   /** @type {Map<number, (c: Counters) => void>} */
@@ -198,7 +186,6 @@ export class FrameEncryption {
     this.#onEndMedia = options.onEndMedia;
     this.#onTransformFailed = options.onTransformFailed ?? (() => {});
     this.#log = options.log ?? (() => {});
-    this.#firstEpoch = options.epoch;
     this.#agreement = new KeyAgreement({
       role: options.role,
       required: options.required,
@@ -244,32 +231,6 @@ export class FrameEncryption {
   start(pc) {
     this.#pc = pc;
     this.#run(this.#agreement.start(performance.now()));
-    if (this.#support && !this.#closed && this.#early === null) {
-      const therapist = this.#role === 'therapist';
-      const pair = generateEphemeral().then(async (own) => ({ own, commit: therapist ? await commitment(own.pub) : null }));
-      this.#early = { epoch: this.#firstEpoch, pair: pair.catch(() => null) };
-    }
-  }
-
-  /**
-   * Our key pair for `epoch`: the one made early if it is for this epoch,
-   * else a new one. Each pair serves one epoch only.
-   * @param {number} epoch
-   * @returns {Promise<Ephemeral>}
-   */
-  async #ownEphemeral(epoch) {
-    let own = this.#ephemerals.get(epoch);
-    if (own) return own;
-    const early = this.#early;
-    if (early && early.epoch === epoch) {
-      this.#early = { epoch: -1, pair: Promise.resolve(null) };
-      const made = await early.pair;
-      own = made?.own;
-      if (made?.commit) this.#commits.set(epoch, made.commit);
-    }
-    own ??= await generateEphemeral();
-    this.#ephemerals.set(epoch, own);
-    return own;
   }
 
   /**
@@ -438,8 +399,6 @@ export class FrameEncryption {
       this.#channel.close();
     }
     this.#ephemerals.clear();
-    this.#commits.clear();
-    this.#early = null;
     for (const resolve of this.#counterRequests.values()) resolve(structuredClone(NO_COUNTERS));
     this.#counterRequests.clear();
     // Terminating drops the keys with the worker's memory.
@@ -505,14 +464,17 @@ export class FrameEncryption {
         this.#send(action.message);
         break;
       case 'commit': {
-        const own = await this.#ownEphemeral(action.epoch);
-        const commit = this.#commits.get(action.epoch) ?? (await commitment(own.pub));
-        this.#commits.delete(action.epoch);
-        this.#send({ type: 'key-commit', epoch: action.epoch, commit: toBase64(commit) });
+        const own = await generateEphemeral();
+        this.#ephemerals.set(action.epoch, own);
+        this.#send({ type: 'key-commit', epoch: action.epoch, commit: toBase64(await commitment(own.pub)) });
         break;
       }
       case 'share': {
-        const own = await this.#ownEphemeral(action.epoch);
+        let own = this.#ephemerals.get(action.epoch);
+        if (!own) {
+          own = await generateEphemeral();
+          this.#ephemerals.set(action.epoch, own);
+        }
         this.#send({ type: 'key-share', epoch: action.epoch, pub: toBase64(own.pub) });
         break;
       }
@@ -555,59 +517,54 @@ export class FrameEncryption {
       this.#run(this.#agreement.failed(epoch, 'missing key pair', now()));
       return;
     }
-    const expected = peerCommit === null ? null : fromBase64(peerCommit);
-    /** @type {string | null} */
-    let local = null;
-    /** @type {string | null} */
-    let remote = null;
-    /** @type {string | null} */
-    let refused = null;
+    if (peerCommit !== null) {
+      const expected = fromBase64(peerCommit);
+      if (!expected || !equalBytes(expected, await commitment(peerPub))) {
+        this.#run(this.#agreement.failed(epoch, 'commitment does not match', now()));
+        return;
+      }
+    }
+    let local;
+    let remote;
     try {
       local = dtlsFingerprint(pc.localDescription?.sdp ?? '');
       remote = dtlsFingerprint(pc.remoteDescription?.sdp ?? '');
     } catch (error) {
       if (!(error instanceof FingerprintError)) throw error;
-      refused = error.message;
+      // A fingerprint we cannot bind: the DTLS path may not be the browsers' own.
+      this.#run(this.#agreement.failed(epoch, `DTLS fingerprint refused: ${error.message}`, now()));
+      return;
+    }
+    if (!local || !remote) {
+      this.#run(this.#agreement.failed(epoch, 'no DTLS fingerprint', now()));
+      return;
     }
     const therapist = this.#role === 'therapist';
-    // The commitment check, the ECDH and the transcript side by side: each is
-    // a WebCrypto round trip on the path to the call's first frame, and none
-    // needs another's result. The checks still decide in the order they did.
-    const [committed, secret, transcript] = await Promise.all([
-      peerCommit === null ? true : expected ? commitment(peerPub).then((c) => equalBytes(expected, c)) : false,
-      ecdhSecret(own.privateKey, peerPub).catch(() => null),
-      local && remote
-        ? transcriptHash({
-            epoch,
-            therapistFingerprint: therapist ? local : remote,
-            clientFingerprint: therapist ? remote : local,
-            therapistPub: therapist ? own.pub : peerPub,
-            clientPub: therapist ? peerPub : own.pub,
-          })
-        : null,
-    ]);
-    const fail = (/** @type {string} */ why) => {
-      secret?.fill(0);
-      this.#run(this.#agreement.failed(epoch, why, now()));
-    };
-    if (!committed) return fail('commitment does not match');
-    // A fingerprint we cannot bind: the DTLS path may not be the browsers' own.
-    if (refused !== null) return fail(`DTLS fingerprint refused: ${refused}`);
-    if (!local || !remote || !transcript) return fail('no DTLS fingerprint');
-    if (!secret) return fail('bad public key');
+    let secret;
+    try {
+      secret = await ecdhSecret(own.privateKey, peerPub);
+    } catch {
+      this.#run(this.#agreement.failed(epoch, 'bad public key', now()));
+      return;
+    }
     this.#ephemerals.delete(epoch); // forward secrecy: the private key goes now
+    const transcript = await transcriptHash({
+      epoch,
+      therapistFingerprint: therapist ? local : remote,
+      clientFingerprint: therapist ? remote : local,
+      therapistPub: therapist ? own.pub : peerPub,
+      clientPub: therapist ? peerPub : own.pub,
+    });
     const keys = keysFor(this.#role, await directionKeys(secret, transcript));
     secret.fill(0);
+    const sas = await sasCode(transcript);
     this.#hooks.spoilReceiveKey?.(keys.receive);
     const worker = this.#worker;
     if (!worker || this.#closed) return;
     const installed = new Promise((resolve) => this.#installed.set(epoch, () => resolve(undefined)));
-    // The receive key first: our key-ack waits for it alone (the send key is
-    // only used after the peer's ack). The code is computed while the worker
-    // installs them: it is for the screen, not for the keys.
-    toWorker(worker, { type: 'receive-key', kid: epoch, key: keys.receive }, [keys.receive.buffer]);
     toWorker(worker, { type: 'send-key', kid: epoch, key: keys.send }, [keys.send.buffer]);
-    const [sas] = await Promise.all([sasCode(transcript), installed]);
+    toWorker(worker, { type: 'receive-key', kid: epoch, key: keys.receive }, [keys.receive.buffer]);
+    await installed;
     this.#run(this.#agreement.derived(epoch, sas, now()));
   }
 }

@@ -118,7 +118,19 @@ export class PeerLink {
     const pc = this.pc;
     this.#e2ee?.start(pc);
 
-    pc.onnegotiationneeded = () => this.#offer();
+    pc.onnegotiationneeded = async () => {
+      if (this.#closed) return;
+      try {
+        this.#makingOffer = true;
+        await pc.setLocalDescription();
+        this.#sendDescription();
+      } catch (err) {
+        this.#log(`peer: offer failed: ${err}`);
+        if (isRefusal(err) && !this.#closed) this.#onNegotiationFailed('sdp-refused');
+      } finally {
+        this.#makingOffer = false;
+      }
+    };
 
     pc.onicecandidate = ({ candidate }) => {
       // A null candidate (gathering done) is not sent: end-of-candidates is
@@ -159,20 +171,6 @@ export class PeerLink {
     };
   }
 
-  async #offer() {
-    if (this.#closed) return;
-    try {
-      this.#makingOffer = true;
-      await this.pc.setLocalDescription();
-      this.#sendDescription();
-    } catch (err) {
-      this.#log(`peer: offer failed: ${err}`);
-      if (isRefusal(err) && !this.#closed) this.#onNegotiationFailed('sdp-refused');
-    } finally {
-      this.#makingOffer = false;
-    }
-  }
-
   /** The therapist starts: add our tracks (or receive-only slots) and offer. */
   start() {
     if (this.#polite) return;
@@ -192,10 +190,7 @@ export class PeerLink {
     this.#tracksAttached = true;
     // Before the offer is made: transforms on, codecs restricted.
     this.#e2ee?.prepare(this.pc);
-    // The first offer now, not a task later when negotiationneeded fires (it
-    // is on the path to the call's first frame); the browser then finds
-    // nothing left to negotiate and does not fire it.
-    this.#offer();
+    // negotiationneeded fires by itself now.
   }
 
   /**
@@ -262,9 +257,7 @@ export class PeerLink {
         this.#onNegotiationFailed('no-common-codec');
         return;
       }
-      // Not awaited: the connection applies them in order before our answer
-      // (one operations chain), and each round trip here would delay it.
-      this.#flushCandidates();
+      await this.#flushCandidates();
       if (type === 'offer') {
         // The offer has the key agreement's data section: make our end of
         // the negotiated channel now, so that the answer keeps it and no
@@ -337,11 +330,10 @@ export class PeerLink {
     await this.#addCandidate(init);
   }
 
-  /** Hand the kept candidates over at once; the connection applies them in order. */
-  #flushCandidates() {
+  async #flushCandidates() {
     const pending = this.#pendingCandidates;
     this.#pendingCandidates = [];
-    for (const init of pending) this.#addCandidate(init);
+    for (const init of pending) await this.#addCandidate(init);
   }
 
   /** @param {RTCIceCandidateInit} init */

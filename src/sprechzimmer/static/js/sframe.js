@@ -248,12 +248,8 @@ export async function deriveKeyMaterial(suiteId, kid, baseKey) {
   if (baseKey.length === 0) throw new RangeError('SFrame base key is empty');
   const labels = derivationLabels(suiteId, kid);
   const secret = await hkdfExtract(suite.hash, EMPTY, baseKey);
-  // Key and salt side by side: each expansion is a few WebCrypto round trips,
-  // and installing a key is on the path to a call's first frame.
-  const [key, salt] = await Promise.all([
-    hkdfExpand(suite.hash, secret, labels.key, suite.nk),
-    hkdfExpand(suite.hash, secret, labels.salt, suite.nn),
-  ]);
+  const key = await hkdfExpand(suite.hash, secret, labels.key, suite.nk);
+  const salt = await hkdfExpand(suite.hash, secret, labels.salt, suite.nn);
   return { secret, key, salt };
 }
 
