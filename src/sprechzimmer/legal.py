@@ -210,7 +210,7 @@ def _columns_table(lang: Lang) -> str:
         for c in datafields.COLUMNS
     ]
     return (
-        '<div class="table-scroll">\n<table class="stored-data">\n'
+        '<div class="table-wrap">\n<table class="stored-data">\n'
         f"<caption>{html.escape(_t('columns_caption', lang))}</caption>\n"
         "<thead><tr>"
         + "".join(f'<th scope="col">{html.escape(h)}</th>' for h in header[lang])
