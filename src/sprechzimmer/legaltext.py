@@ -47,7 +47,7 @@ _INLINE = re.compile(
 _SAFE_TARGET = re.compile(
     r"^(?:https://[^\s<>\"'`]+"
     r"|mailto:[^\s<>\"'`]+"
-    r"|tel:\+?[0-9 ()/.-]+"
+    r"|tel:\+?[0-9()/.-]+"
     # "//host" would be another site: a path has no second slash at its start.
     r"|/(?:[^\s<>\"'`/][^\s<>\"'`]*)?)$"
 )
@@ -139,7 +139,7 @@ def _link(label: str, target: str, written: str) -> str:
         return html.escape(written)
     # Another site gets neither our address (Referrer-Policy says so too) nor a handle
     # on this window.
-    rel = "" if target.startswith("/") else ' rel="noopener noreferrer"'
+    rel = ' rel="noopener noreferrer"' if target.startswith("https:") else ""
     return f'<a href="{html.escape(target, quote=True)}"{rel}>{html.escape(label)}</a>'
 
 
