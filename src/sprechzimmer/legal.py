@@ -202,7 +202,8 @@ def _columns_table(lang: Lang) -> str:
     }
     rows = [
         "<tr>"
-        f"<td><code>{html.escape(c.name)}</code></td>"
+        # A phone breaks the name after the table's name, not inside a word.
+        f"<td><code>{html.escape(c.table)}.<wbr>{html.escape(c.column)}</code></td>"
         f"<td>{legaltext.inline(c.said(lang).content)}</td>"
         f"<td>{legaltext.inline(c.said(lang).purpose)}</td>"
         f"<td>{legaltext.inline(c.said(lang).kept)}</td>"
