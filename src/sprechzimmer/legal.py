@@ -70,7 +70,8 @@ MAX_FILE_BYTES = 256 * 1024
 OTHER: dict[Lang, Lang] = {"de": "en", "en": "de"}
 LANG_NAMES: dict[Lang, str] = {"de": "Deutsch", "en": "English"}
 
-_TEXT: dict[str, dict[Lang, str]] = {
+# The pages' own sentences; ``**...**`` and backticks as in the text format.
+TEXT: dict[str, dict[Lang, str]] = {
     "app": {"de": "Sprechzimmer", "en": "Sprechzimmer"},
     "nav": {"de": "Rechtliches", "en": "Legal"},
     "unfilled": {
@@ -192,7 +193,7 @@ def missing(settings: Settings) -> list[str]:
 
 
 def _t(key: str, lang: Lang) -> str:
-    return _TEXT[key][lang]
+    return TEXT[key][lang]
 
 
 def _columns_table(lang: Lang) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def test_without_operator_files_the_template_shows_with_a_plain_notice(
     text = client.get(legal.PATHS[page][lang]).text
     assert 'data-testid="legal-unfilled"' in text
     assert '<mark class="placeholder">' in text
-    unfilled = legal._TEXT["unfilled"][lang]
+    unfilled = legal.TEXT["unfilled"][lang]
     assert html.escape(unfilled) in text
 
 
@@ -207,4 +208,15 @@ def test_the_browser_footer_uses_the_servers_paths_and_words() -> None:
         assert {p: words[p] for p in legal.PAGES} == {
             p: legal.LINK_LABELS[p][lang] for p in legal.PAGES
         }, lang
-        assert words["nav"] == legal._TEXT["nav"][lang]
+        assert words["nav"] == legal.TEXT["nav"][lang]
+
+
+def test_the_templates_ship_for_every_page_and_language_and_are_marked_unfilled() -> None:
+    for page, lang in ALL:
+        text = (legal.TEMPLATES / legal.file_name(page, lang)).read_text(encoding="utf-8")
+        assert legaltext.placeholders(text), (page, lang)
+    root = Path(legal.__file__).parents[2]
+    package_data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["package-data"]["sprechzimmer"]
+    assert f"{legal.TEMPLATES.name}/*" in package_data
