@@ -856,3 +856,148 @@ def test_a_tried_client_link_is_a_notice_for_the_therapist_only() -> None:
     r2.join(C, Role.CLIENT, None, "rc", 0.0, **CLIENT)
     out = r2.join(X, Role.CLIENT, None, "rx", 1.0, **CLIENT)
     assert closed(out) == {X: 4009} and [o for o in out if isinstance(o, Send)] == []
+
+
+# --- the client's name, its consent, the room check -------------------------------------
+
+NAME = "Quirinia Zwetschgenbühl"
+
+
+def errors_of(outputs: list[Output]) -> dict[int, str]:
+    return {o.conn: o.error.code for o in outputs if isinstance(o, Close) and o.error}
+
+
+def test_a_client_without_consent_is_refused_and_takes_no_seat() -> None:
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    out = r.join(C, Role.CLIENT, None, "rc", 1.0, name=NAME)
+    assert errors_of(out) == {C: "consent-required"} and closed(out) == {C: 4000}
+    # No seat, no knock, no billing event: nothing happened but the refusal.
+    assert recorded(out) == [] and sent(out, T) == [] and Role.CLIENT not in r.members
+    assert r.state is CallState.IDLE
+
+
+def test_the_name_is_required_unless_the_operator_makes_it_optional() -> None:
+    r = room()
+    out = r.join(C, Role.CLIENT, None, "rc", 1.0, consent=True)
+    assert errors_of(out) == {C: "name-required"} and closed(out) == {C: 4000}
+    assert Role.CLIENT not in r.members
+    r = room(RoomConfig(client_name_required=False))
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    out = r.join(C, Role.CLIENT, None, "rc", 1.0, consent=True)
+    assert sent(out, T) == [p.Knock(name=None, consent=True)]
+
+
+def test_a_therapists_name_and_consent_are_not_asked_for_nor_kept() -> None:
+    r = room()
+    out = r.join(T, Role.THERAPIST, None, "rt", 0.0, name="Dr. T")
+    assert closed(out) == {} and r.members[Role.THERAPIST].name is None
+    out = r.join(C, Role.CLIENT, None, "rc", 1.0, name=NAME, consent=True)
+    # The client hears nothing of a name: the seat's name goes to the therapist alone.
+    assert all(NAME not in repr(vars(m)) for m in sent(out, C) if hasattr(m, "__dict__"))
+    assert sent(out, T) == [p.Knock(name=NAME, consent=True)]
+
+
+def test_the_therapist_gets_the_name_with_the_knock_and_whenever_the_client_is_there() -> None:
+    r = room(PATIENT)
+    r.join(C, Role.CLIENT, None, "rc", 0.0, name=NAME, consent=True)
+    # Arriving while the client waits: the welcome names the seat, then the knock.
+    out = r.join(T, Role.THERAPIST, None, "rt", 1.0)
+    welcome, knock = sent(out, T)
+    assert isinstance(welcome, p.Welcome) and welcome.peer_name == NAME
+    assert knock == p.Knock(name=NAME, consent=True)
+    r.receive(T, p.Admit(), 2.0)
+    # The therapist's tab went; a new one (from the dashboard) takes the seat during
+    # the call: its welcome says the name again.
+    r.disconnect(T, 2.5)
+    out = r.join(X, Role.THERAPIST, None, "rt2", 3.0)
+    assert r.members[Role.THERAPIST].conn == X
+    welcome = sent(out, X)[0]
+    assert isinstance(welcome, p.Welcome) and welcome.peer_name == NAME and welcome.admitted
+    # The client's browser comes back after its seat was given up: peer-joined names it.
+    r.disconnect(C, 4.0)
+    r.tick(4.0 + PATIENT.resume_grace + 1)
+    assert Role.CLIENT not in r.members
+    back = r.join(4, Role.CLIENT, "rc", "rc2", 70.0, name=NAME)  # its ticket: no consent again
+    assert p.PeerJoined(Role.CLIENT, True, name=NAME) in sent(back, X)
+    # To the client, the therapist's welcome and peer-joined carry no name.
+    assert all(getattr(m, "peer_name", None) is None for m in sent(back, 4))
+
+
+def test_a_ticket_need_not_repeat_name_or_consent_and_a_rebuilt_room_learns_the_name() -> None:
+    r = room(PATIENT)
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, name=NAME, consent=True)
+    r.receive(T, p.Admit(), 1.5)
+    r.disconnect(C, 2.0)  # admitted: its seat waits for its browser
+    out = r.join(4, Role.CLIENT, "rc", "rc", 3.0)  # resumed: neither said again
+    assert closed(out) == {} and r.members[Role.CLIENT].name == NAME
+    # A restarted server rebuilt the room from the stored events: no name there.
+    rebuilt = room(PATIENT)
+    rebuilt.restore({Role.CLIENT: HeldSeat(p.MediaState.DISCONNECTED, False, 1.0)}, 0, 10.0, 9.0)
+    assert rebuilt.members[Role.CLIENT].name is None
+    rebuilt.join(4, Role.CLIENT, "any", "rc", 11.0, issued=5.0, name=NAME)
+    out = rebuilt.join(T, Role.THERAPIST, None, "rt", 12.0)
+    assert p.Knock(name=NAME, consent=True) in sent(out, T)
+
+
+def test_the_name_leaves_with_the_seat() -> None:
+    r = in_call(PATIENT)
+    r.receive(C, p.Bye(), 3.0)
+    assert Role.CLIENT not in r.members
+    r.disconnect(T, 3.5)
+    out = r.join(X, Role.THERAPIST, None, "rt2", 4.0)
+    welcome = sent(out, X)[0]
+    assert isinstance(welcome, p.Welcome) and welcome.peer_name is None
+    assert all(NAME not in repr(vars(m)) for m in r.members.values())
+
+
+def test_no_log_record_of_a_session_names_the_client(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    r = room(RoomConfig(heartbeat_interval=1.0, resume_grace=5.0))
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, name=NAME, consent=True)
+    r.join(X, Role.CLIENT, None, "rx", 1.5, name=NAME, consent=True)  # a copied link: refused
+    r.receive(T, p.Admit(), 2.0)
+    r.receive(T, p.RoomCheckDone(), 2.5)
+    r.receive(C, p.RoomCheckDone(), 3.0)  # refused: only the therapist ticks it
+    r.join(5, Role.CLIENT, None, "r5", 3.5, name=NAME, consent=True)
+    r.receive(T, p.Admit(), 4.0)
+    r.tick(30.0)
+    r.revoke(31.0)
+    assert caplog.records, "the room logs its transitions"
+    for record in caplog.records:
+        assert "Zwetschgen" not in record.getMessage(), record.getMessage()
+        assert "Zwetschgen" not in repr(record.args), record.args
+    # Neither does a repr that a log line or a traceback might show.
+    assert "Zwetschgen" not in repr(p.Hello("a" * 32, "t" * 43, name=NAME))
+    assert "Zwetschgen" not in repr(p.Knock(name=NAME)) + repr(
+        p.PeerJoined(Role.CLIENT, True, NAME)
+    )
+    assert "Zwetschgen" not in repr(r) + repr(Room("b" * 32, "K").members)
+
+
+def test_the_room_check_goes_to_the_client_and_holds_for_the_admission() -> None:
+    r = in_call(PATIENT)
+    out = r.receive(T, p.RoomCheckDone(), 3.0)
+    assert sent(out, C) == [p.Relayed(p.RoomCheckDone(), Role.THERAPIST)] and sent(out, T) == []
+    # The call restarts within the admission (relay-only): not asked again.
+    out = r.receive(T, p.RelayOnly(enabled=True), 4.0)
+    admitted = [m for m in sent(out, C) if isinstance(m, p.Admitted)]
+    assert admitted and not admitted[0].room_check
+    # A new admission asks again.
+    r.receive(T, p.Bye(), 5.0)
+    r.join(T, Role.THERAPIST, None, "rt3", 6.0)
+    out = r.receive(T, p.Admit(), 7.0)
+    admitted = [m for m in sent(out, C) if isinstance(m, p.Admitted)]
+    assert admitted and admitted[0].room_check
+
+
+def test_only_the_therapist_ticks_the_room_check_and_only_in_a_call() -> None:
+    r = in_call()
+    out = r.receive(C, p.RoomCheckDone(), 3.0)
+    assert errors_of(out) == {C: "not-allowed"}
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    out = r.receive(T, p.RoomCheckDone(), 1.0)
+    assert sent(out, T) == [p.Error.of(NoPeer())] and not r.room_check_done
