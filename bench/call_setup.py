@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.chromium import launch_chromium
+from harness.joinform import fill_join_form
 from harness.server import TIME_SCALE, RunningServer, running_server, wait_for_port
 
 from bench.runner import Failed, emit, quantile, run_bounded
@@ -190,6 +191,7 @@ async def _join(page: Page, url: str, status: str) -> None:
         f'{JOIN}:enabled, {STATUS}:not([data-status="device-check"])', timeout=STEP_TIMEOUT_MS
     )
     if await page.locator(f'{STATUS}[data-status="device-check"]').count():
+        await fill_join_form(page)  # a client's name and consent; a therapist has no form
         await page.locator(f"{JOIN}:enabled").click(timeout=STEP_TIMEOUT_MS)
     await _status(page, status)
 

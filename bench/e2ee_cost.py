@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.chromium import launch_chromium
+from harness.joinform import fill_join_form
 from harness.netns import Netns
 from harness.server import TIME_SCALE, RunningServer, running_server
 
@@ -254,6 +255,11 @@ async def call_cpu(
         )
         client = await contexts[1].new_page()
         await client.goto(invite["client_url"], timeout=STEP_TIMEOUT_S * 1000)
+        # The join button comes up once the link check has shown the client's form.
+        await client.wait_for_selector(
+            '[data-testid="join"]:enabled', state="visible", timeout=STEP_TIMEOUT_S * 1000
+        )
+        await fill_join_form(client)
         await _click(client, "join")
         await _click(therapist, "admit")
         want = "active" if encrypted else "dtls-only"

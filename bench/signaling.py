@@ -424,6 +424,8 @@ class SprechzimmerSide:
                     "role": role,
                     "protocol": 1,
                 }
+                if role == "client":
+                    hello |= {"name": f"Klientin {i}", "consent": True}
                 ends[role] = {
                     "url": self.url_of(i, k),
                     "origin": self.origin,

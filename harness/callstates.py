@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .chromium import launch_chromium
+from .joinform import fill_join_form
 from .server import PASSWORD, TIME_SCALE, RunningServer, running_server
 
 if TYPE_CHECKING:
@@ -511,6 +512,7 @@ async def walk(
         # The client checks the devices and knocks.
         client = await _open(client_ctx, links["client_url"])
         await _enabled(client.get_by_test_id("join"))
+        await fill_join_form(client)
         await w.emit(CLIENT_DEVICE_CHECK, client)
         await _press(client, "join")
         await client.get_by_test_id("waiting-room").wait_for(state="visible")

@@ -41,5 +41,21 @@ def new_invite(
     return Invite(session, t_token, c_token)
 
 
+CLIENT_NAME = "Test Client"
+"""The name every test client gives in its hello (a therapist's server ignores it)."""
+
+
 def hello(session: str, token: str, **extra: object) -> dict[str, object]:
-    return {"type": "hello", "protocol": 1, "session": session, "token": token, **extra}
+    """A hello as a call page sends it: with a name and the client's consent (a
+    therapist's ``hello`` may carry both, the server ignores them); ``None`` in
+    ``extra`` leaves a field out."""
+    message: dict[str, object] = {
+        "type": "hello",
+        "protocol": 1,
+        "session": session,
+        "token": token,
+        "name": CLIENT_NAME,
+        "consent": True,
+        **extra,
+    }
+    return {key: value for key, value in message.items() if value is not None}

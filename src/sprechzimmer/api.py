@@ -483,6 +483,11 @@ class LinkCheck(BaseModel):
         description="Until when the link works: the earlier of its own and its session's expiry."
     )
     practice_name: str = Field(description="SPRECHZIMMER_PRACTICE_NAME; empty when not set.")
+    client_name: str = Field(
+        pattern="^(required|optional)$",
+        description="SPRECHZIMMER_CLIENT_NAME: whether a client's page must ask for the "
+        "name the client wants to be addressed by before it joins.",
+    )
 
 
 @router.post(
@@ -504,4 +509,5 @@ async def post_link_check(body: LinkCheckRequest, request: Request) -> LinkCheck
         role=admission.role.value,
         expires_at=dt.datetime.fromtimestamp(admission.expires_at, dt.UTC),
         practice_name=_settings(request).practice_name,
+        client_name=_settings(request).client_name,
     )

@@ -209,6 +209,11 @@ class Settings(BaseSettings):
     practice_timezone: str = "Europe/Berlin"
     """IANA zone whose calendar months and dates the billing reports use."""
 
+    client_name: Literal["required", "optional"] = "required"
+    """Whether a client must give the name it wants to be addressed by before it
+    joins (KBV Anlage 31b: the therapist must recognise the patient). The name goes
+    to the therapist's screen only and is never stored (``docs/privacy.md``)."""
+
     practice_name: str = ""
     """The practice's name as the call page shows it to both sides once their link
     checked out (``POST /api/v1/links/check``); empty: none is shown."""
@@ -327,6 +332,7 @@ class Settings(BaseSettings):
             resume_grace=self.resume_grace,
             media_debounce=self.media_debounce,
             max_events=self.max_events_per_session,
+            client_name_required=self.client_name == "required",
         )
 
     def outbox_limits(self) -> OutboxLimits:

@@ -6,6 +6,8 @@
     ├── UserError          a person can act on it; shown in German or English
     ├── ProtocolError      a bug or an attack on the signaling socket; it is closed
     │   ├── BadMessage     not parseable or not valid (close 4000)
+    │   │   └── NameRequired, NameInvalid, ConsentRequired   a client's hello
+    │   │                  without what its page asks first (its own sentence)
     │   ├── TooLarge       over the size bound (close 1009)
     │   ├── NotAuthenticated, AuthTimeout   (close 4001)
     │   ├── Forbidden, NotAllowed           (close 4003)
@@ -73,6 +75,43 @@ class BadMessage(ProtocolError):
     sentence = Sentence(
         "The connection received an invalid message and was closed.",
         "Die Verbindung hat eine ungültige Nachricht erhalten und wurde beendet.",
+    )
+
+
+class NameRequired(BadMessage):
+    """A client's first ``hello`` without a name while the operator requires one
+    (``SPRECHZIMMER_CLIENT_NAME``). The page asks for it first, so this is said to
+    another client, or to a page that thought the name optional."""
+
+    code = "name-required"
+    sentence = Sentence(
+        "Please enter the name you would like to be addressed by, then join again.",
+        "Bitte geben Sie den Namen an, mit dem Sie angesprochen werden möchten, und treten "
+        "Sie dann erneut bei.",
+    )
+
+
+class NameInvalid(BadMessage):
+    """A ``hello`` whose name cannot be shown: too long, blank, or with a control
+    character. Its detail says which, never the name."""
+
+    code = "name-invalid"
+    sentence = Sentence(
+        "The name can have at most 80 characters and no control characters. "
+        "Please correct it and join again.",
+        "Der Name darf höchstens 80 Zeichen lang sein und keine Steuerzeichen enthalten. "
+        "Bitte korrigieren Sie ihn und treten Sie erneut bei.",
+    )
+
+
+class ConsentRequired(BadMessage):
+    """A client's first ``hello`` without ``consent: true``."""
+
+    code = "consent-required"
+    sentence = Sentence(
+        "Please confirm the terms of use and the privacy notice, then join again.",
+        "Bitte bestätigen Sie die Nutzungsbedingungen und die Datenschutzhinweise und "
+        "treten Sie dann erneut bei.",
     )
 
 

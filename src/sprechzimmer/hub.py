@@ -19,7 +19,8 @@ the owner posts back what the room answers (``_on_op``). The operations
 between processes, each a small JSON list:
 
 - to the owner: ``["j", conn, process, session, client_id, role, expires_at,
-  resume, epoch, relay_only]`` (a join), ``["r", conn, text]`` (a message),
+  resume, epoch, relay_only, name, consent]`` (a join; a client's name travels
+  in it, in flight only: pub/sub keeps nothing), ``["r", conn, text]`` (a message),
   ``["d", conn, refused]`` (the socket is gone), ``["v", session]`` (revoked);
 - to a socket's process: ``["s", conn, text]`` (send), ``["c", conn, code,
   error_text]`` (close, after the error frame if any).
@@ -338,8 +339,11 @@ class Hub:
         resume: str | None,
         epoch: int | None = None,
         relay_only: bool | None = None,
+        name: str | None = None,
+        consent: bool | None = None,
     ) -> None:
-        """Seat an authenticated socket; ``resume`` is the ticket its ``hello`` carried.
+        """Seat an authenticated socket; ``resume`` is the ticket its ``hello`` carried,
+        ``name`` and ``consent`` what a client's ``hello`` said (see ``Room.join``).
 
         The room's owner seats it: this process, or the one that owns the room
         (then the join is posted there and its answers come back by ``_on_op``)."""
@@ -355,10 +359,10 @@ class Hub:
                 expires = admission.expires_at if math.isfinite(admission.expires_at) else None
                 op: Op = ["j", conn, self.backplane.process_id, admission.session_id]
                 op += [admission.client_id, admission.role.value, expires]
-                op += [resume, epoch, relay_only]
+                op += [resume, epoch, relay_only, name, consent]
                 self.backplane.post(owner, op)
                 return
-        await self._join_here(conn, admission, resume, epoch, relay_only)
+        await self._join_here(conn, admission, resume, epoch, relay_only, name, consent)
 
     async def _owner_for(self, session_id: str) -> str | None:
         """The process that owns the room (None: this one), taking over a dead owner."""
@@ -386,6 +390,8 @@ class Hub:
         resume: str | None,
         epoch: int | None,
         relay_only: bool | None,
+        name: str | None = None,
+        consent: bool | None = None,
     ) -> None:
         session_id, role, now = admission.session_id, admission.role, self.clock()
         verified = (
@@ -433,6 +439,8 @@ class Hub:
             issued=verified.issued if verified else math.inf,
             relay_only=bool(relay_only),
             valid_until=admission.expires_at,
+            name=name,
+            consent=bool(consent),
         )
         if room.waiting and not was_waiting:
             self._knocked_at[session_id] = now  # a knock: every wait begins with a join
@@ -760,7 +768,9 @@ class Hub:
     async def _remote(self, op: Op) -> None:
         kind, conn = op[0], op[1]
         if kind == "j":
-            _, _, process, session_id, client_id, role, expires, resume, epoch, relay = op
+            _, _, process, session_id, client_id, role, expires, resume, epoch, relay = op[:10]
+            # A process of the version before names sends ten fields.
+            name, consent = (op[10], op[11]) if len(op) >= 12 else (None, None)
             self._remote_of[conn] = process
             if self._stopping or session_id not in self.backplane.owned:
                 # Not ours (any more): the socket's process asks again from scratch.
@@ -769,7 +779,7 @@ class Hub:
             admission = Admission(
                 session_id, client_id, p.Role(role), math.inf if expires is None else expires
             )
-            await self._join_here(conn, admission, resume, epoch, relay)
+            await self._join_here(conn, admission, resume, epoch, relay, name, consent)
         elif kind == "r":
             if conn in self._room_of:
                 await self.receive(conn, p.decode_client(op[2], REMOTE_MESSAGE_BYTES))

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
 
-from .errors import BadMessage, SprechzimmerError, TooLarge
+from .errors import BadMessage, NameInvalid, SprechzimmerError, TooLarge
 from .tokens import looks_like_session_id, looks_like_token
 
 PROTOCOL_VERSION = 1
@@ -46,6 +46,13 @@ MAX_ICE_URL = 512
 """Longest STUN or TURN URL a client takes from the server."""
 MAX_SAFE_INTEGER = 2**53 - 1
 """The largest integer a JavaScript number holds exactly: the bound of a key epoch."""
+MAX_CLIENT_NAME = 80
+"""Characters of the name a client asks to be addressed by, at most."""
+# Control characters (C0, DEL, C1), line and paragraph separators and the bidi
+# embeddings, overrides and isolates: each could break a line on the therapist's
+# screen or make a name read as another. Written as code points, not as Unicode
+# categories, so that Python and every browser agree whatever Unicode they know.
+_NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class Role(enum.StrEnum):
@@ -96,6 +103,23 @@ class Hello:
     """The key epoch the browser is in, when it resumes (a restarted server forgot it)."""
     relay_only: bool | None = field(default=None, metadata=_ABSENT_NOT_NULL)
     """The therapist's running call is relay-only, when it resumes: a rebuilt room keeps it."""
+    name: str | None = field(default=None, repr=False, metadata=_ABSENT_NOT_NULL)
+    """The client's name as it wants to be addressed (``check_client_name``): for the
+    therapist's screen only, kept with the seat in memory; never in a repr or a log."""
+    consent: bool | None = field(default=None, metadata=_ABSENT_NOT_NULL)
+    """The client confirmed the terms of use and the privacy notice on its page."""
+
+
+def client_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be shown as a client's name, or None. The answer never
+    quotes the name (it goes into logs as an error's detail)."""
+    if len(name) > MAX_CLIENT_NAME:
+        return f"longer than {MAX_CLIENT_NAME}"
+    if _NAME_FORBIDDEN.search(name):
+        return "a control character"
+    if not name.strip():
+        return "blank"
+    return None
 
 
 @dataclass(frozen=True)
@@ -271,6 +295,15 @@ class MediaStateReport:
 
 
 @dataclass(frozen=True)
+class RoomCheckDone:
+    """The therapist ticked the room check off ("Are you undisturbed? ..."): it goes
+    from both pages. Relayed to the client with ``from``; the room remembers it for
+    this admission only, in memory."""
+
+    TYPE: ClassVar[str] = "room-check-done"
+
+
+@dataclass(frozen=True)
 class Ping:
     TYPE: ClassVar[str] = "ping"
 
@@ -293,14 +326,16 @@ ClientMessage = Union[  # noqa: UP007
     RelayOnly,
     Quality,
     MediaStateReport,
+    RoomCheckDone,
     Ping,
     Bye,
 ]
 Relayable = Offer | Answer | Candidate | Restart | NegotiationFailed
 RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart, NegotiationFailed)
 """What the call relays unchanged, only between admitted members."""
-WITH_FROM: tuple[type, ...] = (*RELAYABLE, MediaStateReport)
-"""What reaches the other member with ``from``: the call's relays and ``media-state``."""
+WITH_FROM: tuple[type, ...] = (*RELAYABLE, MediaStateReport, RoomCheckDone)
+"""What reaches the other member with ``from``: the call's relays, ``media-state`` and
+``room-check-done``."""
 
 _CLIENT_TYPES: dict[str, type] = {cls.TYPE: cls for cls in get_args(ClientMessage)}
 
@@ -345,6 +380,9 @@ class Welcome:
     admitted: bool
     resumed: bool = False
     """The seat was taken back with its ticket: keep the running call as it is."""
+    peer_name: str | None = field(default=None, repr=False, metadata={"max": MAX_CLIENT_NAME})
+    """To the therapist: the name of the client whose seat is held (waiting, admitted
+    or away), or None; to a client always None."""
     relay_urls: list[str] = field(
         default_factory=list,
         metadata={"items": {"max": MAX_ICE_URL, "format": (_TURN_URL.match, "a turn: URL")}},
@@ -360,7 +398,13 @@ class Waiting:
 
 @dataclass(frozen=True)
 class Knock:
+    """The client waits: with what the therapist may know of the knocking seat."""
+
     TYPE: ClassVar[str] = "knock"
+    name: str | None = field(default=None, repr=False, metadata={"max": MAX_CLIENT_NAME})
+    """The name it asked to be addressed by; None when it gave none (operator's choice)."""
+    consent: bool = False
+    """It confirmed the terms of use and the privacy notice before joining."""
 
 
 @dataclass(frozen=True)
@@ -391,6 +435,9 @@ class Admitted:
         default=DEFAULT_RELAY_MAX_BITRATE_KBPS, metadata={"min": 1, "max": MAX_BITRATE_KBPS}
     )
     """The lower cap while the selected candidate pair goes through the relay."""
+    room_check: bool = True
+    """Show the room check at this start: the therapist has not ticked it off during
+    this admission yet."""
 
 
 @dataclass(frozen=True)
@@ -411,6 +458,8 @@ class PeerJoined:
     TYPE: ClassVar[str] = "peer-joined"
     role: Role
     admitted: bool
+    name: str | None = field(default=None, repr=False, metadata={"max": MAX_CLIENT_NAME})
+    """To the therapist, of a client: the name it gave; otherwise None."""
 
 
 class LeaveReason(enum.StrEnum):
@@ -445,7 +494,7 @@ class Relayed:
 
     Not frozen: one is made per relayed message (see ``room.Send``)."""
 
-    message: Relayable | MediaStateReport
+    message: Relayable | MediaStateReport | RoomCheckDone
     sender: Role
 
 
@@ -505,7 +554,15 @@ _SERVER_TYPES: dict[str, type] = {
 """The server's own messages; the relayed ones are ``WITH_FROM`` with ``from``."""
 _RELAYABLE_TYPES: dict[str, type] = {
     cls.TYPE: cls
-    for cls in (Offer, Answer, Candidate, Restart, NegotiationFailed, MediaStateReport)
+    for cls in (
+        Offer,
+        Answer,
+        Candidate,
+        Restart,
+        NegotiationFailed,
+        MediaStateReport,
+        RoomCheckDone,
+    )
 }
 
 
@@ -783,6 +840,10 @@ def decode_client(data: str | bytes, max_bytes: int) -> ClientMessage:
         raise BadMessage("hello: unsupported protocol version")
     if isinstance(message, Quality):
         _check_error_codes(message.errors)
+    if isinstance(message, Hello) and message.name is not None:
+        problem = client_name_problem(message.name)
+        if problem is not None:
+            raise NameInvalid(f"hello.name: {problem}")
     return message
 
 

@@ -11,7 +11,11 @@ line says what happened in a room, not in which.
 
 Each member's latest camera and microphone state (``media-state``) is kept
 here for the other member's page, in memory only: it goes with the seat and is
-never an event, a sample or a log line.
+never an event, a sample or a log line. So is a client's name (from its
+``hello``), which only the therapist's page is told (``knock``, ``welcome``,
+``peer-joined``): it belongs to the seat, not to the session, so that a room
+with several client seats can tell each one's name, and it is gone with the
+seat. No output but a ``Send`` to the therapist ever carries it.
 
 The room's state is the client's admission (``CallState``); who holds a seat
 is kept beside it. ``_transition`` is the one place the state changes, and it
@@ -40,8 +44,10 @@ from dataclasses import dataclass, field
 
 from . import protocol as p
 from .errors import (
+    ConsentRequired,
     Forbidden,
     InvalidState,
+    NameRequired,
     NoPeer,
     NotAllowed,
     Occupied,
@@ -159,6 +165,8 @@ class RoomConfig:
     """Billing events a session may record; the hub enforces it."""
     call_ids: Callable[[], str] = field(default=new_call_id, compare=False)
     """Makes the random id of each call start; tests pass a predictable one."""
+    client_name_required: bool = True
+    """A client's first ``hello`` must carry a name (``SPRECHZIMMER_CLIENT_NAME``)."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,12 @@ class Member:
     """When its ``media-state`` was last relayed to the other member."""
     media_state_due: bool = False
     """A newer ``media-state`` waits for ``MEDIA_STATE_INTERVAL`` to be relayed."""
+    name: str | None = field(default=None, repr=False)
+    """A client's name as its browser gave it: in this memory only, for the
+    therapist's page; gone with the seat, never stored, logged or in a repr."""
+    consent: bool = False
+    """A client confirmed the terms of use and the privacy notice (its first ``hello``
+    said so, or a ticket shows an earlier one did)."""
 
     @property
     def present(self) -> bool:
@@ -272,6 +286,8 @@ class Room:
     """Nonce of the admitted client's ticket: only that browser comes back without a knock."""
     call_pending: bool = False
     """The call must start anew once both seats are present (one changed while away)."""
+    room_check_done: bool = False
+    """The therapist ticked the room check off during this admission (in memory only)."""
 
     @property
     def relay_only(self) -> bool:
@@ -370,6 +386,8 @@ class Room:
         issued: float = math.inf,
         relay_only: bool = False,
         valid_until: float = math.inf,
+        name: str | None = None,
+        consent: bool = False,
     ) -> list[Output]:
         """An authenticated socket asks for ``role``'s place.
 
@@ -380,6 +398,10 @@ class Room:
         live call, e.g. after a reload); ``issued`` when the presented ticket was issued;
         ``valid_until`` when the browser's admission ends (the earlier of its link's
         and its session's expiry): no TURN credential of this seat outlives it.
+        ``name`` and ``consent`` are what a client's ``hello`` said (a therapist's
+        are ignored: its page may not know its role before ``welcome``). A client
+        without a genuine ticket must have confirmed consent, and give a name when
+        the operator requires one; with a ticket it need not say them again.
         """
         if self.state is CallState.CLOSED:
             return [Close(conn, Forbidden("session closed"))]
@@ -390,7 +412,18 @@ class Room:
                 # A rebuilt room forgot the therapist's choice; it can only turn it on.
                 self.relay_requested = True
             current.valid_until = valid_until
+            if role is Role.CLIENT:
+                # A rebuilt room forgot the name; the browser says it again.
+                current.name = name or current.name
+                current.consent = True
             return self._resume(conn, current, new_resume, ticket, epoch, now)
+        if role is Role.CLIENT and resume is None:
+            if not consent:
+                return [Close(conn, ConsentRequired("client hello"))]
+            if name is None and self.config.client_name_required:
+                return [Close(conn, NameRequired("client hello"))]
+        if role is not Role.CLIENT:
+            name = None
         out: list[Output] = []
         if current is not None and not current.present and role is Role.THERAPIST:
             # The therapist's link lives behind their login: a new tab of theirs
@@ -415,7 +448,9 @@ class Room:
             if not returning:
                 self.admitted_resume = None
                 self._transition(CallState.WAITING)
-        member = Member(conn, role, new_resume, now, valid_until=valid_until)
+        member = Member(conn, role, new_resume, now, valid_until=valid_until, name=name)
+        # Without a ticket it said so just now; with one, its first hello did.
+        member.consent = role is Role.CLIENT
         self.members[role] = member
         out.append(BillingEvent(role, EventKind.JOINED, now))
         if role is Role.CLIENT and self.state is CallState.ADMITTED:
@@ -434,11 +469,11 @@ class Room:
         if role is Role.CLIENT and not admitted:
             out.append(Send(conn, p.Waiting()))
             if other_conn is not None:
-                out.append(Send(other_conn, p.Knock()))
+                out.append(Send(other_conn, self._knock()))
         elif role is Role.THERAPIST and self.waiting:
-            out.append(Send(conn, p.Knock()))
+            out.append(Send(conn, self._knock()))
         elif other_conn is not None:
-            out.append(Send(other_conn, p.PeerJoined(role, admitted)))
+            out.append(Send(other_conn, p.PeerJoined(role, admitted, name=member.name)))
         if admitted and other_conn is not None:
             # Both admitted members are here: the call (re)starts.
             return out + self._start_call(now)
@@ -474,6 +509,7 @@ class Room:
             peer_present=role.other in self.members,
             admitted=admitted,
             resumed=resumed,
+            peer_name=self._client_name() if role is Role.THERAPIST else None,
         )
 
     def _resume(
@@ -500,10 +536,10 @@ class Room:
             out.append(Send(conn, p.Waiting()))
             if other is not None and other.conn is not None:
                 # A knock again: with what the therapist knew of the knocking client.
-                out.append(Send(other.conn, p.Knock()))
+                out.append(Send(other.conn, self._knock()))
                 out += self._media_state_of(member, other)
         elif member.role is Role.THERAPIST and self.waiting:
-            out.append(Send(conn, p.Knock()))
+            out.append(Send(conn, self._knock()))
         pending, member.pending = member.pending, []
         out += [Send(conn, message) for message in pending]
         if self.state is CallState.ADMITTED and epoch == 0:
@@ -570,6 +606,14 @@ class Room:
                     member.media_state_due = True  # ``tick`` relays the latest
                     return []
                 return self._relay_media_state(member, now)
+            case p.RoomCheckDone():
+                if role is not Role.THERAPIST:
+                    return self._refuse(conn, role, now, "room check by client")
+                if self.state is CallState.ADMITTED:
+                    # Remembered so that a page that (re)starts the call later in
+                    # this admission does not ask again (``admitted.room_check``).
+                    self.room_check_done = True
+                return self._relay(conn, role, message, now)
             case p.Bye():
                 return self._leave(role, now, LeaveReason.HANGUP, Close(conn))
             case p.Hello():
@@ -660,6 +704,7 @@ class Room:
             return [Send(conn, p.Error.of(NoPeer()))]
         self._transition(CallState.ADMITTED)
         self.admitted_resume = self.members[Role.CLIENT].resume
+        self.room_check_done = False  # every admission starts with the room check
         out: list[Output] = [BillingEvent(Role.CLIENT, EventKind.ADMITTED, now)]
         return out + self._start_call(now)
 
@@ -674,7 +719,9 @@ class Room:
             *self._leave(Role.CLIENT, now, LeaveReason.HANGUP, Close(client.conn)),
         ]
 
-    def _relay(self, conn: ConnId, role: Role, message: p.Relayable, now: float) -> list[Output]:
+    def _relay(
+        self, conn: ConnId, role: Role, message: p.Relayable | p.RoomCheckDone, now: float
+    ) -> list[Output]:
         if self.state is not CallState.ADMITTED:
             member = self.members[role]
             if role is Role.CLIENT and not member.had_call:
@@ -744,6 +791,15 @@ class Room:
         if out:
             member.media_state_sent_at = now
         return out
+
+    def _client_name(self) -> str | None:
+        client = self.members.get(Role.CLIENT)
+        return client.name if client is not None else None
+
+    def _knock(self) -> p.Knock:
+        """The knock of the client's seat, with its name and consent, for the therapist."""
+        client = self.members[Role.CLIENT]
+        return p.Knock(name=client.name, consent=client.consent)
 
     def _tell_therapist(self, notice: p.Notice) -> list[Output]:
         therapist = self.members.get(Role.THERAPIST)
@@ -827,6 +883,7 @@ class Room:
                     e2ee_required=self.config.e2ee_required,
                     max_bitrate_kbps=self.config.max_bitrate_kbps,
                     relay_max_bitrate_kbps=self.config.relay_max_bitrate_kbps,
+                    room_check=not self.room_check_done,
                 ),
                 self._grant(m, now),
             )

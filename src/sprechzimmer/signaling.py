@@ -262,7 +262,15 @@ class SignalingConnection:
             raise NotAuthenticated(f"first message was {hello.TYPE}")
         admission = await self.hub.authenticate(hello)
         self._signed_in()
-        await self.hub.join(self.conn, admission, hello.resume, hello.epoch, hello.relay_only)
+        await self.hub.join(
+            self.conn,
+            admission,
+            hello.resume,
+            hello.epoch,
+            hello.relay_only,
+            name=hello.name,
+            consent=hello.consent,
+        )
         self._joined = True
 
     def _decode(self, text: str | bytes) -> p.ClientMessage:

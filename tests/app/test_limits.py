@@ -28,6 +28,9 @@ from ..conftest import make_settings
 from ..helpers import Invite, add_therapist, hello, new_invite
 from .test_signaling import ORIGIN, expect_close, join_call
 
+CLIENT: dict[str, object] = {"name": "Klientin K.", "consent": True}
+"""What a client's hello says before it takes its seat: its name and its consent."""
+
 
 def kinds(store: Store, session: str) -> Counter[tuple[str, str]]:
     return Counter((e.role.value, e.kind.value) for e in store.events_of(session))
@@ -68,7 +71,7 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
 def test_media_flapping_is_recorded_once_per_debounce_and_the_last_state_wins() -> None:
     r = Room("d" * 32, "K", RoomConfig(heartbeat_interval=1000.0, media_debounce=2.0))
     r.join(1, Role.THERAPIST, None, "rt", 0.0)
-    r.join(2, Role.CLIENT, None, "rc", 0.0)
+    r.join(2, Role.CLIENT, None, "rc", 0.0, **CLIENT)
     r.receive(1, p.Admit(), 0.0)
     records: list[BillingEvent] = []
     state = p.MediaState.CONNECTED

@@ -57,8 +57,9 @@ def test_a_working_link_says_its_role_its_expiry_and_the_practice(env: Environme
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert body.keys() == {"role", "expires_at", "practice_name"}
+    assert body.keys() == {"role", "expires_at", "practice_name", "client_name"}
     assert body["role"] == "client" and body["practice_name"] == PRACTICE
+    assert body["client_name"] == "required"  # the default: the page asks for the name
     session = store.get_session(invite.session)
     assert session is not None
     expires = dt.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))

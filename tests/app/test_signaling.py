@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -486,3 +487,102 @@ def test_media_state_is_strictly_checked(env: Environment, sockets: ExitStack) -
         {"type": "media-state", "camera": "blocked", "microphone": "on", "audio_only": False}
     )
     expect_close(c, "bad-message", 4000)
+
+
+# --- the client's name and consent -----------------------------------------------------
+
+NAME = "Quirinia Zwetschgenbühl"
+
+
+def test_a_client_hello_without_consent_or_name_is_refused_with_a_sentence(
+    env: Environment, sockets: ExitStack
+) -> None:
+    client, invite, _, store = env
+    for missing, code, says in (
+        ({"consent": None}, "consent-required", "Datenschutzhinweise"),
+        ({"name": None}, "name-required", "angesprochen"),
+    ):
+        with connect(client) as ws:
+            ws.send_json(hello(invite.session, invite.client_token, **missing))
+            message = ws.receive_json()
+            assert message["code"] == code and says in message["message_de"], message
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 4000
+    for bad in ("a" * 81, "Maria\nMüller", "Maria\u202eM", "   "):
+        with connect(client) as ws:
+            ws.send_json(hello(invite.session, invite.client_token, name=bad))
+            expect_close(ws, "name-invalid", 4000)
+    # Refused before taking a seat: nothing on record.
+    assert store.events_of(invite.session) == []
+
+
+def test_the_name_is_optional_when_the_operator_says_so(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    settings = make_settings(tmp_path, database_url, client_name="optional")
+    invite = new_invite(store, settings, add_therapist(store))
+    with (
+        TestClient(create_app(settings, store)) as client,
+        connect(client) as t,
+        connect(client) as c,
+    ):
+        t.send_json(hello(invite.session, invite.therapist_token))
+        assert t.receive_json()["type"] == "welcome"
+        c.send_json(hello(invite.session, invite.client_token, name=None))
+        assert [c.receive_json()["type"] for _ in range(2)] == ["welcome", "waiting"]
+        assert t.receive_json() == {"type": "knock", "name": None, "consent": True}
+        assert (
+            client.post(
+                "/api/v1/links/check",
+                json={"session": invite.session, "token": invite.client_token},
+            ).json()["client_name"]
+            == "optional"
+        )
+        # Consent is never optional.
+        with connect(client) as other:
+            other.send_json(hello(invite.session, invite.client_token, consent=None))
+            expect_close(other, "consent-required", 4000)
+
+
+def test_the_name_reaches_the_therapist_and_no_log_record_nor_table(
+    env: Environment, sockets: ExitStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client, invite, _, store = env
+    t = sockets.enter_context(connect(client))
+    t.send_json(hello(invite.session, invite.therapist_token))
+    assert t.receive_json()["type"] == "welcome"
+    c = sockets.enter_context(connect(client))
+    c.send_json(hello(invite.session, invite.client_token, name=NAME))
+    welcome = c.receive_json()
+    assert welcome["peer_name"] is None  # the client is told no name
+    assert c.receive_json()["type"] == "waiting"
+    assert t.receive_json() == {"type": "knock", "name": NAME, "consent": True}
+    # A second tab of the therapist would be refused; its page reloaded instead: the
+    # welcome names the waiting client again.
+    t.close()
+    t2 = sockets.enter_context(connect(client))
+    t2.send_json(hello(invite.session, invite.therapist_token))
+    assert t2.receive_json()["peer_name"] == NAME
+    assert t2.receive_json()["type"] == "knock"
+    t2.send_json({"type": "admit"})
+    assert t2.receive_json()["type"] == "admitted"
+    news = c.receive_json()
+    while news["type"] != "admitted":  # the therapist's old tab left, its new one joined
+        assert news["type"] in ("peer-left", "peer-joined") and news.get("name") is None
+        news = c.receive_json()
+    assert news["room_check"] is True
+    t2.send_json({"type": "room-check-done"})
+    assert c.receive_json() == {"type": "room-check-done", "from": "therapist"}
+    # A protocol error of the client after the name went by: its log line names nobody.
+    c.send_json({"type": "admit"})
+    assert c.receive_json()["code"] == "not-allowed"
+    t2.send_json({"type": "bye"})
+
+    assert caplog.records, "the session was logged"
+    for record in caplog.records:
+        assert "Zwetschgen" not in record.getMessage(), record.getMessage()
+        assert "Zwetschgen" not in repr(record.args) and not record.exc_info
+    rows = "\n".join(repr(e) for e in store.events_of(invite.session))
+    assert "joined" in rows and "Zwetschgen" not in rows

@@ -244,7 +244,7 @@ TIMEOUT, DURATION, MODE = float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
 TOKENS = {T_TOKEN: "therapist", C_TOKEN: "client"}
 PAGE = BROWSER_THERAPIST_PAGE.replace("SESSION", SESSION).replace("TOKEN", T_TOKEN)
 FIELDS = {
-    "hello": {"session", "token", "protocol", "role", "resume"},
+    "hello": {"session", "token", "protocol", "role", "resume", "name", "consent"},
     "admit": set(), "decline": set(), "ping": set(), "bye": set(), "restart": set(),
     "offer": {"sdp"}, "answer": {"sdp"}, "media": {"state"},
     "candidate": {"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"},

@@ -180,6 +180,26 @@ test('a broken line reconnects with the resume secret; a welcome resets the back
   assert.equal(sockets[2].messages[0].resume, 'resume-2');
 });
 
+test("a client's name and consent go in every hello of the visit, a resuming one too", () => {
+  const { client, sockets, time } = setup({ name: 'Maria Müller', consent: true });
+  client.connect();
+  sockets[0].open();
+  const hello = { type: 'hello', protocol: 1, session: SESSION, token: TOKEN, name: 'Maria Müller', consent: true };
+  assert.deepEqual(sockets[0].messages[0], hello);
+  sockets[0].receive(welcome);
+  sockets[0].drop(1012); // a server restart: the new one must learn the name again
+  time.advance(250);
+  sockets[1].open();
+  assert.deepEqual(sockets[1].messages[0], { ...hello, resume: 'resume-1' });
+});
+
+test('a therapist (no name given) says neither', () => {
+  const { client, sockets } = setup();
+  client.connect();
+  sockets[0].open();
+  assert.ok(!('name' in sockets[0].messages[0]) && !('consent' in sockets[0].messages[0]));
+});
+
 test('gives up after the bounded number of attempts', () => {
   const { client, sockets, time } = setup({ maxReconnectAttempts: 3 });
   /** @type {any[]} */

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import orjson
 import pytest
 
 from sprechzimmer import protocol as p
-from sprechzimmer.errors import BadMessage, SprechzimmerError, TooLarge
+from sprechzimmer.errors import BadMessage, NameInvalid, SprechzimmerError, TooLarge, close_code
 
 LIMIT = 65536
 DOC = Path(__file__).parents[2] / "docs" / "protocol.md"
@@ -396,3 +397,48 @@ def test_decode_server_keeps_the_last_of_a_key_written_twice() -> None:
 def test_malformed_server_messages_are_bad_message(raw: bytes) -> None:
     with pytest.raises(BadMessage):
         p.decode_server(raw, LIMIT)
+
+
+# --- the client's name ----------------------------------------------------------------
+
+HELLO = {"type": "hello", "protocol": 1, "session": "a" * 32, "token": "t" * 43}
+
+
+def _hello(**fields: object) -> bytes:
+    return json.dumps({**HELLO, **fields}).encode()
+
+
+def test_a_hello_carries_a_name_and_consent() -> None:
+    message = p.decode_client(_hello(name="Maria Müller", consent=True), 65_536)
+    assert isinstance(message, p.Hello)
+    assert (message.name, message.consent) == ("Maria Müller", True)
+    assert "Müller" not in repr(message)  # a repr in a traceback or a log names nobody
+    longest = "ä" * p.MAX_CLIENT_NAME
+    expected = p.Hello("a" * 32, "t" * 43, name=longest)
+    assert p.decode_client(_hello(name=longest), 65_536) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("a" * (p.MAX_CLIENT_NAME + 1), "longer than 80"),
+        ("Maria\nMüller", "a control character"),
+        ("Maria\u0085", "a control character"),
+        ("Maria \u202eRELLÜM", "a control character"),
+        ("   ", "blank"),
+        ("", "blank"),
+    ],
+)
+def test_a_name_that_cannot_be_shown_is_refused_with_its_own_sentence(name: str, why: str) -> None:
+    with pytest.raises(NameInvalid) as refused:
+        p.decode_client(_hello(name=name, consent=True), 65_536)
+    error = refused.value
+    assert error.code == "name-invalid" and close_code(error) == 4000
+    assert error.detail == f"hello.name: {why}"  # the detail names the problem, never the name
+    assert str(p.MAX_CLIENT_NAME) in error.say().en and str(p.MAX_CLIENT_NAME) in error.say().de
+
+
+def test_name_and_consent_are_never_null() -> None:
+    for field in ("name", "consent"):
+        with pytest.raises(BadMessage):
+            p.decode_client(_hello(**{field: None}), 65_536)

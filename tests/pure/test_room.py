@@ -29,6 +29,11 @@ from sprechzimmer.room import (
 )
 from sprechzimmer.turn import IcePolicy, IceServerSpec
 
+CLIENT: dict[str, object] = {"name": "Klientin K.", "consent": True}
+"""What a client's hello says before it takes its seat: its name and its consent."""
+KNOCK = p.Knock(name="Klientin K.", consent=True)
+"""The knock of that client, as the therapist gets it."""
+
 T, C, X = 1, 2, 3  # connection ids: therapist, client, intruder
 
 
@@ -55,7 +60,7 @@ def recorded(outputs: list[Output]) -> list[tuple[Role, EventKind]]:
 def in_call(config: RoomConfig | None = None) -> Room:
     r = room(config)
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     r.receive(T, p.Admit(), 2.0)
     return r
 
@@ -67,12 +72,12 @@ def test_client_knocks_therapist_is_told_and_admits() -> None:
     assert isinstance(welcome, p.Welcome)
     assert welcome.client_id == "K-17" and welcome.polite is False and not welcome.peer_present
 
-    out = r.join(C, Role.CLIENT, None, "rc", 1.0)
+    out = r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     assert r.state is CallState.WAITING and r.waiting
     welcome_c, waiting = sent(out, C)
     assert isinstance(welcome_c, p.Welcome) and welcome_c.client_id is None and welcome_c.polite
     assert isinstance(waiting, p.Waiting)
-    assert sent(out, T) == [p.Knock()]
+    assert sent(out, T) == [KNOCK]
     assert recorded(out) == [(Role.CLIENT, EventKind.JOINED)]
 
     out = r.receive(T, p.Admit(), 2.0)
@@ -83,15 +88,15 @@ def test_client_knocks_therapist_is_told_and_admits() -> None:
 
 def test_therapist_arriving_after_client_hears_the_knock() -> None:
     r = room()
-    r.join(C, Role.CLIENT, None, "rc", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 0.0, **CLIENT)
     out = r.join(T, Role.THERAPIST, None, "rt", 1.0)
-    assert sent(out, T)[1:] == [p.Knock()]
+    assert sent(out, T)[1:] == [KNOCK]
 
 
 def test_decline_sends_the_client_away() -> None:
     r = room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     out = r.receive(T, p.Decline(), 2.0)
     assert sent(out, C) == [p.Declined()]
     assert closed(out) == {C: 1000}
@@ -122,7 +127,7 @@ def test_a_negotiation_failure_reaches_the_other_browser_and_nothing_is_kept() -
 def test_a_waiting_client_cannot_send_a_negotiation_failure() -> None:
     r = room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     out = r.receive(C, p.NegotiationFailed(), 2.0)
     assert sent(out, T) == [p.KnockCancelled()]
     assert closed(out) == {C: 4003}
@@ -131,7 +136,7 @@ def test_a_waiting_client_cannot_send_a_negotiation_failure() -> None:
 def test_waiting_client_cannot_reach_the_therapist() -> None:
     r = room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     out = r.receive(C, p.Offer("v=0"), 2.0)
     assert sent(out, T) == [p.KnockCancelled()]  # nothing of the offer reaches T
     assert closed(out) == {C: 4003}
@@ -141,7 +146,7 @@ def test_waiting_client_cannot_reach_the_therapist() -> None:
 def test_client_cannot_act_as_therapist() -> None:
     r = room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     out = r.receive(C, p.Admit(), 2.0)
     assert closed(out) == {C: 4003}
     assert r.state is CallState.IDLE
@@ -166,9 +171,9 @@ def test_therapist_relay_without_client_is_a_notice_not_a_close() -> None:
 
 def test_the_same_role_cannot_be_taken_without_the_resume_secret() -> None:
     r = in_call()
-    out = r.join(X, Role.CLIENT, None, "rx", 4.0)
+    out = r.join(X, Role.CLIENT, None, "rx", 4.0, **CLIENT)
     assert closed(out) == {X: 4009}
-    out = r.join(X, Role.CLIENT, "wrong", "rx", 4.0)
+    out = r.join(X, Role.CLIENT, "wrong", "rx", 4.0, **CLIENT)
     assert closed(out) == {X: 4009}
     assert r.members[Role.CLIENT].conn == C
 
@@ -176,7 +181,7 @@ def test_the_same_role_cannot_be_taken_without_the_resume_secret() -> None:
 def test_reconnect_with_resume_secret_replaces_the_old_socket() -> None:
     r = in_call()
     r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
-    out = r.join(X, Role.CLIENT, "rc", "rc2", 4.0, ticket="ticket-2", epoch=1)
+    out = r.join(X, Role.CLIENT, "rc", "rc2", 4.0, ticket="ticket-2", epoch=1, **CLIENT)
     assert closed(out) == {C: 4009}
     assert r.members[Role.CLIENT].conn == X
     # The same browser on a new socket: it keeps its call; nobody is told, nothing recorded.
@@ -198,7 +203,7 @@ def test_a_lost_socket_keeps_the_seat_and_its_browser_takes_it_back_silently() -
     # What the therapist relays meanwhile waits for the client.
     assert r.receive(T, p.Candidate("candidate:1 1 udp 1 10.0.0.1 9 typ host"), 4.0) == []
     assert r.next_deadline() == 3.0 + r.config.resume_grace
-    out = r.join(X, Role.CLIENT, "rc", "rx", 5.0, epoch=1)
+    out = r.join(X, Role.CLIENT, "rc", "rx", 5.0, epoch=1, **CLIENT)
     welcome, candidate = sent(out, X)
     assert isinstance(welcome, p.Welcome) and welcome.resumed
     assert isinstance(candidate, p.Relayed) and candidate.sender is Role.THERAPIST
@@ -212,11 +217,11 @@ def test_an_away_seat_is_kept_from_a_copied_link_until_the_grace_is_over() -> No
     # A copied link (no ticket, or somebody else's) cannot take or end the seat
     # while its own browser may still come back; the therapist hears it was tried.
     for nonce in (None, "not-the-nonce"):
-        out = r.join(X, Role.CLIENT, nonce, "rx", 9.0)
+        out = r.join(X, Role.CLIENT, nonce, "rx", 9.0, **CLIENT)
         assert closed(out) == {X: 4009} and recorded(out) == []
         assert sent(out, T) == [p.Notice(p.NoticeKind.LINK_IN_USE)]
     assert r.in_call is False and r.state is CallState.ADMITTED
-    out = r.join(X, Role.CLIENT, "rc", "rc", 10.0, epoch=1)  # its own ticket still works
+    out = r.join(X, Role.CLIENT, "rc", "rc", 10.0, epoch=1, **CLIENT)  # its own ticket still works
     assert isinstance(sent(out, X)[0], p.Welcome) and r.in_call
 
 
@@ -239,7 +244,7 @@ def test_the_admitted_client_comes_back_after_the_grace_with_its_ticket() -> Non
     r.disconnect(C, 3.0)
     r.tick(3.0 + r.config.resume_grace + 1)  # the seat has gone, the admission stays
     assert Role.CLIENT not in r.members and r.state is CallState.ADMITTED
-    out = r.join(X, Role.CLIENT, "rc", "rx", 100.0)
+    out = r.join(X, Role.CLIENT, "rc", "rx", 100.0, **CLIENT)
     (welcome, admitted) = sent(out, X)
     assert isinstance(welcome, p.Welcome) and welcome.admitted and not welcome.resumed
     assert admitted == p.Admitted(epoch=2)  # a fresh connection, no knock
@@ -249,8 +254,8 @@ def test_a_copied_link_after_the_grace_knocks() -> None:
     r = in_call(PATIENT)
     r.disconnect(C, 3.0)
     r.tick(3.0 + r.config.resume_grace + 1)
-    out = r.join(X, Role.CLIENT, None, "rx", 100.0)
-    assert sent(out, T) == [p.Knock()] and r.state is CallState.WAITING
+    out = r.join(X, Role.CLIENT, None, "rx", 100.0, **CLIENT)
+    assert sent(out, T) == [KNOCK] and r.state is CallState.WAITING
 
 
 def test_hangup_ends_admission_and_tells_the_other_side() -> None:
@@ -266,8 +271,8 @@ def test_hangup_ends_admission_and_tells_the_other_side() -> None:
     ]
     assert r.state is CallState.IDLE
     # Knocking again goes through the waiting room.
-    out = r.join(X, Role.CLIENT, None, "rx", 11.0)
-    assert sent(out, T) == [p.Knock()]
+    out = r.join(X, Role.CLIENT, None, "rx", 11.0, **CLIENT)
+    assert sent(out, T) == [KNOCK]
 
 
 def test_media_events_only_on_change() -> None:
@@ -295,7 +300,7 @@ def test_heartbeats_and_timeout() -> None:
 def test_a_waiting_client_that_goes_leaves_at_once() -> None:
     r = room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     out = r.disconnect(C, 2.0)
     assert sent(out, T) == [p.KnockCancelled()] and r.state is CallState.IDLE
 
@@ -331,13 +336,14 @@ def test_a_rebuilt_room_gives_each_ticket_its_seat_back_silently() -> None:
     assert r.state is CallState.ADMITTED and not r.in_call
     # A genuine ticket from before the seat's last join is somebody else's (an
     # earlier knock of a copied link, an old tab): refused.
-    assert closed(r.join(X, Role.CLIENT, "knocked-once", "x", 50.5, issued=9.0)) == {X: 4009}
+    refused = r.join(X, Role.CLIENT, "knocked-once", "x", 50.5, issued=9.0, **CLIENT)
+    assert closed(refused) == {X: 4009}
     out = r.join(T, Role.THERAPIST, "any-genuine-nonce", "rt", 51.0, epoch=7, issued=10.0)
     # The therapist hears, once back, that the client link was tried meanwhile.
     welcome, notice = sent(out, T)
     assert isinstance(welcome, p.Welcome) and welcome.resumed and welcome.peer_present
     assert notice == p.Notice(p.NoticeKind.LINK_IN_USE)
-    out = r.join(C, Role.CLIENT, "another-nonce", "rc", 52.0, epoch=8, issued=11.0)
+    out = r.join(C, Role.CLIENT, "another-nonce", "rc", 52.0, epoch=8, issued=11.0, **CLIENT)
     assert recorded(out) == [] and sent(out, T) == []
     assert r.in_call and r.epoch == 8
     # The browsers' own report of their media changes nothing that is stored.
@@ -366,14 +372,14 @@ def test_a_rebuilt_room_keeps_a_held_seat_from_a_copied_link() -> None:
         last_event_at=45.0,
     )
     r.join(T, Role.THERAPIST, None, "rt", 51.0)
-    assert closed(r.join(X, Role.CLIENT, None, "rx", 52.0)) == {X: 4009}  # no ticket
+    assert closed(r.join(X, Role.CLIENT, None, "rx", 52.0, **CLIENT)) == {X: 4009}  # no ticket
     assert r.state is CallState.ADMITTED
 
 
 def test_a_tab_that_comes_back_without_its_call_gets_a_fresh_one() -> None:
     r = in_call(PATIENT)
     r.disconnect(C, 3.0)
-    out = r.join(X, Role.CLIENT, "rc", "rc", 4.0, epoch=0)  # a reload: no connection left
+    out = r.join(X, Role.CLIENT, "rc", "rc", 4.0, epoch=0, **CLIENT)  # a reload: no connection left
     assert p.Admitted(epoch=2) in sent(out, X) and p.Admitted(epoch=2) in sent(out, T)
 
 
@@ -381,7 +387,7 @@ def test_news_for_an_away_member_waits_for_it() -> None:
     r = in_call(PATIENT)
     r.disconnect(C, 3.0)
     r.receive(T, p.Bye(), 4.0)  # the therapist hangs up while the client is away
-    out = r.join(X, Role.CLIENT, "rc", "rc", 5.0, epoch=1)
+    out = r.join(X, Role.CLIENT, "rc", "rc", 5.0, epoch=1, **CLIENT)
     assert p.PeerLeft(Role.THERAPIST, LeaveReason.HANGUP) in sent(out, X)
 
 
@@ -389,8 +395,8 @@ def test_a_client_that_resumes_into_the_waiting_room_knocks_again() -> None:
     r = room(PATIENT)
     r.restore({Role.CLIENT: HeldSeat(p.MediaState.DISCONNECTED, False, 5.0)}, 0, 50.0, 45.0)
     r.join(T, Role.THERAPIST, None, "rt", 51.0)
-    out = r.join(C, Role.CLIENT, "n", "n", 52.0, issued=6.0)
-    assert p.Waiting() in sent(out, C) and sent(out, T) == [p.Knock()]
+    out = r.join(C, Role.CLIENT, "n", "n", 52.0, issued=6.0, **CLIENT)
+    assert p.Waiting() in sent(out, C) and sent(out, T) == [KNOCK]
 
 
 def test_revoke_closes_everybody_and_bars_new_joins() -> None:
@@ -398,7 +404,7 @@ def test_revoke_closes_everybody_and_bars_new_joins() -> None:
     out = r.revoke(5.0)
     assert closed(out) == {T: 4003, C: 4003}
     assert r.state is CallState.CLOSED and r.empty
-    assert closed(r.join(X, Role.CLIENT, None, "rx", 6.0)) == {X: 4003}
+    assert closed(r.join(X, Role.CLIENT, None, "rx", 6.0, **CLIENT)) == {X: 4003}
 
 
 def test_illegal_transition_raises() -> None:
@@ -436,7 +442,7 @@ def test_only_admitted_members_get_turn_credentials() -> None:
     # Alone in the room the therapist learns that a relay exists, not how to use it.
     assert isinstance(welcome_t, p.Welcome) and welcome_t.ice_servers == []
     assert welcome_t.relay_urls == list(TURN.urls)
-    welcome_c, _ = sent(r.join(C, Role.CLIENT, None, "rc", 101.0), C)
+    welcome_c, _ = sent(r.join(C, Role.CLIENT, None, "rc", 101.0, **CLIENT), C)
     assert isinstance(welcome_c, p.Welcome) and welcome_c.ice_servers == []
     out = r.receive(T, p.Admit(), 102.0)
     (adm_t,) = minted(out, T)
@@ -451,7 +457,7 @@ def test_only_admitted_members_get_turn_credentials() -> None:
 def test_relay_only_policy_and_candidate_filter() -> None:
     r = turn_room(relay_only=True)
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     (adm,) = sent(r.receive(T, p.Admit(), 2.0), C)
     assert isinstance(adm, p.Admitted) and adm.ice_transport_policy is p.IceTransportPolicy.RELAY
     host = p.Candidate("candidate:1 1 udp 2122260223 10.231.1.2 50000 typ host", "0", 0)
@@ -477,7 +483,7 @@ def test_relay_only_policy_and_candidate_filter() -> None:
 def test_therapist_switches_relay_only_and_the_call_restarts() -> None:
     r = turn_room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     r.receive(T, p.Admit(), 2.0)
     out = r.receive(T, p.RelayOnly(True), 3.0)
     for conn in (T, C):
@@ -495,7 +501,7 @@ def test_therapist_switches_relay_only_and_the_call_restarts() -> None:
 def test_rekey_is_scheduled_only_during_a_call() -> None:
     r = Room("f" * 32, "K", RoomConfig(heartbeat_interval=100.0, rekey_interval=5.0))
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 0.0, **CLIENT)
     assert r.tick(10.0) == []  # waiting room: nothing to renew
     (adm,) = sent(r.receive(T, p.Admit(), 10.0), C)
     assert isinstance(adm, p.Admitted) and adm.epoch == 1 and adm.rekey_interval == 5.0
@@ -507,7 +513,7 @@ def test_rekey_is_scheduled_only_during_a_call() -> None:
     r.disconnect(C, 21.0)
     assert r.tick(30.0) == []  # nobody to renew with while the client is away
     # The client's browser is back: it keeps its connection, the due renewal follows.
-    out = r.join(X, Role.CLIENT, "rc", "rx", 31.0, epoch=3)
+    out = r.join(X, Role.CLIENT, "rc", "rx", 31.0, epoch=3, **CLIENT)
     assert p.Admitted(epoch=4, rekey_interval=5.0) not in sent(out, X)
     assert sent(r.tick(31.0), X) == [p.Rekey(4)]
     assert r.tick(35.0) == [] and sent(r.tick(36.0), X) == [p.Rekey(5)]
@@ -544,7 +550,7 @@ def test_admitted_carries_the_operator_bitrate_policy() -> None:
         RoomConfig(heartbeat_interval=10.0, max_bitrate_kbps=1800, relay_max_bitrate_kbps=700),
     )
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     out = r.receive(T, p.Admit(), 2.0)
     for conn in (T, C):
         (adm,) = sent(out, conn)
@@ -556,7 +562,7 @@ def test_quality_is_kept_only_from_members_in_a_call() -> None:
     r = quality_room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
     assert r.receive(T, SAMPLE, 1.0) == []  # alone: nothing to attach it to
-    r.join(C, Role.CLIENT, None, "rc", 2.0)
+    r.join(C, Role.CLIENT, None, "rc", 2.0, **CLIENT)
     assert r.receive(T, SAMPLE, 3.0) == []  # the client is still waiting
     r.receive(T, p.Admit(), 4.0)
     assert r.call_id == "call-1"
@@ -570,7 +576,7 @@ def test_quality_is_kept_only_from_members_in_a_call() -> None:
 def test_a_waiting_client_cannot_send_quality() -> None:
     r = quality_room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     out = r.receive(C, SAMPLE, 2.0)
     assert closed(out) == {C: 4003} and not stored(out)
     (close,) = [o for o in out if isinstance(o, Close)]
@@ -581,14 +587,14 @@ def test_a_waiting_client_cannot_send_quality() -> None:
 def test_every_call_start_gets_a_fresh_call_id() -> None:
     r = quality_room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     r.receive(T, p.Admit(), 2.0)
     ids = [r.call_id]
     r.receive(T, p.RelayOnly(True), 3.0)  # restart under a new policy
     ids.append(r.call_id)
     r.receive(C, p.Bye(), 4.0)
     assert r.call_id is None
-    r.join(X, Role.CLIENT, None, "rx", 5.0)  # knocks again and is admitted
+    r.join(X, Role.CLIENT, None, "rx", 5.0, **CLIENT)  # knocks again and is admitted
     r.receive(T, p.Admit(), 5.0)
     ids.append(r.call_id)
     assert closed(r.join(4, Role.THERAPIST, "wrong", "r4", 6.0)) == {4: 4009}  # no restart
@@ -607,7 +613,7 @@ def test_default_call_ids_are_random_and_unrelated_to_the_session() -> None:
     for _ in range(3):
         r = Room("7" * 32, "K-9", RoomConfig())
         r.join(T, Role.THERAPIST, None, "rt", 0.0)
-        r.join(C, Role.CLIENT, None, "rc", 1.0)
+        r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
         r.receive(T, p.Admit(), 2.0)
         assert r.call_id is not None and re.fullmatch(r"[0-9a-f]{24}", r.call_id)
         assert "7777" not in r.call_id
@@ -618,7 +624,7 @@ def test_default_call_ids_are_random_and_unrelated_to_the_session() -> None:
 def test_quality_faster_than_the_minimum_interval_is_dropped() -> None:
     r = quality_room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     r.receive(T, p.Admit(), 2.0)
     assert stored(r.receive(T, SAMPLE, 10.0))
     assert r.receive(T, SAMPLE, 19.9) == []  # a flood is not stored...
@@ -629,7 +635,7 @@ def test_quality_faster_than_the_minimum_interval_is_dropped() -> None:
 def test_the_latest_sample_says_whether_the_call_is_relayed() -> None:
     r = quality_room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     r.receive(T, p.Admit(), 2.0)
     assert r.relayed is None
     r.receive(T, RELAYED, 10.0)
@@ -644,7 +650,7 @@ def test_the_call_id_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     r = quality_room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     r.receive(T, p.Admit(), 2.0)
     r.receive(T, SAMPLE, 10.0)
     r.receive(T, p.RelayOnly(True), 11.0)
@@ -659,7 +665,8 @@ def test_a_new_browser_on_the_other_seat_restarts_the_call_when_the_away_one_is_
     out = r.join(X, Role.THERAPIST, None, "rt2", 5.0)  # ... and opened anew from the dashboard
     assert sent(out, X)[0].admitted is True  # type: ignore[union-attr]
     assert not any(isinstance(m, p.Admitted) for m in sent(out, X))  # nobody to call yet
-    out = r.join(4, Role.CLIENT, "rc", "rc2", 6.0, epoch=1)  # the client's browser is back
+    # The client's browser is back.
+    out = r.join(4, Role.CLIENT, "rc", "rc2", 6.0, epoch=1, **CLIENT)
     # Its connection led to the therapist's old tab: both start a fresh one.
     assert p.Admitted(epoch=2) in sent(out, 4) and p.Admitted(epoch=2) in sent(out, X)
     assert not r.call_pending
@@ -669,7 +676,7 @@ def test_relay_only_while_a_seat_is_away_restarts_the_call_when_it_is_back() -> 
     r = in_call(PATIENT)
     r.disconnect(C, 3.0)
     assert r.receive(T, p.RelayOnly(True), 4.0) == []
-    out = r.join(X, Role.CLIENT, "rc", "rx", 5.0, epoch=1)
+    out = r.join(X, Role.CLIENT, "rc", "rx", 5.0, epoch=1, **CLIENT)
     (admitted,) = [m for m in sent(out, X) if isinstance(m, p.Admitted)]
     assert admitted.ice_transport_policy is p.IceTransportPolicy.RELAY
 
@@ -695,12 +702,12 @@ def test_a_rebuilt_room_keeps_the_therapists_relay_only_choice() -> None:
     }
     r.restore(seats, epoch=3, now=50.0, last_event_at=45.0)
     r.join(T, Role.THERAPIST, "n", "n", 51.0, epoch=3, issued=2.0, relay_only=True)
-    r.join(C, Role.CLIENT, "m", "m", 52.0, epoch=3, issued=2.0, relay_only=True)
+    r.join(C, Role.CLIENT, "m", "m", 52.0, epoch=3, issued=2.0, relay_only=True, **CLIENT)
     assert r.relay_only
     # A client cannot turn it on or off, and nobody can turn it off this way.
     r2 = room(PATIENT)
     r2.restore(seats, epoch=3, now=50.0, last_event_at=45.0)
-    r2.join(C, Role.CLIENT, "m", "m", 52.0, epoch=3, issued=2.0, relay_only=True)
+    r2.join(C, Role.CLIENT, "m", "m", 52.0, epoch=3, issued=2.0, relay_only=True, **CLIENT)
     assert not r2.relay_only
 
 
@@ -711,7 +718,7 @@ def test_a_late_disconnected_report_after_the_hang_up_is_recorded_not_refused() 
     peer got 4003 here, now and then, in test_e2e_call)."""
     r = room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     r.receive(T, p.Admit(), 2.0)
     r.receive(C, p.Media(p.MediaState.CONNECTED), 3.0)
     r.receive(T, p.Bye(), 10.0)
@@ -730,7 +737,7 @@ def test_a_late_candidate_after_the_hang_up_gets_a_notice_not_a_close() -> None:
     test_waiting_client_cannot_send_to_the_therapist)."""
     r = room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     r.receive(T, p.Admit(), 2.0)
     r.receive(T, p.Bye(), 10.0)
     out = r.receive(C, p.Candidate("candidate:1 1 udp 1 192.0.2.1 9 typ host", "0", 0), 10.1)
@@ -738,7 +745,7 @@ def test_a_late_candidate_after_the_hang_up_gets_a_notice_not_a_close() -> None:
     assert [m for m in sent(out, C) if isinstance(m, p.Error)] == [p.Error.of(NoPeer())]
     # A new browser with the link (no call behind it) is refused as before.
     r.receive(C, p.Bye(), 11.0)
-    r.join(C + 10, Role.CLIENT, None, "rc2", 12.0)
+    r.join(C + 10, Role.CLIENT, None, "rc2", 12.0, **CLIENT)
     out = r.receive(C + 10, p.Candidate("candidate:1 1 udp 1 192.0.2.1 9 typ host", "0", 0), 12.1)
     assert closed(out) == {C + 10: 4003}
 
@@ -762,7 +769,7 @@ def media_states(outputs: list[Output], conn: int) -> list[tuple[Role, p.MediaSt
 def test_a_knocking_clients_devices_reach_the_therapist_not_the_other_way() -> None:
     r = room()
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
-    r.join(C, Role.CLIENT, None, "rc", 1.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
     out = r.receive(C, NO_DEVICES, 1.5)
     assert out == [Send(T, p.Relayed(NO_DEVICES, Role.CLIENT))] and recorded(out) == []
     # A waiting client learns nothing of the therapist before admission ...
@@ -798,20 +805,20 @@ def test_a_member_that_comes_back_hears_the_others_latest_media_state() -> None:
     # While the client is away nothing is buffered for it; it gets the latest when back.
     r.receive(T, CAMERA_OFF, 5.0)
     assert r.members[Role.CLIENT].pending == []
-    out = r.join(X, Role.CLIENT, "rc", "rc", 6.0, epoch=1)  # silent resume
+    out = r.join(X, Role.CLIENT, "rc", "rc", 6.0, epoch=1, **CLIENT)  # silent resume
     assert isinstance(sent(out, X)[0], p.Welcome)
     assert media_states(out, X) == [(Role.THERAPIST, CAMERA_OFF)]
     # A reload (epoch 0) starts the call anew: the state follows its ``admitted``.
-    out = r.join(C, Role.CLIENT, "rc", "rc", 7.0, epoch=0)
+    out = r.join(C, Role.CLIENT, "rc", "rc", 7.0, epoch=0, **CLIENT)
     messages = sent(out, C)
     assert any(isinstance(m, p.Admitted) for m in messages)
     assert messages[-1] == p.Relayed(CAMERA_OFF, Role.THERAPIST)
     # A therapist's new tab finds the client's state with the knock of a waiting client.
     r2 = room()
-    r2.join(C, Role.CLIENT, None, "rc", 0.0)
+    r2.join(C, Role.CLIENT, None, "rc", 0.0, **CLIENT)
     r2.receive(C, NO_DEVICES, 0.5)
     out = r2.join(T, Role.THERAPIST, None, "rt", 1.0)
-    assert sent(out, T)[1:] == [p.Knock(), p.Relayed(NO_DEVICES, Role.CLIENT)]
+    assert sent(out, T)[1:] == [KNOCK, p.Relayed(NO_DEVICES, Role.CLIENT)]
 
 
 def test_media_state_goes_with_the_seat() -> None:
@@ -819,8 +826,8 @@ def test_media_state_goes_with_the_seat() -> None:
     r.receive(C, NO_DEVICES, 3.0)
     r.receive(C, p.Bye(), 4.0)
     # Another browser with the client link is a new person for the page: no old state.
-    out = r.join(X, Role.CLIENT, None, "rx", 5.0)
-    assert sent(out, T) == [p.Knock()]
+    out = r.join(X, Role.CLIENT, None, "rx", 5.0, **CLIENT)
+    assert sent(out, T) == [KNOCK]
     assert r.members[Role.CLIENT].media_state is None
 
 
@@ -835,7 +842,7 @@ def test_media_state_is_never_recorded_nor_logged(caplog: pytest.LogCaptureFixtu
 
 def test_a_tried_client_link_is_a_notice_for_the_therapist_only() -> None:
     r = in_call()
-    out = r.join(X, Role.CLIENT, None, "rx", 3.0)
+    out = r.join(X, Role.CLIENT, None, "rx", 3.0, **CLIENT)
     assert closed(out) == {X: 4009} and recorded(out) == []
     (refusal,) = [o for o in out if isinstance(o, Close)]
     assert refusal.error is not None and refusal.error.code == "occupied"
@@ -846,6 +853,151 @@ def test_a_tried_client_link_is_a_notice_for_the_therapist_only() -> None:
     assert closed(out) == {X: 4009} and sent(out, T) == [] and sent(out, C) == []
     # Nobody to tell: a client seat held while the therapist is not there at all.
     r2 = room()
-    r2.join(C, Role.CLIENT, None, "rc", 0.0)
-    out = r2.join(X, Role.CLIENT, None, "rx", 1.0)
+    r2.join(C, Role.CLIENT, None, "rc", 0.0, **CLIENT)
+    out = r2.join(X, Role.CLIENT, None, "rx", 1.0, **CLIENT)
     assert closed(out) == {X: 4009} and [o for o in out if isinstance(o, Send)] == []
+
+
+# --- the client's name, its consent, the room check -------------------------------------
+
+NAME = "Quirinia Zwetschgenbühl"
+
+
+def errors_of(outputs: list[Output]) -> dict[int, str]:
+    return {o.conn: o.error.code for o in outputs if isinstance(o, Close) and o.error}
+
+
+def test_a_client_without_consent_is_refused_and_takes_no_seat() -> None:
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    out = r.join(C, Role.CLIENT, None, "rc", 1.0, name=NAME)
+    assert errors_of(out) == {C: "consent-required"} and closed(out) == {C: 4000}
+    # No seat, no knock, no billing event: nothing happened but the refusal.
+    assert recorded(out) == [] and sent(out, T) == [] and Role.CLIENT not in r.members
+    assert r.state is CallState.IDLE
+
+
+def test_the_name_is_required_unless_the_operator_makes_it_optional() -> None:
+    r = room()
+    out = r.join(C, Role.CLIENT, None, "rc", 1.0, consent=True)
+    assert errors_of(out) == {C: "name-required"} and closed(out) == {C: 4000}
+    assert Role.CLIENT not in r.members
+    r = room(RoomConfig(client_name_required=False))
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    out = r.join(C, Role.CLIENT, None, "rc", 1.0, consent=True)
+    assert sent(out, T) == [p.Knock(name=None, consent=True)]
+
+
+def test_a_therapists_name_and_consent_are_not_asked_for_nor_kept() -> None:
+    r = room()
+    out = r.join(T, Role.THERAPIST, None, "rt", 0.0, name="Dr. T")
+    assert closed(out) == {} and r.members[Role.THERAPIST].name is None
+    out = r.join(C, Role.CLIENT, None, "rc", 1.0, name=NAME, consent=True)
+    # The client hears nothing of a name: the seat's name goes to the therapist alone.
+    assert all(NAME not in repr(vars(m)) for m in sent(out, C) if hasattr(m, "__dict__"))
+    assert sent(out, T) == [p.Knock(name=NAME, consent=True)]
+
+
+def test_the_therapist_gets_the_name_with_the_knock_and_whenever_the_client_is_there() -> None:
+    r = room(PATIENT)
+    r.join(C, Role.CLIENT, None, "rc", 0.0, name=NAME, consent=True)
+    # Arriving while the client waits: the welcome names the seat, then the knock.
+    out = r.join(T, Role.THERAPIST, None, "rt", 1.0)
+    welcome, knock = sent(out, T)
+    assert isinstance(welcome, p.Welcome) and welcome.peer_name == NAME
+    assert knock == p.Knock(name=NAME, consent=True)
+    r.receive(T, p.Admit(), 2.0)
+    # The therapist's tab went; a new one (from the dashboard) takes the seat during
+    # the call: its welcome says the name again.
+    r.disconnect(T, 2.5)
+    out = r.join(X, Role.THERAPIST, None, "rt2", 3.0)
+    assert r.members[Role.THERAPIST].conn == X
+    welcome = sent(out, X)[0]
+    assert isinstance(welcome, p.Welcome) and welcome.peer_name == NAME and welcome.admitted
+    # The client's browser comes back after its seat was given up: peer-joined names it.
+    r.disconnect(C, 4.0)
+    r.tick(4.0 + PATIENT.resume_grace + 1)
+    assert Role.CLIENT not in r.members
+    back = r.join(4, Role.CLIENT, "rc", "rc2", 70.0, name=NAME)  # its ticket: no consent again
+    assert p.PeerJoined(Role.CLIENT, True, name=NAME) in sent(back, X)
+    # To the client, the therapist's welcome and peer-joined carry no name.
+    assert all(getattr(m, "peer_name", None) is None for m in sent(back, 4))
+
+
+def test_a_ticket_need_not_repeat_name_or_consent_and_a_rebuilt_room_learns_the_name() -> None:
+    r = room(PATIENT)
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, name=NAME, consent=True)
+    r.receive(T, p.Admit(), 1.5)
+    r.disconnect(C, 2.0)  # admitted: its seat waits for its browser
+    out = r.join(4, Role.CLIENT, "rc", "rc", 3.0)  # resumed: neither said again
+    assert closed(out) == {} and r.members[Role.CLIENT].name == NAME
+    # A restarted server rebuilt the room from the stored events: no name there.
+    rebuilt = room(PATIENT)
+    rebuilt.restore({Role.CLIENT: HeldSeat(p.MediaState.DISCONNECTED, False, 1.0)}, 0, 10.0, 9.0)
+    assert rebuilt.members[Role.CLIENT].name is None
+    rebuilt.join(4, Role.CLIENT, "any", "rc", 11.0, issued=5.0, name=NAME)
+    out = rebuilt.join(T, Role.THERAPIST, None, "rt", 12.0)
+    assert p.Knock(name=NAME, consent=True) in sent(out, T)
+
+
+def test_the_name_leaves_with_the_seat() -> None:
+    r = in_call(PATIENT)
+    r.receive(C, p.Bye(), 3.0)
+    assert Role.CLIENT not in r.members
+    r.disconnect(T, 3.5)
+    out = r.join(X, Role.THERAPIST, None, "rt2", 4.0)
+    welcome = sent(out, X)[0]
+    assert isinstance(welcome, p.Welcome) and welcome.peer_name is None
+    assert all(NAME not in repr(vars(m)) for m in r.members.values())
+
+
+def test_no_log_record_of_a_session_names_the_client(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    r = room(RoomConfig(heartbeat_interval=1.0, resume_grace=5.0))
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, name=NAME, consent=True)
+    r.join(X, Role.CLIENT, None, "rx", 1.5, name=NAME, consent=True)  # a copied link: refused
+    r.receive(T, p.Admit(), 2.0)
+    r.receive(T, p.RoomCheckDone(), 2.5)
+    r.receive(C, p.RoomCheckDone(), 3.0)  # refused: only the therapist ticks it
+    r.join(5, Role.CLIENT, None, "r5", 3.5, name=NAME, consent=True)
+    r.receive(T, p.Admit(), 4.0)
+    r.tick(30.0)
+    r.revoke(31.0)
+    assert caplog.records, "the room logs its transitions"
+    for record in caplog.records:
+        assert "Zwetschgen" not in record.getMessage(), record.getMessage()
+        assert "Zwetschgen" not in repr(record.args), record.args
+    # Neither does a repr that a log line or a traceback might show.
+    assert "Zwetschgen" not in repr(p.Hello("a" * 32, "t" * 43, name=NAME))
+    assert "Zwetschgen" not in repr(p.Knock(name=NAME)) + repr(
+        p.PeerJoined(Role.CLIENT, True, NAME)
+    )
+    assert "Zwetschgen" not in repr(r) + repr(Room("b" * 32, "K").members)
+
+
+def test_the_room_check_goes_to_the_client_and_holds_for_the_admission() -> None:
+    r = in_call(PATIENT)
+    out = r.receive(T, p.RoomCheckDone(), 3.0)
+    assert sent(out, C) == [p.Relayed(p.RoomCheckDone(), Role.THERAPIST)] and sent(out, T) == []
+    # The call restarts within the admission (relay-only): not asked again.
+    out = r.receive(T, p.RelayOnly(enabled=True), 4.0)
+    admitted = [m for m in sent(out, C) if isinstance(m, p.Admitted)]
+    assert admitted and not admitted[0].room_check
+    # A new admission asks again.
+    r.receive(T, p.Bye(), 5.0)
+    r.join(T, Role.THERAPIST, None, "rt3", 6.0)
+    out = r.receive(T, p.Admit(), 7.0)
+    admitted = [m for m in sent(out, C) if isinstance(m, p.Admitted)]
+    assert admitted and admitted[0].room_check
+
+
+def test_only_the_therapist_ticks_the_room_check_and_only_in_a_call() -> None:
+    r = in_call()
+    out = r.receive(C, p.RoomCheckDone(), 3.0)
+    assert errors_of(out) == {C: "not-allowed"}
+    r = room()
+    r.join(T, Role.THERAPIST, None, "rt", 0.0)
+    out = r.receive(T, p.RoomCheckDone(), 1.0)
+    assert sent(out, T) == [p.Error.of(NoPeer())] and not r.room_check_done

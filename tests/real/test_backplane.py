@@ -23,7 +23,7 @@ import pytest
 from harness.netns import HostNetwork
 from harness.redis import PrivateRedis, private_redis
 from harness.server import TIME_SCALE, RunningServer, free_port, server_processes
-from harness.wsclient import Member, hello
+from harness.wsclient import CLIENT_NAME, Member, hello
 
 WITHIN = 5 * TIME_SCALE
 BACK_WITHIN = 2.0 * TIME_SCALE
@@ -84,7 +84,9 @@ async def _call(d: Deployment, t_at: int, c_at: int) -> AsyncIterator[tuple[Seat
     session, t_token, c_token = d.servers[0].invite()
     therapist = await _seat(d, d.servers[t_at], session, t_token)
     client = await _seat(d, d.servers[c_at], session, c_token)
-    await therapist.member.expect("knock", WITHIN)
+    knock = await therapist.member.expect("knock", WITHIN)
+    # The client's name came along, across processes when they differ (pub/sub, in flight).
+    assert knock["name"] == CLIENT_NAME and knock["consent"] is True, knock
     await therapist.member.send({"type": "admit"})
     await client.member.expect("admitted", WITHIN)
     for seat in (therapist, client):
@@ -242,7 +244,7 @@ async def test_the_dashboard_of_any_process_sees_the_waiting_client(
 
 async def test_redis_holds_only_expiring_leases_and_statuses(tmp_path: Path) -> None:
     """What docs/privacy.md promises of Redis: two kinds of keys, each expiring
-    within 16 s, with no client ID, token or address in a key or a value."""
+    within 16 s, with no client ID, client's name, token or address in a key or a value."""
     with _deployment(tmp_path) as d:
         async with _call(d, 0, 1) as (therapist, client):
             keys = d.redis.cli("--scan").split()
@@ -257,5 +259,5 @@ async def test_redis_holds_only_expiring_leases_and_statuses(tmp_path: Path) -> 
                 ttl = int(d.redis.cli("PTTL", key))
                 assert 0 < ttl <= 16_000, (key, ttl)
             everything = " ".join(keys + [d.redis.cli("GET", k) for k in keys])
-            for secret in ("K-1", therapist.token, client.token, "127.0.0.1"):
+            for secret in ("K-1", CLIENT_NAME, therapist.token, client.token, "127.0.0.1"):
                 assert secret not in everything

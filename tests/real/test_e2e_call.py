@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from harness.callstates import WalkError, until
 from harness.chromium import chromium_available, launch_chromium
+from harness.joinform import fill_join_form
 from harness.netns import netns_available, require_or_skip
 from harness.server import CLI, PASSWORD, TIME_SCALE, RunningServer, running_server
 
@@ -141,6 +142,7 @@ async def _join(page: Page) -> None:
     }"""
     await _until(page, joined_or_ready, what="the device check to be done")
     if await page.evaluate("window.sprechzimmer.state") == "device-check":
+        await fill_join_form(page)  # a client's name and consent; a therapist has no form
         await page.get_by_test_id("join").click(timeout=WAIT_MS)
 
 

@@ -38,7 +38,8 @@ pytestmark = [pytest.mark.netns, pytest.mark.browser]
 KNOCK = """([session, token]) => {
   const ws = new WebSocket(`ws://${location.host}/ws`);
   window.__knock = {types: [], closed: null};
-  ws.onopen = () => ws.send(JSON.stringify({type: 'hello', protocol: 1, session, token}));
+  const hello = {type: 'hello', protocol: 1, session, token, name: 'Test Client', consent: true};
+  ws.onopen = () => ws.send(JSON.stringify(hello));
   ws.onmessage = (e) => window.__knock.types.push(JSON.parse(e.data).type);
   ws.onclose = (e) => { window.__knock.closed = e.code; clearInterval(window.__knockPing); };
   window.__knockPing = setInterval(() => ws.send(JSON.stringify({type: 'ping'})), 2000);

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from harness.chromium import launch_chromium
 from harness.engines import ENGINES, Engine, EngineBrowser, EnginePage, engine_missing, open_browser
+from harness.joinform import fill_join_form
 from harness.netns import netns_available, require_or_skip
 from harness.server import TIME_SCALE, running_server
 from harness.topology import RELAY_IP, Side, Topology, diagnostics, topology
@@ -119,6 +120,7 @@ def _need(*engines: Engine) -> None:
 
 async def _join(page: EnginePage) -> None:
     if await page.until(JOIN_READY, what="the device check to be done") == "press":
+        await fill_join_form(page)  # a client's name and consent; a therapist has no form
         await page.click('[data-testid="join"]')
 
 

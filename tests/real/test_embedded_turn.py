@@ -60,7 +60,16 @@ def call_of(server: RunningServer, links: dict[str, str]) -> dict[str, Any]:
     hellos = []
     for role in ("therapist", "client"):
         session, token = token_of(links[f"{role}_url"])
-        hellos.append({"type": "hello", "protocol": 1, "session": session, "token": token})
+        hellos.append(
+            {
+                "type": "hello",
+                "protocol": 1,
+                "session": session,
+                "token": token,
+                "name": "Test Client",  # ignored from the therapist
+                "consent": True,
+            }
+        )
     done = server.ns.run(
         [
             sys.executable,

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from harness.chromium import launch_chromium
+from harness.joinform import fill_join_form_expression
 
 from tests.real.test_e2e_call import (
     FRAMES_MORE_THAN,
@@ -355,6 +356,7 @@ async def test_sound_refused_by_autoplay_starts_with_one_button(tmp_path: Path) 
             # refused it is read, and its buttons pressed, only through _quietly.
             client = await _open(client_ctx, links["client_url"])
             quiet = await client_ctx.new_cdp_session(client)
+            await _quietly(quiet, fill_join_form_expression(), "the client's name and consent")
             await _quietly(quiet, press("join"), "the client's join pressed")
             await _admit(therapist)
             await _quietly(quiet, SOUND_REFUSED, "the start-sound button")

@@ -13,6 +13,11 @@ from sprechzimmer import protocol as p
 from sprechzimmer.protocol import Role
 from sprechzimmer.room import CallState, Room, Send
 
+CLIENT: dict[str, object] = {"name": "Klientin K.", "consent": True}
+"""What a client's hello says before it takes its seat: its name and its consent."""
+KNOCK = p.Knock(name="Klientin K.", consent=True)
+"""The knock of that client, as the therapist gets it."""
+
 T, C = 1, 2
 
 
@@ -23,7 +28,7 @@ def _messages(outputs: list[object], conn: int) -> list[p.ServerMessage]:
 def test_the_therapists_hang_up_ends_the_admission_of_the_admitted_browser() -> None:
     room = Room("a" * 32, "K-1")
     room.join(T, Role.THERAPIST, None, "t1", 0.0)
-    room.join(C, Role.CLIENT, None, "c1", 1.0)
+    room.join(C, Role.CLIENT, None, "c1", 1.0, **CLIENT)
     room.receive(T, p.Admit(), 2.0)
     assert room.state is CallState.ADMITTED
     out = room.receive(T, p.Bye(), 3.0)
@@ -33,18 +38,18 @@ def test_the_therapists_hang_up_ends_the_admission_of_the_admitted_browser() -> 
     # The therapist opens the room again; the very browser that was admitted
     # comes back with its ticket's nonce: it knocks like anybody else.
     room.join(T, Role.THERAPIST, None, "t2", 10.0)
-    out = room.join(C + 10, Role.CLIENT, "c1", "c2", 11.0)
+    out = room.join(C + 10, Role.CLIENT, "c1", "c2", 11.0, **CLIENT)
     assert p.Waiting() in _messages(out, C + 10)
-    assert p.Knock() in _messages(out, T)
+    assert KNOCK in _messages(out, T)
     assert room.state is CallState.WAITING
 
 
 def test_a_client_still_there_after_the_hang_up_waits_to_be_admitted_again() -> None:
     room = Room("a" * 32, "K-1")
     room.join(T, Role.THERAPIST, None, "t1", 0.0)
-    room.join(C, Role.CLIENT, None, "c1", 1.0)
+    room.join(C, Role.CLIENT, None, "c1", 1.0, **CLIENT)
     room.receive(T, p.Admit(), 2.0)
     room.receive(T, p.Bye(), 3.0)
     assert room.state is CallState.WAITING and room.admitted_resume is None
     out = room.join(T + 10, Role.THERAPIST, None, "t2", 10.0)
-    assert p.Knock() in _messages(out, T + 10)
+    assert KNOCK in _messages(out, T + 10)

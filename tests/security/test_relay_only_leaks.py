@@ -15,6 +15,9 @@ from sprechzimmer.relayonly import relay_candidate, relay_only_sdp
 from sprechzimmer.room import Room, RoomConfig, Send
 from sprechzimmer.turn import IceOffer
 
+CLIENT: dict[str, object] = {"name": "Klientin K.", "consent": True}
+"""What a client's hello says before it takes its seat: its name and its consent."""
+
 OWN = "10.231.1.2"
 
 
@@ -64,7 +67,7 @@ def test_sdp_keeps_no_address_in_candidates_connection_or_rtcp_lines() -> None:
 def test_the_room_applies_the_filter_to_what_it_relays() -> None:
     room = Room("a" * 32, "K-1", RoomConfig(ice=IceOffer(relay_only=True)))
     room.join(1, Role.THERAPIST, None, "t", 0.0)
-    room.join(2, Role.CLIENT, None, "c", 0.0)
+    room.join(2, Role.CLIENT, None, "c", 0.0, **CLIENT)
     room.receive(1, p.Admit(), 0.0)
     sneaky = p.Candidate(f"candidate:1 1 udp 2122260223 {OWN} 50000 typ host x typ relay")
     assert room.receive(1, sneaky, 1.0) == []

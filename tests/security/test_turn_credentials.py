@@ -40,6 +40,11 @@ from ..conftest import make_settings
 from ..helpers import add_therapist, hello, new_invite
 from ..real.test_backplane import WITHIN, _deployment, _seat
 
+CLIENT: dict[str, object] = {"name": "Klientin K.", "consent": True}
+"""What a client's hello says before it takes its seat: its name and its consent."""
+KNOCK = p.Knock(name="Klientin K.", consent=True)
+"""The knock of that client, as the therapist gets it."""
+
 T, C = 1, 2
 NOW = 1_750_000_000.0
 TTL = 3 * 3600
@@ -115,11 +120,11 @@ def test_nobody_gets_turn_credentials_before_the_call_starts() -> None:
     # credentials do not, neither minted nor the operator's static ones.
     assert welcome_t.ice_servers == [IceServerInfo(list(STUN.urls))]
     assert welcome_t.relay_urls == RELAY_URLS
-    out = room.join(C, Role.CLIENT, None, "c1", NOW + 60, valid_until=NOW + DAY)
+    out = room.join(C, Role.CLIENT, None, "c1", NOW + 60, valid_until=NOW + DAY, **CLIENT)
     welcome_c = _welcome(out, C)
     assert not welcome_c.admitted and _no_relay_access(welcome_c.ice_servers)
     assert welcome_c.relay_urls == RELAY_URLS
-    assert _sent(out, T) == [p.Knock()]  # nothing with servers goes to the therapist
+    assert _sent(out, T) == [KNOCK]  # nothing with servers goes to the therapist
 
 
 def test_each_member_of_a_starting_call_gets_credentials_ending_with_its_admission() -> None:
@@ -127,7 +132,7 @@ def test_each_member_of_a_starting_call_gets_credentials_ending_with_its_admissi
     therapist_until = NOW + DAY  # the therapist's link lives longer than ``turn_ttl``
     client_until = NOW + 3600.5  # the client's ends within it
     room.join(T, Role.THERAPIST, None, "t1", NOW, valid_until=therapist_until)
-    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=client_until)
+    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=client_until, **CLIENT)
     start = NOW + 2
     out = room.receive(T, p.Admit(), start)
     servers_t, servers_c = _admitted(out, T).ice_servers, _admitted(out, C).ice_servers
@@ -145,7 +150,7 @@ def test_a_session_ending_in_ten_minutes_gives_credentials_for_ten_minutes_at_mo
     room = _room()
     session_end = NOW + 600
     room.join(T, Role.THERAPIST, None, "t1", NOW, valid_until=session_end)
-    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=session_end)
+    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=session_end, **CLIENT)
     out = room.receive(T, p.Admit(), NOW + 5)
     for conn in (T, C):
         expiry = _rest_expiry(_admitted(out, conn).ice_servers)
@@ -155,11 +160,13 @@ def test_a_session_ending_in_ten_minutes_gives_credentials_for_ten_minutes_at_mo
 def test_a_seat_taken_back_in_a_call_gets_credentials_until_its_admission_ends() -> None:
     room = _room()
     room.join(T, Role.THERAPIST, None, "t1", NOW, valid_until=NOW + DAY)
-    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=NOW + DAY)
+    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=NOW + DAY, **CLIENT)
     room.receive(T, p.Admit(), NOW + 2)
     room.disconnect(C, NOW + 10)
     # Its browser comes back with its ticket; this time its link ends in 5 minutes.
-    out = room.join(C + 10, Role.CLIENT, "c1", "c2", NOW + 20, epoch=1, valid_until=NOW + 320)
+    out = room.join(
+        C + 10, Role.CLIENT, "c1", "c2", NOW + 20, epoch=1, valid_until=NOW + 320, **CLIENT
+    )
     welcome = _welcome(out, C + 10)
     assert welcome.admitted and welcome.resumed
     assert NOW + 20 < _rest_expiry(welcome.ice_servers) <= NOW + 320
@@ -171,7 +178,7 @@ def test_the_room_holds_no_secret_and_mints_nothing() -> None:
     assert not hasattr(POLICY.offer(), "secret")
     room = _room()
     room.join(T, Role.THERAPIST, None, "t1", NOW, valid_until=NOW + DAY)
-    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=NOW + 600)
+    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=NOW + 600, **CLIENT)
     out = room.receive(T, p.Admit(), NOW + 2)
     raw = [o for o in out if isinstance(o, Send) and isinstance(o.message, p.Admitted)]
     assert len(raw) == 2
@@ -193,7 +200,7 @@ def test_a_member_whose_admission_has_ended_gets_no_turn_entry() -> None:
     # would have refused it a new join; its open socket stays, the relay does not).
     room = _room()
     room.join(T, Role.THERAPIST, None, "t1", NOW, valid_until=NOW + 10)
-    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=NOW + DAY)
+    room.join(C, Role.CLIENT, None, "c1", NOW + 1, valid_until=NOW + DAY, **CLIENT)
     out = room.receive(T, p.Admit(), NOW + 20)
     assert _no_relay_access(_admitted(out, T).ice_servers)
     assert _rest_expiry(_admitted(out, C).ice_servers) == int(NOW + 20) + TTL

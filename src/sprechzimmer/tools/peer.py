@@ -78,6 +78,8 @@ MAX_TIMEOUT = 24 * 3600.0
 """Upper bound for ``PeerOptions.timeout``: a headless peer never runs for days."""
 CLEANUP_TIMEOUT = 5.0
 """Bound for hanging up and closing everything after the call."""
+DEFAULT_PEER_NAME = "sprechzimmer peer"
+"""What a headless client calls itself: a therapist who sees it knows it is no person."""
 MAX_MESSAGES = 1_000_000
 """Bound on signaling messages handled per run (a runaway server cannot loop us forever)."""
 MAX_MEDIA_RATE = 500
@@ -116,6 +118,12 @@ class PeerOptions:
     """Seconds to stay in the call once remote video flows."""
     timeout: float = 60.0
     """Upper bound in seconds for the whole run, hang-up excluded."""
+    name: str | None = DEFAULT_PEER_NAME
+    """As client: the name the therapist's page shows for this peer (None: none, where
+    the operator lets a client join without one)."""
+    consent: bool = True
+    """As client: whoever runs the peer confirms the terms of use and the privacy
+    notice, as a person ticks the box on the call page."""
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -129,6 +137,9 @@ class PeerOptions:
             raise ValueError(f"timeout must be in (0, {MAX_TIMEOUT}] seconds")
         if not 0 <= self.duration <= self.timeout:
             raise ValueError("duration must be in [0, timeout] seconds")
+        if self.name is not None and p.client_name_problem(self.name) is not None:
+            limit = p.MAX_CLIENT_NAME
+            raise ValueError(f"name must be 1 to {limit} characters, no control characters")
 
     @property
     def effective_origin(self) -> str:
@@ -346,7 +357,15 @@ class _Peer:
             open_timeout=self.options.timeout,
             close_timeout=CLEANUP_TIMEOUT,
         )
-        await self._send(p.Hello(session=self.options.session, token=self.options.token))
+        # A therapist's server ignores name and consent: the peer does not know its
+        # role before the welcome, as a call page may not.
+        hello = p.Hello(
+            session=self.options.session,
+            token=self.options.token,
+            name=self.options.name,
+            consent=self.options.consent,
+        )
+        await self._send(hello)
         self._spawn(self._read_loop())
         await self._done.wait()
 
@@ -684,6 +703,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--auto-admit", action="store_true", help="as therapist: admit the client at once"
     )
     parser.add_argument("--origin", default=None, help="Origin header (default: the URL's)")
+    parser.add_argument(
+        "--name",
+        default=DEFAULT_PEER_NAME,
+        help=f"as client: the name the therapist sees (default: {DEFAULT_PEER_NAME!r})",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     return parser
 
@@ -700,6 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             token=token,
             origin=args.origin,
             auto_admit=args.auto_admit,
+            name=args.name,
             duration=min(10.0, args.timeout / 2) if args.duration is None else args.duration,
             timeout=args.timeout,
         )

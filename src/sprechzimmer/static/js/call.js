@@ -33,8 +33,10 @@ import {
   renderEndText,
   knownRole,
   renderHangupQuestion,
+  renderPeerName,
   renderPracticeName,
   renderRemoteState,
+  renderRoomCheck,
   renderStatus,
   renderTimer,
   resumeMediaElements,
@@ -51,6 +53,7 @@ import { installCallHandle } from './callhandle.js';
 import { checkLink } from './linkcheck.js';
 import { notifyOn, soundOn } from './alerts.js';
 import { CallPresence } from './undisturbed.js';
+import { JoinForm } from './joinform.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
@@ -110,6 +113,8 @@ const media = new LocalMedia({
   onNotice: (key) => showNotice(key),
   log: debug,
 });
+/** The client's name and consent, asked before joining (a client's link only). */
+const joinForm = new JoinForm();
 const connection = new CallConnection({
   dispatch,
   snapshot: () => machine.snapshot,
@@ -202,6 +207,7 @@ function render() {
   renderTimerNow();
   if (s.finished) hangupAsked = false;
   renderRemote();
+  renderRoomCheck(s);
   renderTitle();
 }
 
@@ -235,6 +241,19 @@ let hangupAsked = false;
  * @type {{camera: 'on' | 'off' | 'none', microphone: 'on' | 'off' | 'none', audio_only: boolean} | null}
  */
 let remoteMedia = null;
+/**
+ * Therapist: the name the client gave and whether it confirmed consent, as the
+ * server last said (knock, welcome, peer-joined); forgotten when it leaves.
+ * @type {string | null}
+ */
+let peerName = null;
+let peerConsent = false;
+
+/** @param {string | null | undefined} name @param {boolean} [consent] */
+function setPeer(name, consent = peerConsent) {
+  peerName = name ?? null;
+  peerConsent = consent;
+}
 
 function renderTimerNow() {
   renderTimer(callStartedAt === null ? null : Math.floor((performance.now() - callStartedAt) / 1000));
@@ -242,6 +261,10 @@ function renderTimerNow() {
 
 function renderRemote() {
   const s = machine.snapshot;
+  // The client's name, to the therapist only, while the client's seat is in
+  // this page's view (a knock, the call); kept in this page's memory alone.
+  const showName = s.role === 'therapist' && s.view === 'call' && !s.finished;
+  renderPeerName(showName ? peerName : null, showName && peerConsent && s.status === 'knocking');
   // Admitted and in the call view: the other person's video is there, or is
   // coming back (their line dropped: say so on the black picture).
   const present = s.view === 'call' && s.admitted && !s.finished;
@@ -276,6 +299,13 @@ function askHangup(open) {
 
 /** @param {import('./invite.js').Invite} invite */
 function join(invite) {
+  /** @type {{name: string | undefined, consent: true} | null} */
+  let answers = null;
+  if (joinForm.shown) {
+    answers = joinForm.read();
+    if (answers === null) return; // the form says what is missing
+    joinForm.lock();
+  }
   media.stopLevel();
   enableJoin(false);
   dispatch({ type: 'join' });
@@ -294,6 +324,10 @@ function join(invite) {
     maxReconnectAttempts: 240,
     // A restarted server forgot a therapist's relay-only choice; the call keeps it.
     relayOnly: () => machine.snapshot.role === 'therapist' && machine.snapshot.relayOnly,
+    // Said in every hello of this visit (a server that restarted learns it
+    // again); never written to any storage.
+    name: answers?.name,
+    consent: answers?.consent,
   });
   signaling = client;
   connection.join(client, invite.session);
@@ -303,7 +337,12 @@ function join(invite) {
   client.on('welcome', (w) => {
     welcome = w;
     connection.welcome(w);
-    if (w.role === 'therapist') renderClientLabel(w.client_id);
+    if (w.role === 'therapist') {
+      renderClientLabel(w.client_id);
+      // A seat held without a name (a server that forgot it) keeps what we knew.
+      if (!w.peer_present) setPeer(null, false);
+      else if (w.peer_name) setPeer(w.peer_name);
+    }
     dispatch({ type: 'welcome', welcome: w });
   });
   client.on('media-state', (m) => {
@@ -314,23 +353,33 @@ function join(invite) {
     if (m.notice === 'link-in-use') showNotice('call.linkInUse');
   });
   client.on('waiting', () => dispatch({ type: 'waiting' }));
-  client.on('knock', () => dispatch({ type: 'knock' }));
+  client.on('knock', (m) => {
+    setPeer(m.name, m.consent ?? false);
+    dispatch({ type: 'knock' });
+  });
   client.on('knock-cancelled', () => {
     remoteMedia = null;
+    setPeer(null, false);
     dispatch({ type: 'knock-cancelled' });
   });
   client.on('admitted', (m) => {
     connection.admitted(m);
-    dispatch({ type: 'admitted', relayOnly: m.ice_transport_policy === 'relay' });
+    dispatch({ type: 'admitted', relayOnly: m.ice_transport_policy === 'relay', roomCheck: m.room_check ?? true });
   });
   client.on('rekey', (m) => connection.rekey(m.epoch));
   client.on('declined', () => {
     remoteMedia = null;
     dispatch({ type: 'declined' });
   });
-  client.on('peer-joined', (m) => dispatch({ type: 'peer-joined', admitted: m.admitted }));
+  client.on('peer-joined', (m) => {
+    if (m.role === 'client' && m.name) setPeer(m.name);
+    dispatch({ type: 'peer-joined', admitted: m.admitted });
+  });
+  client.on('room-check-done', () => dispatch({ type: 'room-check-done' }));
   client.on('peer-left', (m) => {
     remoteMedia = null;
+    // The seat has gone, and its name with it.
+    setPeer(null, false);
     connection.peerLeft();
     dispatch({ type: 'peer-left', reason: m.reason });
   });
@@ -380,6 +429,7 @@ function main() {
     connection.renderE2ee();
     quality.render();
     if (welcome?.role === 'therapist') renderClientLabel(welcome.client_id);
+    joinForm.render();
     media.fillSelects().catch(() => {});
   });
 
@@ -395,6 +445,7 @@ function main() {
   }
 
   ui.join.addEventListener('click', () => join(invite));
+  ui.roomCheckDone.addEventListener('click', () => dispatch({ type: 'tick-room-check' }));
   ui.admit.addEventListener('click', () => {
     disableKnockButtons();
     dispatch({ type: 'admit' });
@@ -486,6 +537,12 @@ async function start(invite) {
   if ('ok' in verdict) {
     renderPracticeName(verdict.ok.practice_name);
     knownRole(verdict.ok.role);
+  }
+  // A client's link asks for the name and consent; so does a link the check
+  // could not judge (the server refuses a client's hello without them, and
+  // ignores them from a therapist).
+  if ('ok' in verdict ? verdict.ok.role === 'client' : true) {
+    joinForm.show('ok' in verdict ? verdict.ok.client_name !== 'optional' : true);
   }
   const problem = await media.start(() => machine.state === 'device-check');
   if ('ok' in verdict && verdict.ok.role === 'therapist' && problem === null && machine.state === 'device-check') join(invite);

@@ -85,7 +85,7 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, FINAL_ERRORS, RECOVERAB
  *   | {type: 'open-peer', then: 'offer' | 'restart-ice' | null}
  *   | {type: 'describe', description: 'offer' | 'answer', sdp: string}
  *   | {type: 'clear-remote'}
- *   | {type: 'send', message: {type: 'admit'} | {type: 'decline'}}
+ *   | {type: 'send', message: {type: 'admit'} | {type: 'decline'} | {type: 'room-check-done'}}
  *   | {type: 'chime'}
  *   | {type: 'report-media'}
  *   | {type: 'finish', bye: boolean}} CallAction
@@ -95,13 +95,16 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, FINAL_ERRORS, RECOVERAB
  * What happened.
  *
  * Intents of the person: `join`, `admit`, `decline`, `hangup` (hang up or
- * leave the waiting room), `relay-only-asked` (the therapist's switch went
+ * leave the waiting room), `tick-room-check` (the therapist ticked the room
+ * check off), `relay-only-asked` (the therapist's switch went
  * to the server), `fresh-connection` (compatibility mode needs a new peer
  * connection); `bad-link`: the page has no invite; `link-refused`: the link
  * check said the link is dead (before the device check).
  *
  * Server messages, as signaling.js hands them over; `offer` and `answer` say
  * whether their SDP comes from another connection than our current one;
+ * `admitted` says whether the room check is to be shown (`roomCheck`, absent:
+ * true); `room-check-done` is the therapist's tick relayed to the client;
  * `closed` is the socket's end (or break).
  *
  * Our peer connection: `connection` after its state or its recovery changed
@@ -111,7 +114,8 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, FINAL_ERRORS, RECOVERAB
  * @typedef {{type: 'join'} | {type: 'bad-link'} | {type: 'link-refused', error: import('./api.js').ApiErrorBody} | {type: 'admit'} | {type: 'decline'} | {type: 'hangup'}
  *   | {type: 'relay-only-asked', enabled: boolean} | {type: 'fresh-connection'}
  *   | {type: 'welcome', welcome: WelcomeMessage} | {type: 'waiting'} | {type: 'knock'}
- *   | {type: 'knock-cancelled'} | {type: 'admitted', relayOnly: boolean} | {type: 'declined'}
+ *   | {type: 'knock-cancelled'} | {type: 'admitted', relayOnly: boolean, roomCheck?: boolean} | {type: 'declined'}
+ *   | {type: 'tick-room-check'} | {type: 'room-check-done'}
  *   | {type: 'peer-joined', admitted: boolean} | {type: 'peer-left', reason: LeaveReason}
  *   | {type: 'offer', sdp: string, fromOtherConnection: boolean}
  *   | {type: 'answer', sdp: string, fromOtherConnection: boolean}
@@ -138,6 +142,8 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NORMAL, FINAL_ERRORS, RECOVERAB
  * @property {boolean} relayOnly relay-only as the server last said
  * @property {boolean} relayOnlyShown relay-only as shown: the therapist's wish until the server answers
  * @property {boolean} relaySwitching a relay-only switch waits for the server's answer
+ * @property {boolean} roomCheck the room check ("Are you undisturbed? ...") is to be shown: from
+ *   the call's start until the therapist ticks it off (both pages)
  */
 
 /**
@@ -232,6 +238,8 @@ export class CallMachine {
   #relayPending = null;
   /** @type {number | null} */
   #relayDeadline = null;
+  /** The room check waits for the therapist's tick (set by `admitted`). */
+  #roomCheck = false;
   #log;
 
   /** @param {CallMachineOptions} [options] */
@@ -260,6 +268,7 @@ export class CallMachine {
       relayOnly: this.#relayOnly,
       relayOnlyShown: this.#relayPending ?? this.#relayOnly,
       relaySwitching: this.#relayDeadline !== null,
+      roomCheck: this.#roomCheck && !FINAL.includes(this.#state),
     });
   }
 
@@ -310,6 +319,13 @@ export class CallMachine {
         return [];
       case 'admit':
         return [{ type: 'send', message: { type: 'admit' } }];
+      case 'tick-room-check':
+        if (this.#role !== 'therapist' || !this.#roomCheck) return [];
+        this.#roomCheck = false;
+        return [{ type: 'send', message: { type: 'room-check-done' } }];
+      case 'room-check-done':
+        this.#roomCheck = false;
+        return [];
       case 'decline':
         this.#set('waiting', say('call.waitingForClient'));
         return [{ type: 'send', message: { type: 'decline' } }];
@@ -345,6 +361,9 @@ export class CallMachine {
         // configuration it carries (fresh TURN credentials, relay-only or not).
         this.#admitted = true;
         this.#relayOnly = input.relayOnly;
+        // Every call starts with it, unless the therapist ticked it off in
+        // this admission already (a restarted call does not ask again).
+        this.#roomCheck = input.roomCheck ?? true;
         this.#relayPending = null;
         this.#relayDeadline = null;
         const out = [...this.#closePeer(), ...this.#openPeer(this.#role === 'therapist' ? 'offer' : null)];
@@ -461,6 +480,7 @@ export class CallMachine {
   #knock(ring) {
     if (this.#role !== 'therapist') return [];
     this.#admitted = false;
+    this.#roomCheck = false;
     const out = this.#closePeer();
     this.#set('knocking', say('call.knocking'));
     if (ring) out.push({ type: 'chime' });
@@ -470,6 +490,8 @@ export class CallMachine {
   /** @param {LeaveReason} reason @returns {CallAction[]} */
   #peerLeft(reason) {
     const wasInCall = this.#admitted;
+    // The conversation is interrupted or over: the next `admitted` says anew.
+    this.#roomCheck = false;
     const out = [...this.#closePeer(), /** @type {CallAction} */ ({ type: 'clear-remote' })];
     this.#callWasUp = false;
     if (this.#role === 'therapist') {

@@ -69,6 +69,10 @@ export const ui = {
   remoteState: $('[data-testid="remote-state"]', HTMLElement),
   selfState: $('#self-state', HTMLElement),
   knockDevices: $('#knock-devices', HTMLElement),
+  knockConsent: $('#knock-consent', HTMLElement),
+  peerName: $('[data-testid="peer-name"]', HTMLElement),
+  roomCheck: $('[data-testid="room-check"]', HTMLElement),
+  roomCheckDone: $('[data-testid="room-check-done"]', HTMLButtonElement),
   previewEmpty: $('#preview-empty', HTMLElement),
   notice: $('#call-notice', HTMLElement),
   noticeText: $('#call-notice-text', HTMLElement),
@@ -312,6 +316,28 @@ export function renderRemoteState(r) {
   ui.knockDevices.dataset.camera = r.camera ?? '';
   ui.knockDevices.dataset.microphone = r.microphone ?? '';
   ui.knockDevices.textContent = knock ? t(knock) : '';
+}
+
+/**
+ * To the therapist: the name the client gave, over the stage from its knock
+ * to its leaving (null: none to show), and whether it confirmed consent.
+ * Never in the tab's title or a notification: the screen may be shared.
+ * @param {string | null} name
+ * @param {boolean} consent
+ */
+export function renderPeerName(name, consent) {
+  ui.peerName.hidden = name === null;
+  if (ui.peerName.textContent !== (name ?? '')) ui.peerName.textContent = name ?? '';
+  ui.knockConsent.hidden = !consent;
+}
+
+/**
+ * The room check over the stage; only the therapist has the tick.
+ * @param {CallSnapshot} s
+ */
+export function renderRoomCheck(s) {
+  ui.roomCheck.hidden = !(s.roomCheck && s.view === 'call');
+  ui.roomCheckDone.hidden = s.role !== 'therapist';
 }
 
 /** @param {string | null} clientId the therapist's label of the client */

@@ -33,6 +33,16 @@ export const MAX_USERNAME_FRAGMENT = 256;
 export const MAX_RESUME = 128;
 /** Longest STUN/TURN URL we take from the server. */
 export const MAX_ICE_URL = 512;
+/** Characters of the name a client asks to be addressed by, at most. */
+export const MAX_CLIENT_NAME = 80;
+/**
+ * What a client's name may not hold: control characters (C0, DEL, C1), line
+ * and paragraph separators, bidi embeddings, overrides and isolates (each
+ * could break a line on the therapist's screen or make a name read as
+ * another). Code points, not Unicode categories: the server's list is the same
+ * whatever Unicode version either side knows.
+ */
+const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /** @typedef {'therapist' | 'client'} Role */
 /** @typedef {'hangup' | 'disconnected' | 'timeout'} LeaveReason */
@@ -57,6 +67,9 @@ export const MAX_ICE_URL = 512;
  * @property {string} [resume] the ticket from the last `welcome` of this tab: takes our seat back
  * @property {number} [epoch] the key epoch we are in, when resuming (a restarted server forgot it)
  * @property {boolean} [relay_only] therapist, resuming: our running call is relay-only
+ * @property {string} [name] client: the name it wants to be addressed by (see clientNameProblem);
+ *   for the therapist's screen only, never stored; said again when resuming
+ * @property {boolean} [consent] client: the person confirmed the terms of use and the privacy notice
  */
 /** @typedef {{type: 'admit'}} AdmitMessage therapist only */
 /** @typedef {{type: 'decline'}} DeclineMessage therapist only */
@@ -108,13 +121,17 @@ export const MAX_ICE_URL = 512;
  * @property {DeviceState} microphone
  * @property {boolean} audio_only the person chose audio only (video paused by choice)
  */
+/**
+ * @typedef {{type: 'room-check-done'}} RoomCheckDoneMessage therapist only: the room check
+ *   ("Are you undisturbed? ...") is ticked off; relayed to the client, remembered for this admission
+ */
 /** @typedef {{type: 'ping'}} PingMessage */
 /** @typedef {{type: 'bye'}} ByeMessage */
 
 /**
  * @typedef {HelloMessage | AdmitMessage | DeclineMessage | OfferMessage | AnswerMessage
  *   | CandidateMessage | RestartMessage | NegotiationFailedMessage | MediaMessage | RelayOnlyMessage
- *   | QualityMessage | MediaStateMessage | PingMessage | ByeMessage} ClientMessage
+ *   | QualityMessage | MediaStateMessage | RoomCheckDoneMessage | PingMessage | ByeMessage} ClientMessage
  */
 
 // ---------------------------------------------------------------------------
@@ -142,9 +159,15 @@ export const MAX_ICE_URL = 512;
  * @property {boolean} [resumed] our seat was taken back with the ticket: keep the call as it is
  * @property {string[]} [relay_urls] the TURN URLs the server offers, without credentials: only
  *   to know whether relay-only and compatibility mode can work; never an ICE server
+ * @property {string | null} [peer_name] therapist: the name of the client whose seat is held
  */
 /** @typedef {{type: 'waiting'}} WaitingMessage to the client */
-/** @typedef {{type: 'knock'}} KnockMessage to the therapist */
+/**
+ * @typedef {object} KnockMessage to the therapist: the client waits
+ * @property {'knock'} type
+ * @property {string | null} [name] the name it wants to be addressed by (null: it gave none)
+ * @property {boolean} [consent] it confirmed the terms of use and the privacy notice
+ */
 /** @typedef {{type: 'knock-cancelled'}} KnockCancelledMessage to the therapist */
 /**
  * @typedef {object} AdmittedMessage to both: the call (re)starts with a fresh peer connection
@@ -156,9 +179,13 @@ export const MAX_ICE_URL = 512;
  * @property {boolean} e2ee_required the operator's fail-closed policy: no call without frame encryption
  * @property {number} [max_bitrate_kbps] cap on each outgoing video stream, kbit/s
  * @property {number} [relay_max_bitrate_kbps] the lower cap while the selected pair is relayed
+ * @property {boolean} [room_check] show the room check at this start (absent: true)
  */
 /** @typedef {{type: 'declined'}} DeclinedMessage to the client, then close 1000 */
-/** @typedef {{type: 'peer-joined', role: Role, admitted: boolean}} PeerJoinedMessage */
+/**
+ * @typedef {{type: 'peer-joined', role: Role, admitted: boolean, name?: string | null}} PeerJoinedMessage
+ *   `name`: to the therapist, the returning client's name
+ */
 /** @typedef {{type: 'peer-left', role: Role, reason: LeaveReason}} PeerLeftMessage */
 /** @typedef {{type: 'pong'}} PongMessage */
 /**
@@ -178,6 +205,7 @@ export const MAX_ICE_URL = 512;
 /** @typedef {CandidateMessage & {from: Role}} RelayedCandidate optional fields the sender left out arrive as null */
 /** @typedef {RestartMessage & {from: Role}} RelayedRestart */
 /** @typedef {NegotiationFailedMessage & {from: Role}} RelayedNegotiationFailed */
+/** @typedef {RoomCheckDoneMessage & {from: Role}} RelayedRoomCheckDone to the client: the check goes */
 /**
  * @typedef {MediaStateMessage & {from: Role}} RelayedMediaState the other member's camera and
  *   microphone: when it changes, and its latest after our `welcome`, `knock` (therapist) or
@@ -192,7 +220,7 @@ export const MAX_ICE_URL = 512;
  * @typedef {WelcomeMessage | WaitingMessage | KnockMessage | KnockCancelledMessage
  *   | AdmittedMessage | DeclinedMessage | PeerJoinedMessage | PeerLeftMessage | PongMessage | RekeyMessage
  *   | ErrorMessage | NoticeMessage | RelayedOffer | RelayedAnswer | RelayedCandidate | RelayedRestart
- *   | RelayedNegotiationFailed | RelayedMediaState} ServerMessage
+ *   | RelayedNegotiationFailed | RelayedMediaState | RelayedRoomCheckDone} ServerMessage
  */
 
 /** @typedef {ServerMessage['type']} ServerMessageType */
@@ -226,6 +254,10 @@ export const ERRORS = Object.freeze({
   'slow-down': { fatal: true, close: 4429 },
   'server-busy': { fatal: true, close: 1013 },
   internal: { fatal: true, close: 1011 },
+  // A client's hello without what its page asks first (a bad message, with its own sentence).
+  'name-required': { fatal: true, close: 4000 },
+  'name-invalid': { fatal: true, close: 4000 },
+  'consent-required': { fatal: true, close: 4000 },
 });
 
 /**
@@ -397,6 +429,27 @@ function oneOf(...values) {
   };
 }
 
+/**
+ * Why `name` cannot go out as a client's name, or null: the page's form says
+ * it before joining, and the server refuses the same (`name-invalid`).
+ * @param {string} name as it goes out (the page trims it first)
+ * @returns {'too-long' | 'control' | 'blank' | null}
+ */
+export function clientNameProblem(name) {
+  if (charLength(name) > MAX_CLIENT_NAME) return 'too-long';
+  if (NAME_FORBIDDEN.test(name)) return 'control';
+  if (name.trim() === '') return 'blank';
+  return null;
+}
+
+/** @type {Check} */
+function clientName(v, where) {
+  const name = /** @type {string} */ (str(Infinity)(v, where));
+  const problem = clientNameProblem(name);
+  if (problem) throw new ProtocolError(`${where}: ${problem}`);
+  return name;
+}
+
 /** @param {Check} check @returns {Check} */
 function nullable(check) {
   return (v, where) => (v === null ? null : check(v, where));
@@ -508,6 +561,8 @@ const CLIENT_SCHEMA = {
     'resume?': str(MAX_RESUME),
     'epoch?': int(0, 2 ** 31 - 1),
     'relay_only?': bool,
+    'name?': clientName,
+    'consent?': bool,
   },
   admit: {},
   decline: {},
@@ -536,6 +591,7 @@ const CLIENT_SCHEMA = {
     'errors?': errorCodes,
   },
   'media-state': { camera: oneOf(...DEVICE_STATES), microphone: oneOf(...DEVICE_STATES), audio_only: bool },
+  'room-check-done': {},
   ping: {},
   bye: {},
 };
@@ -554,9 +610,10 @@ const SERVER_SCHEMA = {
     admitted: bool,
     'resumed?': bool,
     'relay_urls?': turnUrls,
+    'peer_name?': nullable(str(MAX_CLIENT_NAME)),
   },
   waiting: {},
-  knock: {},
+  knock: { 'name?': nullable(str(MAX_CLIENT_NAME)), 'consent?': bool },
   'knock-cancelled': {},
   admitted: {
     ice_servers: iceServers,
@@ -566,10 +623,11 @@ const SERVER_SCHEMA = {
     e2ee_required: bool,
     'max_bitrate_kbps?': int(1, MAX_BITRATE_KBPS),
     'relay_max_bitrate_kbps?': int(1, MAX_BITRATE_KBPS),
+    'room_check?': bool,
   },
   rekey: { epoch: int(0, Number.MAX_SAFE_INTEGER) },
   declined: {},
-  'peer-joined': { role, admitted: bool },
+  'peer-joined': { role, admitted: bool, 'name?': nullable(str(MAX_CLIENT_NAME)) },
   'peer-left': { role, reason: oneOf('hangup', 'disconnected', 'timeout') },
   pong: {},
   notice: { notice: oneOf(...NOTICES) },
@@ -580,6 +638,7 @@ const SERVER_SCHEMA = {
   restart: { ...CLIENT_SCHEMA.restart, from: role },
   'negotiation-failed': { ...CLIENT_SCHEMA['negotiation-failed'], from: role },
   'media-state': { ...CLIENT_SCHEMA['media-state'], from: role },
+  'room-check-done': { ...CLIENT_SCHEMA['room-check-done'], from: role },
 };
 
 /**

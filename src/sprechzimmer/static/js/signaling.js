@@ -77,6 +77,9 @@ import {
  * @property {string} [resume] ticket from an earlier welcome of this tab
  * @property {() => number} [epoch] the key epoch the call is in, sent when resuming
  * @property {() => boolean} [relayOnly] the running call is relay-only, sent when resuming
+ * @property {string} [name] client: the name to be addressed by, said in every hello (kept in
+ *   this object only: a server that forgot the room learns it again when we come back)
+ * @property {boolean} [consent] client: the person confirmed the terms of use and the privacy notice
  * @property {(url: string) => SocketLike} [createSocket]
  * @property {(fn: () => void, ms: number) => unknown} [setTimeout]
  * @property {(id: any) => void} [clearTimeout]
@@ -201,6 +204,8 @@ export class SignalingClient {
         session: this.#opt.session,
         token: this.#opt.token,
       };
+      if (this.#opt.name) hello.name = this.#opt.name;
+      if (this.#opt.consent) hello.consent = true;
       if (this.#resume) {
         hello.resume = this.#resume;
         const epoch = this.#opt.epoch?.();
