@@ -54,6 +54,7 @@ import { checkLink } from './linkcheck.js';
 import { notifyOn, soundOn } from './alerts.js';
 import { CallPresence } from './undisturbed.js';
 import { JoinForm } from './joinform.js';
+import { ChatPanel } from './chatview.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
@@ -115,6 +116,8 @@ const media = new LocalMedia({
 });
 /** The client's name and consent, asked before joining (a client's link only). */
 const joinForm = new JoinForm();
+/** The chat over the browsers' own session channel (chat.js); never through the server. */
+const chatPanel = new ChatPanel({ log: debug });
 const connection = new CallConnection({
   dispatch,
   snapshot: () => machine.snapshot,
@@ -123,6 +126,7 @@ const connection = new CallConnection({
   e2eeDebug,
   negotiationDebug,
   log: debug,
+  sessionChannel: (channel) => chatPanel.attach(channel),
 });
 
 // ---------------------------------------------------------------------------
@@ -188,6 +192,8 @@ function perform(action) {
       break;
     case 'finish':
       connection.finish(action.bye);
+      // Nothing of the conversation stays in the page after it.
+      chatPanel.wipe();
       media.release();
       showRemoteStream(null);
       break;
@@ -208,6 +214,7 @@ function render() {
   if (s.finished) hangupAsked = false;
   renderRemote();
   renderRoomCheck(s);
+  chatPanel.setAvailable(s.view === 'call' && s.admitted && !s.finished);
   renderTitle();
 }
 
@@ -381,6 +388,8 @@ function join(invite) {
     // The seat has gone, and its name with it.
     setPeer(null, false);
     connection.peerLeft();
+    // The other seat is gone (not just away): its conversation goes with it.
+    chatPanel.wipe();
     dispatch({ type: 'peer-left', reason: m.reason });
   });
   client.on('offer', (m) => dispatch({ type: 'offer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }));
@@ -414,6 +423,7 @@ installCallHandle({
 
 function main() {
   initI18n();
+  chatPanel.mount(document.querySelector('[data-testid="hangup"]')?.parentElement ?? null, document.querySelector('#call-view .stage'));
   unlockAudioOnGesture();
   onLangChange(() => {
     ui.status.textContent = statusText(machine.snapshot.text);
