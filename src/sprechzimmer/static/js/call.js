@@ -55,6 +55,7 @@ import { notifyOn, soundOn } from './alerts.js';
 import { CallPresence } from './undisturbed.js';
 import { JoinForm } from './joinform.js';
 import { ChatPanel } from './chatview.js';
+import { QuickExit } from './quickexit.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
@@ -118,6 +119,25 @@ const media = new LocalMedia({
 const joinForm = new JoinForm();
 /** The chat over the browsers' own session channel (chat.js); never through the server. */
 const chatPanel = new ChatPanel({ log: debug });
+/** The client's quick way out: bye at once, a neutral page in the tab's place. */
+const quickExit = new QuickExit({
+  leave: () => {
+    signaling?.hangup('quick-exit');
+    chatPanel.wipe();
+    connection.close();
+    media.release();
+  },
+  log: debug,
+});
+
+/** Only a client's page has the quick exit (a therapist pressing Escape twice stays). @param {string} role */
+function offerQuickExit(role) {
+  quickExit.enable(role === 'client', document.querySelector('#call-view .stage-top'), quickExitTexts());
+}
+
+function quickExitTexts() {
+  return { label: t('exit.button'), help: t('exit.help') };
+}
 const connection = new CallConnection({
   dispatch,
   snapshot: () => machine.snapshot,
@@ -343,6 +363,7 @@ function join(invite) {
 
   client.on('welcome', (w) => {
     welcome = w;
+    offerQuickExit(w.role);
     connection.welcome(w);
     if (w.role === 'therapist') {
       renderClientLabel(w.client_id);
@@ -429,6 +450,7 @@ function main() {
     ui.status.textContent = statusText(machine.snapshot.text);
     renderEndText(machine.snapshot);
     renderTitle();
+    quickExit.setTexts(quickExitTexts());
     renderHangupQuestion(machine.snapshot.role, hangupAsked);
     renderRemote();
     renderTimerNow();
@@ -497,7 +519,7 @@ function main() {
   document.addEventListener('keydown', onKey);
   window.addEventListener('beforeunload', (event) => {
     // Closing the tab by mistake mid-conversation: the browser asks first.
-    if (!LIVE.has(machine.snapshot.status) || !machine.snapshot.admitted) return;
+    if (quickExit.gone || !LIVE.has(machine.snapshot.status) || !machine.snapshot.admitted) return;
     event.preventDefault();
     event.returnValue = '';
   });
@@ -547,6 +569,7 @@ async function start(invite) {
   if ('ok' in verdict) {
     renderPracticeName(verdict.ok.practice_name);
     knownRole(verdict.ok.role);
+    offerQuickExit(verdict.ok.role);
   }
   // A client's link asks for the name and consent; so does a link the check
   // could not judge (the server refuses a client's hello without them, and
