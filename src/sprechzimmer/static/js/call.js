@@ -56,6 +56,7 @@ import { CallPresence } from './undisturbed.js';
 import { JoinForm } from './joinform.js';
 import { ChatPanel } from './chatview.js';
 import { QuickExit } from './quickexit.js';
+import { SafetyView } from './safetyview.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
@@ -118,21 +119,37 @@ const media = new LocalMedia({
 /** The client's name and consent, asked before joining (a client's link only). */
 const joinForm = new JoinForm();
 /** The chat over the browsers' own session channel (chat.js); never through the server. */
-const chatPanel = new ChatPanel({ log: debug });
+const chatPanel = new ChatPanel({
+  log: debug,
+  onOther: (message) => {
+    if (message.type === 'safety') safety.received(message);
+    else safety.heard();
+  },
+  onOpen: () => safety.channelOpen(),
+});
+/** The client's safety net for a dropped line: memory only, over the session channel. */
+const safety = new SafetyView((message) => chatPanel.sendOther(message));
 /** The client's quick way out: bye at once, a neutral page in the tab's place. */
 const quickExit = new QuickExit({
   leave: () => {
     signaling?.hangup('quick-exit');
     chatPanel.wipe();
+    safety.wipe();
     connection.close();
     media.release();
   },
   log: debug,
 });
 
-/** Only a client's page has the quick exit (a therapist pressing Escape twice stays). @param {string} role */
-function offerQuickExit(role) {
+/**
+ * The role is known (the link check, then `welcome`): only a client's page has
+ * the quick exit (a therapist pressing Escape twice stays) and the safety
+ * net's fields; the therapist's has the safety net's panel.
+ * @param {'therapist' | 'client'} role
+ */
+function roleKnown(role) {
   quickExit.enable(role === 'client', document.querySelector('#call-view .stage-top'), quickExitTexts());
+  safety.setRole(role);
 }
 
 function quickExitTexts() {
@@ -214,6 +231,7 @@ function perform(action) {
       connection.finish(action.bye);
       // Nothing of the conversation stays in the page after it.
       chatPanel.wipe();
+      safety.wipe();
       media.release();
       showRemoteStream(null);
       break;
@@ -363,7 +381,7 @@ function join(invite) {
 
   client.on('welcome', (w) => {
     welcome = w;
-    offerQuickExit(w.role);
+    roleKnown(w.role);
     connection.welcome(w);
     if (w.role === 'therapist') {
       renderClientLabel(w.client_id);
@@ -411,6 +429,10 @@ function join(invite) {
     connection.peerLeft();
     // The other seat is gone (not just away): its conversation goes with it.
     chatPanel.wipe();
+    // The safety net stays after a dropped line (the seat timed out) and
+    // shows after a quick exit; a hang-up takes it along.
+    if (m.reason === 'quick-exit') safety.quickExit();
+    else if (m.reason === 'hangup') safety.wipe();
     dispatch({ type: 'peer-left', reason: m.reason });
   });
   client.on('offer', (m) => dispatch({ type: 'offer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }));
@@ -569,7 +591,7 @@ async function start(invite) {
   if ('ok' in verdict) {
     renderPracticeName(verdict.ok.practice_name);
     knownRole(verdict.ok.role);
-    offerQuickExit(verdict.ok.role);
+    roleKnown(verdict.ok.role);
   }
   // A client's link asks for the name and consent; so does a link the check
   // could not judge (the server refuses a client's hello without them, and

@@ -20,6 +20,8 @@ export const RATE_MESSAGES = 5;
 export const RATE_WINDOW_MS = 5000;
 export const MAX_PHONE_CHARS = 40;
 export const MAX_LOCATION_CHARS = 200;
+/** Each page says `alive` this often while the channel is open: the other sees a silent line. */
+export const ALIVE_INTERVAL_MS = 1000;
 /** Ids are made by the sender (crypto.randomUUID()); the form keeps them harmless to compare and log. */
 const ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
@@ -27,7 +29,8 @@ const ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
  * @typedef {{type: 'chat', id: string, text: string}} ChatMessage
  * @typedef {{type: 'chat-ack', id: string}} ChatAckMessage
  * @typedef {{type: 'safety', phone: string | null, location: string | null}} SafetyMessage
- * @typedef {ChatMessage | ChatAckMessage | SafetyMessage} SessionMessage
+ * @typedef {{type: 'alive'}} AliveMessage
+ * @typedef {ChatMessage | ChatAckMessage | SafetyMessage | AliveMessage} SessionMessage
  */
 
 export class SessionMessageError extends Error {}
@@ -55,6 +58,8 @@ function validated(value) {
     case 'chat-ack':
       if (keys !== 'id,type' || !isId(m.id)) return null;
       return { type: 'chat-ack', id: /** @type {string} */ (m.id) };
+    case 'alive':
+      return keys === 'type' ? { type: 'alive' } : null;
     case 'safety': {
       if (keys !== 'location,phone,type') return null;
       const ok = (/** @type {unknown} */ v, /** @type {number} */ max) =>

@@ -8,7 +8,7 @@
 // end) empties both. Never sends a word through the server.
 
 import { t, onLangChange } from './i18n.js';
-import { ChatLog, MAX_CHAT_CHARS, decodeSessionMessage, encodeSessionMessage, linkSegments } from './chat.js';
+import { ALIVE_INTERVAL_MS, ChatLog, MAX_CHAT_CHARS, decodeSessionMessage, encodeSessionMessage, linkSegments } from './chat.js';
 
 /** @typedef {import('./chat.js').SessionMessage} SessionMessage */
 /** @typedef {import('./chat.js').ChatRefusal} ChatRefusal */
@@ -53,6 +53,8 @@ export class ChatPanel {
   #problem;
   /** @type {MessageKey | null} */
   #problemKey = null;
+  /** @type {ReturnType<typeof setInterval> | null} */
+  #alive = null;
 
   /** @param {ChatPanelOptions} [options] */
   constructor(options = {}) {
@@ -134,10 +136,17 @@ export class ChatPanel {
    */
   attach(channel) {
     this.#channel = channel;
+    this.#stopAlive();
     channel.onopen = () => {
       if (this.#channel !== channel) return;
       for (const m of this.chat.outbox) this.#transmit(m);
       this.#o.onOpen?.(channel);
+      // The other page tells a silent line from a quiet chat by this (the safety net).
+      this.#stopAlive();
+      this.#alive = setInterval(() => {
+        if (this.#channel !== channel || channel.readyState !== 'open') this.#stopAlive();
+        else this.#transmit({ type: 'alive' });
+      }, ALIVE_INTERVAL_MS);
     };
     channel.onmessage = (event) => {
       if (this.#channel !== channel) return;
@@ -197,9 +206,15 @@ export class ChatPanel {
     this.#problem.textContent = key === null ? '' : t(key, { max: MAX_CHAT_CHARS });
   }
 
+  #stopAlive() {
+    if (this.#alive !== null) clearInterval(this.#alive);
+    this.#alive = null;
+  }
+
   /** The call is over: the log goes from memory and from the page. */
   wipe() {
     this.chat.wipe();
+    this.#stopAlive();
     this.#channel = null;
     this.#list.replaceChildren();
     this.#input.value = '';
