@@ -1,6 +1,7 @@
 """The client's quick way out, in real Chromium (issue 15): Escape twice leaves the
 call at once, the tab shows a neutral page of ours with no history entry back to
-the call, and the therapist's page says the person left abruptly.
+the call, and the therapist's page says the person left abruptly and shows the
+safety net the client gave at the room check.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.browser]
 
 THERAPIST = "dr-exit"
 CLIENT_ID = "Pseudonym-EX1T"
+PHONE = "030 5550123"
 
 
 @contextlib.contextmanager
@@ -43,6 +45,11 @@ async def test_escape_twice_leaves_at_once_without_a_way_back(tmp_path: Path) ->
             await client.get_by_test_id("quick-exit").wait_for(state="visible", timeout=WAIT_MS)
             assert await therapist.get_by_test_id("quick-exit").count() == 0
             entries = await client.evaluate("history.length")
+            # A phone number at the room check (no whereabouts): nothing shows yet.
+            await client.get_by_test_id("safety-phone").fill(PHONE)
+            await client.wait_for_timeout(500)
+            net = therapist.get_by_test_id("safety-net")
+            assert await net.is_hidden()
 
             # One Escape does nothing; two within a second leave.
             await client.keyboard.press("Escape")
@@ -63,6 +70,10 @@ async def test_escape_twice_leaves_at_once_without_a_way_back(tmp_path: Path) ->
                 what="the therapist's page to say the client left abruptly",
             )
             assert await therapist.evaluate("window.sprechzimmer.state") == "waiting"
+            # At once, not after a silence: the person may not be safe.
+            await net.wait_for(state="visible", timeout=2000)
+            assert f"Rufen Sie an: {PHONE}" in (await net.text_content() or "")
+            assert await therapist.get_by_test_id("safety-net-location").is_hidden()
 
             # Back leads to what was before the call, never to the call page.
             await client.go_back(timeout=WAIT_MS)
