@@ -66,7 +66,7 @@ export class ChatPanel {
     this.#badge = el('span', { class: 'chat-unread', 'data-testid': 'chat-unread', hidden: '' });
     this.#button.append(this.#buttonLabel, this.#badge);
 
-    this.#panel = el('aside', { id: 'chat-panel', class: 'chat-panel', 'data-testid': 'chat-panel', 'aria-labelledby': 'chat-title', hidden: '' });
+    this.#panel = el('div', { id: 'chat-panel', class: 'chat-panel', role: 'dialog', 'aria-modal': 'false', 'data-testid': 'chat-panel', 'aria-labelledby': 'chat-title', hidden: '' });
     const head = el('div', { class: 'chat-head' });
     this.#title = el('h2', { id: 'chat-title' });
     this.#close = el('button', { type: 'button', class: 'secondary small', 'data-testid': 'chat-close' });

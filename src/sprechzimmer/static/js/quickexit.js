@@ -86,7 +86,6 @@ export class QuickExit {
     button.type = 'button';
     button.className = 'danger small quick-exit';
     button.dataset.testid = 'quick-exit';
-    button.setAttribute('aria-keyshortcuts', 'Escape Escape');
     button.addEventListener('click', () => this.exit());
     place.prepend(button);
     this.#button = button;
