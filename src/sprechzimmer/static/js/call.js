@@ -147,7 +147,7 @@ const quickExit = new QuickExit({
  * net's fields; the therapist's has the safety net's panel.
  * @param {'therapist' | 'client'} role
  */
-function roleKnown(role) {
+function offerSessionFeatures(role) {
   quickExit.enable(role === 'client', document.querySelector('#call-view .stage-top'), quickExitTexts());
   safety.setRole(role);
 }
@@ -381,7 +381,7 @@ function join(invite) {
 
   client.on('welcome', (w) => {
     welcome = w;
-    roleKnown(w.role);
+    offerSessionFeatures(w.role);
     connection.welcome(w);
     if (w.role === 'therapist') {
       renderClientLabel(w.client_id);
@@ -591,7 +591,7 @@ async function start(invite) {
   if ('ok' in verdict) {
     renderPracticeName(verdict.ok.practice_name);
     knownRole(verdict.ok.role);
-    roleKnown(verdict.ok.role);
+    offerSessionFeatures(verdict.ok.role);
   }
   // A client's link asks for the name and consent; so does a link the check
   // could not judge (the server refuses a client's hello without them, and
