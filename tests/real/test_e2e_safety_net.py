@@ -2,7 +2,8 @@
 number and a whereabouts typed at the room check reach the therapist's page only over
 the browsers' own data channel, show there only when the client's page has been silent
 for 5 s (here: all UDP in the test's namespace dropped for 8 s, signaling over TCP
-stays) and go at a hang-up; nothing of them reaches the server.
+stays) and go at a hang-up; nothing of them reaches the server. A chat message written
+into the cut arrives once when the line is back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ CLIENT_ID = "Pseudonym-S4FE"
 PHONE = "0171 9988776655"
 PLACE = "Gartenlaube Holunderweg 7"
 CUT_S = 8
+DURING_CUT = "Geschrieben im Funkloch"
 NFT_TABLE = "sz_safety_cut"
 # All UDP inside the namespace (the browsers' media and data channel over loopback)
 # dropped; the WebSocket (TCP) to the server stays.
@@ -72,6 +74,10 @@ async def test_the_safety_net_shows_after_a_cut_and_goes_at_a_hang_up(tmp_path: 
             assert await net.is_hidden()
 
             with _udp_cut(server):
+                # A chat message written into the cut arrives once when the line is back.
+                await therapist.get_by_test_id("chat-open").click(timeout=WAIT_MS)
+                await therapist.get_by_test_id("chat-input").fill(DURING_CUT)
+                await therapist.get_by_test_id("chat-send").click(timeout=WAIT_MS)
                 await net.wait_for(state="visible", timeout=CUT_S * 1000)
                 text = await net.text_content() or ""
             assert f"Rufen Sie an: {PHONE}" in text
@@ -80,6 +86,10 @@ async def test_the_safety_net_shows_after_a_cut_and_goes_at_a_hang_up(tmp_path: 
             for page in (therapist, client):
                 await _connected_p2p(page)
             await net.wait_for(state="hidden", timeout=WAIT_MS)
+            await client.get_by_test_id("chat-open").click(timeout=WAIT_MS)
+            await client.locator(".chat-text", has_text=DURING_CUT).wait_for(timeout=WAIT_MS)
+            await client.wait_for_timeout(1000)
+            assert await client.locator(".chat-text", has_text=DURING_CUT).count() == 1
 
             # The client hangs up as usual: the details go with it, and a silence
             # longer than the threshold shows nothing.

@@ -79,7 +79,8 @@ export class SafetyView {
   }
 
   #mountPanel() {
-    const top = document.querySelector('#call-view .stage-top');
+    // Over everything on the video, the chat drawer included: it must be seen.
+    const top = document.querySelector('#call-view .stage');
     if (!top) return;
     const box = el('div', { class: 'safety-net', 'data-testid': 'safety-net', role: 'alert', hidden: '' });
     const title = el('p', { class: 'safety-title' });
