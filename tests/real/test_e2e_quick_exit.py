@@ -22,11 +22,13 @@ pytestmark = [pytest.mark.netns, pytest.mark.browser]
 THERAPIST = "dr-exit"
 CLIENT_ID = "Pseudonym-EX1T"
 PHONE = "030 5550123"
+NEUTRAL = "Dokument1 – Notizen"
 
 
 @contextlib.contextmanager
 def _server(tmp_path: Path) -> Iterator[RunningServer]:
-    with running_server(tmp_path) as server:
+    # The operator's neutral tab title for the client's page (not the therapist's).
+    with running_server(tmp_path, extra_env={"SPRECHZIMMER_NEUTRAL_TITLE": NEUTRAL}) as server:
         server.add_therapist(THERAPIST)
         yield server
 
@@ -45,6 +47,8 @@ async def test_escape_twice_leaves_at_once_without_a_way_back(tmp_path: Path) ->
             await client.get_by_test_id("quick-exit").wait_for(state="visible", timeout=WAIT_MS)
             assert await therapist.get_by_test_id("quick-exit").count() == 0
             entries = await client.evaluate("history.length")
+            assert await client.title() == NEUTRAL
+            assert await therapist.title() != NEUTRAL
             # A phone number at the room check (no whereabouts): nothing shows yet.
             await client.get_by_test_id("safety-phone").fill(PHONE)
             await client.wait_for_timeout(500)

@@ -256,9 +256,15 @@ function render() {
   renderTitle();
 }
 
+/**
+ * The operator's neutral tab title for a client's page (SPRECHZIMMER_NEUTRAL_TITLE,
+ * from the link check): a glance at the tab bar shows no consultation.
+ */
+let neutralTitle = '';
+
 /** A knocking client shows in the tab's title, so a therapist in another tab sees it. */
 function renderTitle() {
-  const title = t('call.title');
+  const title = neutralTitle || t('call.title');
   document.title = machine.snapshot.status === 'knocking' ? t('call.knockTitle', { title }) : title;
 }
 
@@ -592,6 +598,10 @@ async function start(invite) {
     renderPracticeName(verdict.ok.practice_name);
     knownRole(verdict.ok.role);
     offerSessionFeatures(verdict.ok.role);
+    if (verdict.ok.role === 'client' && verdict.ok.neutral_title) {
+      neutralTitle = verdict.ok.neutral_title;
+      renderTitle();
+    }
   }
   // A client's link asks for the name and consent; so does a link the check
   // could not judge (the server refuses a client's hello without them, and
