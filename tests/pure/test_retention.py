@@ -1,0 +1,82 @@
+"""The retention rules, pure: when a session is idle, which billing days stay, what a
+purged session leaves behind. No database: time and events are passed in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sprechzimmer import billing
+from sprechzimmer.billing import Month
+from sprechzimmer.events import EventKind
+from sprechzimmer.protocol import Role
+from sprechzimmer.retention import billing_first_day, is_idle, metadata_cutoff, notice_cutoff
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+T, C = Role.THERAPIST, Role.CLIENT
+UP, LEFT = EventKind.MEDIA_CONNECTED, EventKind.LEFT
+
+
+@dataclass(frozen=True)
+class Ev:
+    role: Role
+    kind: EventKind
+    at: dt.datetime
+
+
+@dataclass
+class Session:
+    session_id: str
+    client_id: str
+    events: list[Ev] = field(default_factory=list)
+
+
+def test_a_session_is_idle_when_its_links_and_its_last_event_are_past_the_cutoff() -> None:
+    cutoff = metadata_cutoff(NOW, 90)
+    assert cutoff == NOW - 90 * DAY
+    old = cutoff - dt.timedelta(seconds=1)
+    assert is_idle(old, old, cutoff)
+    assert is_idle(old, None, cutoff)  # never used
+    assert not is_idle(old, cutoff, cutoff)  # an event at the cutoff keeps it
+    assert not is_idle(cutoff, old, cutoff)  # links valid until the cutoff keep it
+    assert not is_idle(NOW + DAY, None, cutoff)
+
+
+def test_the_notice_looks_fourteen_days_ahead() -> None:
+    assert notice_cutoff(NOW, 90) == metadata_cutoff(NOW + 14 * DAY, 90) == NOW - 76 * DAY
+    assert notice_cutoff(NOW, 90, ahead=0) == metadata_cutoff(NOW, 90)
+
+
+def test_billing_days_are_counted_in_the_practice_zone() -> None:
+    # 23:30 UTC on 31 Dec is already 1 Jan in Berlin.
+    late = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)
+    assert billing_first_day(late, 400, BERLIN) == dt.date(2027, 1, 1) - 400 * DAY
+    assert billing_first_day(late, 400, ZoneInfo("UTC")) == dt.date(2026, 12, 31) - 400 * DAY
+
+
+def test_a_purged_session_leaves_one_line_per_month_with_the_reports_figures() -> None:
+    sid = "ab" * 16
+    start = dt.datetime(2026, 10, 31, 22, 30, tzinfo=dt.UTC)  # 23:30 in Berlin, to 00:30
+    end = start + dt.timedelta(hours=1)
+    session = Session(sid, "K-1", [Ev(T, UP, start), Ev(C, UP, start), Ev(C, LEFT, end)])
+    report = billing.session_lines(sid, "K-1", session.events, BERLIN)
+    kept = billing.archive_lines(session, BERLIN)
+    assert [(x.date, x.seconds) for x in kept] == [
+        (dt.date(2026, 10, 31), 1800),
+        (dt.date(2026, 11, 1), 1800),
+    ]
+    for line in kept:
+        month = Month(line.date.year, line.date.month)
+        assert (line.seconds, line.date) == (report[month].seconds, report[month].date)
+        assert line.session_id == billing.reference(sid) and line.client_id == "K-1"
+        assert line.start is None and line.end is None
+    totals = billing.monthly_totals([], BERLIN, archived=kept)
+    assert totals == billing.monthly_totals([session], BERLIN)
+
+
+def test_a_session_without_billable_time_leaves_nothing() -> None:
+    session = Session("cd" * 16, "K-2", [Ev(T, UP, NOW), Ev(T, LEFT, NOW + DAY)])
+    assert billing.archive_lines(session, BERLIN) == []
