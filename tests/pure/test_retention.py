@@ -80,3 +80,13 @@ def test_a_purged_session_leaves_one_line_per_month_with_the_reports_figures() -
 def test_a_session_without_billable_time_leaves_nothing() -> None:
     session = Session("cd" * 16, "K-2", [Ev(T, UP, NOW), Ev(T, LEFT, NOW + DAY)])
     assert billing.archive_lines(session, BERLIN) == []
+
+
+def test_a_session_purged_between_the_two_reads_is_counted_once() -> None:
+    sid = "ef" * 16
+    start = dt.datetime(2026, 11, 3, 9, tzinfo=dt.UTC)
+    session = Session(sid, "K-3", [Ev(T, UP, start), Ev(C, UP, start), Ev(C, LEFT, start + DAY)])
+    live = list(billing.session_lines(sid, "K-3", session.events, BERLIN).values())
+    other = billing.SessionLine.archived("01234567", "K-4", dt.date(2026, 11, 2), 600)
+    both = billing.combine(live, [*billing.archive_lines(session, BERLIN), other])
+    assert both == [other, *live]
