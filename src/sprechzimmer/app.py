@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, accounts, api
+from . import __version__, accounts, api, legal
 from .backplane import Embedded, RedisBackplane
 from .config import Settings
 from .errors import InternalError, InvalidInput, SprechzimmerError, error_body
@@ -182,5 +182,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.add_api_route("/", page("index.html"), include_in_schema=False)
     app.add_api_route("/dashboard", page("dashboard.html"), include_in_schema=False)
     app.add_api_route("/call", page("call.html"), include_in_schema=False)
+    for name, paths in legal.PATHS.items():
+        for lang, path in paths.items():
+            app.add_api_route(path, legal.endpoint(name, lang), include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -220,6 +220,11 @@ class Settings(BaseSettings):
     """The practice's name as the call page shows it to both sides once their link
     checked out (``POST /api/v1/links/check``); empty: none is shown."""
 
+    legal_dir: Path | None = None
+    """The operator's own terms, imprint and privacy details (``terms.de.md`` and so on,
+    see ``sprechzimmer.legal``); unset: the pages show the shipped templates, marked as
+    not filled in."""
+
     metrics_token: str = ""
     """Bearer token for ``GET /metrics``; empty: the endpoint does not exist (404)."""
 
@@ -264,6 +269,16 @@ class Settings(BaseSettings):
             raise ValueError(f"use at most {MAX_PRACTICE_NAME} characters")
         if not value.isprintable():
             raise ValueError("use printable characters only (no line breaks or control characters)")
+        return value
+
+    @field_validator("legal_dir", mode="before")
+    @classmethod
+    def _legal_dir(cls, value: object) -> object:
+        # An empty variable means "not set", never the working directory.
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not Path(str(value)).is_dir():
+            raise ValueError(f"{value} is not a directory")
         return value
 
     @field_validator("public_url")

@@ -50,6 +50,7 @@ import { CallConnection } from './connection.js';
 import { installCallHandle } from './callhandle.js';
 import { checkLink } from './linkcheck.js';
 import { notifyOn, soundOn } from './alerts.js';
+import { CallPresence } from './undisturbed.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
@@ -85,6 +86,8 @@ function readSession(key) {
 
 /** The call logic: status, admission, the other side's presence. */
 const machine = new CallMachine({ log: debug });
+/** Tells the therapist's other tabs while this one is in a call, so that they stay silent. */
+const presence = new CallPresence();
 /** @type {ReturnType<typeof setTimeout> | null} */
 let machineTimer = null;
 /** @type {SignalingClient | null} */
@@ -169,7 +172,9 @@ function perform(action) {
       signaling?.send(action.message);
       break;
     case 'chime':
-      // The therapist's own switches on the dashboard hold here too.
+      // The therapist's own switches on the dashboard hold here too; and a
+      // consultation in another tab is never disturbed by it (undisturbed.js).
+      if (presence.callElsewhere()) break;
       if (soundOn()) playChime();
       notifyKnock();
       break;
@@ -193,6 +198,7 @@ function render() {
   // this conversation: a client who leaves stops it, a short break does not.
   if (s.status === 'in-call' && callStartedAt === null) callStartedAt = performance.now();
   if (s.finished || !s.admitted || s.view !== 'call') callStartedAt = null;
+  presence.setInCall(!s.finished && s.admitted && s.view === 'call');
   renderTimerNow();
   if (s.finished) hangupAsked = false;
   renderRemote();

@@ -12,6 +12,7 @@ import { clientIdWarnings } from './clientid.js';
 import { playChime, unlockAudioOnGesture } from './sound.js';
 import { actionsFor, newlyWaiting, pageTitle, recentMonths, waitedMinutes } from './overview.js';
 import * as alerts from './alerts.js';
+import { CallPresence } from './undisturbed.js';
 
 /** @typedef {import('./i18n.js').MessageKey} MessageKey */
 /** @typedef {import('./api.js').SessionSummary} SessionSummary */
@@ -237,6 +238,13 @@ ui.copy.addEventListener('click', async () => {
 
 // --- the list and the waiting banner ---------------------------------------------
 
+const presence = new CallPresence();
+
+/** One of the therapist's sessions is in a call: by the list, or by a call page of this browser. */
+function callRunning() {
+  return presence.callElsewhere() || sessions.some((s) => s.in_call);
+}
+
 async function refresh() {
   try {
     const list = await api.listSessions();
@@ -253,8 +261,12 @@ async function refresh() {
   const fresh = newlyWaiting(waitingBefore, sessions);
   waitingBefore = new Set(sessions.filter((s) => s.waiting).map((s) => s.session_id));
   if (fresh.length) {
-    if (alerts.soundOn()) playChime();
-    alerts.notifyWaiting(t('dashboard.notifyTitle'), t('dashboard.notifyBody'));
+    // A consultation runs (here or on another device): the banner, the list
+    // and the title say it; no chime, no notification (undisturbed.js).
+    if (!callRunning()) {
+      if (alerts.soundOn()) playChime();
+      alerts.notifyWaiting(t('dashboard.notifyTitle'), t('dashboard.notifyBody'));
+    }
     const names = sessions.filter((s) => fresh.includes(s.session_id)).map((s) => s.client_id);
     announce(ui.waitingAlert, () => names.map((clientId) => t('dashboard.someoneWaiting', { clientId })).join(' '));
   } else if (waitingBefore.size === 0) {

@@ -20,6 +20,10 @@ const de = {
   'lang.label': 'Sprache',
   'lang.de': 'Deutsch',
   'lang.en': 'English',
+  'legal.nav': 'Rechtliches',
+  'legal.terms': 'Nutzungsbedingungen',
+  'legal.privacy': 'Datenschutz',
+  'legal.imprint': 'Impressum',
 
   'login.title': 'Anmeldung für Therapeutinnen und Therapeuten',
   'login.code': 'Kennung',
@@ -270,6 +274,10 @@ const en = {
   'lang.label': 'Language',
   'lang.de': 'Deutsch',
   'lang.en': 'English',
+  'legal.nav': 'Legal',
+  'legal.terms': 'Terms of use',
+  'legal.privacy': 'Privacy',
+  'legal.imprint': 'Imprint',
 
   'login.title': 'Sign-in for therapists',
   'login.code': 'User code',

@@ -1,0 +1,431 @@
+"""Every column the database stores, in German and English: content, purpose, how long.
+
+The one list of what sprechzimmer keeps. Three things are made from it, so that
+they cannot drift apart: the tables in ``docs/privacy.md`` (a test compares
+them with :func:`markdown`), the schema test (every column of the migrated
+database is listed here, and nothing else), and the privacy notice the service
+serves at ``/datenschutz`` and ``/privacy``.
+
+Adding a column: add one :class:`StoredColumn` below (German and English), then
+``python -m sprechzimmer.datafields --update docs/privacy.md`` rewrites the
+doc's two tables. This module is pure data and text; it reads no setting and
+touches no database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Lang = Literal["de", "en"]
+LANGS: tuple[Lang, ...] = ("de", "en")
+
+
+@dataclass(frozen=True)
+class Said:
+    """One column described in one language: the three cells of a table row."""
+
+    content: str
+    """What the column holds (backticks mark literal values, as in the doc)."""
+    purpose: str
+    """Why it is kept."""
+    kept: str
+    """How long it is kept."""
+
+
+@dataclass(frozen=True)
+class StoredColumn:
+    """One column of one table, as ``table.column``, described in both languages."""
+
+    name: str
+    de: Said
+    en: Said
+
+    @property
+    def table(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def column(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    def said(self, lang: Lang) -> Said:
+        return self.de if lang == "de" else self.en
+
+
+@dataclass(frozen=True)
+class Bilingual:
+    """One paragraph in both languages."""
+
+    de: str
+    en: str
+
+    def said(self, lang: Lang) -> str:
+        return self.de if lang == "de" else self.en
+
+
+# Keep the order of docs/privacy.md: by table, then as the columns were added.
+COLUMNS: tuple[StoredColumn, ...] = (
+    StoredColumn(
+        "therapists.id",
+        de=Said("laufende Nummer", "interne Verknüpfung", "solange das Konto besteht"),
+        en=Said("serial number", "internal reference", "while the account exists"),
+    ),
+    StoredColumn(
+        "therapists.code",
+        de=Said("Anmeldekennung der Therapeutin", "Anmeldung", "solange das Konto besteht"),
+        en=Said("the therapist's login code", "login", "while the account exists"),
+    ),
+    StoredColumn(
+        "therapists.password_hash",
+        de=Said(
+            "Argon2id-Hash des Passworts (nie das Passwort)",
+            "Anmeldung",
+            "solange das Konto besteht",
+        ),
+        en=Said(
+            "Argon2id hash of the password (never the password)",
+            "login",
+            "while the account exists",
+        ),
+    ),
+    StoredColumn(
+        "therapists.api_key_hashes",
+        de=Said(
+            "SHA-256-Hashes der API-Schlüssel (nie die Schlüssel)",
+            "Anbindung der Praxissoftware",
+            "bis zum Widerruf der Schlüssel",
+        ),
+        en=Said(
+            "SHA-256 hashes of the API keys (never the keys)",
+            "practice software",
+            "until the keys are revoked",
+        ),
+    ),
+    StoredColumn(
+        "therapists.created_at",
+        de=Said("Anlagezeitpunkt (UTC)", "Verwaltung", "solange das Konto besteht"),
+        en=Said("created (UTC)", "administration", "while the account exists"),
+    ),
+    StoredColumn(
+        "therapists.disabled",
+        de=Said("Konto gesperrt ja/nein", "Verwaltung", "solange das Konto besteht"),
+        en=Said("account disabled or not", "administration", "while the account exists"),
+    ),
+    StoredColumn(
+        "therapists.login_generation",
+        de=Said(
+            "Zähler; Abmelden, neues Passwort oder Sperren erhöhen ihn und beenden damit "
+            "jede frühere Anmeldung",
+            "Sicherheit der Anmeldung",
+            "solange das Konto besteht",
+        ),
+        en=Said(
+            "a counter; logout, a new password or disabling raise it, which ends every "
+            "earlier login",
+            "login security",
+            "while the account exists",
+        ),
+    ),
+    StoredColumn(
+        "sessions.id",
+        de=Said(
+            "zufällige Sitzungskennung (128 bit)",
+            "Zuordnung von Links und Ereignissen",
+            "Abrechnungsfrist",
+        ),
+        en=Said("random session id (128 bits)", "links and events", "billing retention"),
+    ),
+    StoredColumn(
+        "sessions.therapist_id",
+        de=Said("Verweis auf die Therapeutin", "wessen Sitzung", "Abrechnungsfrist"),
+        en=Said("the therapist", "whose session", "billing retention"),
+    ),
+    StoredColumn(
+        "sessions.client_id",
+        de=Said(
+            "Klienten-ID, genau wie eingetippt (ein Pseudonym der Therapeutin)",
+            "Abrechnung, Übersicht",
+            "Abrechnungsfrist",
+        ),
+        en=Said(
+            "client ID exactly as typed (the therapist's pseudonym)",
+            "billing, overview",
+            "billing retention",
+        ),
+    ),
+    StoredColumn(
+        "sessions.created_at",
+        de=Said("Anlagezeitpunkt (UTC)", "Übersicht", "Abrechnungsfrist"),
+        en=Said("created (UTC)", "overview", "billing retention"),
+    ),
+    StoredColumn(
+        "sessions.expires_at",
+        de=Said("Ablauf der Einladungslinks (UTC)", "Zutritt, Aufbewahrung", "Abrechnungsfrist"),
+        en=Said("when the invite links expire (UTC)", "access, retention", "billing retention"),
+    ),
+    StoredColumn(
+        "sessions.state",
+        de=Said(
+            "`open`, `closed` (von der Therapeutin oder dem Therapeuten beendet) oder "
+            "`revoked` (Links widerrufen)",
+            "Zutritt, Übersicht",
+            "Abrechnungsfrist",
+        ),
+        en=Said(
+            "`open`, `closed` (ended by the therapist) or `revoked` (links withdrawn)",
+            "access, overview",
+            "billing retention",
+        ),
+    ),
+    StoredColumn(
+        "tokens.hash",
+        de=Said(
+            "SHA-256-Hash eines Einladungs-Tokens (nie das Token)", "Zutritt", "bis zum Ablauf"
+        ),
+        en=Said("SHA-256 of an invite token (never the token)", "access", "until it expires"),
+    ),
+    StoredColumn(
+        "tokens.session_id",
+        de=Said("Verweis auf die Sitzung", "Zutritt", "bis zum Ablauf"),
+        en=Said("the session", "access", "until it expires"),
+    ),
+    StoredColumn(
+        "tokens.role",
+        de=Said("`therapist` oder `client`", "Zutritt", "bis zum Ablauf"),
+        en=Said("`therapist` or `client`", "access", "until it expires"),
+    ),
+    StoredColumn(
+        "tokens.expires_at",
+        de=Said("Ablauf (UTC)", "Zutritt", "bis zum Ablauf"),
+        en=Said("expiry (UTC)", "access", "until it expires"),
+    ),
+    StoredColumn(
+        "events.id",
+        de=Said("laufende Nummer", "Reihenfolge", "Abrechnungsfrist"),
+        en=Said("serial number", "order", "billing retention"),
+    ),
+    StoredColumn(
+        "events.session_id",
+        de=Said("Verweis auf die Sitzung", "Abrechnung", "Abrechnungsfrist"),
+        en=Said("the session", "billing", "billing retention"),
+    ),
+    StoredColumn(
+        "events.role",
+        de=Said("`therapist` oder `client`", "Abrechnung", "Abrechnungsfrist"),
+        en=Said("`therapist` or `client`", "billing", "billing retention"),
+    ),
+    StoredColumn(
+        "events.kind",
+        de=Said(
+            "`joined`, `admitted`, `media_connected`, `media_disconnected`, `left`",
+            "Abrechnung, Support",
+            "Abrechnungsfrist",
+        ),
+        en=Said(
+            "`joined`, `admitted`, `media_connected`, `media_disconnected`, `left`",
+            "billing, support",
+            "billing retention",
+        ),
+    ),
+    StoredColumn(
+        "events.at",
+        de=Said("Serverzeit (UTC)", "Abrechnung", "Abrechnungsfrist"),
+        en=Said("server time (UTC)", "billing", "billing retention"),
+    ),
+    StoredColumn(
+        "quality_samples.call_id",
+        de=Said(
+            "zufällige Anruf-ID, nirgends mit einer Sitzung verknüpft",
+            "Zusammenfassen eines Anrufs",
+            "höchstens 90 Tage",
+        ),
+        en=Said(
+            "random call id, tied to no session anywhere", "grouping one call", "at most 90 days"
+        ),
+    ),
+    StoredColumn(
+        "quality_samples.bucket",
+        de=Said("Beginn der UTC-Stunde", "Zeitreihe", "höchstens 90 Tage"),
+        en=Said("start of the UTC hour", "time series", "at most 90 days"),
+    ),
+    StoredColumn(
+        "quality_samples.bitrate_out_kbps",
+        de=Said("gesendete Bitrate", "Qualitätssicherung", "höchstens 90 Tage"),
+        en=Said("sent bitrate", "quality assurance", "at most 90 days"),
+    ),
+    StoredColumn(
+        "quality_samples.bitrate_in_kbps",
+        de=Said("empfangene Bitrate", "Qualitätssicherung", "höchstens 90 Tage"),
+        en=Said("received bitrate", "quality assurance", "at most 90 days"),
+    ),
+    StoredColumn(
+        "quality_samples.loss_pct",
+        de=Said("Paketverlust", "Qualitätssicherung", "höchstens 90 Tage"),
+        en=Said("packet loss", "quality assurance", "at most 90 days"),
+    ),
+    StoredColumn(
+        "quality_samples.rtt_ms",
+        de=Said("Umlaufzeit", "Qualitätssicherung", "höchstens 90 Tage"),
+        en=Said("round-trip time", "quality assurance", "at most 90 days"),
+    ),
+    StoredColumn(
+        "quality_samples.jitter_ms",
+        de=Said("Jitter", "Qualitätssicherung", "höchstens 90 Tage"),
+        en=Said("jitter", "quality assurance", "at most 90 days"),
+    ),
+    StoredColumn(
+        "quality_samples.fps",
+        de=Said("Bilder je Sekunde", "Qualitätssicherung", "höchstens 90 Tage"),
+        en=Said("frames per second", "quality assurance", "at most 90 days"),
+    ),
+    StoredColumn(
+        "quality_samples.height",
+        de=Said("Bildhöhe in Pixeln", "Qualitätssicherung", "höchstens 90 Tage"),
+        en=Said("picture height in pixels", "quality assurance", "at most 90 days"),
+    ),
+    StoredColumn(
+        "quality_samples.local_candidate",
+        de=Said(
+            "Verbindungsart (host, srflx, relay …), keine Adresse",
+            "Relais-Last",
+            "höchstens 90 Tage",
+        ),
+        en=Said(
+            "connection type (host, srflx, relay …), no address", "relay load", "at most 90 days"
+        ),
+    ),
+    StoredColumn(
+        "quality_samples.remote_candidate",
+        de=Said("Verbindungsart der Gegenseite, keine Adresse", "Relais-Last", "höchstens 90 Tage"),
+        en=Said("the other side's connection type, no address", "relay load", "at most 90 days"),
+    ),
+    StoredColumn(
+        "quality_samples.errors",
+        de=Said("Fehlercodes, sortiert", "Fehlersuche", "höchstens 90 Tage"),
+        en=Said("error codes, sorted", "troubleshooting", "at most 90 days"),
+    ),
+    StoredColumn(
+        "alembic_version.version_num",
+        de=Said("Stand des Datenbankschemas", "Migrationen", "dauerhaft"),
+        en=Said("schema version", "migrations", "permanent"),
+    ),
+)
+
+NEVER_STORED = Bilingual(
+    de=(
+        "IP-Adressen, User-Agents, Namen (außer der Klienten-ID, die die Therapeutin "
+        "eintippt), Passwörter, Tokens oder API-Schlüssel im Klartext, Schlüssel der "
+        "Ende-zu-Ende-Verschlüsselung, Verifikationscodes, Bild, Ton, Chat, der "
+        "Kamera- und Mikrofonzustand. Der Server schreibt keine Zugriffsprotokolle mit "
+        "Adressen, und sein Protokoll nennt keine Sitzung (auch keinen Teil ihrer ID): "
+        "es sagt, was in einem Raum geschah, nicht in welchem. Das Datenverzeichnis und "
+        "jede Datei darin (Datenbank, Schlüssel) sind nur für den Benutzer des Dienstes "
+        "lesbar (0700/0600)."
+    ),
+    en=(
+        "IP addresses, user agents, names (other than the client ID the therapist "
+        "types), passwords, tokens or API keys in clear, end-to-end encryption keys, "
+        "verification codes, picture, sound, chat, the camera and microphone state. "
+        "The server writes no access log with addresses, and its log names no session "
+        "(not even part of its id): it says what happened in a room, not in which. The "
+        "data directory and every file in it (database, keys) are readable by the "
+        "service's user alone (0700/0600)."
+    ),
+)
+"""The first paragraph of the doc's "Nie gespeichert" / "Never stored" section."""
+
+QUALITY_LINKABILITY = Bilingual(
+    de=(
+        "**Was die Qualitätsdaten verraten können.** Die Stichproben tragen keine "
+        "Sitzung, aber eine Stundenangabe. Wer als Betreiber weiß, dass in einer Stunde "
+        "nur ein Gespräch lief (etwa aus den Abrechnungsereignissen derselben Stunde), "
+        "kann die Stichproben dieser Stunde diesem Gespräch zuordnen und so dessen "
+        "Verbindungsqualität und -art (direkt oder über das Relais) sehen, nie aber "
+        "Inhalt, Adressen oder Personen."
+    ),
+    en=(
+        "**What the quality data can tell.** The samples carry no session, but an hour. "
+        "An operator who knows that only one call ran in a given hour (from the billing "
+        "events of that hour, say) can attribute that hour's samples to that call and so "
+        "see its connection quality and kind (direct or relayed), never its content, "
+        "addresses or people."
+    ),
+)
+"""The second paragraph of that section (``**...**`` marks its lead-in, as in the doc)."""
+
+STORED_HEADING = Bilingual(de="Gespeicherte Daten", en="Stored data")
+NEVER_HEADING = Bilingual(de="Nie gespeichert", en="Never stored")
+_HEADER = {
+    "de": ("Spalte", "Inhalt", "Zweck", "Dauer"),
+    "en": ("column", "content", "purpose", "kept"),
+}
+
+
+def tables() -> frozenset[str]:
+    """The tables that have at least one column listed."""
+    return frozenset(c.table for c in COLUMNS)
+
+
+def markdown(lang: Lang) -> str:
+    """The doc's table of stored columns in ``lang``, exactly as in docs/privacy.md."""
+    lines = [
+        "| " + " | ".join(_HEADER[lang]) + " |",
+        "| --- | --- | --- | --- |",
+    ]
+    for c in COLUMNS:
+        s = c.said(lang)
+        lines.append(f"| `{c.name}` | {s.content} | {s.purpose} | {s.kept} |")
+    return "\n".join(lines) + "\n"
+
+
+def table_span(doc: str, lang: Lang) -> tuple[int, int]:
+    """Where the table of stored columns in ``lang``'s section of the doc starts and ends.
+
+    The table is the first one after the heading ``### Gespeicherte Daten`` or
+    ``### Stored data``; ``ValueError`` when the doc has no such heading or table.
+    """
+    heading = f"\n### {STORED_HEADING.said(lang)}\n"
+    start = doc.index(heading) + len(heading)
+    found = re.compile(r"^\|.*\|\n(?:\|.*\|\n)*", re.MULTILINE).search(doc, start)
+    if found is None:
+        raise ValueError(f"no table after {heading.strip()!r}")
+    return found.start(), found.end()
+
+
+def rerendered(doc: str) -> str:
+    """``doc`` with both tables of stored columns replaced by what this module says."""
+    for lang in LANGS:
+        start, end = table_span(doc, lang)
+        doc = doc[:start] + markdown(lang) + doc[end:]
+    return doc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m sprechzimmer.datafields",
+        description="Print or rewrite the tables of stored columns in docs/privacy.md.",
+    )
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--markdown", choices=LANGS, help="print the table in this language")
+    group.add_argument("--update", type=Path, metavar="DOC", help="rewrite both tables in DOC")
+    args = parser.parse_args(argv)
+    if args.markdown:
+        sys.stdout.write(markdown(args.markdown))
+        return 0
+    doc: Path = args.update
+    text = doc.read_text(encoding="utf-8")
+    new = rerendered(text)
+    if new != text:
+        doc.write_text(new, encoding="utf-8")
+    print(f"{doc}: {'rewritten' if new != text else 'already up to date'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
