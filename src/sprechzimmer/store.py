@@ -701,7 +701,11 @@ class Store:
             # year of events, and one transaction would hold them all. Within one, a
             # session's lines are written and its events deleted together.
             with self._tx() as s:
-                ids = list(s.scalars(self._idle(metadata_cutoff).limit(_CHUNK)))
+                # Locked, and skipped when locked: with several server processes
+                # purging at once, two must never both write a session's lines.
+                # (SQLite has one writer at a time and ignores the clause.)
+                idle = self._idle(metadata_cutoff).limit(_CHUNK)
+                ids = list(s.scalars(idle.with_for_update(skip_locked=True)))
                 if not ids:
                     break
                 for found in self._billing_sessions_in(s, ids):

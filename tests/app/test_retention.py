@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from starlette.testclient import TestClient
 
 from sprechzimmer import billing, privacy
@@ -202,6 +202,31 @@ def test_billing_lines_go_after_the_billing_retention(
     add_call(store, therapist, "7" * 32, "K-7", NOW - 200 * DAY, 50)
     counts = purge_once(store, settings, NOW)
     assert (counts.sessions, counts.archived) == (1, 0)
+
+
+def test_a_session_another_purge_holds_is_left_to_it(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    """Several server processes purge on their own: a session's lines are written once."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time: two purges cannot overlap")
+    therapist = add_therapist(store)
+    add_call(store, therapist, "k" * 32, "K-k", NOW - 100 * DAY, 50)
+    settings = make_settings(tmp_path, database_url)
+    other = Store.from_url(database_url)
+    try:
+        with other.engine.begin() as c:
+            # Another process's purge holds the session's row until it commits.
+            c.execute(text("SELECT id FROM sessions FOR UPDATE"))
+            counts = purge_once(store, settings, NOW)
+            assert (counts.sessions, counts.archived) == (0, 0)
+    finally:
+        other.close()
+    assert purge_once(store, settings, NOW).archived == 1
+    assert (
+        len(billing.therapist_month(store, therapist, Month.of(NOW - 100 * DAY, BERLIN), BERLIN))
+        == 1
+    )
 
 
 def test_purge_once_uses_the_settings(tmp_path: Path, database_url: str, store: Store) -> None:
