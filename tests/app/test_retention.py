@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, Table, inspect, select, text
 from starlette.testclient import TestClient
 
 from sprechzimmer import billing, privacy
@@ -268,6 +268,16 @@ def test_an_upgraded_database_is_converted_by_the_first_purge(
 # --- data-subject requests cover the billing lines ---------------------------------------
 
 
+def every_row(store: Store) -> list[str]:
+    """Every row of every table, as text."""
+    with store.engine.connect() as c:
+        return [
+            repr(tuple(row))
+            for table in inspect(c).get_table_names()
+            for row in c.execute(select(Table(table, MetaData(), autoload_with=c)))
+        ]
+
+
 def test_export_and_deletion_cover_billing_lines(
     tmp_path: Path, database_url: str, store: Store
 ) -> None:
@@ -293,6 +303,8 @@ def test_export_and_deletion_cover_billing_lines(
     deleted = privacy.delete_client(store, therapist, "Klient-Zebra")
     assert (deleted.sessions, deleted.billing_lines) == (1, 1)
     assert privacy.export(store, therapist, NOW, "Klient-Zebra")["billing_lines"] == []
+    assert not any("Klient-Zebra" in row for row in every_row(store))
+    assert any("K-2" in row for row in every_row(store))  # another client's line stays
     assert privacy.delete_therapist(store, therapist).billing_lines == 1
     assert billing.therapist_month(store, therapist_id, Month(2026, 7), BERLIN) == []
 
