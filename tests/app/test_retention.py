@@ -26,6 +26,7 @@ from sprechzimmer.protocol import Role
 from sprechzimmer.quality import Sample
 from sprechzimmer.retention import (
     billing_first_day,
+    is_idle,
     metadata_cutoff,
     purge_once,
     purge_periodically,
@@ -137,6 +138,26 @@ def test_purge_deletes_what_is_past_its_retention(store: Store) -> None:
     assert len(store.events_of("b" * 32)) == 2
     assert store.lookup_token(digest("d" * 32)) is not None
     assert purge() == PurgeCounts(0, 0, 0, 0)
+
+
+def test_the_store_and_the_rule_agree_on_what_is_idle(store: Store) -> None:
+    therapist = add_therapist(store)
+    cutoff = metadata_cutoff(NOW, 90)
+    second = dt.timedelta(seconds=1)
+    cases = {  # session id: (expires_at, last event)
+        "1" * 32: (cutoff - second, cutoff - second),
+        "2" * 32: (cutoff - second, cutoff),
+        "3" * 32: (cutoff, cutoff - second),
+        "4" * 32: (cutoff - second, None),
+        "5" * 32: (cutoff, None),
+    }
+    for sid, (expires, last) in cases.items():
+        store.create_session(sid, therapist, "K", cutoff - 2 * DAY, expires, {})
+        if last is not None:
+            store.add_events([EventInfo(sid, Role.CLIENT, EventKind.LEFT, last)])
+    expected = {sid for sid, (expires, last) in cases.items() if is_idle(expires, last, cutoff)}
+    assert expected == {"1" * 32, "4" * 32}
+    assert set(store.idle_sessions(cutoff, therapist)) == expected
 
 
 def test_default_purge_deletes_events_after_90_days_and_keeps_the_months_minutes(
