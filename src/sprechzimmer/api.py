@@ -312,6 +312,10 @@ def _list_with_seconds(
     seconds = billing.seconds_so_far(
         store, therapist_id, [s.id for s in rows], settings.reconnect_tolerance
     )
+    # A session in use for longer than the metadata retention has its older months
+    # in billing lines (``billing.cut``); "so far" counts them too.
+    for session_id, archived in store.archived_seconds(rows).items():
+        seconds[session_id] += archived
     # Not only among the listed rows: a session near its purge is months old and
     # may be past the newest 200.
     due = store.idle_sessions(

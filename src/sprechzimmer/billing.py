@@ -613,7 +613,84 @@ def archive_lines(
     with billable time, carrying exactly the seconds, day, client ID and
     reference of that month's report line, and nothing else."""
     lines = session_lines(session.session_id, session.client_id, session.events, zone, tolerance)
-    return [
-        SessionLine.archived(reference(line.session_id), line.client_id, line.date, line.seconds)
-        for line in lines.values()
-    ]
+    return [_archived(line) for line in lines.values()]
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Where the older events of a session still in use may go (``cut``)."""
+
+    at: dt.datetime
+    """Events before this moment (UTC; the start of a month of the practice) go."""
+    lines: list[SessionLine]
+    """The archived lines of the months before ``at``: what is kept of those events."""
+
+
+def cut(
+    session: SessionEvents,
+    before: dt.datetime,
+    zone: ZoneInfo,
+    tolerance: dt.timedelta = DEFAULT_TOLERANCE,
+) -> Cut | None:
+    """The latest start of a practice month, not after ``before``, at which a session's
+    events can be split without changing anything billing says of them; None if none.
+
+    A session whose links are renewed again and again is never idle, so its oldest
+    events would outlive the metadata retention. They may go, month by month, where
+    splitting them changes nothing: each role's connected intervals of all events
+    are those of the events before the cut followed by those of the events after it
+    (so no call, no bridged reconnect and no interval left open spans the cut, and
+    events still to come meet the same state), and so the month lines are the same.
+    Checked by computing both, rather than by a second set of rules that could
+    drift apart from the first."""
+    ordered = _ordered(session.events)
+    if not ordered:
+        return None
+    close_at = ordered[-1][0]
+    roles = (Role.THERAPIST, Role.CLIENT)
+    whole = {role: _connected(ordered, role, tolerance, close_at) for role in roles}
+    # An interval left open at the end would run on into events still to come.
+    settled = all(_connected(ordered, r, tolerance, ALL_TIME.end) == whole[r] for r in roles)
+    lines = session_lines(session.session_id, session.client_id, session.events, zone, tolerance)
+    month = Month.of(before, zone)
+    while (at := month.bounds(zone).start) > ordered[0][0]:
+        month = _previous(month)
+        if at > before:
+            continue
+        older = [m for m in ordered if m[0] < at]
+        newer = ordered[len(older) :]
+        if not newer and not settled:
+            continue
+        if all(
+            _connected(older, role, tolerance, None) + _connected(newer, role, tolerance, None)
+            == whole[role]
+            for role in roles
+        ):
+            kept = {m: x for m, x in lines.items() if m.bounds(zone).end <= at}
+            rest = _lines(session, newer, zone, tolerance)
+            if {**kept, **rest} != lines or kept.keys() & rest.keys():
+                continue  # cannot happen when the intervals agree; never bill differently
+            return Cut(at, [_archived(x) for x in kept.values()])
+    return None
+
+
+def _lines(
+    session: SessionEvents, moments: Sequence[_Moment], zone: ZoneInfo, tolerance: dt.timedelta
+) -> dict[Month, SessionLine]:
+    events = [_Event(role, kind, at) for at, _rank, role, kind in moments]
+    return session_lines(session.session_id, session.client_id, events, zone, tolerance)
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    role: Role
+    kind: EventKind
+    at: dt.datetime
+
+
+def _archived(line: SessionLine) -> SessionLine:
+    return SessionLine.archived(reference(line.session_id), line.client_id, line.date, line.seconds)
+
+
+def _previous(month: Month) -> Month:
+    return Month(month.year - 1, 12) if month.month == 1 else Month(month.year, month.month - 1)

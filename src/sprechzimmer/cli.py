@@ -262,9 +262,13 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{counts.tokens} expired token(s) deleted")
     print(
         f"{counts.sessions} session(s) with {counts.events} event(s) idle for more than "
-        f"{settings.metadata_retention_days} days deleted, {counts.archived} billing line(s) "
-        f"kept of them"
+        f"{settings.metadata_retention_days} days deleted"
     )
+    print(
+        f"{counts.trimmed_events} event(s) older than {settings.metadata_retention_days} days "
+        f"of {counts.trimmed} session(s) in use deleted"
+    )
+    print(f"{counts.archived} billing line(s) kept in their place")
     print(
         f"{counts.billing_lines} billing line(s) older than "
         f"{settings.billing_retention_days} days deleted"

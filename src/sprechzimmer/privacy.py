@@ -104,8 +104,9 @@ def delete_client(store: Store, therapist: TherapistInfo, client_id: str) -> Del
 
 def delete_session(store: Store, session_id: str) -> Deleted:
     """Erase one session, with its events and tokens: the dashboard's "Datensatz
-    löschen", for a real name typed as client ID by mistake. A session listed
-    there has no billing lines yet: they are written when the purge deletes it."""
+    löschen", for a real name typed as client ID by mistake; with the billing
+    lines of its older months, if it is in use for longer than the metadata
+    retention (``billing.cut``)."""
     return store.delete_session(session_id)
 
 

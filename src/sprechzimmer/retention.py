@@ -3,7 +3,9 @@
 Expired invite tokens go at once. A session goes with its connection events
 when it is idle (``is_idle``): its links expired and its last event lies more
 than ``SPRECHZIMMER_METADATA_RETENTION_DAYS`` back (90 by default: KBV Anlage
-31b wants all metadata gone after three months at the latest). In the same
+31b wants all metadata gone after three months at the latest). A session still
+in use loses its events from before that, month by month, where ``billing.cut``
+finds a month start that no call spans. In the same
 transaction its billable time is kept in reduced form, one billing line per
 month (``billing.archive_lines``: day, seconds, client ID, short reference; no
 time of day, no event, no role), for ``SPRECHZIMMER_BILLING_RETENTION_DAYS``
@@ -84,12 +86,14 @@ def purge_once(store: Store, settings: Settings, now: dt.datetime) -> PurgeCount
     if any(dataclasses.astuple(counts)):
         log.info(
             "purged %d expired token(s), %d session(s) with %d event(s) idle for more than "
-            "%d days (%d billing line(s) kept), %d billing line(s) older than %d days, "
-            "%d quality sample(s) older than %d days",
+            "%d days, %d older event(s) of %d session(s) in use (%d billing line(s) kept), "
+            "%d billing line(s) older than %d days, %d quality sample(s) older than %d days",
             counts.tokens,
             counts.sessions,
             counts.events,
             settings.metadata_retention_days,
+            counts.trimmed_events,
+            counts.trimmed,
             counts.archived,
             counts.billing_lines,
             settings.billing_retention_days,

@@ -253,6 +253,10 @@ class PurgeCounts:
     """Billing lines written for the deleted sessions."""
     billing_lines: int = 0
     """Billing lines deleted because their day is past the billing retention."""
+    trimmed: int = 0
+    """Sessions still in use whose older events went (``billing.cut``)."""
+    trimmed_events: int = 0
+    """The events of those sessions that went."""
 
 
 @dataclass(frozen=True)
@@ -287,6 +291,17 @@ def _rowcount(result: Any) -> int:
 
 _CHUNK = 500
 """Sessions deleted per statement (and, by the purge, per transaction)."""
+
+
+def _lines_of(session: ConsultationSession) -> tuple[Any, ...]:
+    """The billing lines of a session still stored: the full id is not in them, its
+    reference, therapist and client ID are (two sessions sharing all three are a
+    32-bit coincidence among one therapist's sessions of one client ID)."""
+    return (
+        BillingLine.therapist_id == session.therapist_id,
+        BillingLine.reference == billing.reference(session.id),
+        BillingLine.client_id == session.client_id,
+    )
 
 
 def _billing_line(therapist_id: int, line: billing.SessionLine) -> BillingLine:
@@ -716,12 +731,56 @@ class Store:
                 counts = self._delete_sessions(s, ids)
                 sessions += counts.sessions
                 events += counts.events
+        trimmed = self._trim(metadata_cutoff, billing_first_day, zone, tolerance)
         with self._tx() as s:
             lines = _rowcount(
                 s.execute(delete(BillingLine).where(BillingLine.day < billing_first_day))
             )
         quality = self.purge_quality(now, quality_retention_days)
-        return PurgeCounts(tokens, sessions, events, quality, archived, lines)
+        return PurgeCounts(
+            tokens,
+            sessions,
+            events,
+            quality,
+            archived + trimmed.archived,
+            lines,
+            trimmed.sessions,
+            trimmed.events,
+        )
+
+    def _trim(
+        self,
+        cutoff: dt.datetime,
+        billing_first_day: dt.date,
+        zone: ZoneInfo,
+        tolerance: dt.timedelta,
+    ) -> PurgeCounts:
+        """Sessions still in use with events from before ``cutoff``: their older events
+        go, month by month, where ``billing.cut`` allows it, leaving billing lines."""
+        old = exists().where(Event.session_id == ConsultationSession.id, Event.at < cutoff)
+        with self._tx() as s:
+            candidates = list(s.scalars(select(ConsultationSession.id).where(old)))
+        sessions = events = archived = 0
+        for i in range(0, len(candidates), _CHUNK):
+            with self._tx() as s:
+                query = select(ConsultationSession.id).where(
+                    ConsultationSession.id.in_(candidates[i : i + _CHUNK]), old
+                )
+                ids = list(s.scalars(query.with_for_update(skip_locked=True)))
+                for found in self._billing_sessions_in(s, ids):
+                    where = billing.cut(found, cutoff, zone, tolerance)
+                    if where is None:
+                        continue
+                    for line in where.lines:
+                        if line.date >= billing_first_day:
+                            s.add(_billing_line(found.therapist_id, line))
+                            archived += 1
+                    gone = delete(Event).where(
+                        Event.session_id == found.session_id, Event.at < where.at
+                    )
+                    events += _rowcount(s.execute(gone))
+                    sessions += 1
+        return PurgeCounts(0, sessions, events, 0, archived)
 
     @staticmethod
     def _billing_sessions_in(s: Session, ids: list[str]) -> list[BillingSession]:
@@ -817,10 +876,38 @@ class Store:
             return replace(counts, billing_lines=lines)
 
     def delete_session(self, session_id: str) -> Deleted:
-        """Erase one session with its events and tokens (a client ID typed by mistake:
-        afterwards it is in no table)."""
+        """Erase one session with its events, tokens and the billing lines of its
+        older months (a client ID typed by mistake: afterwards it is in no table)."""
         with self._tx() as s:
-            return self._delete_sessions(s, [session_id])
+            row = s.get(ConsultationSession, session_id)
+            lines = (
+                0
+                if row is None
+                else _rowcount(s.execute(delete(BillingLine).where(*_lines_of(row))))
+            )
+            return replace(self._delete_sessions(s, [session_id]), billing_lines=lines)
+
+    def archived_seconds(self, sessions: Sequence[SessionInfo]) -> dict[str, int]:
+        """Seconds in the billing lines of these sessions' older months (``billing.cut``),
+        by session id; 0 for most, whose events are all still there."""
+        seconds = dict.fromkeys((x.id for x in sessions), 0)
+        by_key = {(x.therapist_id, billing.reference(x.id), x.client_id): x.id for x in sessions}
+        if not sessions:
+            return seconds
+        with self._tx() as s:
+            rows = s.execute(
+                select(
+                    BillingLine.therapist_id,
+                    BillingLine.reference,
+                    BillingLine.client_id,
+                    BillingLine.seconds,
+                ).where(BillingLine.reference.in_({key[1] for key in by_key}))
+            )
+            for therapist_id, ref, client_id, count in rows:
+                session_id = by_key.get((therapist_id, ref, client_id))
+                if session_id is not None:
+                    seconds[session_id] += count
+        return seconds
 
     def delete_therapist(self, therapist_id: int) -> Deleted:
         """Delete the therapist's account and all their sessions, events and tokens."""

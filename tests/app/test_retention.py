@@ -131,11 +131,14 @@ def test_purge_deletes_what_is_past_its_retention(store: Store) -> None:
         )
 
     # Tokens of a, b and c are past their expiry; a's and c's sessions go too.
-    # Neither had billable time, so no billing line is kept of them.
-    assert purge() == PurgeCounts(tokens=3, sessions=2, events=2, quality_samples=1)
+    # Neither had billable time, so no billing line is kept of them. b is in use:
+    # only its event from before the cut-off goes.
+    assert purge() == PurgeCounts(
+        tokens=3, sessions=2, events=2, quality_samples=1, trimmed=1, trimmed_events=1
+    )
     assert store.get_session("a" * 32) is None and store.get_session("c" * 32) is None
     assert store.events_of("a" * 32) == []
-    assert len(store.events_of("b" * 32)) == 2
+    assert [e.at for e in store.events_of("b" * 32)] == [NOW - 10 * DAY]
     assert store.lookup_token(digest("d" * 32)) is not None
     assert purge() == PurgeCounts(0, 0, 0, 0)
 
@@ -205,6 +208,56 @@ def test_default_purge_deletes_events_after_90_days_and_keeps_the_months_minutes
         (dt.date(2026, 8, 20), "K-1", 1795, "33333333")
     ]
     assert purge_once(store, settings, NOW) == PurgeCounts(0, 0, 0, 0)
+
+
+def test_a_session_in_use_loses_its_older_months_and_keeps_their_minutes(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    """One session for every appointment, its links renewed: never idle."""
+    therapist = add_therapist(store)
+    sid = "m" * 32
+    store.create_session(sid, therapist, "K-m", NOW - 200 * DAY, NOW + DAY, {})
+    months = [Month(2026, m) for m in range(6, 12)]
+    for month in months:
+        start = dt.datetime(month.year, month.month, 5, 7, tzinfo=dt.UTC)
+        store.add_events(
+            [
+                EventInfo(sid, Role.THERAPIST, EventKind.MEDIA_CONNECTED, start),
+                EventInfo(sid, Role.CLIENT, EventKind.MEDIA_CONNECTED, start),
+                EventInfo(sid, Role.CLIENT, EventKind.LEFT, start + dt.timedelta(minutes=50)),
+                EventInfo(sid, Role.THERAPIST, EventKind.LEFT, start + dt.timedelta(minutes=50)),
+            ]
+        )
+    settings = make_settings(tmp_path, database_url)
+    session = store.get_session(sid)
+    assert session is not None
+
+    def so_far() -> int:
+        live = billing.seconds_so_far(store, therapist, [sid])[sid]
+        return live + store.archived_seconds([session])[sid]
+
+    before = {m: minutes_of(billing.therapist_month(store, therapist, m, BERLIN)) for m in months}
+    total = so_far()
+    assert total == 6 * 3000
+
+    counts = purge_once(store, settings, NOW)
+    # Cut at the start of August in Berlin: June and July go into billing lines.
+    assert (counts.sessions, counts.trimmed, counts.trimmed_events, counts.archived) == (
+        0,
+        1,
+        8,
+        2,
+    )
+    cut = dt.datetime(2026, 8, 1, tzinfo=BERLIN)
+    assert min(e.at for e in store.events_of(sid)) >= cut
+    for month in months:
+        assert minutes_of(billing.therapist_month(store, therapist, month, BERLIN)) == before[month]
+    assert so_far() == total
+    assert purge_once(store, settings, NOW).trimmed == 0  # August is not old enough yet
+
+    # Erasing the session takes its billing lines along.
+    assert privacy.delete_session(store, sid).billing_lines == 2
+    assert all(billing.therapist_month(store, therapist, m, BERLIN) == [] for m in months)
 
 
 def test_billing_lines_go_after_the_billing_retention(
@@ -394,8 +447,9 @@ def test_purge_command_reports_every_count(tmp_path: Path, database_url: str, st
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "2 expired token(s) deleted",
-        "2 session(s) with 8 event(s) idle for more than 90 days deleted, 1 billing line(s) "
-        "kept of them",
+        "2 session(s) with 8 event(s) idle for more than 90 days deleted",
+        "0 event(s) older than 90 days of 0 session(s) in use deleted",
+        "1 billing line(s) kept in their place",
         "0 billing line(s) older than 400 days deleted",
         "0 quality sample(s) older than 90 days deleted",
     ]

@@ -90,3 +90,74 @@ def test_a_session_purged_between_the_two_reads_is_counted_once() -> None:
     other = billing.SessionLine.archived("01234567", "K-4", dt.date(2026, 11, 2), 600)
     both = billing.combine(live, [*billing.archive_lines(session, BERLIN), other])
     assert both == [other, *live]
+
+
+# --- a session still in use: its older months go where no call spans the cut ---------------
+
+
+def monthly_calls(*starts: dt.datetime, minutes: int = 50) -> list[Ev]:
+    events = []
+    for start in starts:
+        end = start + dt.timedelta(minutes=minutes)
+        events += [Ev(T, UP, start), Ev(C, UP, start), Ev(C, LEFT, end), Ev(T, LEFT, end)]
+    return events
+
+
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(dt.UTC)
+
+
+def report(events: list[Ev], sid: str = "ab" * 16) -> dict[Month, billing.SessionLine]:
+    return billing.session_lines(sid, "K-1", events, BERLIN)
+
+
+def test_a_session_in_use_is_cut_at_the_latest_month_start_before_the_cutoff() -> None:
+    starts = [berlin(2026, month, 5, 9) for month in range(6, 12)]
+    session = Session("ab" * 16, "K-1", monthly_calls(*starts))
+    found = billing.cut(session, metadata_cutoff(NOW, 90), BERLIN)  # 30 August
+    assert found is not None and found.at == berlin(2026, 8, 1)
+    whole = report(session.events)
+    assert [(x.date, x.seconds) for x in found.lines] == [
+        (whole[m].date, whole[m].seconds) for m in (Month(2026, 6), Month(2026, 7))
+    ]
+    newer = [e for e in session.events if e.at >= found.at]
+    assert report(newer) == {m: x for m, x in whole.items() if (m.year, m.month) >= (2026, 8)}
+
+
+def test_no_cut_through_a_call_or_a_bridged_reconnect() -> None:
+    across = monthly_calls(berlin(2026, 6, 5, 9), berlin(2026, 7, 31, 23, 30), minutes=60)
+    found = billing.cut(Session("ab" * 16, "K-1", across), berlin(2026, 8, 20), BERLIN)
+    assert found is not None and found.at == berlin(2026, 7, 1)
+    midnight = berlin(2026, 8, 1)
+    second = dt.timedelta(seconds=1)
+    bridged = [
+        *monthly_calls(berlin(2026, 6, 5, 9)),
+        Ev(T, UP, midnight - 600 * second),
+        Ev(C, UP, midnight - 600 * second),
+        Ev(C, EventKind.MEDIA_DISCONNECTED, midnight - 10 * second),
+        Ev(C, UP, midnight + 10 * second),  # back within the tolerance: one interval
+        Ev(C, LEFT, midnight + 600 * second),
+        Ev(T, LEFT, midnight + 600 * second),
+    ]
+    found = billing.cut(Session("ab" * 16, "K-1", bridged), berlin(2026, 8, 20), BERLIN)
+    assert found is not None and found.at == berlin(2026, 7, 1)
+
+
+def test_an_interval_left_open_is_never_cut_off() -> None:
+    cutoff = metadata_cutoff(NOW, 90)
+    crashed = [Ev(T, UP, berlin(2026, 6, 5, 9)), Ev(C, UP, berlin(2026, 6, 5, 9))]
+    assert billing.cut(Session("ab" * 16, "K-1", crashed), cutoff, BERLIN) is None
+    # The next call's ``left`` ends the interval left open: it spans every month start.
+    later = [*crashed, *monthly_calls(berlin(2026, 9, 5, 9))]
+    assert billing.cut(Session("ab" * 16, "K-1", later), cutoff, BERLIN) is None
+    # Settled and all old: everything may go, its lines kept.
+    done = Session("ab" * 16, "K-1", monthly_calls(berlin(2026, 6, 5, 9)))
+    found = billing.cut(done, berlin(2026, 8, 20), BERLIN)
+    assert found is not None and found.at == berlin(2026, 8, 1)
+    assert [(x.date, x.seconds) for x in found.lines] == [(dt.date(2026, 6, 5), 3000)]
+
+
+def test_nothing_to_cut_before_the_first_event() -> None:
+    young = Session("ab" * 16, "K-1", monthly_calls(berlin(2026, 9, 5, 9)))
+    assert billing.cut(young, metadata_cutoff(NOW, 90), BERLIN) is None
+    assert billing.cut(Session("ab" * 16, "K-1", []), NOW, BERLIN) is None
