@@ -106,14 +106,16 @@ TEXT: dict[str, dict[Lang, str]] = {
         "de": (
             "**Fristen hier.** Eine Sitzung wird mit ihren Verbindungsereignissen "
             "gelöscht, wenn ihre Links abgelaufen sind und ihr letztes Ereignis länger "
-            "als {metadata} Tage zurückliegt. Für die Abrechnung bleibt dann je Monat eine "
+            "als {metadata} Tage zurückliegt; von einer weiter genutzten Sitzung gehen "
+            "die älteren Ereignisse monatsweise. Für die Abrechnung bleibt je Monat eine "
             "Zeile (Tag ohne Uhrzeit, Minuten, Klienten-ID, Kurzreferenz), gelöscht "
             "{billing} Tage nach ihrem Tag. Qualitätsdaten: {quality}."
         ),
         "en": (
             "**Retention here.** A session is deleted with its connection events once "
-            "its links have expired and its last event is older than {metadata} days. "
-            "For billing, one line per month stays then (day without time, minutes, "
+            "its links have expired and its last event is older than {metadata} days; of "
+            "a session still in use, the older events go month by month. For billing, "
+            "one line per month stays (day without time, minutes, "
             "client ID, short reference), deleted {billing} days after its day. Quality "
             "data: {quality}."
         ),
