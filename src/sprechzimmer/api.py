@@ -318,15 +318,20 @@ def _list_with_seconds(
         seconds[session_id] += archived
     # Not only among the listed rows: a session near its purge is months old and
     # may be past the newest 200.
-    due = store.idle_sessions(
-        retention.notice_cutoff(now, settings.metadata_retention_days), therapist_id
-    )
+    notice = retention.notice_cutoff(now, settings.metadata_retention_days)
+    idle = store.idle_sessions(notice, therapist_id)
+    due = {*idle, *store.sessions_with_events_before(notice, therapist_id)}
     if not due:
         return rows, seconds, []
     found = store.billing_sessions(
-        billing.ALL_TIME.start, billing.ALL_TIME.end, therapist_id=therapist_id, session_ids=due
+        billing.ALL_TIME.start,
+        billing.ALL_TIME.end,
+        therapist_id=therapist_id,
+        session_ids=sorted(due),
     )
-    months = billing.monthly_totals(found, settings.zone, settings.reconnect_tolerance)
+    months = retention.months_due(
+        found, set(idle), notice, settings.zone, settings.reconnect_tolerance
+    )
     return rows, seconds, [str(month) for month in months]
 
 

@@ -416,9 +416,7 @@ def combine(live: Iterable[SessionLine], archived: Iterable[SessionLine]) -> lis
     ``archive_lines`` makes of the live one, is left out. Read the other way
     round, the session would be missing, which nothing could notice."""
     live = list(live)
-    seen = {
-        SessionLine.archived(reference(x.session_id), x.client_id, x.date, x.seconds) for x in live
-    }
+    seen = {_archived(x) for x in live}
     return sorted([*live, *(x for x in archived if x not in seen)], key=lambda line: line.order)
 
 

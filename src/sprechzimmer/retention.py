@@ -20,9 +20,11 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from . import billing
 from .store import PurgeCounts, Store
 
 if TYPE_CHECKING:  # config imports the defaults below
@@ -70,6 +72,27 @@ def billing_first_day(now: dt.datetime, days: int, zone: ZoneInfo) -> dt.date:
 def notice_cutoff(now: dt.datetime, days: int, ahead: int = NOTICE_DAYS) -> dt.datetime:
     """Sessions idle since before this will be purged within ``ahead`` days."""
     return metadata_cutoff(now + dt.timedelta(days=ahead), days)
+
+
+def months_due(
+    sessions: Iterable[billing.SessionEvents],
+    idle: Collection[str],
+    before: dt.datetime,
+    zone: ZoneInfo,
+    tolerance: dt.timedelta = billing.DEFAULT_TOLERANCE,
+) -> list[billing.Month]:
+    """The months whose events a purge at ``before``'s cut-off replaces by billing lines:
+    all billable months of the ``idle`` sessions, the months before the cut of the
+    others (``billing.cut``). Oldest first."""
+    months: set[billing.Month] = set()
+    for session in sessions:
+        if session.session_id in idle:
+            lines = billing.archive_lines(session, zone, tolerance)
+        else:
+            found = billing.cut(session, before, zone, tolerance)
+            lines = [] if found is None else found.lines
+        months.update(billing.Month(x.date.year, x.date.month) for x in lines)
+    return sorted(months, key=lambda m: (m.year, m.month))
 
 
 def purge_once(store: Store, settings: Settings, now: dt.datetime) -> PurgeCounts:

@@ -691,6 +691,15 @@ class Store:
             ConsultationSession.expires_at < cutoff, ~recent
         )
 
+    def sessions_with_events_before(self, cutoff: dt.datetime, therapist_id: int) -> list[str]:
+        """Ids of the therapist's sessions with an event from before ``cutoff``."""
+        old = exists().where(Event.session_id == ConsultationSession.id, Event.at < cutoff)
+        with self._tx() as s:
+            query = select(ConsultationSession.id).where(
+                ConsultationSession.therapist_id == therapist_id, old
+            )
+            return list(s.scalars(query))
+
     def idle_sessions(self, cutoff: dt.datetime, therapist_id: int) -> list[str]:
         """Ids of the therapist's sessions idle since before ``cutoff``, oldest first."""
         with self._tx() as s:

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sprechzimmer import billing
+from sprechzimmer import billing, retention
 from sprechzimmer.billing import Month
 from sprechzimmer.events import EventKind
 from sprechzimmer.protocol import Role
@@ -161,3 +161,13 @@ def test_nothing_to_cut_before_the_first_event() -> None:
     young = Session("ab" * 16, "K-1", monthly_calls(berlin(2026, 9, 5, 9)))
     assert billing.cut(young, metadata_cutoff(NOW, 90), BERLIN) is None
     assert billing.cut(Session("ab" * 16, "K-1", []), NOW, BERLIN) is None
+
+
+def test_the_months_due_are_those_the_purge_will_replace() -> None:
+    idle = Session("01" * 16, "K-1", monthly_calls(berlin(2026, 6, 5, 9)))
+    in_use = Session("02" * 16, "K-2", monthly_calls(*(berlin(2026, m, 7, 9) for m in (7, 8, 10))))
+    young = Session("03" * 16, "K-3", monthly_calls(berlin(2026, 10, 1, 9)))
+    before = notice_cutoff(NOW, 90)  # 13 September: 1 September is the cut of the one in use
+    due = retention.months_due([idle, in_use, young], {idle.session_id}, before, BERLIN)
+    assert due == [Month(2026, 6), Month(2026, 7), Month(2026, 8)]
+    assert retention.months_due([], set(), before, BERLIN) == []
