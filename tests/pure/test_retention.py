@@ -7,6 +7,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sprechzimmer import billing, retention
 from sprechzimmer.billing import Month
 from sprechzimmer.events import EventKind
@@ -171,3 +174,66 @@ def test_the_months_due_are_those_the_purge_will_replace() -> None:
     due = retention.months_due([idle, in_use, young], {idle.session_id}, before, BERLIN)
     assert due == [Month(2026, 6), Month(2026, 7), Month(2026, 8)]
     assert retention.months_due([], set(), before, BERLIN) == []
+
+
+# --- the cut, with hypothesis: it never changes what billing says, now or later -----------
+
+JUNE = berlin(2026, 6, 1)
+moments = st.builds(
+    lambda day, second: JUNE + dt.timedelta(days=day, seconds=second),
+    st.integers(0, 100),
+    st.sampled_from([0, 5, 20, 40, 3000, 86400 - 20, 86400 - 5]),
+)
+noise = st.builds(
+    Ev,
+    st.sampled_from([T, C]),
+    st.sampled_from([UP, EventKind.MEDIA_DISCONNECTED, LEFT, EventKind.JOINED]),
+    moments,
+)
+
+
+def a_call(start: dt.datetime, minutes: int, gap: int, ends: bool) -> list[Ev]:
+    """Both connect; the client drops for ``gap`` seconds halfway; both leave, unless
+    the server went down first (``ends`` false: an interval left open)."""
+    half = start + dt.timedelta(minutes=minutes / 2)
+    end = start + dt.timedelta(minutes=minutes)
+    call = [Ev(T, UP, start), Ev(C, UP, start)]
+    call += [Ev(C, EventKind.MEDIA_DISCONNECTED, half)]
+    call += [Ev(C, UP, half + dt.timedelta(seconds=gap))]
+    return call + ([Ev(C, LEFT, end), Ev(T, LEFT, end)] if ends else [])
+
+
+calls = st.builds(
+    a_call, moments, st.integers(1, 180), st.sampled_from([5, 25, 35, 600]), st.booleans()
+)
+events = st.builds(
+    lambda made, extra: [e for call in made for e in call] + extra,
+    st.lists(calls, max_size=6),
+    st.lists(noise, max_size=3),
+)
+
+
+def seconds_by_month(lines: dict[Month, billing.SessionLine]) -> dict[Month, tuple[dt.date, int]]:
+    return {m: (x.date, x.seconds) for m, x in lines.items()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(events, events, st.integers(0, 110))
+def test_a_cut_changes_no_month_now_or_after_more_events(
+    now: list[Ev], later: list[Ev], day: int
+) -> None:
+    before = JUNE + dt.timedelta(days=day)
+    found = billing.cut(Session("ab" * 16, "K-1", now), before, BERLIN)
+    if found is None:
+        return
+    assert found.at <= before
+    newer = [e for e in now if e.at >= found.at]
+    kept = {Month(x.date.year, x.date.month): (x.date, x.seconds) for x in found.lines}
+    # Events still to come follow all that are stored.
+    last = max(e.at for e in now)
+    future = [Ev(e.role, e.kind, last + (e.at - JUNE)) for e in later]
+    for added in ([], future):
+        whole = report(now + added)
+        rest = report(newer + added)
+        assert {m: x for m, x in whole.items() if m in rest} == rest
+        assert {m: x for m, x in seconds_by_month(whole).items() if m not in rest} == kept
