@@ -638,7 +638,8 @@ def cut(
     splitting them changes nothing: each role's connected intervals of all events
     are those of the events before the cut followed by those of the events after it
     (so no call, no bridged reconnect and no interval left open spans the cut, and
-    events still to come meet the same state), and so the month lines are the same.
+    events still to come meet the same state), and so the month lines are the same;
+    and no role that joined before the cut is still seated at it.
     Checked by computing both, rather than by a second set of rules that could
     drift apart from the first."""
     ordered = _ordered(session.events)
@@ -657,7 +658,7 @@ def cut(
             continue
         older = [m for m in ordered if m[0] < at]
         newer = ordered[len(older) :]
-        if not newer and not settled:
+        if (not newer and not settled) or _seated(older):
             continue
         if all(
             _connected(older, role, tolerance, None) + _connected(newer, role, tolerance, None)
@@ -688,6 +689,18 @@ class _Event:
 
 def _archived(line: SessionLine) -> SessionLine:
     return SessionLine.archived(reference(line.session_id), line.client_id, line.date, line.seconds)
+
+
+def _seated(moments: Sequence[_Moment]) -> bool:
+    """Whether a role joined and has not left at the end of ``moments``: a server that
+    restarts reads its seat from the events (``room.held_seats``), so none may go."""
+    seated: dict[Role, bool] = {}
+    for _at, _rank, role, kind in moments:
+        if kind is EventKind.JOINED:
+            seated[role] = True
+        elif kind is EventKind.LEFT:
+            seated[role] = False
+    return any(seated.values())
 
 
 def _previous(month: Month) -> Month:

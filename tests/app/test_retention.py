@@ -131,14 +131,13 @@ def test_purge_deletes_what_is_past_its_retention(store: Store) -> None:
         )
 
     # Tokens of a, b and c are past their expiry; a's and c's sessions go too.
-    # Neither had billable time, so no billing line is kept of them. b is in use:
-    # only its event from before the cut-off goes.
-    assert purge() == PurgeCounts(
-        tokens=3, sessions=2, events=2, quality_samples=1, trimmed=1, trimmed_events=1
-    )
+    # Neither had billable time, so no billing line is kept of them. b is in use,
+    # and its therapist's seat (joined 500 days ago, left 10 days ago) spans every
+    # month start since: none of its events goes.
+    assert purge() == PurgeCounts(tokens=3, sessions=2, events=2, quality_samples=1)
     assert store.get_session("a" * 32) is None and store.get_session("c" * 32) is None
     assert store.events_of("a" * 32) == []
-    assert [e.at for e in store.events_of("b" * 32)] == [NOW - 10 * DAY]
+    assert len(store.events_of("b" * 32)) == 2
     assert store.lookup_token(digest("d" * 32)) is not None
     assert purge() == PurgeCounts(0, 0, 0, 0)
 

@@ -160,6 +160,17 @@ def test_an_interval_left_open_is_never_cut_off() -> None:
     assert [(x.date, x.seconds) for x in found.lines] == [(dt.date(2026, 6, 5), 3000)]
 
 
+def test_no_cut_while_a_seat_is_held() -> None:
+    """A restarted server reads who is seated from the events: a seat joined before
+    the cut and never left keeps them (a crash left it, say)."""
+    seated = monthly_calls(berlin(2026, 6, 5, 9), berlin(2026, 9, 5, 9))
+    seated += [Ev(C, EventKind.JOINED, berlin(2026, 6, 5, 10))]  # after the call's ``left``
+    assert billing.cut(Session("ab" * 16, "K-1", seated), berlin(2026, 8, 20), BERLIN) is None
+    left = [*seated, Ev(C, LEFT, berlin(2026, 6, 5, 10, 5))]
+    found = billing.cut(Session("ab" * 16, "K-1", left), berlin(2026, 8, 20), BERLIN)
+    assert found is not None and found.at == berlin(2026, 8, 1)
+
+
 def test_nothing_to_cut_before_the_first_event() -> None:
     young = Session("ab" * 16, "K-1", monthly_calls(berlin(2026, 9, 5, 9)))
     assert billing.cut(young, metadata_cutoff(NOW, 90), BERLIN) is None
@@ -229,8 +240,9 @@ def test_a_cut_changes_no_month_now_or_after_more_events(
     assert found.at <= before
     newer = [e for e in now if e.at >= found.at]
     kept = {Month(x.date.year, x.date.month): (x.date, x.seconds) for x in found.lines}
-    # Events still to come follow all that are stored.
-    last = max(e.at for e in now)
+    # Events still to come follow all that are stored, and the cut-off: the purge
+    # runs a metadata retention after it.
+    last = max(before, *(e.at for e in now))
     future = [Ev(e.role, e.kind, last + (e.at - JUNE)) for e in later]
     for added in ([], future):
         whole = report(now + added)
