@@ -716,8 +716,9 @@ class Store:
         tolerance: dt.timedelta = billing.DEFAULT_TOLERANCE,
     ) -> PurgeCounts:
         """Delete expired tokens; sessions idle since before ``metadata_cutoff``, with
-        their events, keeping their billing lines from ``billing_first_day`` on;
-        billing lines of days before it; and quality samples past their retention."""
+        their events, keeping their billing lines from ``billing_first_day`` on; the
+        older months' events of sessions still in use, likewise (``_trim``); billing
+        lines of days before ``billing_first_day``; quality samples past their retention."""
         tokens = self.delete_expired_tokens(now)
         sessions = events = archived = 0
         while True:
