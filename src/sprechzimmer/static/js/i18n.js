@@ -105,6 +105,7 @@ const de = {
   'dashboard.billingFormat.de': 'für Tabellenprogramme auf Deutsch (Semikolon, Dezimalkomma)',
   'dashboard.billingFormat.en': 'für Tabellenprogramme auf Englisch (Komma, Dezimalpunkt)',
   'dashboard.billingExport': 'Minuten als CSV herunterladen',
+  'retention.purgeSoon': 'Bald endet die Aufbewahrungsfrist der Verbindungsdaten dieser Monate: Beginn und Ende ihrer Sitzungen werden gelöscht, die Minuten bleiben. Wer die Uhrzeiten braucht, lädt die CSV jetzt herunter:',
 
   'clientId.warn.email': 'Das sieht nach einer E-Mail-Adresse aus.',
   'clientId.warn.phone': 'Das sieht nach einer Telefonnummer aus.',
@@ -376,6 +377,7 @@ const en = {
   'dashboard.billingFormat.de': 'for spreadsheets in German (semicolon, decimal comma)',
   'dashboard.billingFormat.en': 'for spreadsheets in English (comma, decimal point)',
   'dashboard.billingExport': 'Download minutes as CSV',
+  'retention.purgeSoon': 'The connection data of these months will soon be past its retention: the start and end times of their sessions will be deleted, the minutes stay. If you need the times, download the CSV now:',
 
   'clientId.warn.email': 'This looks like an e-mail address.',
   'clientId.warn.phone': 'This looks like a phone number.',
