@@ -383,7 +383,8 @@ NEVER_STORED = Bilingual(
     de=(
         "IP-Adressen, User-Agents, Namen (außer der Klienten-ID, die die Therapeutin "
         "eintippt; auch nicht der Name, mit dem die Klientin oder der Klient angesprochen "
-        "werden möchte: er geht nur durch zum Bildschirm der Therapeutin), Passwörter, Tokens oder API-Schlüssel im Klartext, Schlüssel der "
+        "werden möchte: er geht nur durch zum Bildschirm der Therapeutin), Passwörter, "
+        "Tokens oder API-Schlüssel im Klartext, Schlüssel der "
         "Ende-zu-Ende-Verschlüsselung, Verifikationscodes, Bild, Ton, Chat, der "
         "Kamera- und Mikrofonzustand. Der Server schreibt keine Zugriffsprotokolle mit "
         "Adressen, und sein Protokoll nennt keine Sitzung (auch keinen Teil ihrer ID): "
@@ -394,7 +395,8 @@ NEVER_STORED = Bilingual(
     en=(
         "IP addresses, user agents, names (other than the client ID the therapist "
         "types; not even the name the client wants to be addressed by: it only passes "
-        "through to the therapist's screen), passwords, tokens or API keys in clear, end-to-end encryption keys, "
+        "through to the therapist's screen), passwords, tokens or API keys in clear, "
+        "end-to-end encryption keys, "
         "verification codes, picture, sound, chat, the camera and microphone state. "
         "The server writes no access log with addresses, and its log names no session "
         "(not even part of its id): it says what happened in a room, not in which. The "
