@@ -292,6 +292,11 @@ class MediaStateReport:
     microphone: DeviceState = DeviceState.ON
     audio_only: bool = False
     """The person chose audio only (its video is paused by choice, not by the link)."""
+    paused: bool = False
+    """The privacy pause: the sender stopped its camera and microphone at once
+    (someone came into its room) and asks the other page to do the same until it
+    resumes. Optional on the wire (absent: not paused). No time travels with it:
+    each page shows when it learned of the pause, by its own clock."""
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,11 @@ const de = {
   'consent.confirmed': 'Einwilligung bestätigt',
   'roomcheck.question': 'Sind Sie ungestört? Stellen Sie bitte alle Anwesenden vor.',
   'roomcheck.done': 'Erledigt',
+
+  'pause.pause': 'Pause',
+  'pause.resume': 'Fortsetzen',
+  'pause.ownSince': 'Pausiert seit {time}. Kamera und Mikrofon sind auf beiden Seiten aus; Sie sehen und hören Ihr Gegenüber nicht. „Fortsetzen“ beendet die Pause.',
+  'pause.peerSince': 'Pausiert seit {time}: Ihr Gegenüber hat das Gespräch angehalten. Ihre Kamera und Ihr Mikrofon sind so lange auch aus.',
   'call.devicesDenied': 'Kamera und Mikrofon sind für diese Seite nicht erlaubt. Sie können trotzdem beitreten – Ihr Gegenüber sieht und hört Sie dann aber nicht.',
   'call.devicesDeniedSteps': 'So erlauben Sie den Zugriff: Tippen oder klicken Sie links neben der Adresse auf das Symbol (Schloss, Kamera oder „aA“ auf dem iPhone), erlauben Sie Kamera und Mikrofon und wählen Sie dann „Erneut versuchen“.',
   'call.devicesRetry': 'Erneut versuchen',
@@ -413,6 +418,11 @@ const en = {
   'consent.confirmed': 'Consent confirmed',
   'roomcheck.question': 'Are you undisturbed? Please introduce everyone present.',
   'roomcheck.done': 'Done',
+
+  'pause.pause': 'Pause',
+  'pause.resume': 'Resume',
+  'pause.ownSince': 'Paused since {time}. Camera and microphone are off on both sides; you neither see nor hear the other person. “Resume” ends the pause.',
+  'pause.peerSince': 'Paused since {time}: the other person paused the conversation. Your camera and microphone are off until then too.',
   'call.devicesDenied': 'Camera and microphone are not allowed for this page. You can still join – but the other person will neither see nor hear you.',
   'call.devicesDeniedSteps': 'To allow access: tap or click the symbol left of the address (a lock, a camera, or "aA" on an iPhone), allow camera and microphone, then choose "Try again".',
   'call.devicesRetry': 'Try again',

@@ -72,6 +72,13 @@ export class LocalMedia {
   #released = false;
   /** @type {() => boolean} */
   #checking = () => true;
+  /**
+   * The privacy pause (pause.js) holds camera and microphone: the person's own
+   * switches, kept while every track is disabled (as the off buttons do), and
+   * put back when it ends; null: not held.
+   * @type {{audio: boolean, video: boolean} | null}
+   */
+  #held = null;
 
   /** @param {LocalMediaOptions} options */
   constructor(options) {
@@ -168,6 +175,31 @@ export class LocalMedia {
   /** Draw the toggles again (a new language). */
   renderToggles() {
     renderToggles(this.#stream, this.#lost());
+    // While held, a switch would undo the pause for one device: the pause's own
+    // button is the one way back.
+    if (this.#held) for (const b of [ui.mute, ui.camera, ui.waitingMute, ui.waitingCamera]) b.disabled = true;
+  }
+
+  /**
+   * Hold camera and microphone for the privacy pause, or give them back as the
+   * person had them. Disabled tracks send no picture and no sound (black and
+   * silence), on the same senders: the call and its keys stay as they are.
+   * @param {boolean} on
+   */
+  hold(on) {
+    if (on === (this.#held !== null)) return;
+    const audio = this.#current('audio');
+    const video = this.#current('video');
+    if (on) {
+      this.#held = { audio: audio?.enabled ?? true, video: video?.enabled ?? true };
+      for (const track of [audio, video]) if (track) track.enabled = false;
+    } else {
+      const held = /** @type {{audio: boolean, video: boolean}} */ (this.#held);
+      this.#held = null;
+      if (audio) audio.enabled = held.audio;
+      if (video) video.enabled = held.video;
+    }
+    this.renderToggles();
   }
 
   /** @returns {{audio: boolean, video: boolean}} which kinds were lost and could not be had again */
@@ -185,6 +217,8 @@ export class LocalMedia {
     if (this.#recovery[kind].state !== 'live') return 'off';
     const track = this.#current(kind);
     if (!track || track.readyState === 'ended') return 'none';
+    // Held by the pause: the person's own switch, which comes back after it.
+    if (this.#held) return this.#held[kind] ? 'on' : 'off';
     return track.enabled ? 'on' : 'off';
   }
 
@@ -248,7 +282,8 @@ export class LocalMedia {
     if (plan?.type !== 'acquire') return;
     const old = this.#current(kind);
     // Asked for before the attempt: the track we stop here is still "on".
-    const enabled = old && old.readyState === 'live' ? old.enabled : true;
+    // During the pause the old track is disabled by the pause, not by the person.
+    const enabled = this.#held ? this.#held[kind] : old && old.readyState === 'live' ? old.enabled : true;
     if (plan.stopOld) old?.stop();
     // A lost device is news for the other side at once; a switch is over
     // before the word "off" would reach them, so it is said at the end only.
@@ -297,7 +332,9 @@ export class LocalMedia {
     }
     if (old) stream.removeTrack(old);
     if (track) {
-      track.enabled = enabled;
+      // A track got again during the pause stays held; the person's switch is kept in #held.
+      if (this.#held) this.#held[kind] = enabled;
+      track.enabled = enabled && this.#held === null;
       stream.addTrack(track);
       this.#watch(track);
     }
@@ -325,6 +362,8 @@ export class LocalMedia {
 
   /** @param {'audio' | 'video'} kind mute the microphone, or turn the camera off (and on again) */
   toggle(kind) {
+    // Held: only the pause's own button ends it (the buttons are disabled; a shortcut lands here).
+    if (this.#held) return;
     if (this.#recovery[kind].state === 'lost') {
       // "Kamera einschalten" on a lost camera: the person fixed it, try again.
       this.#run(kind, { type: 'retry' }).catch((err) => this.#o.log(`${kind} track: ${err}`));
