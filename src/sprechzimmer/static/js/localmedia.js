@@ -182,24 +182,57 @@ export class LocalMedia {
 
   /**
    * Hold camera and microphone for the privacy pause, or give them back as the
-   * person had them. Disabled tracks send no picture and no sound (black and
-   * silence), on the same senders: the call and its keys stay as they are.
+   * person had them. Held, the tracks are disabled (as the off buttons do: the
+   * preview goes black) and taken off the running connection's senders with
+   * replaceTrack(null): a disabled track would still send black frames and
+   * silence at full rate, a sender without a track sends nothing at all. The
+   * transceivers, their transforms and the keys stay: no renegotiation.
+   * Called again while held (a new peer connection), it takes the tracks off
+   * that one's senders too.
    * @param {boolean} on
    */
   hold(on) {
-    if (on === (this.#held !== null)) return;
     const audio = this.#current('audio');
     const video = this.#current('video');
     if (on) {
-      this.#held = { audio: audio?.enabled ?? true, video: video?.enabled ?? true };
-      for (const track of [audio, video]) if (track) track.enabled = false;
-    } else {
-      const held = /** @type {{audio: boolean, video: boolean}} */ (this.#held);
-      this.#held = null;
-      if (audio) audio.enabled = held.audio;
-      if (video) video.enabled = held.video;
+      if (this.#held === null) {
+        this.#held = { audio: audio?.enabled ?? true, video: video?.enabled ?? true };
+        for (const track of [audio, video]) if (track) track.enabled = false;
+        this.renderToggles();
+      }
+      this.#detachSenders([audio, video]);
+      return;
     }
+    if (this.#held === null) return;
+    const held = this.#held;
+    this.#held = null;
+    if (audio) audio.enabled = held.audio;
+    if (video) video.enabled = held.video;
+    this.#attachSenders();
     this.renderToggles();
+  }
+
+  /** @param {(MediaStreamTrack | undefined)[]} tracks ours, to take off the running connection */
+  #detachSenders(tracks) {
+    const pc = this.#o.pc();
+    if (!pc) return;
+    for (const sender of pc.getSenders()) {
+      if (sender.track && tracks.includes(sender.track)) {
+        sender.replaceTrack(null).catch((err) => this.#o.log(`pause: replaceTrack(null) failed: ${errorName(err)}`));
+      }
+    }
+  }
+
+  /** The pause is over: our current tracks back onto the running connection's senders. */
+  #attachSenders() {
+    const pc = this.#o.pc();
+    if (!pc) return;
+    for (const kind of /** @type {const} */ (['audio', 'video'])) {
+      const track = this.#current(kind);
+      const sender = track ? senderFor(pc, kind, track) : null;
+      if (!sender || sender.track === track) continue;
+      sender.replaceTrack(track ?? null).catch((err) => this.#o.log(`pause: replaceTrack failed: ${errorName(err)}`));
+    }
   }
 
   /** @returns {{audio: boolean, video: boolean}} which kinds were lost and could not be had again */
@@ -344,7 +377,8 @@ export class LocalMedia {
     showLocalStream(stream);
     const pc = this.#o.pc();
     const sender = pc ? senderFor(pc, kind, old) : null;
-    if (!sender) return;
+    // Held by the pause, the sender stays empty; the end of the pause puts this track on.
+    if (!sender || this.#held) return;
     try {
       // Same connection, same transceiver, same transform: no renegotiation.
       await sender.replaceTrack(track);

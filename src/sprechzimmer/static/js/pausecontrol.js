@@ -77,8 +77,13 @@ export class PauseControl {
     this.render();
   }
 
-  /** Draw the button and the sentence (also after a change of language). */
+  /**
+   * Draw the button and the sentence (also after a change of language). Called
+   * on every change of the call, it also holds the media of a peer connection
+   * opened during the pause (a reconnect, relay-only).
+   */
   render() {
+    if (this.#pause.held) this.#o.media.hold(true);
     const own = this.#pause.own;
     this.#button.dataset.off = String(own);
     this.#button.setAttribute('aria-pressed', String(own));
