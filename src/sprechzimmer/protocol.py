@@ -309,6 +309,15 @@ class RoomCheckDone:
 
 
 @dataclass(frozen=True)
+class NetTest:
+    """The page wants to test its way to the relay (the network test, before or
+    during a call): the server answers ``nettest-servers`` with short-lived relay
+    credentials of this member's own. Never relayed, never stored."""
+
+    TYPE: ClassVar[str] = "nettest"
+
+
+@dataclass(frozen=True)
 class Ping:
     TYPE: ClassVar[str] = "ping"
 
@@ -332,6 +341,7 @@ ClientMessage = Union[  # noqa: UP007
     Quality,
     MediaStateReport,
     RoomCheckDone,
+    NetTest,
     Ping,
     Bye,
 ]
@@ -509,6 +519,19 @@ class Pong:
 
 
 @dataclass(frozen=True)
+class NetTestServers:
+    """The answer to ``nettest``: the TURN servers with credentials of this member's
+    own that expire ``NETTEST_TTL`` seconds after they were minted (and never after
+    its admission ends); empty when the deployment has no relay. Only for the
+    page's throwaway test connections, never for a call."""
+
+    TYPE: ClassVar[str] = "nettest-servers"
+    ice_servers: list[IceServerInfo] = field(default_factory=list)
+    ttl: int = field(default=0, metadata={"min": 0, "max": 3600})
+    """Seconds the credentials stay good from when they were minted."""
+
+
+@dataclass(frozen=True)
 class Error:
     TYPE: ClassVar[str] = "error"
     code: str = field(metadata={"max": 64})
@@ -536,6 +559,7 @@ ServerMessage = Union[  # noqa: UP007
     Notice,
     Relayed,
     Pong,
+    NetTestServers,
     Error,
 ]
 
@@ -553,6 +577,7 @@ _SERVER_TYPES: dict[str, type] = {
         PeerLeft,
         Notice,
         Pong,
+        NetTestServers,
         Error,
     )
 }
@@ -610,6 +635,7 @@ _REQUIRED: dict[type, frozenset[str]] = {
     PeerJoined: frozenset({"role", "admitted"}),
     PeerLeft: frozenset({"role", "reason"}),
     Notice: frozenset({"notice"}),
+    NetTestServers: frozenset({"ice_servers", "ttl"}),
     Error: frozenset({"code", "message", "message_de", "fatal"}),
 }
 

@@ -81,6 +81,7 @@ SERVER_TYPES: dict[str, type] = {
         p.PeerLeft,
         p.Notice,
         p.Pong,
+        p.NetTestServers,
         p.Error,
     )
 }
