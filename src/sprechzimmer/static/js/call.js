@@ -55,6 +55,7 @@ import { notifyOn, soundOn } from './alerts.js';
 import { CallPresence } from './undisturbed.js';
 import { JoinForm } from './joinform.js';
 import { PauseControl } from './pausecontrol.js';
+import { NetTestPanel, askNetTestServers } from './nettestpanel.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
@@ -122,6 +123,11 @@ const pauseControl = new PauseControl({
     const s = machine.snapshot;
     return s.view === 'call' && s.admitted && !s.finished;
   },
+});
+/** The network test against our own relay, before a call. */
+const netTest = new NetTestPanel({
+  servers: () => (signaling ? askNetTestServers(signaling, Date.now()) : Promise.resolve(null)),
+  log: debug,
 });
 /** The client's name and consent, asked before joining (a client's link only). */
 const joinForm = new JoinForm();
@@ -220,6 +226,7 @@ function render() {
   renderRemote();
   renderRoomCheck(s);
   pauseControl.render();
+  netTest.place({ view: s.view, connected: welcome !== null && !s.finished, inCall: s.admitted && s.view === 'call' });
   renderTitle();
 }
 
@@ -440,6 +447,7 @@ function main() {
     renderTimerNow();
     media.renderToggles();
     pauseControl.render();
+    netTest.render();
     if (!ui.notice.hidden && ui.notice.dataset.notice) showNotice(/** @type {any} */ (ui.notice.dataset.notice));
     quality.renderConnection(ui.connection.dataset.state ?? 'new');
     connection.modes.render();
