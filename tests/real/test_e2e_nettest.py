@@ -85,6 +85,16 @@ async def test_all_open_says_video_is_fine(tmp_path: Path) -> None:
         # The test is no call: the waiting client has no peer connection of the call.
         assert found["peer_connections_open"] is None
         assert await client.evaluate("window.sprechzimmer.state") == "waiting"
+        # The therapist, alone in the room before admitting, has it in the details.
+        therapist = await both.therapist.new_page()
+        await therapist.goto(links["therapist_url"], timeout=WAIT_MS)
+        await _join(therapist)
+        await therapist.wait_for_selector(
+            '[data-testid="call-status"][data-status="knocking"]', state="attached", timeout=WAIT_MS
+        )
+        await therapist.locator('[data-testid="details"] > summary').click(timeout=WAIT_MS)
+        found = await _run_test(therapist)
+        assert found["verdict"] == "video", found
         log = topo.server.log()
         for side in ("10.231.2.2", "10.231.1.2"):
             assert side not in log
