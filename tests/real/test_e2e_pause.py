@@ -41,16 +41,25 @@ pytestmark = [pytest.mark.netns, pytest.mark.browser]
 WINDOW_S = 2.0 * TIME_SCALE
 """How long the frames sent are counted, once running and once paused."""
 
-# The video frames this page has sent, and the level of its microphone as sent.
+# The video frames and audio packets this page has sent.
 SENT = """async () => {
   const pc = window.sprechzimmer.pc;
   let frames = 0;
-  let level = null;
+  let audio = 0;
   (await pc.getStats()).forEach((r) => {
     if (r.type === 'outbound-rtp' && r.kind === 'video') frames += r.framesSent || 0;
-    if (r.type === 'media-source' && r.kind === 'audio') level = r.audioLevel ?? null;
+    if (r.type === 'outbound-rtp' && r.kind === 'audio') audio += r.packetsSent || 0;
   });
-  return {frames, level};
+  return {frames, audio};
+}"""
+
+# The video frames that arrived on this page's connection (what the other side sent).
+RECEIVED = """async () => {
+  let frames = 0;
+  (await window.sprechzimmer.pc.getStats()).forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesReceived || 0;
+  });
+  return frames;
 }"""
 
 # Our own tracks as the page holds them: all disabled while paused.
@@ -60,11 +69,16 @@ TRACKS_ENABLED = """() => {
 }"""
 
 
-async def _sent_in_window(page: Page) -> int:
+async def _sent_in_window(page: Page) -> tuple[int, int]:
+    """Video frames and audio packets (50 a second while sending) sent in one window."""
     before = await page.evaluate(SENT)
     await asyncio.sleep(WINDOW_S)  # a measuring window, not a wait for an event
     after = await page.evaluate(SENT)
-    return int(after["frames"] - before["frames"])
+    return int(after["frames"] - before["frames"]), int(after["audio"] - before["audio"])
+
+
+async def _frames_sent(pages: tuple[Page, Page]) -> list[int]:
+    return [(await _sent_in_window(p))[0] for p in pages]
 
 
 async def _banner(page: Page, paused: str) -> str:
@@ -79,7 +93,7 @@ async def _no_banner(page: Page) -> None:
 
 
 async def _check_pause(pauser: Page, other: Page) -> None:
-    running = [await _sent_in_window(p) for p in (pauser, other)]
+    running = await _frames_sent((pauser, other))
     assert all(n >= 10 for n in running), running
 
     await pauser.get_by_test_id("privacy-pause").click(timeout=WAIT_MS)
@@ -94,9 +108,18 @@ async def _check_pause(pauser: Page, other: Page) -> None:
         assert await page.get_by_test_id("mute").is_disabled()
     assert await other.get_by_test_id("privacy-pause").get_attribute("aria-pressed") == "false"
     assert await pauser.get_by_test_id("privacy-pause").get_attribute("aria-pressed") == "true"
-    paused = [await _sent_in_window(p) for p in (pauser, other)]
+    received_before = [await p.evaluate(RECEIVED) for p in (pauser, other)]
+    windows = [await _sent_in_window(p) for p in (pauser, other)]
+    paused = [frames for frames, _ in windows]
+    # No sound either: a sender without a track sends no audio packets.
+    assert all(audio <= 5 for _, audio in windows), windows
     for was, now in zip(running, paused, strict=True):
         assert now * 4 <= was, (running, paused)
+    # And what arrives on each side meanwhile: as little (the connection's own
+    # count; the element's lags behind a hidden <video>).
+    received_after = [await p.evaluate(RECEIVED) for p in (pauser, other)]
+    for before, after, was in zip(received_before, received_after, running, strict=True):
+        assert (after - before) * 4 <= was, (received_before, received_after, running)
     # Nothing of the other person shows on either screen meanwhile.
     for page in (pauser, other):
         assert not await page.get_by_test_id("remote-video").is_visible()
@@ -109,7 +132,7 @@ async def _check_pause(pauser: Page, other: Page) -> None:
     for page in (pauser, other):
         sample = await _frames_advance(page)
         assert sample["width"] > 0
-    again = [await _sent_in_window(p) for p in (pauser, other)]
+    again = await _frames_sent((pauser, other))
     assert all(n >= 10 for n in again), again
 
 
