@@ -56,7 +56,7 @@ class PostgresDatabase:
         with self.store.engine.begin() as c:
             c.execute(
                 text(
-                    "TRUNCATE therapists, sessions, tokens, events, quality_samples"
+                    "TRUNCATE therapists, sessions, tokens, events, billing_lines, quality_samples"
                     " RESTART IDENTITY CASCADE"
                 )
             )

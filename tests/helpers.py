@@ -6,6 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+# A hello as a call page sends it, and the name its client gives: one definition,
+# in the harness, for the in-process tests, the browser tests and the benchmarks.
+from harness.wsclient import CLIENT_NAME as CLIENT_NAME
+from harness.wsclient import hello as hello
+
 from sprechzimmer import accounts
 from sprechzimmer.config import Settings
 from sprechzimmer.sessions import create_session
@@ -39,23 +44,3 @@ def new_invite(
     session, t_token = token_of(invite.therapist_url)
     _, c_token = token_of(invite.client_url)
     return Invite(session, t_token, c_token)
-
-
-CLIENT_NAME = "Test Client"
-"""The name every test client gives in its hello (a therapist's server ignores it)."""
-
-
-def hello(session: str, token: str, **extra: object) -> dict[str, object]:
-    """A hello as a call page sends it: with a name and the client's consent (a
-    therapist's ``hello`` may carry both, the server ignores them); ``None`` in
-    ``extra`` leaves a field out."""
-    message: dict[str, object] = {
-        "type": "hello",
-        "protocol": 1,
-        "session": session,
-        "token": token,
-        "name": CLIENT_NAME,
-        "consent": True,
-        **extra,
-    }
-    return {key: value for key, value in message.items() if value is not None}

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from . import accounts, billing, privacy, sessions
+from . import accounts, billing, privacy, retention, sessions
 from .config import Settings
 from .errors import (
     CsrfFailed,
@@ -119,6 +119,13 @@ class SessionList(BaseModel):
     now: dt.datetime = Field(
         description="The server's time of this answer: the dashboard measures waiting "
         "times against it, so that a browser's wrong clock does not lengthen them."
+    )
+    purge_soon: list[str] = Field(
+        default_factory=list,
+        description="Months (YYYY-MM) with billable sessions whose connection events "
+        "and times of day the purge deletes within the next 14 days "
+        "(SPRECHZIMMER_METADATA_RETENTION_DAYS): export their CSV before if the start "
+        "and end times are needed; the minutes stay in the export.",
     )
 
 
@@ -299,13 +306,33 @@ def _listed_state(session: SessionInfo, now: dt.datetime) -> ListedState:
 
 
 def _list_with_seconds(
-    store: Store, settings: Settings, therapist_id: int
-) -> tuple[list[SessionInfo], dict[str, int]]:
+    store: Store, settings: Settings, therapist_id: int, now: dt.datetime
+) -> tuple[list[SessionInfo], dict[str, int], list[str]]:
     rows = store.list_sessions(therapist_id)
     seconds = billing.seconds_so_far(
         store, therapist_id, [s.id for s in rows], settings.reconnect_tolerance
     )
-    return rows, seconds
+    # A session in use for longer than the metadata retention has its older months
+    # in billing lines (``billing.cut``); "so far" counts them too.
+    for session_id, archived in store.archived_seconds(rows).items():
+        seconds[session_id] += archived
+    # Not only among the listed rows: a session near its purge is months old and
+    # may be past the newest 200.
+    notice = retention.notice_cutoff(now, settings.metadata_retention_days)
+    idle = store.idle_sessions(notice, therapist_id)
+    due = {*idle, *store.sessions_with_events_before(notice, therapist_id)}
+    if not due:
+        return rows, seconds, []
+    found = store.billing_sessions(
+        billing.ALL_TIME.start,
+        billing.ALL_TIME.end,
+        therapist_id=therapist_id,
+        session_ids=sorted(due),
+    )
+    months = retention.months_due(
+        found, set(idle), notice, settings.zone, settings.reconnect_tolerance
+    )
+    return rows, seconds, [str(month) for month in months]
 
 
 def _utc(moment: float | None) -> dt.datetime | None:
@@ -316,10 +343,10 @@ def _utc(moment: float | None) -> dt.datetime | None:
 async def get_sessions(therapist: Therapist, request: Request) -> SessionList:
     """The therapist's sessions, newest first (the dashboard polls this every few seconds)."""
     hub = _hub(request)
-    rows, seconds = await run_in_threadpool(
-        _list_with_seconds, _store(request), _settings(request), therapist.id
-    )
     now = dt.datetime.now(dt.UTC)
+    rows, seconds, purge_soon = await run_in_threadpool(
+        _list_with_seconds, _store(request), _settings(request), therapist.id, now
+    )
     summaries = []
     live = await hub.statuses([s.id for s in rows])
     for s in rows:
@@ -339,7 +366,7 @@ async def get_sessions(therapist: Therapist, request: Request) -> SessionList:
                 billable_minutes=float(billing.to_minutes(seconds[s.id])),
             )
         )
-    return SessionList(sessions=summaries, now=now)
+    return SessionList(sessions=summaries, now=now, purge_soon=purge_soon)
 
 
 async def _own_session(request: Request, therapist: TherapistInfo, session_id: str) -> SessionInfo:

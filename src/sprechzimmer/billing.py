@@ -127,21 +127,47 @@ class Month:
 
 @dataclass(frozen=True, slots=True)
 class SessionLine:
-    """One line of a monthly report: one session's billable time in one month."""
+    """One line of a monthly report: one session's billable time in one month.
+
+    A line of a session whose connection events are gone (``archived``) has no
+    times of day: only its day, seconds, client ID and short reference were kept.
+    """
 
     session_id: str
+    """The session's id; of an archived line only its short ``reference``."""
     client_id: str
-    start: dt.datetime
+    start: dt.datetime | None
     """The session's first billable moment in the month, in the practice's time zone."""
-    end: dt.datetime
+    end: dt.datetime | None
     """Its last billable moment in the month (the end of its last interval), same zone."""
     seconds: int
     """Billable seconds in the month, rounded to the nearest second."""
+    day: dt.date | None = None
+    """The billing day of an archived line (which has no ``start``)."""
+
+    def __post_init__(self) -> None:
+        if (self.start is None) != (self.end is None) or (self.start is None) == (self.day is None):
+            raise ValueError("a report line has a start and an end, or else only a day")
+
+    @classmethod
+    def archived(cls, reference: str, client_id: str, day: dt.date, seconds: int) -> SessionLine:
+        """A line kept after its session's events were deleted (``retention``)."""
+        return cls(reference, client_id, None, None, seconds, day)
 
     @property
     def date(self) -> dt.date:
         """Local date of the first billable moment: the day the session is billed on."""
+        if self.start is None:
+            assert self.day is not None  # __post_init__ makes sure
+            return self.day
         return self.start.date()
+
+    @property
+    def order(self) -> tuple[dt.date, float, str]:
+        """Sort key of a report: by day, by first billable moment (archived lines,
+        which have none, first within their day), then by session."""
+        moment = float("-inf") if self.start is None else self.start.timestamp()
+        return self.date, moment, self.session_id
 
     @property
     def minutes(self) -> str:
@@ -334,7 +360,7 @@ def month_report(
         line = session_lines(s.session_id, s.client_id, s.events, zone, tolerance).get(month)
         if line is not None:
             lines.append(line)
-    return sorted(lines, key=lambda line: (line.start, line.session_id))
+    return sorted(lines, key=lambda line: line.order)
 
 
 class SessionSource(Protocol):
@@ -348,6 +374,12 @@ class SessionSource(Protocol):
         therapist_id: int | None = None,
         session_ids: Sequence[str] | None = None,
     ) -> Iterable[SessionEvents]: ...
+
+    def archived_lines(
+        self, first: dt.date, after: dt.date, *, therapist_id: int
+    ) -> Iterable[SessionLine]:
+        """The therapist's archived lines of days ``first`` to before ``after``."""
+        ...
 
 
 ALL_TIME = Interval(dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(9999, 1, 1, tzinfo=dt.UTC))
@@ -363,7 +395,29 @@ def therapist_month(
     """One therapist's report of ``month``: the API's CSV and the CLI's export."""
     bounds = month.bounds(zone)
     found = source.billing_sessions(bounds.start, bounds.end, therapist_id=therapist_id)
-    return month_report(found, month, zone, tolerance)
+    live = month_report(found, month, zone, tolerance)
+    # Sessions past the metadata retention left a line each instead of their
+    # events (``archive_lines``); a session is either live or archived, never both,
+    # so the month's minutes are the same before and after a purge.
+    nxt = month.next()
+    archived = source.archived_lines(
+        dt.date(month.year, month.month, 1),
+        dt.date(nxt.year, nxt.month, 1),
+        therapist_id=therapist_id,
+    )
+    return combine(live, archived)
+
+
+def combine(live: Iterable[SessionLine], archived: Iterable[SessionLine]) -> list[SessionLine]:
+    """Live and archived lines as one report, in report order.
+
+    The events are read before the lines, each in its own transaction, so a purge
+    in between may show a session both ways: its archived line, equal to what
+    ``archive_lines`` makes of the live one, is left out. Read the other way
+    round, the session would be missing, which nothing could notice."""
+    live = list(live)
+    seen = {_archived(x) for x in live}
+    return sorted([*live, *(x for x in archived if x not in seen)], key=lambda line: line.order)
 
 
 def seconds_so_far(
@@ -386,15 +440,22 @@ def seconds_so_far(
 
 
 def monthly_totals(
-    sessions: Iterable[SessionEvents], zone: ZoneInfo, tolerance: dt.timedelta = DEFAULT_TOLERANCE
+    sessions: Iterable[SessionEvents],
+    zone: ZoneInfo,
+    tolerance: dt.timedelta = DEFAULT_TOLERANCE,
+    archived: Iterable[SessionLine] = (),
 ) -> dict[Month, int]:
-    """Billable seconds per month over all the given sessions (a therapist's, or a client's)."""
+    """Billable seconds per month over all the given sessions (a therapist's, or a
+    client's), and over the ``archived`` lines of sessions whose events are gone."""
     totals: dict[Month, int] = {}
     for s in sessions:
         for month, line in session_lines(
             s.session_id, s.client_id, s.events, zone, tolerance
         ).items():
             totals[month] = totals.get(month, 0) + line.seconds
+    for line in archived:
+        month = Month(line.date.year, line.date.month)
+        totals[month] = totals.get(month, 0) + line.seconds
     return dict(sorted(totals.items(), key=lambda item: (item[0].year, item[0].month)))
 
 
@@ -455,9 +516,10 @@ class CsvRow:
 
     date: dt.date
     client_id: str
-    start: dt.datetime
-    """Local wall-clock time of the practice, to the minute, naive (as the sheet shows it)."""
-    end: dt.datetime
+    start: dt.datetime | None
+    """Local wall-clock time of the practice, to the minute, naive (as the sheet shows it);
+    empty (None) in an archived line, whose times of day were deleted."""
+    end: dt.datetime | None
     minutes: Decimal
     seconds: int
     reference: str
@@ -466,8 +528,8 @@ class CsvRow:
     def of(cls, line: SessionLine) -> CsvRow:
         """The row ``to_csv`` writes for ``line``: times cut to the minute, id shortened."""
 
-        def wall(moment: dt.datetime) -> dt.datetime:
-            return moment.replace(second=0, microsecond=0, tzinfo=None)
+        def wall(moment: dt.datetime | None) -> dt.datetime | None:
+            return None if moment is None else moment.replace(second=0, microsecond=0, tzinfo=None)
 
         return cls(
             line.date,
@@ -491,13 +553,17 @@ def to_csv(lines: Iterable[SessionLine], lang: CsvLang = "de") -> str:
         row = CsvRow.of(line)
         # A billable span that runs past midnight (a link used again on a later
         # day) names the end's date too, so that no row pretends it ended that day.
-        end_format = _TIME if row.end.date() == row.date else f"{dialect.date_format} {_TIME}"
+        end_format = (
+            _TIME
+            if row.end is None or row.end.date() == row.date
+            else f"{dialect.date_format} {_TIME}"
+        )
         writer.writerow(
             [
                 row.date.strftime(dialect.date_format),
                 _csv_safe(row.client_id),
-                row.start.strftime(_TIME),
-                row.end.strftime(end_format),
+                "" if row.start is None else row.start.strftime(_TIME),
+                "" if row.end is None else row.end.strftime(end_format),
                 str(row.minutes).replace(".", dialect.decimal),
                 row.seconds,
                 row.reference,
@@ -526,7 +592,9 @@ def _row(dialect: CsvDialect, fields: list[str]) -> CsvRow:
     date_text, client_id, start, end, minutes_text, seconds, ref = fields
     date = dt.datetime.strptime(date_text, dialect.date_format).date()
 
-    def moment(text: str) -> dt.datetime:
+    def moment(text: str) -> dt.datetime | None:
+        if not text:  # an archived line: its times of day were deleted
+            return None
         if " " in text:  # the end of a span past midnight names its date
             return dt.datetime.strptime(text, f"{dialect.date_format} {_TIME}")
         return dt.datetime.combine(date, dt.datetime.strptime(text, _TIME).time())
@@ -536,6 +604,104 @@ def _row(dialect: CsvDialect, fields: list[str]) -> CsvRow:
     return CsvRow(date, client, moment(start), moment(end), amount, int(seconds), ref)
 
 
-def retention_cutoff(now: dt.datetime, days: int) -> dt.datetime:
-    """Sessions whose last activity is before this are deleted with their events."""
-    return now - dt.timedelta(days=days)
+def archive_lines(
+    session: SessionEvents, zone: ZoneInfo, tolerance: dt.timedelta = DEFAULT_TOLERANCE
+) -> list[SessionLine]:
+    """What is kept of a session when its events go: one archived line per month
+    with billable time, carrying exactly the seconds, day, client ID and
+    reference of that month's report line, and nothing else."""
+    lines = session_lines(session.session_id, session.client_id, session.events, zone, tolerance)
+    return [_archived(line) for line in lines.values()]
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Where the older events of a session still in use may go (``cut``)."""
+
+    at: dt.datetime
+    """Events before this moment (UTC; the start of a month of the practice) go."""
+    lines: list[SessionLine]
+    """The archived lines of the months before ``at``: what is kept of those events."""
+
+
+def cut(
+    session: SessionEvents,
+    before: dt.datetime,
+    zone: ZoneInfo,
+    tolerance: dt.timedelta = DEFAULT_TOLERANCE,
+) -> Cut | None:
+    """The latest start of a practice month, not after ``before``, at which a session's
+    events can be split without changing anything billing says of them; None if none.
+
+    A session whose links are renewed again and again is never idle, so its oldest
+    events would outlive the metadata retention. They may go, month by month, where
+    splitting them changes nothing: each role's connected intervals of all events
+    are those of the events before the cut followed by those of the events after it
+    (so no call, no bridged reconnect and no interval left open spans the cut, and
+    events still to come meet the same state), and so the month lines are the same;
+    and no role that joined before the cut is still seated at it.
+    Checked by computing both, rather than by a second set of rules that could
+    drift apart from the first."""
+    ordered = _ordered(session.events)
+    if not ordered:
+        return None
+    close_at = ordered[-1][0]
+    roles = (Role.THERAPIST, Role.CLIENT)
+    whole = {role: _connected(ordered, role, tolerance, close_at) for role in roles}
+    # An interval left open at the end would run on into events still to come.
+    settled = all(_connected(ordered, r, tolerance, ALL_TIME.end) == whole[r] for r in roles)
+    lines = session_lines(session.session_id, session.client_id, session.events, zone, tolerance)
+    month = Month.of(before, zone)
+    while (at := month.bounds(zone).start) > ordered[0][0]:
+        month = _previous(month)
+        if at > before:
+            continue
+        older = [m for m in ordered if m[0] < at]
+        newer = ordered[len(older) :]
+        if (not newer and not settled) or _seated(older):
+            continue
+        if all(
+            _connected(older, role, tolerance, None) + _connected(newer, role, tolerance, None)
+            == whole[role]
+            for role in roles
+        ):
+            kept = {m: x for m, x in lines.items() if m.bounds(zone).end <= at}
+            rest = _lines(session, newer, zone, tolerance)
+            if {**kept, **rest} != lines or kept.keys() & rest.keys():
+                continue  # cannot happen when the intervals agree; never bill differently
+            return Cut(at, [_archived(x) for x in kept.values()])
+    return None
+
+
+def _lines(
+    session: SessionEvents, moments: Sequence[_Moment], zone: ZoneInfo, tolerance: dt.timedelta
+) -> dict[Month, SessionLine]:
+    events = [_Event(role, kind, at) for at, _rank, role, kind in moments]
+    return session_lines(session.session_id, session.client_id, events, zone, tolerance)
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    role: Role
+    kind: EventKind
+    at: dt.datetime
+
+
+def _archived(line: SessionLine) -> SessionLine:
+    return SessionLine.archived(reference(line.session_id), line.client_id, line.date, line.seconds)
+
+
+def _seated(moments: Sequence[_Moment]) -> bool:
+    """Whether a role joined and has not left at the end of ``moments``: a server that
+    restarts reads its seat from the events (``room.held_seats``), so none may go."""
+    seated: dict[Role, bool] = {}
+    for _at, _rank, role, kind in moments:
+        if kind is EventKind.JOINED:
+            seated[role] = True
+        elif kind is EventKind.LEFT:
+            seated[role] = False
+    return any(seated.values())
+
+
+def _previous(month: Month) -> Month:
+    return Month(month.year - 1, 12) if month.month == 1 else Month(month.year, month.month - 1)

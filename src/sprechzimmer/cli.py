@@ -262,6 +262,15 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{counts.tokens} expired token(s) deleted")
     print(
         f"{counts.sessions} session(s) with {counts.events} event(s) idle for more than "
+        f"{settings.metadata_retention_days} days deleted"
+    )
+    print(
+        f"{counts.trimmed_events} event(s) older than {settings.metadata_retention_days} days "
+        f"of {counts.trimmed} session(s) in use deleted"
+    )
+    print(f"{counts.archived} billing line(s) kept in their place")
+    print(
+        f"{counts.billing_lines} billing line(s) older than "
         f"{settings.billing_retention_days} days deleted"
     )
     print(
@@ -334,7 +343,8 @@ def cmd_privacy_delete(args: argparse.Namespace, settings: Settings) -> int:
         deleted = privacy.delete_client(store, therapist, args.client_id)
     print(
         f"deleted {deleted.sessions} session(s), {deleted.events} event(s), "
-        f"{deleted.tokens} token(s), {deleted.therapists} therapist account(s)",
+        f"{deleted.tokens} token(s), {deleted.billing_lines} billing line(s), "
+        f"{deleted.therapists} therapist account(s)",
         file=sys.stderr if args.keep_billing_totals else sys.stdout,
     )
     return 0
@@ -445,8 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
         "purge",
         help="delete data past its retention now (the server also does it hourly)",
         description="Deletes expired invite tokens, sessions with their events idle for more "
-        "than SPRECHZIMMER_BILLING_RETENTION_DAYS, and quality samples older than "
-        "SPRECHZIMMER_QUALITY_RETENTION_DAYS; prints what it deleted.",
+        "than SPRECHZIMMER_METADATA_RETENTION_DAYS (keeping a billing line per month), "
+        "billing lines older than SPRECHZIMMER_BILLING_RETENTION_DAYS, and quality samples "
+        "older than SPRECHZIMMER_QUALITY_RETENTION_DAYS; prints what it deleted.",
     )
     purge.set_defaults(run=cmd_purge)
 

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .outbox import OutboxLimits
 from .protocol import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_LIMIT
 from .quality import MAX_RETENTION_DAYS
+from .retention import DEFAULT_METADATA_DAYS, METADATA_DAYS_RANGE
 from .room import RoomConfig
 from .turn import (
     EU_EEA_REGIONS,
@@ -203,8 +204,14 @@ class Settings(BaseSettings):
     billing_reconnect_tolerance: Annotated[float, Field(ge=0, le=600)] = 30.0
     """Seconds: a reconnect within this does not split a billable interval."""
 
+    metadata_retention_days: int = DEFAULT_METADATA_DAYS
+    """Days a session, its connection events and its times are kept after its links
+    expired and its last event (KBV Anlage 31b: at most 90); then only its billing
+    lines stay."""
+
     billing_retention_days: Annotated[int, Field(ge=35, le=3650)] = 400
-    """Days sessions and their events are kept after their last activity (for billing)."""
+    """Days the billing lines of sessions past ``metadata_retention_days`` are kept,
+    counted from their billing day (until 0004: days sessions and events were kept)."""
 
     practice_timezone: str = "Europe/Berlin"
     """IANA zone whose calendar months and dates the billing reports use."""
@@ -239,6 +246,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"quality samples may be kept at most {MAX_RETENTION_DAYS} days; "
                 f"use a number from 0 (keep none) to {MAX_RETENTION_DAYS}"
+            )
+        return value
+
+    @field_validator("metadata_retention_days")
+    @classmethod
+    def _metadata_retention(cls, value: int) -> int:
+        low, high = METADATA_DAYS_RANGE
+        if not low <= value <= high:
+            raise ValueError(
+                f"use a number of days from {low} to {high} (default {DEFAULT_METADATA_DAYS}; "
+                f"KBV Anlage 31b allows at most 90). Fewer than {low} would delete a "
+                f"month's connection events before its billing export"
             )
         return value
 

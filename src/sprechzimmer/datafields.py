@@ -70,6 +70,12 @@ class Bilingual:
 
 
 # Keep the order of docs/privacy.md: by table, then as the columns were added.
+_LINE_KEPT = Bilingual(
+    de="Abrechnungsfrist (Vorgabe 400 Tage ab dem Tag)",
+    en="billing retention (default 400 days after the day)",
+)
+"""How long a billing line is kept (``SPRECHZIMMER_BILLING_RETENTION_DAYS``)."""
+
 COLUMNS: tuple[StoredColumn, ...] = (
     StoredColumn(
         "therapists.id",
@@ -137,37 +143,51 @@ COLUMNS: tuple[StoredColumn, ...] = (
         de=Said(
             "zufällige Sitzungskennung (128 bit)",
             "Zuordnung von Links und Ereignissen",
-            "Abrechnungsfrist",
+            "Metadatenfrist (Vorgabe 90 Tage)",
         ),
-        en=Said("random session id (128 bits)", "links and events", "billing retention"),
+        en=Said(
+            "random session id (128 bits)",
+            "links and events",
+            "metadata retention (default 90 days)",
+        ),
     ),
     StoredColumn(
         "sessions.therapist_id",
-        de=Said("Verweis auf die Therapeutin", "wessen Sitzung", "Abrechnungsfrist"),
-        en=Said("the therapist", "whose session", "billing retention"),
+        de=Said(
+            "Verweis auf die Therapeutin", "wessen Sitzung", "Metadatenfrist (Vorgabe 90 Tage)"
+        ),
+        en=Said("the therapist", "whose session", "metadata retention (default 90 days)"),
     ),
     StoredColumn(
         "sessions.client_id",
         de=Said(
             "Klienten-ID, genau wie eingetippt (ein Pseudonym der Therapeutin)",
             "Abrechnung, Übersicht",
-            "Abrechnungsfrist",
+            "Metadatenfrist (Vorgabe 90 Tage)",
         ),
         en=Said(
             "client ID exactly as typed (the therapist's pseudonym)",
             "billing, overview",
-            "billing retention",
+            "metadata retention (default 90 days)",
         ),
     ),
     StoredColumn(
         "sessions.created_at",
-        de=Said("Anlagezeitpunkt (UTC)", "Übersicht", "Abrechnungsfrist"),
-        en=Said("created (UTC)", "overview", "billing retention"),
+        de=Said("Anlagezeitpunkt (UTC)", "Übersicht", "Metadatenfrist (Vorgabe 90 Tage)"),
+        en=Said("created (UTC)", "overview", "metadata retention (default 90 days)"),
     ),
     StoredColumn(
         "sessions.expires_at",
-        de=Said("Ablauf der Einladungslinks (UTC)", "Zutritt, Aufbewahrung", "Abrechnungsfrist"),
-        en=Said("when the invite links expire (UTC)", "access, retention", "billing retention"),
+        de=Said(
+            "Ablauf der Einladungslinks (UTC)",
+            "Zutritt, Aufbewahrung",
+            "Metadatenfrist (Vorgabe 90 Tage)",
+        ),
+        en=Said(
+            "when the invite links expire (UTC)",
+            "access, retention",
+            "metadata retention (default 90 days)",
+        ),
     ),
     StoredColumn(
         "sessions.state",
@@ -175,12 +195,12 @@ COLUMNS: tuple[StoredColumn, ...] = (
             "`open`, `closed` (von der Therapeutin oder dem Therapeuten beendet) oder "
             "`revoked` (Links widerrufen)",
             "Zutritt, Übersicht",
-            "Abrechnungsfrist",
+            "Metadatenfrist (Vorgabe 90 Tage)",
         ),
         en=Said(
             "`open`, `closed` (ended by the therapist) or `revoked` (links withdrawn)",
             "access, overview",
-            "billing retention",
+            "metadata retention (default 90 days)",
         ),
     ),
     StoredColumn(
@@ -207,36 +227,78 @@ COLUMNS: tuple[StoredColumn, ...] = (
     ),
     StoredColumn(
         "events.id",
-        de=Said("laufende Nummer", "Reihenfolge", "Abrechnungsfrist"),
-        en=Said("serial number", "order", "billing retention"),
+        de=Said("laufende Nummer", "Reihenfolge", "Metadatenfrist (Vorgabe 90 Tage)"),
+        en=Said("serial number", "order", "metadata retention (default 90 days)"),
     ),
     StoredColumn(
         "events.session_id",
-        de=Said("Verweis auf die Sitzung", "Abrechnung", "Abrechnungsfrist"),
-        en=Said("the session", "billing", "billing retention"),
+        de=Said("Verweis auf die Sitzung", "Abrechnung", "Metadatenfrist (Vorgabe 90 Tage)"),
+        en=Said("the session", "billing", "metadata retention (default 90 days)"),
     ),
     StoredColumn(
         "events.role",
-        de=Said("`therapist` oder `client`", "Abrechnung", "Abrechnungsfrist"),
-        en=Said("`therapist` or `client`", "billing", "billing retention"),
+        de=Said("`therapist` oder `client`", "Abrechnung", "Metadatenfrist (Vorgabe 90 Tage)"),
+        en=Said("`therapist` or `client`", "billing", "metadata retention (default 90 days)"),
     ),
     StoredColumn(
         "events.kind",
         de=Said(
             "`joined`, `admitted`, `media_connected`, `media_disconnected`, `left`",
             "Abrechnung, Support",
-            "Abrechnungsfrist",
+            "Metadatenfrist (Vorgabe 90 Tage)",
         ),
         en=Said(
             "`joined`, `admitted`, `media_connected`, `media_disconnected`, `left`",
             "billing, support",
-            "billing retention",
+            "metadata retention (default 90 days)",
         ),
     ),
     StoredColumn(
         "events.at",
-        de=Said("Serverzeit (UTC)", "Abrechnung", "Abrechnungsfrist"),
-        en=Said("server time (UTC)", "billing", "billing retention"),
+        de=Said("Serverzeit (UTC)", "Abrechnung", "Metadatenfrist (Vorgabe 90 Tage)"),
+        en=Said("server time (UTC)", "billing", "metadata retention (default 90 days)"),
+    ),
+    StoredColumn(
+        "billing_lines.id",
+        de=Said("laufende Nummer", "interne Verknüpfung", _LINE_KEPT.de),
+        en=Said("serial number", "internal reference", _LINE_KEPT.en),
+    ),
+    StoredColumn(
+        "billing_lines.therapist_id",
+        de=Said("Verweis auf die Therapeutin", "wessen Abrechnung", _LINE_KEPT.de),
+        en=Said("the therapist", "whose billing", _LINE_KEPT.en),
+    ),
+    StoredColumn(
+        "billing_lines.client_id",
+        de=Said("Klienten-ID der gelöschten Sitzung, wie eingetippt", "Abrechnung", _LINE_KEPT.de),
+        en=Said("the purged session's client ID, as typed", "billing", _LINE_KEPT.en),
+    ),
+    StoredColumn(
+        "billing_lines.reference",
+        de=Said(
+            "kurze Sitzungsreferenz der CSV (8 Hex-Zeichen), nicht die Sitzungs-ID",
+            "bereits exportierte Zeilen wiedererkennen",
+            _LINE_KEPT.de,
+        ),
+        en=Said(
+            "the CSV's short session reference (8 hex characters), not the session id",
+            "recognising lines already exported",
+            _LINE_KEPT.en,
+        ),
+    ),
+    StoredColumn(
+        "billing_lines.day",
+        de=Said(
+            "Abrechnungstag in der Zeitzone der Praxis, ohne Uhrzeit", "Abrechnung", _LINE_KEPT.de
+        ),
+        en=Said(
+            "billing day in the practice's time zone, no time of day", "billing", _LINE_KEPT.en
+        ),
+    ),
+    StoredColumn(
+        "billing_lines.seconds",
+        de=Said("abrechenbare Sekunden der Sitzung in diesem Monat", "Abrechnung", _LINE_KEPT.de),
+        en=Said("the session's billable seconds in that month", "billing", _LINE_KEPT.en),
     ),
     StoredColumn(
         "quality_samples.call_id",
@@ -320,7 +382,9 @@ COLUMNS: tuple[StoredColumn, ...] = (
 NEVER_STORED = Bilingual(
     de=(
         "IP-Adressen, User-Agents, Namen (außer der Klienten-ID, die die Therapeutin "
-        "eintippt), Passwörter, Tokens oder API-Schlüssel im Klartext, Schlüssel der "
+        "eintippt; auch nicht der Name, mit dem die Klientin oder der Klient angesprochen "
+        "werden möchte: er geht nur durch zum Bildschirm der Therapeutin), Passwörter, "
+        "Tokens oder API-Schlüssel im Klartext, Schlüssel der "
         "Ende-zu-Ende-Verschlüsselung, Verifikationscodes, Bild, Ton, Chat, der "
         "Kamera- und Mikrofonzustand. Der Server schreibt keine Zugriffsprotokolle mit "
         "Adressen, und sein Protokoll nennt keine Sitzung (auch keinen Teil ihrer ID): "
@@ -330,7 +394,9 @@ NEVER_STORED = Bilingual(
     ),
     en=(
         "IP addresses, user agents, names (other than the client ID the therapist "
-        "types), passwords, tokens or API keys in clear, end-to-end encryption keys, "
+        "types; not even the name the client wants to be addressed by: it only passes "
+        "through to the therapist's screen), passwords, tokens or API keys in clear, "
+        "end-to-end encryption keys, "
         "verification codes, picture, sound, chat, the camera and microphone state. "
         "The server writes no access log with addresses, and its log names no session "
         "(not even part of its id): it says what happened in a room, not in which. The "

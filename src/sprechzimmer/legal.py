@@ -104,13 +104,19 @@ TEXT: dict[str, dict[Lang, str]] = {
     },
     "retention": {
         "de": (
-            "**Fristen hier.** Abrechnungsfrist: Eine Sitzung wird mit ihren Ereignissen "
-            "gelöscht, wenn ihre Links und ihr letztes Ereignis länger als {billing} Tage "
-            "zurückliegen. Qualitätsdaten: {quality}."
+            "**Fristen hier.** Eine Sitzung wird mit ihren Verbindungsereignissen "
+            "gelöscht, wenn ihre Links abgelaufen sind und ihr letztes Ereignis länger "
+            "als {metadata} Tage zurückliegt; von einer weiter genutzten Sitzung gehen "
+            "die älteren Ereignisse monatsweise. Für die Abrechnung bleibt je Monat eine "
+            "Zeile (Tag ohne Uhrzeit, Minuten, Klienten-ID, Kurzreferenz), gelöscht "
+            "{billing} Tage nach ihrem Tag. Qualitätsdaten: {quality}."
         ),
         "en": (
-            "**Retention here.** Billing retention: a session is deleted with its events "
-            "once its links and its last event are older than {billing} days. Quality "
+            "**Retention here.** A session is deleted with its connection events once "
+            "its links have expired and its last event is older than {metadata} days; of "
+            "a session still in use, the older events go month by month. For billing, "
+            "one line per month stays (day without time, minutes, "
+            "client ID, short reference), deleted {billing} days after its day. Quality "
             "data: {quality}."
         ),
     },
@@ -228,7 +234,9 @@ def privacy_facts(settings: Settings, lang: Lang) -> str:
     days = settings.quality_retention_days
     quality = _t("quality_days", lang).format(days=days) if days > 0 else _t("quality_none", lang)
     retention = _t("retention", lang).format(
-        billing=settings.billing_retention_days, quality=quality
+        metadata=settings.metadata_retention_days,
+        billing=settings.billing_retention_days,
+        quality=quality,
     )
     parts = [
         f"<h2>{html.escape(_t('stored', lang))}</h2>",

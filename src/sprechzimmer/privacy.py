@@ -4,8 +4,10 @@ A therapist may ask what the service holds about them (GDPR art. 15) and
 have a client's data erased (art. 17) — the client ID is the therapist's
 pseudonym, so only the therapist can say whose it is. Exports are plain JSON
 of the stored rows; secrets are named, never copied: a password hash or a
-token hash in an export file would only be something to crack. Deleting a
-client leaves nothing of the client ID in the database; ``billing_totals``
+token hash in an export file would only be something to crack. The billing
+lines kept of sessions past the metadata retention (``retention``) belong to
+the client ID as much as its sessions do: exported and deleted with them.
+Deleting a client leaves nothing of the client ID in the database; ``billing_totals``
 lets the operator take the monthly totals out first, if the practice needs
 them for its books. This module does no logging of client IDs.
 """
@@ -23,6 +25,9 @@ EVERYTHING = (
     dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
     dt.datetime(9999, 1, 1, tzinfo=dt.UTC),
 )
+
+
+_ALL_DAYS = (EVERYTHING[0].date(), EVERYTHING[1].date())
 
 
 def _iso(value: dt.datetime) -> str:
@@ -61,6 +66,15 @@ def export(
         result["therapist"] = {"code": therapist.code}
         result["client_id"] = client_id
     result["sessions"] = sessions
+    result["billing_lines"] = [
+        {
+            "day": line.date.isoformat(),
+            "client_id": line.client_id,
+            "reference": line.session_id,
+            "seconds": line.seconds,
+        }
+        for line in store.archived_lines(*_ALL_DAYS, therapist_id=therapist.id, client_id=client_id)
+    ]
     result["quality_samples"] = (
         "none attributable: quality samples carry a random call id and no session"
     )
@@ -74,25 +88,28 @@ def billing_totals(
     zone: ZoneInfo,
     tolerance: dt.timedelta = billing.DEFAULT_TOLERANCE,
 ) -> dict[str, int]:
-    """Billable seconds per month (``YYYY-MM``) of one client, over all stored time."""
+    """Billable seconds per month (``YYYY-MM``) of one client, over all stored time:
+    its sessions' events and the billing lines of its purged sessions."""
     sessions = store.billing_sessions(*EVERYTHING, therapist_id=therapist.id, client_id=client_id)
-    return {
-        str(month): seconds
-        for month, seconds in billing.monthly_totals(sessions, zone, tolerance).items()
-    }
+    archived = store.archived_lines(*_ALL_DAYS, therapist_id=therapist.id, client_id=client_id)
+    totals = billing.monthly_totals(sessions, zone, tolerance, archived)
+    return {str(month): seconds for month, seconds in totals.items()}
 
 
 def delete_client(store: Store, therapist: TherapistInfo, client_id: str) -> Deleted:
-    """Erase every session of the client ID, with its events and tokens."""
+    """Erase every session of the client ID, with its events and tokens, and its
+    billing lines."""
     return store.delete_client(therapist.id, client_id)
 
 
 def delete_session(store: Store, session_id: str) -> Deleted:
     """Erase one session, with its events and tokens: the dashboard's "Datensatz
-    löschen", for a real name typed as client ID by mistake."""
+    löschen", for a real name typed as client ID by mistake; with the billing
+    lines of its older months, if it is in use for longer than the metadata
+    retention (``billing.cut``)."""
     return store.delete_session(session_id)
 
 
 def delete_therapist(store: Store, therapist: TherapistInfo) -> Deleted:
-    """Erase the therapist's account with all sessions, events and tokens."""
+    """Erase the therapist's account with all sessions, events, tokens and billing lines."""
     return store.delete_therapist(therapist.id)

@@ -1,9 +1,11 @@
-"""The SQL store: five tables and the queries on them.
+"""The SQL store: six tables and the queries on them.
 
 Only these facts are kept: therapists (code, password hash, API key hashes,
 created, disabled), sessions (id, therapist, client ID as entered, created,
 expires, state), token hashes (session, role, expiry), billing events
-(session, role, kind, time) and anonymous quality samples (random call id,
+(session, role, kind, time), archived billing lines of sessions past the
+metadata retention (therapist, client ID, short reference, day, seconds: no
+time of day, no event, no role) and anonymous quality samples (random call id,
 hour, measurements; no key, no column and no table ties them to a session,
 and at most 90 days). Never an address, a user agent, a name beyond the
 client ID the therapist typed, or a token in clear. SQLite (WAL) by default,
@@ -18,13 +20,15 @@ import enum
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     Engine,
@@ -48,6 +52,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from . import billing
 from .events import EventKind
 from .protocol import Role
 from .quality import Sample, retention_cutoff
@@ -150,6 +155,23 @@ class Event(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class BillingLine(Base):
+    """What billing keeps of a session once its events are past the metadata
+    retention: one line per month with billable time (``billing.archive_lines``)."""
+
+    __tablename__ = "billing_lines"
+    __table_args__ = (Index("ix_billing_lines_therapist_id_day", "therapist_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapists.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(billing.REFERENCE_LENGTH))
+    """The session's short reference, as the CSV shows it; the full id is gone."""
+    day: Mapped[dt.date] = mapped_column(Date)
+    """The billing day in the practice's time zone; no time of day on purpose."""
+    seconds: Mapped[int] = mapped_column(Integer)
+
+
 # No primary key on purpose: an auto-increment would number the samples in the
 # order they arrived, and that order would tie a call id to a session's events.
 quality_samples = Table(
@@ -221,12 +243,20 @@ class BillingSession:
 
 @dataclass(frozen=True)
 class PurgeCounts:
-    """What one purge deleted."""
+    """What one purge deleted (and, ``archived``, the billing lines it kept instead)."""
 
     tokens: int
     sessions: int
     events: int
     quality_samples: int
+    archived: int = 0
+    """Billing lines written for the deleted sessions."""
+    billing_lines: int = 0
+    """Billing lines deleted because their day is past the billing retention."""
+    trimmed: int = 0
+    """Sessions still in use whose older events went (``billing.cut``)."""
+    trimmed_events: int = 0
+    """The events of those sessions that went."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +267,7 @@ class Deleted:
     events: int
     tokens: int
     therapists: int = 0
+    billing_lines: int = 0
 
 
 def _session_info(row: ConsultationSession) -> SessionInfo:
@@ -256,6 +287,31 @@ def _therapist_info(row: Therapist) -> TherapistInfo:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
+
+
+_CHUNK = 500
+"""Sessions deleted per statement (and, by the purge, per transaction)."""
+
+
+def _lines_of(session: ConsultationSession) -> tuple[Any, ...]:
+    """The billing lines of a session still stored: the full id is not in them, its
+    reference, therapist and client ID are (two sessions sharing all three are a
+    32-bit coincidence among one therapist's sessions of one client ID)."""
+    return (
+        BillingLine.therapist_id == session.therapist_id,
+        BillingLine.reference == billing.reference(session.id),
+        BillingLine.client_id == session.client_id,
+    )
+
+
+def _billing_line(therapist_id: int, line: billing.SessionLine) -> BillingLine:
+    return BillingLine(
+        therapist_id=therapist_id,
+        client_id=line.client_id,
+        reference=line.session_id,
+        day=line.date,
+        seconds=line.seconds,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -602,31 +658,168 @@ class Store:
             if current is not None:
                 yield current
 
-    def purge(
-        self, now: dt.datetime, billing_cutoff: dt.datetime, quality_retention_days: int
-    ) -> PurgeCounts:
-        """Delete expired tokens, sessions (with events) idle since before ``billing_cutoff``,
-        and quality samples past their retention."""
-        tokens = self.delete_expired_tokens(now)
+    def archived_lines(
+        self,
+        first: dt.date,
+        after: dt.date,
+        *,
+        therapist_id: int,
+        client_id: str | None = None,
+    ) -> list[billing.SessionLine]:
+        """The therapist's (or one client ID's) archived billing lines of the days
+        ``first`` to before ``after``, by day and reference."""
+        query = select(BillingLine).where(
+            BillingLine.therapist_id == therapist_id,
+            BillingLine.day >= first,
+            BillingLine.day < after,
+        )
+        if client_id is not None:
+            query = query.where(BillingLine.client_id == client_id)
         with self._tx() as s:
-            recent = exists().where(
-                Event.session_id == ConsultationSession.id, Event.at >= billing_cutoff
+            rows = s.scalars(query.order_by(BillingLine.day, BillingLine.reference, BillingLine.id))
+            return [
+                billing.SessionLine.archived(r.reference, r.client_id, r.day, r.seconds)
+                for r in rows
+            ]
+
+    @staticmethod
+    def _idle(cutoff: dt.datetime) -> Any:
+        """Sessions whose links expired and whose last event is before ``cutoff``
+        (``retention.is_idle`` says the same in Python)."""
+        recent = exists().where(Event.session_id == ConsultationSession.id, Event.at >= cutoff)
+        return select(ConsultationSession.id).where(
+            ConsultationSession.expires_at < cutoff, ~recent
+        )
+
+    def sessions_with_events_before(self, cutoff: dt.datetime, therapist_id: int) -> list[str]:
+        """Ids of the therapist's sessions with an event from before ``cutoff``."""
+        old = exists().where(Event.session_id == ConsultationSession.id, Event.at < cutoff)
+        with self._tx() as s:
+            query = select(ConsultationSession.id).where(
+                ConsultationSession.therapist_id == therapist_id, old
             )
-            stale = select(ConsultationSession.id).where(
-                ConsultationSession.expires_at < billing_cutoff, ~recent
+            return list(s.scalars(query))
+
+    def idle_sessions(self, cutoff: dt.datetime, therapist_id: int) -> list[str]:
+        """Ids of the therapist's sessions idle since before ``cutoff``, oldest first."""
+        with self._tx() as s:
+            query = self._idle(cutoff).where(ConsultationSession.therapist_id == therapist_id)
+            return list(s.scalars(query.order_by(ConsultationSession.created_at)))
+
+    def purge(
+        self,
+        now: dt.datetime,
+        metadata_cutoff: dt.datetime,
+        billing_first_day: dt.date,
+        quality_retention_days: int,
+        zone: ZoneInfo,
+        tolerance: dt.timedelta = billing.DEFAULT_TOLERANCE,
+    ) -> PurgeCounts:
+        """Delete expired tokens; sessions idle since before ``metadata_cutoff``, with
+        their events, keeping their billing lines from ``billing_first_day`` on; the
+        older months' events of sessions still in use, likewise (``_trim``); billing
+        lines of days before ``billing_first_day``; quality samples past their retention."""
+        tokens = self.delete_expired_tokens(now)
+        sessions = events = archived = 0
+        while True:
+            # A chunk per transaction: the first purge after an upgrade may convert a
+            # year of events, and one transaction would hold them all. Within one, a
+            # session's lines are written and its events deleted together.
+            with self._tx() as s:
+                # Locked, and skipped when locked: with several server processes
+                # purging at once, two must never both write a session's lines.
+                # (SQLite has one writer at a time and ignores the clause.)
+                idle = self._idle(metadata_cutoff).limit(_CHUNK)
+                ids = list(s.scalars(idle.with_for_update(skip_locked=True)))
+                if not ids:
+                    break
+                for found in self._billing_sessions_in(s, ids):
+                    for line in billing.archive_lines(found, zone, tolerance):
+                        if line.date >= billing_first_day:
+                            s.add(_billing_line(found.therapist_id, line))
+                            archived += 1
+                counts = self._delete_sessions(s, ids)
+                sessions += counts.sessions
+                events += counts.events
+        trimmed = self._trim(metadata_cutoff, billing_first_day, zone, tolerance)
+        with self._tx() as s:
+            lines = _rowcount(
+                s.execute(delete(BillingLine).where(BillingLine.day < billing_first_day))
             )
-            ids = list(s.scalars(stale))
-            counts = self._delete_sessions(s, ids)
         quality = self.purge_quality(now, quality_retention_days)
-        return PurgeCounts(tokens, counts.sessions, counts.events, quality)
+        return PurgeCounts(
+            tokens,
+            sessions,
+            events,
+            quality,
+            archived + trimmed.archived,
+            lines,
+            trimmed.sessions,
+            trimmed.events,
+        )
+
+    def _trim(
+        self,
+        cutoff: dt.datetime,
+        billing_first_day: dt.date,
+        zone: ZoneInfo,
+        tolerance: dt.timedelta,
+    ) -> PurgeCounts:
+        """Sessions still in use with events from before ``cutoff``: their older events
+        go, month by month, where ``billing.cut`` allows it, leaving billing lines."""
+        old = exists().where(Event.session_id == ConsultationSession.id, Event.at < cutoff)
+        with self._tx() as s:
+            candidates = list(s.scalars(select(ConsultationSession.id).where(old)))
+        sessions = events = archived = 0
+        for i in range(0, len(candidates), _CHUNK):
+            with self._tx() as s:
+                query = select(ConsultationSession.id).where(
+                    ConsultationSession.id.in_(candidates[i : i + _CHUNK]), old
+                )
+                ids = list(s.scalars(query.with_for_update(skip_locked=True)))
+                for found in self._billing_sessions_in(s, ids):
+                    where = billing.cut(found, cutoff, zone, tolerance)
+                    if where is None:
+                        continue
+                    for line in where.lines:
+                        if line.date >= billing_first_day:
+                            s.add(_billing_line(found.therapist_id, line))
+                            archived += 1
+                    gone = delete(Event).where(
+                        Event.session_id == found.session_id, Event.at < where.at
+                    )
+                    events += _rowcount(s.execute(gone))
+                    sessions += 1
+        return PurgeCounts(0, sessions, events, 0, archived)
+
+    @staticmethod
+    def _billing_sessions_in(s: Session, ids: list[str]) -> list[BillingSession]:
+        rows = s.execute(
+            select(
+                Event.session_id,
+                ConsultationSession.therapist_id,
+                ConsultationSession.client_id,
+                Event.role,
+                Event.kind,
+                Event.at,
+            )
+            .join(ConsultationSession, ConsultationSession.id == Event.session_id)
+            .where(Event.session_id.in_(ids))
+            .order_by(Event.session_id, Event.id)
+        )
+        found: dict[str, BillingSession] = {}
+        for sid, tid, cid, role, kind, at in rows:
+            session = found.setdefault(sid, BillingSession(sid, tid, cid, []))
+            session.events.append(EventInfo(sid, Role(role), EventKind(kind), at))
+        return list(found.values())
 
     @staticmethod
     def _delete_sessions(s: Session, ids: list[str]) -> Deleted:
         # Explicit deletes rather than relying on ON DELETE CASCADE, so that the
         # counts are reported and SQLite without the foreign-key pragma is safe.
         sessions = events = tokens = 0
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
             events += _rowcount(s.execute(delete(Event).where(Event.session_id.in_(chunk))))
             tokens += _rowcount(s.execute(delete(Token).where(Token.session_id.in_(chunk))))
             sessions += _rowcount(
@@ -670,7 +863,8 @@ class Store:
             }
 
     def delete_client(self, therapist_id: int, client_id: str) -> Deleted:
-        """Delete every session of ``client_id`` of this therapist, with events and tokens."""
+        """Delete every session of ``client_id`` of this therapist, with events and
+        tokens, and the client ID's archived billing lines."""
         with self._tx() as s:
             ids = list(
                 s.scalars(
@@ -680,13 +874,50 @@ class Store:
                     )
                 )
             )
-            return self._delete_sessions(s, ids)
+            counts = self._delete_sessions(s, ids)
+            lines = _rowcount(
+                s.execute(
+                    delete(BillingLine).where(
+                        BillingLine.therapist_id == therapist_id,
+                        BillingLine.client_id == client_id,
+                    )
+                )
+            )
+            return replace(counts, billing_lines=lines)
 
     def delete_session(self, session_id: str) -> Deleted:
-        """Erase one session with its events and tokens (a client ID typed by mistake:
-        afterwards it is in no table)."""
+        """Erase one session with its events, tokens and the billing lines of its
+        older months (a client ID typed by mistake: afterwards it is in no table)."""
         with self._tx() as s:
-            return self._delete_sessions(s, [session_id])
+            row = s.get(ConsultationSession, session_id)
+            lines = (
+                0
+                if row is None
+                else _rowcount(s.execute(delete(BillingLine).where(*_lines_of(row))))
+            )
+            return replace(self._delete_sessions(s, [session_id]), billing_lines=lines)
+
+    def archived_seconds(self, sessions: Sequence[SessionInfo]) -> dict[str, int]:
+        """Seconds in the billing lines of these sessions' older months (``billing.cut``),
+        by session id; 0 for most, whose events are all still there."""
+        seconds = dict.fromkeys((x.id for x in sessions), 0)
+        by_key = {(x.therapist_id, billing.reference(x.id), x.client_id): x.id for x in sessions}
+        if not sessions:
+            return seconds
+        with self._tx() as s:
+            rows = s.execute(
+                select(
+                    BillingLine.therapist_id,
+                    BillingLine.reference,
+                    BillingLine.client_id,
+                    BillingLine.seconds,
+                ).where(BillingLine.reference.in_({key[1] for key in by_key}))
+            )
+            for therapist_id, ref, client_id, count in rows:
+                session_id = by_key.get((therapist_id, ref, client_id))
+                if session_id is not None:
+                    seconds[session_id] += count
+        return seconds
 
     def delete_therapist(self, therapist_id: int) -> Deleted:
         """Delete the therapist's account and all their sessions, events and tokens."""
@@ -699,5 +930,8 @@ class Store:
                 )
             )
             counts = self._delete_sessions(s, ids)
+            lines = _rowcount(
+                s.execute(delete(BillingLine).where(BillingLine.therapist_id == therapist_id))
+            )
             gone = _rowcount(s.execute(delete(Therapist).where(Therapist.id == therapist_id)))
-            return Deleted(counts.sessions, counts.events, counts.tokens, int(gone))
+            return Deleted(counts.sessions, counts.events, counts.tokens, int(gone), lines)

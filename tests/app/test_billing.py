@@ -297,7 +297,10 @@ def test_store_finds_the_sessions_of_a_month(store: Store, calls: dict[str, int]
 
 @pytest.fixture
 def client(tmp_path: Path, database_url: str, store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(tmp_path, database_url), store)) as c:
+    # The calls are on fixed dates, and the app purges at start-up by the real
+    # clock: the longest metadata retention keeps them raw for years to come.
+    settings = make_settings(tmp_path, database_url, metadata_retention_days=3650)
+    with TestClient(create_app(settings, store)) as c:
         yield c
 
 

@@ -25,6 +25,9 @@ from sprechzimmer.turn import IcePolicy
         ("database_url", "mysql://x", "SPRECHZIMMER_DATABASE_URL"),
         ("secret_key", "short", "SPRECHZIMMER_SECRET_KEY"),
         ("allowed_origins", ["https://x.org/path"], "SPRECHZIMMER_ALLOWED_ORIGINS"),
+        ("metadata_retention_days", "30", "SPRECHZIMMER_METADATA_RETENTION_DAYS"),
+        ("metadata_retention_days", "3651", "SPRECHZIMMER_METADATA_RETENTION_DAYS"),
+        ("metadata_retention_days", "ninety", "SPRECHZIMMER_METADATA_RETENTION_DAYS"),
     ],
 )
 def test_wrong_values_name_the_variable(name: str, value: object, variable: str) -> None:
@@ -44,6 +47,15 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert settings.origin == "https://video.example.org" and settings.secure_cookies
     assert settings.token_ttl == 7200
     assert settings.effective_database_url == f"sqlite:///{tmp_path / 'sprechzimmer.sqlite3'}"
+
+
+def test_the_metadata_retention_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().metadata_retention_days == 90
+    # More than the KBV's 90 days is the operator's call; the audit, not start-up, objects.
+    monkeypatch.setenv("SPRECHZIMMER_METADATA_RETENTION_DAYS", "120")
+    assert load_settings().metadata_retention_days == 120
 
 
 def test_defaults_use_no_ice_server_at_all() -> None:

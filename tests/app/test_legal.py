@@ -149,12 +149,19 @@ def test_the_privacy_notice_lists_every_stored_column_and_what_is_never_stored(
 
 
 def test_the_privacy_notice_says_this_deployments_retention(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, billing_retention_days=731, quality_retention_days=0)
+    settings = _settings(
+        tmp_path,
+        metadata_retention_days=60,
+        billing_retention_days=731,
+        quality_retention_days=0,
+    )
     with TestClient(create_app(settings)) as client:
         de = client.get("/datenschutz").text
         en = client.get("/privacy").text
-    assert "länger als 731 Tage" in de and "werden nicht gespeichert" in de
-    assert "older than 731 days" in en and "none are stored" in en
+    assert "länger als 60 Tage" in de and "731 Tage nach ihrem Tag" in de
+    assert "werden nicht gespeichert" in de
+    assert "older than 60 days" in en and "731 days after its day" in en
+    assert "none are stored" in en
 
 
 def test_missing_names_every_file_without_a_legal_dir(tmp_path: Path) -> None:

@@ -268,7 +268,9 @@ async def test_hub_counts_rekeys_and_writes_finished_hours(
     )
     t, c = hub.attach(FakeSocket()), hub.attach(FakeSocket())
     await hub.join(t, Admission(invite.session, "K-1", p.Role.THERAPIST), None)
-    await hub.join(c, Admission(invite.session, "K-1", p.Role.CLIENT), None)
+    await hub.join(
+        c, Admission(invite.session, "K-1", p.Role.CLIENT), None, name="Frau K", consent=True
+    )
     await hub.receive(t, p.Admit())
     await hub.receive(c, p.Quality(rtt_ms=20.0))
     assert hub.live() == Live(connections=2, calls=1, waiting=0, calls_relayed=0)
@@ -298,7 +300,9 @@ async def test_retention_zero_keeps_nothing_but_counts(store: Store, settings: S
     hub = Hub(store, keep_quality=False)
     t, c = hub.attach(FakeSocket()), hub.attach(FakeSocket())
     await hub.join(t, Admission(invite.session, "K-1", p.Role.THERAPIST), None)
-    await hub.join(c, Admission(invite.session, "K-1", p.Role.CLIENT), None)
+    await hub.join(
+        c, Admission(invite.session, "K-1", p.Role.CLIENT), None, name="Frau K", consent=True
+    )
     await hub.receive(t, p.Admit())
     await hub.receive(c, p.Quality(rtt_ms=20.0))
     await hub.flush_samples()

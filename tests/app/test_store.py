@@ -33,6 +33,8 @@ EXPECTED = {
     "sessions": {"id", "therapist_id", "client_id", "created_at", "expires_at", "state"},
     "tokens": {"hash", "session_id", "role", "expires_at"},
     "events": {"id", "session_id", "role", "kind", "at"},
+    # What billing keeps of a purged session: no time of day, no event, no role.
+    "billing_lines": {"id", "therapist_id", "client_id", "reference", "day", "seconds"},
     # Anonymous: a random call id, the hour, the measurements. No key, nothing else.
     "quality_samples": {
         "call_id",

@@ -56,6 +56,30 @@ def test_english_uses_commas_points_and_iso_dates() -> None:
     ]
 
 
+def test_an_archived_line_has_empty_times_and_reads_back() -> None:
+    """A session past the metadata retention: its day, minutes and reference stay."""
+    live = SessionLine(SID, "K-1", at("2026-11-03 10:00"), at("2026-11-03 10:50"), 3000)
+    gone = SessionLine.archived(billing.reference(SID), "=K", dt.date(2026, 11, 2), 2730)
+    lines = sorted([live, gone], key=lambda line: line.order)
+    assert german(billing.to_csv(lines))[1:] == [
+        ["02.11.2026", "'=K", "", "", "45,50", "2730", "01234567"],
+        ["03.11.2026", "K-1", "10:00", "10:50", "50,00", "3000", "01234567"],
+    ]
+    for lang in ("de", "en"):
+        rows = billing.from_csv(billing.to_csv(lines, lang))
+        assert rows == [CsvRow.of(x) for x in lines]
+        assert (rows[0].start, rows[0].end, rows[0].client_id) == (None, None, "=K")
+
+
+def test_a_line_has_times_or_a_day_never_both_or_neither() -> None:
+    with pytest.raises(ValueError, match="start and an end, or else only a day"):
+        SessionLine(SID, "K", at("2026-11-03 10:00"), None, 60)
+    with pytest.raises(ValueError, match="start and an end, or else only a day"):
+        SessionLine(SID, "K", None, None, 60)
+    with pytest.raises(ValueError, match="start and an end, or else only a day"):
+        SessionLine(SID, "K", at("2026-11-03 10:00"), at("2026-11-03 11:00"), 60, dt.date.today())
+
+
 def test_a_span_past_midnight_names_the_end_date() -> None:
     lines = [SessionLine(SID, "K", at("2026-11-03 23:30"), at("2026-11-04 00:20"), 3000)]
     assert german(billing.to_csv(lines))[1][2:4] == ["23:30", "04.11.2026 00:20"]

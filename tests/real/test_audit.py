@@ -27,10 +27,12 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import sprechzimmer
+from sprechzimmer import datafields, legal
 from sprechzimmer.app import create_app, security_headers
 from sprechzimmer.config import load_settings
 from sprechzimmer.store import Store
 from sprechzimmer.tools import audit
+from sprechzimmer.tools.audit import kbv
 from sprechzimmer.turn import CoturnOptions, coturn_config
 
 URL = "https://video.example.de"
@@ -136,6 +138,7 @@ FAKE_PAGES = {
     "/": ("text/html", '<script type="module" src="/static/a.js"></script>'),
     "/dashboard": ("text/html", "<p>dashboard</p>"),
     "/call": ("text/html", '<link rel="stylesheet" href="/static/app.css">'),
+    "/nutzungsbedingungen": ("text/html", "<p>Nutzungsbedingungen</p>"),
     "/api/v1/openapi.json": ("application/json", "{}"),
     "/static/a.js": ("text/javascript", "import { b } from './b.js';\nexport const a = b;\n"),
     "/static/b.js": ("text/javascript", "export const b = 1;\n"),
@@ -156,6 +159,7 @@ def test_hardened_configuration_passes(run: Run) -> None:
         "tls",
         "headers /",
         "headers /call",
+        "headers /nutzungsbedingungen",
         "headers /api/v1/openapi.json",
         "third-party",
         "turn-auth",
@@ -483,7 +487,135 @@ def test_audit_of_a_running_server(tmp_path: Path) -> None:
     statuses = {c["id"]: c["status"] for c in report["checks"]}
     assert statuses.pop("tls") == "WARN"  # plain HTTP on loopback
     assert set(statuses.values()) == {"PASS"}, report
-    assert len(statuses) == 15  # ice-regions-eu came with issue 14
+    assert len(statuses) == 16  # ice-regions-eu and headers /nutzungsbedingungen: issue 14
     assert text_run.returncode == 1  # the WARN fails under --strict
     assert "WARN      tls" in text_run.stdout
     assert SECRET not in done.stdout + text_run.stdout
+
+
+# --- audit --kbv: the certifier's report ------------------------------------------------
+
+
+def _operator_legal_files(directory: Path) -> Path:
+    """The operator's own terms, privacy controller details and imprint, filled in."""
+    directory.mkdir(exist_ok=True)
+    for name in legal.missing(load_settings(legal_dir=directory)):
+        directory.joinpath(name).write_text(
+            f"# {name}\n\nPraxisverbund Beispiel GmbH, Musterstraße 1, 10115 Berlin.\n",
+            encoding="utf-8",
+        )
+    return directory
+
+
+@pytest.fixture
+def kbv_env(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hardened example with the operator's legal texts in place."""
+    monkeypatch.setenv("SPRECHZIMMER_LEGAL_DIR", str(_operator_legal_files(tmp_path / "legal")))
+
+
+def _requirements(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in report["requirements"]}
+
+
+def test_kbv_report_passes_on_the_hardened_example(run: Run, kbv_env: None) -> None:
+    code, report = run("--kbv")
+    reqs = _requirements(report)
+    assert {r["status"] for r in reqs.values()} == {"PASS"}, reqs
+    assert code == 0 and report["passed"] is True
+    assert set(reqs) == {r.id for r in kbv.requirements(kbv.Facts(), [])}
+    assert "DE" in reqs["eu-server"]["how"]
+    assert "90 Tagen" in reqs["metadaten"]["how"]
+    # The sections besides the requirements, filled from this deployment and the field list.
+    assert any("HMAC" in m for m in report["relay_measures"])
+    assert any("P-256" in p["used"] for p in report["crypto_profile"])
+    stored = "\n".join(report["record_of_processing"]["Gespeicherte Daten"])
+    assert all(c.name in stored for c in datafields.COLUMNS)
+    assert SECRET not in json.dumps(report)
+
+
+def test_kbv_text_report_is_german_and_names_each_proof(
+    real_app: TestClient,
+    turn_conf: Path,
+    kbv_env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--kbv", "--turn-config", str(turn_conf)]
+    assert audit.main(argv, fetch=_fetcher(real_app)) == 0
+    text_report = capsys.readouterr().out
+    for heading in (
+        "Nachweis zu Anlage 31b BMV-Ä",
+        "1. Anforderungen",
+        "2. Technische und organisatorische Maßnahmen für das Relay (TURN)",
+        "3. Kryptoprofil (gemessen an BSI TR-02102)",
+        "4. Verzeichnis von Verarbeitungstätigkeiten",
+        "die Konfiguration erfüllt alle",
+    ):
+        assert heading in text_report
+    for requirement in kbv.requirements(kbv.Facts(), []):
+        for proof in requirement.proof:
+            assert f"Nachweis: {proof}" in text_report
+
+
+@pytest.mark.parametrize(
+    ("case", "setting", "value", "requirement", "says"),
+    [
+        (
+            "CH without opt-in",
+            "SPRECHZIMMER_ICE_SERVERS",
+            json.dumps([{"urls": ["turn:turn.example.ch:3478"], "region": "CH", "auth": "rest"}]),
+            "eu-server",
+            "Anlage 31b lässt Server nur in der EU zu",
+        ),
+        (
+            "CH allowed",
+            "SPRECHZIMMER_ALLOWED_REGIONS",
+            json.dumps(["DE", "AT", "CH"]),
+            "eu-server",
+            "erlaubt CH außerhalb von EU und EWR; Anlage 31b lässt Server nur in der EU zu",
+        ),
+        (
+            "retention 120 days",
+            "SPRECHZIMMER_METADATA_RETENTION_DAYS",
+            "120",
+            "metadaten",
+            "Verbindungsereignisse und Sitzungen 120 Tage (höchstens 90)",
+        ),
+        ("missing terms", "SPRECHZIMMER_LEGAL_DIR", "", "nutzungsbedingungen", "terms.de.md"),
+        ("name optional", "SPRECHZIMMER_CLIENT_NAME", "optional", "klarname", "optional"),
+        ("e2ee off", "SPRECHZIMMER_E2EE_REQUIRED", "0", "e2ee", "E2EE_REQUIRED ist aus"),
+    ],
+)
+def test_kbv_fails_naming_the_requirement(
+    run: Run,
+    kbv_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    setting: str,
+    value: str,
+    requirement: str,
+    says: str,
+) -> None:
+    if value:
+        monkeypatch.setenv(setting, value)
+    else:
+        monkeypatch.delenv(setting)
+    code, report = run("--kbv")
+    assert code == 1, case
+    assert report["passed"] is False
+    unmet = {i for i, r in _requirements(report).items() if r["status"] == "FAIL"}
+    assert requirement in unmet, (case, unmet)
+    assert says in _requirements(report)[requirement]["how"], _requirements(report)[requirement]
+
+
+def test_every_proof_the_kbv_report_names_exists() -> None:
+    """A renamed or removed test would leave the certifier's report pointing at nothing."""
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "kbv.md").read_text(encoding="utf-8")
+    for requirement in kbv.requirements(kbv.Facts(), []):
+        for proof in requirement.proof:
+            path, _, name = proof.partition("::")
+            source = root / path
+            assert source.is_file(), proof
+            if name:
+                assert f"def {name}(" in source.read_text(encoding="utf-8"), proof
+            assert proof in doc, f"docs/kbv.md does not point to {proof}"

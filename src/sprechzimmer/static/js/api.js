@@ -38,6 +38,7 @@
  * @typedef {object} SessionList
  * @property {SessionSummary[]} sessions newest first
  * @property {string} now the server's time of the answer
+ * @property {string[]} purge_soon months (YYYY-MM) whose times of day the purge deletes soon
  */
 
 /** @typedef {{code: string, csrf_token: string}} Me */
@@ -120,6 +121,7 @@ export async function listSessions() {
   return {
     sessions: Array.isArray(data?.sessions) ? data.sessions : [],
     now: typeof data?.now === 'string' ? data.now : new Date().toISOString(),
+    purge_soon: Array.isArray(data?.purge_soon) ? data.purge_soon : [],
   };
 }
 

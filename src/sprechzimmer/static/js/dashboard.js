@@ -60,6 +60,7 @@ const ui = {
   billingMonth: /** @type {HTMLSelectElement} */ (byId('billing-month')),
   billingFormat: /** @type {HTMLSelectElement} */ (byId('billing-format')),
   billingExport: /** @type {HTMLAnchorElement} */ (byId('billing-export')),
+  purgeSoon: byId('purge-soon'),
 };
 
 let csrf = '';
@@ -249,6 +250,7 @@ async function refresh() {
     const list = await api.listSessions();
     sessions = list.sessions;
     serverNow = list.now;
+    renderPurgeSoon(list.purge_soon);
     receivedAt = performance.now();
     setText(ui.listError, null);
   } catch (err) {
@@ -524,9 +526,36 @@ function renderMonths() {
 function updateBillingLink() {
   const month = ui.billingMonth.value;
   const lang = ui.billingFormat.value === 'en' ? 'en' : 'de';
-  ui.billingExport.href = `/api/v1/billing?month=${encodeURIComponent(month)}&lang=${lang}`;
-  // The server's own file name for the format (Content-Disposition says the same).
-  ui.billingExport.download = `${lang === 'de' ? 'abrechnung' : 'billing'}-${month}.csv`;
+  ui.billingExport.href = billingHref(month, lang);
+  ui.billingExport.download = billingFile(month, lang);
+}
+
+/** @param {string} month YYYY-MM @param {'de' | 'en'} lang */
+function billingHref(month, lang) {
+  return `/api/v1/billing?month=${encodeURIComponent(month)}&lang=${lang}`;
+}
+
+/** The server's own file name for the format (Content-Disposition says the same). @param {string} month @param {'de' | 'en'} lang */
+function billingFile(month, lang) {
+  return `${lang === 'de' ? 'abrechnung' : 'billing'}-${month}.csv`;
+}
+
+/**
+ * Months whose start and end times the next purges delete, each a link to its CSV,
+ * so that a practice can keep them first (docs/privacy.md, metadata retention).
+ * @param {string[]} months
+ */
+function renderPurgeSoon(months) {
+  const lang = ui.billingFormat.value === 'en' ? 'en' : 'de';
+  ui.purgeSoon.hidden = months.length === 0;
+  const links = months.map((month) => {
+    const link = document.createElement('a');
+    link.href = billingHref(month, lang);
+    link.download = billingFile(month, lang);
+    link.textContent = month;
+    return link;
+  });
+  ui.purgeSoon.replaceChildren(t('retention.purgeSoon'), ...links.flatMap((link) => [' ', link]));
 }
 
 ui.billingMonth.addEventListener('change', updateBillingLink);

@@ -13,7 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ... import legal
 from ...config import ENV_PREFIX, ConfigError, Settings, load_settings
+from . import kbv
 from .database import check_database
 from .policy import check_e2ee, check_ice, check_retention
 from .results import Check, Status, check
@@ -130,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-database", action="store_true", help="do not inspect the database schema"
     )
+    parser.add_argument(
+        "--kbv",
+        action="store_true",
+        help="print the German report on KBV Anlage 31b for a certifier (requirements, "
+        "relay TOMs, crypto profile, record of processing); fails when the configuration "
+        "does not meet a requirement",
+    )
     return parser
 
 
@@ -156,8 +165,30 @@ def main(argv: Sequence[str] | None = None, *, fetch: Fetch = http_fetch) -> int
     )
     url = args.url or (None if isinstance(settings, ConfigError) else settings.public_url)
     now = dt.datetime.now(dt.UTC)
+    if args.kbv:
+        return _kbv(settings, checks, url, now, as_json=args.json, strict=args.strict)
     print(render_json(checks, url, now) if args.json else render_text(checks, url, now), end="")
     if args.json:
         print()
     failing = {Status.FAIL, Status.WARN} if args.strict else {Status.FAIL}
     return 1 if any(c.status in failing for c in checks) else 0
+
+
+def _kbv(
+    settings: Settings | ConfigError,
+    checks: Sequence[Check],
+    url: str | None,
+    now: dt.datetime,
+    *,
+    as_json: bool,
+    strict: bool,
+) -> int:
+    """``--kbv``: the certifier's report; exit 1 when a requirement or a check fails."""
+    missing = [] if isinstance(settings, ConfigError) else legal.missing(settings)
+    known = kbv.facts(settings, missing)
+    reqs = kbv.requirements(known, checks)
+    render = kbv.render_kbv_json if as_json else kbv.render_kbv_text
+    print(render(reqs, known, checks, url, now), end="\n" if as_json else "")
+    failing = {Status.FAIL, Status.WARN} if strict else {Status.FAIL}
+    unmet = any(r.status is Status.FAIL for r in reqs)
+    return 1 if unmet or any(c.status in failing for c in checks) else 0

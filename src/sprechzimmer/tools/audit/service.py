@@ -23,7 +23,10 @@ MAX_BODY = 5 << 20
 """Bytes read of one response at most."""
 MAX_FILES = 200
 """Files fetched at most while following a client's references (a loop guard)."""
-HEADER_PATHS = ("/", "/call", "/api/v1/openapi.json")
+# /nutzungsbedingungen: the terms must be readable without login (KBV Anlage 31b).
+HEADER_PATHS = ("/", "/call", "/nutzungsbedingungen", "/api/v1/openapi.json")
+# Not the legal pages: their text may link the data protection authority's site,
+# a link a person may follow, not a request the page makes by itself.
 PAGES = ("/", "/dashboard", "/call")
 
 
@@ -99,7 +102,10 @@ def _foreign(url: str, own: set[str]) -> str | None:
     """The foreign host of an absolute or protocol-relative URL, or None if ours/relative."""
     if url in XML_NAMESPACES:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL a browser would fetch (e.g. "https://[" in prose)
+        return None
     if parts.scheme in ("data", "blob", "mailto", "tel", "javascript", "about"):
         return None
     if not parts.netloc:
