@@ -3,8 +3,8 @@
 // tests/pure/test_protocol_vectors.py loads the same files for the server's codec
 // (see the folder's README for the format). Here: what the browser sends,
 // encodeClientMessage writes exactly as the vector says (or refuses); what
-// the server sends, decodeServerMessage takes or refuses; the two data
-// channels between the browsers go through quality.js and e2ee.js.
+// the server sends, decodeServerMessage takes or refuses; the three data
+// channels between the browsers go through peerreports.js, e2ee.js and chat.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
