@@ -33,6 +33,7 @@ from sprechzimmer.config import load_settings
 from sprechzimmer.store import Store
 from sprechzimmer.tools import audit
 from sprechzimmer.tools.audit import kbv
+from sprechzimmer.tools.audit.service import references
 from sprechzimmer.turn import CoturnOptions, coturn_config
 
 URL = "https://video.example.de"
@@ -619,3 +620,13 @@ def test_every_proof_the_kbv_report_names_exists() -> None:
             if name:
                 assert f"def {name}(" in source.read_text(encoding="utf-8"), proof
             assert proof in doc, f"docs/kbv.md does not point to {proof}"
+
+
+def test_only_the_keyword_from_starts_a_module_reference() -> None:
+    """An attribute name ending in "from" inside a string (the chat's ``'data-from'``) is no
+    import: the crawl once tried to fetch what followed it."""
+    script = (
+        "import { a } from './a.js';\nexport * from \"./b.js\";\n"
+        "const li = el('li', { 'data-from': entry.from, class: 'x' });\n"
+    )
+    assert references("text/javascript", "/static/js/x.js", script) == ["./a.js", "./b.js"]

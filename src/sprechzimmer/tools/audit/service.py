@@ -79,8 +79,10 @@ _HTML_REF = re.compile(
     re.IGNORECASE,
 )
 _CSS_REF = re.compile(r"""url\(\s*["']?([^"')]+)["']?\s*\)|@import\s+["']([^"']+)["']""")
+# ``from`` only as a keyword (after a space, ``}`` or ``*``), not the end of a
+# word such as the attribute name ``'data-from'`` in a string.
 _JS_REF = re.compile(
-    r"""(?:\bfrom\s*|\bimport\s*\(?\s*|new\s+URL\(\s*)["']([^"'\n]+)["']""",
+    r"""(?:(?<=[\s}*])from\s*|\bimport\s*\(?\s*|new\s+URL\(\s*)["']([^"'\n]+)["']""",
 )
 
 
