@@ -186,8 +186,11 @@ async def test_the_therapist_stays_in_the_room_when_the_client_leaves(tmp_path: 
                 assert await therapist.get_by_test_id(testid).is_visible(), testid
             assert await therapist.get_by_test_id("call-timer").is_hidden()
 
-            # The client comes back with the same link (the end screen's button).
-            await client.get_by_role("button", name="Wieder beitreten").click(timeout=WAIT_MS)
+            # The client comes back with the same link (the end screen's button). The
+            # button reloads the page: wait for the new page, else _join may still see
+            # the old one's "ended" and press nothing.
+            async with client.expect_navigation(timeout=WAIT_MS):
+                await client.get_by_role("button", name="Wieder beitreten").click(timeout=WAIT_MS)
             await _join(client)
             await _admit(therapist)
             for page in (therapist, client):
