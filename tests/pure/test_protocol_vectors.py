@@ -26,13 +26,7 @@ from sprechzimmer.config import Settings
 from sprechzimmer.errors import ProtocolError, TooLarge
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "protocol"
-FILES = (
-    "client-to-server",
-    "server-to-client",
-    "quality-channel",
-    "e2ee-channel",
-    "session-channel",
-)
+FILES = ("client-to-server", "server-to-client", "quality-channel", "e2ee-channel")
 KEYS = {"name", "valid", "message", "decoded", "tolerated", "bytes", "why"}
 
 
