@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -37,6 +38,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -333,6 +335,26 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _billing_events(
+    sessions: ColumnElement[bool],
+) -> Select[str, int, str, str, str, dt.datetime]:
+    """The events of the ``sessions`` with their therapist and client ID, in session order:
+    what billing reads, for the export and for the purge that keeps billing lines."""
+    return (
+        select(
+            Event.session_id,
+            ConsultationSession.therapist_id,
+            ConsultationSession.client_id,
+            Event.role,
+            Event.kind,
+            Event.at,
+        )
+        .join(ConsultationSession, ConsultationSession.id == Event.session_id)
+        .where(sessions)
+        .order_by(Event.session_id, Event.id)
+    )
 
 
 class Store:
@@ -633,19 +655,7 @@ class Store:
         spans = spans.group_by(Event.session_id).having(
             func.min(Event.at) < end, func.max(Event.at) >= start
         )
-        query = (
-            select(
-                Event.session_id,
-                ConsultationSession.therapist_id,
-                ConsultationSession.client_id,
-                Event.role,
-                Event.kind,
-                Event.at,
-            )
-            .join(ConsultationSession, ConsultationSession.id == Event.session_id)
-            .where(Event.session_id.in_(spans))
-            .order_by(Event.session_id, Event.id)
-        )
+        query = _billing_events(Event.session_id.in_(spans))
         with self.engine.connect() as c:
             current: BillingSession | None = None
             result = c.execution_options(yield_per=10_000).execute(query)
@@ -794,19 +804,7 @@ class Store:
 
     @staticmethod
     def _billing_sessions_in(s: Session, ids: list[str]) -> list[BillingSession]:
-        rows = s.execute(
-            select(
-                Event.session_id,
-                ConsultationSession.therapist_id,
-                ConsultationSession.client_id,
-                Event.role,
-                Event.kind,
-                Event.at,
-            )
-            .join(ConsultationSession, ConsultationSession.id == Event.session_id)
-            .where(Event.session_id.in_(ids))
-            .order_by(Event.session_id, Event.id)
-        )
+        rows = s.execute(_billing_events(Event.session_id.in_(ids)))
         found: dict[str, BillingSession] = {}
         for sid, tid, cid, role, kind, at in rows:
             session = found.setdefault(sid, BillingSession(sid, tid, cid, []))
