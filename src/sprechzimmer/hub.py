@@ -677,7 +677,11 @@ class Hub:
             match out:
                 case Send(conn, message, None):  # nearly every one: a relayed message
                     self._send(conn, p.encode_bytes(message))
-                case Send(conn, p.Welcome() | p.Admitted() as message, IceGrant() as grant):
+                case Send(
+                    conn,
+                    p.Welcome() | p.Admitted() | p.NetTestServers() as message,
+                    IceGrant() as grant,
+                ):
                     # The room granted relay credentials; here, at the edge, they
                     # are minted with the secret the room never holds.
                     servers = self.ice.granted(grant)

@@ -292,6 +292,11 @@ class MediaStateReport:
     microphone: DeviceState = DeviceState.ON
     audio_only: bool = False
     """The person chose audio only (its video is paused by choice, not by the link)."""
+    paused: bool = False
+    """The privacy pause: the sender stopped its camera and microphone at once
+    (someone came into its room) and asks the other page to do the same until it
+    resumes. Optional on the wire (absent: not paused). No time travels with it:
+    each page shows when it learned of the pause, by its own clock."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +306,15 @@ class RoomCheckDone:
     this admission only, in memory."""
 
     TYPE: ClassVar[str] = "room-check-done"
+
+
+@dataclass(frozen=True)
+class NetTest:
+    """The page wants to test its way to the relay (the network test, before or
+    during a call): the server answers ``nettest-servers`` with short-lived relay
+    credentials of this member's own. Never relayed, never stored."""
+
+    TYPE: ClassVar[str] = "nettest"
 
 
 @dataclass(frozen=True)
@@ -327,6 +341,7 @@ ClientMessage = Union[  # noqa: UP007
     Quality,
     MediaStateReport,
     RoomCheckDone,
+    NetTest,
     Ping,
     Bye,
 ]
@@ -504,6 +519,19 @@ class Pong:
 
 
 @dataclass(frozen=True)
+class NetTestServers:
+    """The answer to ``nettest``: the TURN servers with credentials of this member's
+    own that expire ``NETTEST_TTL`` seconds after they were minted (and never after
+    its admission ends); empty when the deployment has no relay. Only for the
+    page's throwaway test connections, never for a call."""
+
+    TYPE: ClassVar[str] = "nettest-servers"
+    ice_servers: list[IceServerInfo] = field(default_factory=list)
+    ttl: int = field(default=0, metadata={"min": 0, "max": 3600})
+    """Seconds the credentials stay good from when they were minted."""
+
+
+@dataclass(frozen=True)
 class Error:
     TYPE: ClassVar[str] = "error"
     code: str = field(metadata={"max": 64})
@@ -531,6 +559,7 @@ ServerMessage = Union[  # noqa: UP007
     Notice,
     Relayed,
     Pong,
+    NetTestServers,
     Error,
 ]
 
@@ -548,6 +577,7 @@ _SERVER_TYPES: dict[str, type] = {
         PeerLeft,
         Notice,
         Pong,
+        NetTestServers,
         Error,
     )
 }
@@ -605,6 +635,7 @@ _REQUIRED: dict[type, frozenset[str]] = {
     PeerJoined: frozenset({"role", "admitted"}),
     PeerLeft: frozenset({"role", "reason"}),
     Notice: frozenset({"notice"}),
+    NetTestServers: frozenset({"ice_servers", "ttl"}),
     Error: frozenset({"code", "message", "message_de", "fatal"}),
 }
 

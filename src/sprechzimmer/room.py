@@ -73,6 +73,12 @@ HEARTBEAT_MISSES = 3
 AWAY_BUFFER = 64
 """Relayed messages kept for an away member, delivered when it is back."""
 MEDIA_STATE_INTERVAL = 0.5
+NETTEST_TTL = 120
+"""Seconds the relay credentials of a network test stay good: long enough for the
+test (about 10 s) and a second one, short enough that a link alone buys little relay."""
+NETTEST_INTERVAL = 20.0
+"""At most one network test's credentials per member in this time; a page keeps
+them for their ``ttl`` instead of asking again."""
 """Seconds between two ``media-state`` messages relayed from one member: faster
 changes are coalesced and the latest follows when the interval is over."""
 
@@ -248,6 +254,8 @@ class Member:
     consent: bool = False
     """A client confirmed the terms of use and the privacy notice (its first ``hello``
     said so, or a ticket shows an earlier one did)."""
+    nettest_at: float = -math.inf
+    """When this seat was last given network-test credentials (``NETTEST_INTERVAL``)."""
 
     @property
     def present(self) -> bool:
@@ -614,6 +622,8 @@ class Room:
                     # this admission does not ask again (``admitted.room_check``).
                     self.room_check_done = True
                 return self._relay(conn, role, message, now)
+            case p.NetTest():
+                return self._nettest(conn, member, now)
             case p.Bye():
                 return self._leave(role, now, LeaveReason.HANGUP, Close(conn))
             case p.Hello():
@@ -894,6 +904,18 @@ class Room:
         for m in self._ordered():
             admitted += self._media_state_of(self.members.get(m.role.other), m)
         return admitted
+
+    def _nettest(self, conn: ConnId, member: Member, now: float) -> list[Output]:
+        """Relay credentials for the page's own network test, also before admission
+        (a waiting client, a therapist alone): short-lived (``NETTEST_TTL``), at most
+        one set per ``NETTEST_INTERVAL`` (a faster ask is dropped: the page keeps what
+        it got), minted by the hub like a call's. Nothing is recorded."""
+        if now - member.nettest_at < NETTEST_INTERVAL:
+            return []
+        member.nettest_at = now
+        until = min(member.valid_until, now + NETTEST_TTL)
+        grant = IceGrant(self.session_id, member.role, now, until)
+        return [Send(conn, p.NetTestServers(ttl=NETTEST_TTL), grant)]
 
     def _grant(self, member: Member, now: float) -> IceGrant:
         """Fresh relay credentials for one member of a call, of its own: valid for

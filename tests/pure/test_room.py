@@ -15,6 +15,8 @@ from sprechzimmer.errors import InvalidState, NoPeer
 from sprechzimmer.protocol import LeaveReason, Role
 from sprechzimmer.room import (
     MEDIA_STATE_INTERVAL,
+    NETTEST_INTERVAL,
+    NETTEST_TTL,
     BillingEvent,
     CallState,
     Close,
@@ -27,7 +29,7 @@ from sprechzimmer.room import (
     StoreSample,
     held_seats,
 )
-from sprechzimmer.turn import IcePolicy, IceServerSpec
+from sprechzimmer.turn import IceGrant, IcePolicy, IceServerSpec
 
 CLIENT: dict[str, object] = {"name": "Klientin K.", "consent": True}
 """What a client's hello says before it takes its seat: its name and its consent."""
@@ -1001,3 +1003,22 @@ def test_only_the_therapist_ticks_the_room_check_and_only_in_a_call() -> None:
     r.join(T, Role.THERAPIST, None, "rt", 0.0)
     out = r.receive(T, p.RoomCheckDone(), 1.0)
     assert sent(out, T) == [p.Error.of(NoPeer())] and not r.room_check_done
+
+
+def test_a_network_test_gets_short_lived_relay_credentials_before_admission() -> None:
+    r = room(PATIENT)
+    r.join(T, Role.THERAPIST, None, "rt", 0.0, valid_until=50.0)
+    r.join(C, Role.CLIENT, None, "rc", 1.0, **CLIENT)
+    assert r.state is CallState.WAITING
+    # The waiting client and the therapist alone each get a grant of their own,
+    # only to them, that ends NETTEST_TTL from now (or with the admission).
+    for conn, role, until in ((C, Role.CLIENT, 2.0 + NETTEST_TTL), (T, Role.THERAPIST, 50.0)):
+        out = r.receive(conn, p.NetTest(), 2.0)
+        (send,) = [o for o in out if isinstance(o, Send)]
+        assert send.conn == conn and send.message == p.NetTestServers(ttl=NETTEST_TTL)
+        assert send.grant == IceGrant("a" * 32, role, 2.0, until)
+        assert not recorded(out)
+    # Asked again too soon: dropped (the page keeps what it got); later: fresh ones.
+    assert r.receive(C, p.NetTest(), 2.0 + NETTEST_INTERVAL - 1) == []
+    out = r.receive(C, p.NetTest(), 2.0 + NETTEST_INTERVAL)
+    assert [o.message for o in out if isinstance(o, Send)] == [p.NetTestServers(ttl=NETTEST_TTL)]

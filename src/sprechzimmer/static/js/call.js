@@ -54,6 +54,8 @@ import { checkLink } from './linkcheck.js';
 import { notifyOn, soundOn } from './alerts.js';
 import { CallPresence } from './undisturbed.js';
 import { JoinForm } from './joinform.js';
+import { PauseControl } from './pausecontrol.js';
+import { NetTestPanel, askNetTestServers } from './nettestpanel.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
@@ -111,6 +113,20 @@ const media = new LocalMedia({
   pc: () => connection.peer?.pc ?? null,
   onChange: () => reportOwnMedia(),
   onNotice: (key) => showNotice(key),
+  log: debug,
+});
+/** The privacy pause (pause.js): either side holds both sides' camera and microphone. */
+const pauseControl = new PauseControl({
+  media,
+  report: () => reportOwnMedia(),
+  inCall: () => {
+    const s = machine.snapshot;
+    return s.view === 'call' && s.admitted && !s.finished;
+  },
+});
+/** The network test against our own relay, before a call. */
+const netTest = new NetTestPanel({
+  servers: () => (signaling ? askNetTestServers(signaling, Date.now()) : Promise.resolve(null)),
   log: debug,
 });
 /** The client's name and consent, asked before joining (a client's link only). */
@@ -187,6 +203,7 @@ function perform(action) {
       connection.reportMediaAgain();
       break;
     case 'finish':
+      pauseControl.reset();
       connection.finish(action.bye);
       media.release();
       showRemoteStream(null);
@@ -208,6 +225,8 @@ function render() {
   if (s.finished) hangupAsked = false;
   renderRemote();
   renderRoomCheck(s);
+  pauseControl.render();
+  netTest.place({ view: s.view, connected: welcome !== null && !s.finished, inCall: s.admitted && s.view === 'call' });
   renderTitle();
 }
 
@@ -284,6 +303,7 @@ function reportOwnMedia() {
     camera: media.mediaState('video'),
     microphone: media.mediaState('audio'),
     audio_only: quality.audioOnly,
+    paused: pauseControl.paused,
   });
 }
 
@@ -347,6 +367,7 @@ function join(invite) {
   });
   client.on('media-state', (m) => {
     remoteMedia = { camera: m.camera, microphone: m.microphone, audio_only: m.audio_only };
+    pauseControl.peerSaid(m.paused ?? false);
     renderRemote();
   });
   client.on('notice', (m) => {
@@ -359,6 +380,7 @@ function join(invite) {
   });
   client.on('knock-cancelled', () => {
     remoteMedia = null;
+    pauseControl.peerGone();
     setPeer(null, false);
     dispatch({ type: 'knock-cancelled' });
   });
@@ -378,6 +400,7 @@ function join(invite) {
   client.on('room-check-done', () => dispatch({ type: 'room-check-done' }));
   client.on('peer-left', (m) => {
     remoteMedia = null;
+    pauseControl.peerGone();
     // The seat has gone, and its name with it.
     setPeer(null, false);
     connection.peerLeft();
@@ -423,6 +446,8 @@ function main() {
     renderRemote();
     renderTimerNow();
     media.renderToggles();
+    pauseControl.render();
+    netTest.render();
     if (!ui.notice.hidden && ui.notice.dataset.notice) showNotice(/** @type {any} */ (ui.notice.dataset.notice));
     quality.renderConnection(ui.connection.dataset.state ?? 'new');
     connection.modes.render();

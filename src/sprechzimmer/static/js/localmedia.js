@@ -72,6 +72,13 @@ export class LocalMedia {
   #released = false;
   /** @type {() => boolean} */
   #checking = () => true;
+  /**
+   * The privacy pause (pause.js) holds camera and microphone: the person's own
+   * switches, kept while every track is disabled (as the off buttons do), and
+   * put back when it ends; null: not held.
+   * @type {{audio: boolean, video: boolean} | null}
+   */
+  #held = null;
 
   /** @param {LocalMediaOptions} options */
   constructor(options) {
@@ -168,6 +175,64 @@ export class LocalMedia {
   /** Draw the toggles again (a new language). */
   renderToggles() {
     renderToggles(this.#stream, this.#lost());
+    // While held, a switch would undo the pause for one device: the pause's own
+    // button is the one way back.
+    if (this.#held) for (const b of [ui.mute, ui.camera, ui.waitingMute, ui.waitingCamera]) b.disabled = true;
+  }
+
+  /**
+   * Hold camera and microphone for the privacy pause, or give them back as the
+   * person had them. Held, the tracks are disabled (as the off buttons do: the
+   * preview goes black) and taken off the running connection's senders with
+   * replaceTrack(null): a disabled track would still send black frames and
+   * silence at full rate, a sender without a track sends nothing at all. The
+   * transceivers, their transforms and the keys stay: no renegotiation.
+   * Called again while held (a new peer connection), it takes the tracks off
+   * that one's senders too.
+   * @param {boolean} on
+   */
+  hold(on) {
+    const audio = this.#current('audio');
+    const video = this.#current('video');
+    if (on) {
+      if (this.#held === null) {
+        this.#held = { audio: audio?.enabled ?? true, video: video?.enabled ?? true };
+        for (const track of [audio, video]) if (track) track.enabled = false;
+        this.renderToggles();
+      }
+      this.#detachSenders([audio, video]);
+      return;
+    }
+    if (this.#held === null) return;
+    const held = this.#held;
+    this.#held = null;
+    if (audio) audio.enabled = held.audio;
+    if (video) video.enabled = held.video;
+    this.#attachSenders();
+    this.renderToggles();
+  }
+
+  /** @param {(MediaStreamTrack | undefined)[]} tracks ours, to take off the running connection */
+  #detachSenders(tracks) {
+    const pc = this.#o.pc();
+    if (!pc) return;
+    for (const sender of pc.getSenders()) {
+      if (sender.track && tracks.includes(sender.track)) {
+        sender.replaceTrack(null).catch((err) => this.#o.log(`pause: replaceTrack(null) failed: ${errorName(err)}`));
+      }
+    }
+  }
+
+  /** The pause is over: our current tracks back onto the running connection's senders. */
+  #attachSenders() {
+    const pc = this.#o.pc();
+    if (!pc) return;
+    for (const kind of /** @type {const} */ (['audio', 'video'])) {
+      const track = this.#current(kind);
+      const sender = track ? senderFor(pc, kind, track) : null;
+      if (!sender || sender.track === track) continue;
+      sender.replaceTrack(track ?? null).catch((err) => this.#o.log(`pause: replaceTrack failed: ${errorName(err)}`));
+    }
   }
 
   /** @returns {{audio: boolean, video: boolean}} which kinds were lost and could not be had again */
@@ -185,6 +250,8 @@ export class LocalMedia {
     if (this.#recovery[kind].state !== 'live') return 'off';
     const track = this.#current(kind);
     if (!track || track.readyState === 'ended') return 'none';
+    // Held by the pause: the person's own switch, which comes back after it.
+    if (this.#held) return this.#held[kind] ? 'on' : 'off';
     return track.enabled ? 'on' : 'off';
   }
 
@@ -248,7 +315,8 @@ export class LocalMedia {
     if (plan?.type !== 'acquire') return;
     const old = this.#current(kind);
     // Asked for before the attempt: the track we stop here is still "on".
-    const enabled = old && old.readyState === 'live' ? old.enabled : true;
+    // During the pause the old track is disabled by the pause, not by the person.
+    const enabled = this.#held ? this.#held[kind] : old && old.readyState === 'live' ? old.enabled : true;
     if (plan.stopOld) old?.stop();
     // A lost device is news for the other side at once; a switch is over
     // before the word "off" would reach them, so it is said at the end only.
@@ -297,7 +365,9 @@ export class LocalMedia {
     }
     if (old) stream.removeTrack(old);
     if (track) {
-      track.enabled = enabled;
+      // A track got again during the pause stays held; the person's switch is kept in #held.
+      if (this.#held) this.#held[kind] = enabled;
+      track.enabled = enabled && this.#held === null;
       stream.addTrack(track);
       this.#watch(track);
     }
@@ -307,7 +377,8 @@ export class LocalMedia {
     showLocalStream(stream);
     const pc = this.#o.pc();
     const sender = pc ? senderFor(pc, kind, old) : null;
-    if (!sender) return;
+    // Held by the pause, the sender stays empty; the end of the pause puts this track on.
+    if (!sender || this.#held) return;
     try {
       // Same connection, same transceiver, same transform: no renegotiation.
       await sender.replaceTrack(track);
@@ -325,6 +396,8 @@ export class LocalMedia {
 
   /** @param {'audio' | 'video'} kind mute the microphone, or turn the camera off (and on again) */
   toggle(kind) {
+    // Held: only the pause's own button ends it (the buttons are disabled; a shortcut lands here).
+    if (this.#held) return;
     if (this.#recovery[kind].state === 'lost') {
       // "Kamera einschalten" on a lost camera: the person fixed it, try again.
       this.#run(kind, { type: 'retry' }).catch((err) => this.#o.log(`${kind} track: ${err}`));

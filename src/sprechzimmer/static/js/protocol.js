@@ -120,10 +120,16 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @property {DeviceState} camera
  * @property {DeviceState} microphone
  * @property {boolean} audio_only the person chose audio only (video paused by choice)
+ * @property {boolean} [paused] the privacy pause: camera and microphone stopped at once, and the
+ *   other page asked to do the same until it ends (absent: false); no time travels with it
  */
 /**
  * @typedef {{type: 'room-check-done'}} RoomCheckDoneMessage therapist only: the room check
  *   ("Are you undisturbed? ...") is ticked off; relayed to the client, remembered for this admission
+ */
+/**
+ * @typedef {{type: 'nettest'}} NetTestMessage the page asks for short-lived relay credentials for
+ *   its own network test (before or during a call); answered by `nettest-servers`
  */
 /** @typedef {{type: 'ping'}} PingMessage */
 /** @typedef {{type: 'bye'}} ByeMessage */
@@ -131,7 +137,7 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
 /**
  * @typedef {HelloMessage | AdmitMessage | DeclineMessage | OfferMessage | AnswerMessage
  *   | CandidateMessage | RestartMessage | NegotiationFailedMessage | MediaMessage | RelayOnlyMessage
- *   | QualityMessage | MediaStateMessage | RoomCheckDoneMessage | PingMessage | ByeMessage} ClientMessage
+ *   | QualityMessage | MediaStateMessage | RoomCheckDoneMessage | NetTestMessage | PingMessage | ByeMessage} ClientMessage
  */
 
 // ---------------------------------------------------------------------------
@@ -217,9 +223,16 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  */
 
 /**
+ * @typedef {object} NetTestServersMessage relay credentials of our own for the network test only,
+ *   good for `ttl` seconds; an empty list: the deployment has no relay
+ * @property {'nettest-servers'} type
+ * @property {IceServer[]} ice_servers
+ * @property {number} ttl
+ */
+/**
  * @typedef {WelcomeMessage | WaitingMessage | KnockMessage | KnockCancelledMessage
  *   | AdmittedMessage | DeclinedMessage | PeerJoinedMessage | PeerLeftMessage | PongMessage | RekeyMessage
- *   | ErrorMessage | NoticeMessage | RelayedOffer | RelayedAnswer | RelayedCandidate | RelayedRestart
+ *   | ErrorMessage | NoticeMessage | NetTestServersMessage | RelayedOffer | RelayedAnswer | RelayedCandidate | RelayedRestart
  *   | RelayedNegotiationFailed | RelayedMediaState | RelayedRoomCheckDone} ServerMessage
  */
 
@@ -590,8 +603,9 @@ const CLIENT_SCHEMA = {
     'remote_candidate?': oneOf(...CANDIDATE_TYPES),
     'errors?': errorCodes,
   },
-  'media-state': { camera: oneOf(...DEVICE_STATES), microphone: oneOf(...DEVICE_STATES), audio_only: bool },
+  'media-state': { camera: oneOf(...DEVICE_STATES), microphone: oneOf(...DEVICE_STATES), audio_only: bool, 'paused?': bool },
   'room-check-done': {},
+  nettest: {},
   ping: {},
   bye: {},
 };
@@ -630,6 +644,7 @@ const SERVER_SCHEMA = {
   'peer-joined': { role, admitted: bool, 'name?': nullable(str(MAX_CLIENT_NAME)) },
   'peer-left': { role, reason: oneOf('hangup', 'disconnected', 'timeout') },
   pong: {},
+  'nettest-servers': { ice_servers: iceServers, ttl: int(0, 3600) },
   notice: { notice: oneOf(...NOTICES) },
   error: { code: str(64), message: str(1024), message_de: str(1024), fatal: bool },
   offer: { ...CLIENT_SCHEMA.offer, from: role },
