@@ -510,6 +510,11 @@ class LinkCheck(BaseModel):
         description="Until when the link works: the earlier of its own and its session's expiry."
     )
     practice_name: str = Field(description="SPRECHZIMMER_PRACTICE_NAME; empty when not set.")
+    neutral_title: str = Field(
+        default="",
+        description="SPRECHZIMMER_NEUTRAL_TITLE: the tab title of a client's call page; "
+        "empty when not set (the usual title).",
+    )
     client_name: str = Field(
         pattern="^(required|optional)$",
         description="SPRECHZIMMER_CLIENT_NAME: whether a client's page must ask for the "
@@ -536,5 +541,6 @@ async def post_link_check(body: LinkCheckRequest, request: Request) -> LinkCheck
         role=admission.role.value,
         expires_at=dt.datetime.fromtimestamp(admission.expires_at, dt.UTC),
         practice_name=_settings(request).practice_name,
+        neutral_title=_settings(request).neutral_title,
         client_name=_settings(request).client_name,
     )

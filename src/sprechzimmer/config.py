@@ -225,6 +225,10 @@ class Settings(BaseSettings):
     """The practice's name as the call page shows it to both sides once their link
     checked out (``POST /api/v1/links/check``); empty: none is shown."""
 
+    neutral_title: str = ""
+    """The tab title of a client's call page (e.g. "Dokument"), so that a glance at
+    the tab bar does not show a consultation; empty: the usual title."""
+
     legal_dir: Path | None = None
     """The operator's own terms, imprint and privacy details (``terms.de.md`` and so on,
     see ``sprechzimmer.legal``); unset: the pages show the shipped templates, marked as
@@ -266,7 +270,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from None
         return value
 
-    @field_validator("practice_name")
+    @field_validator("practice_name", "neutral_title")
     @classmethod
     def _practice_name(cls, value: str) -> str:
         value = value.strip()

@@ -322,9 +322,17 @@ class Ping:
     TYPE: ClassVar[str] = "ping"
 
 
+class ByeReason(enum.StrEnum):
+    QUICK_EXIT = "quick-exit"
+    """The client left by its quick way out (a button, Escape twice): the therapist's
+    page says the person left abruptly. From a therapist it is a plain hang-up."""
+
+
 @dataclass(frozen=True)
 class Bye:
     TYPE: ClassVar[str] = "bye"
+    reason: ByeReason | None = field(default=None, metadata=_ABSENT_NOT_NULL)
+    """Absent: a hang-up."""
 
 
 ClientMessage = Union[  # noqa: UP007
@@ -479,6 +487,8 @@ class PeerJoined:
 
 class LeaveReason(enum.StrEnum):
     HANGUP = "hangup"
+    QUICK_EXIT = "quick-exit"
+    """A hang-up by the client's quick way out (``bye`` with ``reason: "quick-exit"``)."""
     DISCONNECTED = "disconnected"
     TIMEOUT = "timeout"
 

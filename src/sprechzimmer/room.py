@@ -103,6 +103,8 @@ _ALLOWED: dict[CallState, frozenset[CallState]] = {
 
 
 _ADMISSION = (CallState.WAITING, CallState.ADMITTED)
+_HANG_UPS = (LeaveReason.HANGUP, LeaveReason.QUICK_EXIT)
+"""A member's own ``bye``: the admission ends, unlike a lost line's."""
 
 
 # --- outputs ----------------------------------------------------------------
@@ -624,6 +626,8 @@ class Room:
                 return self._relay(conn, role, message, now)
             case p.NetTest():
                 return self._nettest(conn, member, now)
+            case p.Bye(reason=p.ByeReason.QUICK_EXIT) if role is Role.CLIENT:
+                return self._leave(role, now, LeaveReason.QUICK_EXIT, Close(conn))
             case p.Bye():
                 return self._leave(role, now, LeaveReason.HANGUP, Close(conn))
             case p.Hello():
@@ -849,7 +853,7 @@ class Room:
         was_waiting = role is Role.CLIENT and self.state is CallState.WAITING
         # Admission ends with a hang-up, a decline or a refusal; it survives a lost
         # socket or a timeout so that the client comes straight back into the call.
-        ends_admission = was_waiting or reason is LeaveReason.HANGUP or refused
+        ends_admission = was_waiting or reason in _HANG_UPS or refused
         if role is Role.CLIENT and ends_admission and self.state in _ADMISSION:
             self._transition(CallState.IDLE)
             self.admitted_resume = None

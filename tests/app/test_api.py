@@ -194,6 +194,20 @@ def test_openapi_schema_is_served_and_no_third_party_docs(client: TestClient) ->
     assert client.get("/docs").status_code == 404  # Swagger UI would load a CDN
 
 
+def test_the_quick_exits_neutral_page_names_nothing_and_loads_nothing(
+    client: TestClient,
+) -> None:
+    """What the client's quick exit leaves in the tab (quickexit.js): an empty "new tab",
+    whose source (view-source is one click away) does not say what it is for."""
+    response = client.get("/static/neutral.html")
+    assert response.status_code == 200
+    page = response.text.lower()
+    assert "<title>neuer tab</title>" in page
+    for telltale in ("sprechzimmer", "<script", "<link", "src=", "href=", "therap", "exit", "<!--"):
+        assert telltale not in page, telltale
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
 def test_pages_are_served_with_security_headers(client: TestClient) -> None:
     for path in ("/", "/dashboard", "/call"):
         response = client.get(path)

@@ -31,7 +31,9 @@ Environment = tuple[TestClient, Invite, Store]
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return make_settings(tmp_path, database_url, practice_name=f"  {PRACTICE} ")
+    return make_settings(
+        tmp_path, database_url, practice_name=f"  {PRACTICE} ", neutral_title=" Dokument "
+    )
 
 
 @pytest.fixture
@@ -57,8 +59,9 @@ def test_a_working_link_says_its_role_its_expiry_and_the_practice(env: Environme
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert body.keys() == {"role", "expires_at", "practice_name", "client_name"}
+    assert body.keys() == {"role", "expires_at", "practice_name", "neutral_title", "client_name"}
     assert body["role"] == "client" and body["practice_name"] == PRACTICE
+    assert body["neutral_title"] == "Dokument"  # the client's page takes it as its tab title
     assert body["client_name"] == "required"  # the default: the page asks for the name
     session = store.get_session(invite.session)
     assert session is not None
@@ -192,6 +195,8 @@ def test_the_practice_name_is_checked_at_start_up(
 ) -> None:
     with pytest.raises(ConfigError, match="SPRECHZIMMER_PRACTICE_NAME"):
         make_settings(tmp_path, database_url, practice_name=name)
+    with pytest.raises(ConfigError, match="SPRECHZIMMER_NEUTRAL_TITLE"):
+        make_settings(tmp_path, database_url, neutral_title=name)
 
 
 def test_without_a_practice_name_the_answer_has_an_empty_one(

@@ -74,6 +74,20 @@ def join_call(
     return t, c
 
 
+def test_a_quick_exit_reaches_the_therapist_as_such_and_is_stored_as_a_left(
+    env: Environment, sockets: ExitStack
+) -> None:
+    client, invite, _, store = env
+    t, c = join_call(client, invite, sockets)
+    c.send_json({"type": "bye", "reason": "quick-exit"})
+    assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "quick-exit"}
+    with pytest.raises(WebSocketDisconnect) as closed:
+        c.receive_json()
+    assert closed.value.code == 1000
+    kinds = [(e.role.value, e.kind.value) for e in store.events_of(invite.session)]
+    assert kinds[-1] == ("client", "left")
+
+
 def test_call_relay_and_events(env: Environment, sockets: ExitStack) -> None:
     client, invite, _, store = env
     t, c = join_call(client, invite, sockets)

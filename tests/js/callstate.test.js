@@ -231,6 +231,13 @@ test('therapist: the client is admitted and there after our reconnect: `admitted
   assert.deepEqual([m.snapshot.status, m.snapshot.text], ['connecting', { key: 'call.startingMedia' }]);
 });
 
+test('therapist: the client left by its quick exit, and the page says so', () => {
+  const h = reach('in-call');
+  assert.deepEqual(types(h.handle({ type: 'peer-left', reason: 'quick-exit' }, 1)), ['close-peer', 'clear-remote']);
+  assert.deepEqual([h.snapshot.status, h.snapshot.text, h.snapshot.view], ['waiting', { key: 'exit.peerLeft' }, 'call']);
+  assert.deepEqual([h.snapshot.finished, h.snapshot.admitted], [false, false], 'the admission ended, as with a hang-up');
+});
+
 test('therapist: the client admitted but away keeps our connection', () => {
   const m = reach('in-call');
   assert.deepEqual(m.handle(welcome('therapist', true, false), 1), []);

@@ -3,8 +3,8 @@
 // tests/pure/test_protocol_vectors.py loads the same files for the server's codec
 // (see the folder's README for the format). Here: what the browser sends,
 // encodeClientMessage writes exactly as the vector says (or refuses); what
-// the server sends, decodeServerMessage takes or refuses; the two data
-// channels between the browsers go through quality.js and e2ee.js.
+// the server sends, decodeServerMessage takes or refuses; the three data
+// channels between the browsers go through peerreports.js, e2ee.js and chat.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ import {
 } from '../../src/sprechzimmer/static/js/protocol.js';
 import { decodeQualityPeerMessage } from '../../src/sprechzimmer/static/js/peerreports.js';
 import { decodePeerMessage, encodePeerMessage, PeerMessageError } from '../../src/sprechzimmer/static/js/e2ee.js';
+import { decodeSessionMessage, encodeSessionMessage, SessionMessageError } from '../../src/sprechzimmer/static/js/chat.js';
 
 /**
  * @typedef {object} Case
@@ -104,6 +105,19 @@ for (const c of load('e2ee-channel')) {
     const decoded = decodePeerMessage(frame(c));
     assert.deepEqual(decoded, expected(c));
     if (!c.tolerated) assert.deepEqual(JSON.parse(encodePeerMessage(decoded)), c.message);
+  });
+}
+
+// The session channel (chat, safety net): a message that does not fit is
+// ignored (null), and the sender's encoder refuses to write it.
+for (const c of load('session-channel')) {
+  test(`session channel: ${c.name}`, () => {
+    if (c.bytes !== undefined) assert.equal(utf8Length(frame(c)), c.bytes);
+    const decoded = decodeSessionMessage(frame(c));
+    assert.deepEqual(decoded, c.valid ? expected(c) : null);
+    if (typeof c.message === 'string') return;
+    if (!c.valid) assert.throws(() => encodeSessionMessage(c.message), SessionMessageError);
+    else if (!c.tolerated) assert.deepEqual(JSON.parse(encodeSessionMessage(c.message)), c.message);
   });
 }
 

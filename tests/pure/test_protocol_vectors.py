@@ -26,7 +26,13 @@ from sprechzimmer.config import Settings
 from sprechzimmer.errors import ProtocolError, TooLarge
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "protocol"
-FILES = ("client-to-server", "server-to-client", "quality-channel", "e2ee-channel")
+FILES = (
+    "client-to-server",
+    "server-to-client",
+    "quality-channel",
+    "e2ee-channel",
+    "session-channel",
+)
 KEYS = {"name", "valid", "message", "decoded", "tolerated", "bytes", "why"}
 
 

@@ -277,6 +277,24 @@ def test_hangup_ends_admission_and_tells_the_other_side() -> None:
     assert sent(out, T) == [KNOCK]
 
 
+def test_the_clients_quick_exit_is_a_hang_up_the_therapist_hears_as_such() -> None:
+    r = in_call()
+    out = r.receive(C, p.Bye(p.ByeReason.QUICK_EXIT), 10.0)
+    assert closed(out) == {C: 1000}
+    assert sent(out, T) == [p.PeerLeft(Role.CLIENT, LeaveReason.QUICK_EXIT)]
+    # Stored exactly as a hang-up: nothing says how the person left.
+    assert recorded(out) == [(Role.CLIENT, EventKind.LEFT)]
+    assert r.state is CallState.IDLE
+    out = r.join(X, Role.CLIENT, None, "rx", 11.0, **CLIENT)
+    assert sent(out, T) == [KNOCK]
+
+
+def test_a_therapists_quick_exit_is_a_plain_hang_up() -> None:
+    r = in_call()
+    out = r.receive(T, p.Bye(p.ByeReason.QUICK_EXIT), 10.0)
+    assert sent(out, C) == [p.PeerLeft(Role.THERAPIST, LeaveReason.HANGUP)]
+
+
 def test_media_events_only_on_change() -> None:
     r = in_call()
     out = r.receive(T, p.Media(p.MediaState.CONNECTED), 3.0)

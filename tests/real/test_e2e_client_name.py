@@ -45,6 +45,11 @@ CLIENT_ID = "Pseudonym-N4ME"
 SERVER_PORT = 8771
 # Distinctive, with a character outside ASCII (JSON may escape it, UTF-8 takes two bytes).
 NAME = "Quirinia Zwetschgenbühl"
+# The safety net the client may type at the room check (test_e2e_safety_net.py shows
+# when the therapist sees it): here, that the fields are the client's and nothing
+# of them reaches the server.
+PHONE = "0157 3141592653"
+PLACE = "Bei Tante Walburga im Erker"
 
 
 @contextlib.contextmanager
@@ -132,9 +137,13 @@ async def test_the_clients_name_shows_to_the_therapist_and_nothing_keeps_it(
                 await _visible(page, "room-check")
                 assert "ungestört" in await _text(page, "room-check")
             assert await client.get_by_test_id("room-check-done").is_hidden()
+            assert await therapist.get_by_test_id("safety-phone").count() == 0
+            await client.get_by_test_id("safety-phone").fill(PHONE)
+            await client.get_by_test_id("safety-location").fill(PLACE)
             await therapist.get_by_test_id("room-check-done").click(timeout=WAIT_MS)
             for page in (therapist, client):
                 await _hidden(page, "room-check")
+            assert await therapist.get_by_test_id("safety-net").is_hidden()  # the call runs
 
             # The client's browser keeps it in the page's memory only.
             stored = await client.evaluate(
@@ -154,11 +163,16 @@ async def test_the_clients_name_shows_to_the_therapist_and_nothing_keeps_it(
     assert CLIENT_ID in database and "joined" in database
     assert "room:" in log  # the room's own log lines, at debug level and above
 
-    for form in _forms(NAME):
+    safety = [*_forms(PHONE), *_forms(PLACE)]
+    forms = [*_forms(NAME), *safety]
+    for form in forms:
         text = form.decode()
         assert text not in database, f"{text!r} in a table"
         assert text not in log, f"{text!r} in the log"
-    assert _files_holding(tmp_path, _forms(NAME)) == []
+    # The name goes in the hello (above); the safety net never through signaling.
+    for form in safety:
+        assert not any(form.decode() in f for f in wire.sent + wire.received), form
+    assert _files_holding(tmp_path, forms) == []
 
 
 def _files_holding(directory: Path, forms: list[bytes]) -> list[str]:

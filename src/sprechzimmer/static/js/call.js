@@ -54,6 +54,9 @@ import { checkLink } from './linkcheck.js';
 import { notifyOn, soundOn } from './alerts.js';
 import { CallPresence } from './undisturbed.js';
 import { JoinForm } from './joinform.js';
+import { ChatPanel } from './chatview.js';
+import { QuickExit } from './quickexit.js';
+import { SafetyView } from './safetyview.js';
 import { PauseControl } from './pausecontrol.js';
 import { NetTestPanel, askNetTestServers } from './nettestpanel.js';
 
@@ -131,6 +134,43 @@ const netTest = new NetTestPanel({
 });
 /** The client's name and consent, asked before joining (a client's link only). */
 const joinForm = new JoinForm();
+/** The chat over the browsers' own session channel (chat.js); never through the server. */
+const chatPanel = new ChatPanel({
+  log: debug,
+  onOther: (message) => {
+    if (message.type === 'safety') safety.received(message);
+    else safety.heard();
+  },
+  onOpen: () => safety.channelOpen(),
+});
+/** The client's safety net for a dropped line: memory only, over the session channel. */
+const safety = new SafetyView((message) => chatPanel.sendOther(message));
+/** The client's quick way out: bye at once, a neutral page in the tab's place. */
+const quickExit = new QuickExit({
+  leave: () => {
+    signaling?.hangup('quick-exit');
+    chatPanel.wipe();
+    safety.wipe();
+    connection.close();
+    media.release();
+  },
+  log: debug,
+});
+
+/**
+ * The role is known (the link check, then `welcome`): only a client's page has
+ * the quick exit (a therapist pressing Escape twice stays) and the safety
+ * net's fields; the therapist's has the safety net's panel.
+ * @param {'therapist' | 'client'} role
+ */
+function offerSessionFeatures(role) {
+  quickExit.enable(role === 'client', document.querySelector('#call-view .stage-top'), quickExitTexts());
+  safety.setRole(role);
+}
+
+function quickExitTexts() {
+  return { label: t('exit.button'), help: t('exit.help') };
+}
 const connection = new CallConnection({
   dispatch,
   snapshot: () => machine.snapshot,
@@ -139,6 +179,7 @@ const connection = new CallConnection({
   e2eeDebug,
   negotiationDebug,
   log: debug,
+  sessionChannel: (channel) => chatPanel.attach(channel),
 });
 
 // ---------------------------------------------------------------------------
@@ -205,6 +246,9 @@ function perform(action) {
     case 'finish':
       pauseControl.reset();
       connection.finish(action.bye);
+      // Nothing of the conversation stays in the page after it.
+      chatPanel.wipe();
+      safety.wipe();
       media.release();
       showRemoteStream(null);
       break;
@@ -225,14 +269,21 @@ function render() {
   if (s.finished) hangupAsked = false;
   renderRemote();
   renderRoomCheck(s);
+  chatPanel.setAvailable(s.view === 'call' && s.admitted && !s.finished);
   pauseControl.render();
   netTest.place({ view: s.view, connected: welcome !== null && !s.finished, inCall: s.admitted && s.view === 'call' });
   renderTitle();
 }
 
+/**
+ * The operator's neutral tab title for a client's page (SPRECHZIMMER_NEUTRAL_TITLE,
+ * from the link check): a glance at the tab bar shows no consultation.
+ */
+let neutralTitle = '';
+
 /** A knocking client shows in the tab's title, so a therapist in another tab sees it. */
 function renderTitle() {
-  const title = t('call.title');
+  const title = neutralTitle || t('call.title');
   document.title = machine.snapshot.status === 'knocking' ? t('call.knockTitle', { title }) : title;
 }
 
@@ -356,6 +407,7 @@ function join(invite) {
 
   client.on('welcome', (w) => {
     welcome = w;
+    offerSessionFeatures(w.role);
     connection.welcome(w);
     if (w.role === 'therapist') {
       renderClientLabel(w.client_id);
@@ -404,6 +456,12 @@ function join(invite) {
     // The seat has gone, and its name with it.
     setPeer(null, false);
     connection.peerLeft();
+    // The other seat is gone (not just away): its conversation goes with it.
+    chatPanel.wipe();
+    // The safety net stays after a dropped line (the seat timed out) and
+    // shows after a quick exit; a hang-up takes it along.
+    if (m.reason === 'quick-exit') safety.quickExit();
+    else if (m.reason === 'hangup') safety.wipe();
     dispatch({ type: 'peer-left', reason: m.reason });
   });
   client.on('offer', (m) => dispatch({ type: 'offer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }));
@@ -437,11 +495,13 @@ installCallHandle({
 
 function main() {
   initI18n();
+  chatPanel.mount(document.querySelector('[data-testid="hangup"]')?.parentElement ?? null, document.querySelector('#call-view .stage'));
   unlockAudioOnGesture();
   onLangChange(() => {
     ui.status.textContent = statusText(machine.snapshot.text);
     renderEndText(machine.snapshot);
     renderTitle();
+    quickExit.setTexts(quickExitTexts());
     renderHangupQuestion(machine.snapshot.role, hangupAsked);
     renderRemote();
     renderTimerNow();
@@ -512,7 +572,7 @@ function main() {
   document.addEventListener('keydown', onKey);
   window.addEventListener('beforeunload', (event) => {
     // Closing the tab by mistake mid-conversation: the browser asks first.
-    if (!LIVE.has(machine.snapshot.status) || !machine.snapshot.admitted) return;
+    if (quickExit.gone || !LIVE.has(machine.snapshot.status) || !machine.snapshot.admitted) return;
     event.preventDefault();
     event.returnValue = '';
   });
@@ -562,6 +622,11 @@ async function start(invite) {
   if ('ok' in verdict) {
     renderPracticeName(verdict.ok.practice_name);
     knownRole(verdict.ok.role);
+    offerSessionFeatures(verdict.ok.role);
+    if (verdict.ok.role === 'client' && verdict.ok.neutral_title) {
+      neutralTitle = verdict.ok.neutral_title;
+      renderTitle();
+    }
   }
   // A client's link asks for the name and consent; so does a link the check
   // could not judge (the server refuses a client's hello without them, and

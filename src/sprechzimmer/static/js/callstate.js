@@ -497,8 +497,16 @@ export class CallMachine {
     if (this.#role === 'therapist') {
       // The therapist stays in the room whatever the client did: a client
       // who hung up by mistake knocks again with the same link.
-      if (reason === 'hangup') this.#admitted = false;
-      const text = reason === 'hangup' && wasInCall ? 'call.clientLeft' : wasInCall ? 'call.peerInterrupted' : 'call.waitingForClient';
+      if (reason === 'hangup' || reason === 'quick-exit') this.#admitted = false;
+      // A quick exit is said as such: the person may not be safe where they are.
+      const text =
+        reason === 'quick-exit'
+          ? 'exit.peerLeft'
+          : reason === 'hangup' && wasInCall
+            ? 'call.clientLeft'
+            : wasInCall
+              ? 'call.peerInterrupted'
+              : 'call.waitingForClient';
       this.#set('waiting', say(text));
     } else if (reason === 'hangup' && wasInCall) {
       // The therapist ended the call: over for us; our own socket goes too.

@@ -38,6 +38,8 @@ import { NetworkModes } from './networkmode.js';
  * @property {import('./e2ee-debug.js').DebugSwitches} e2eeDebug test switches of frame encryption
  * @property {{corruptCodecs: boolean}} [negotiationDebug] test switch of negotiation-debug.js
  * @property {(text: string) => void} log
+ * @property {(channel: RTCDataChannel) => void} [sessionChannel] each fresh connection's
+ *   session channel (chat, safety net), for its owner to wire
  */
 
 export class CallConnection {
@@ -195,6 +197,7 @@ export class CallConnection {
       onQualityMessage: (data) => {
         if (this.#peer === p) this.#o.quality.message(data);
       },
+      onSessionChannel: (channel) => this.#o.sessionChannel?.(channel),
       onNegotiationFailed: (reason) => {
         if (this.#peer === p) this.#negotiationFailed(reason, sig);
       },

@@ -15,6 +15,7 @@ import { ApiError, request } from './api.js';
  * @property {'therapist' | 'client'} role
  * @property {string} expires_at
  * @property {string} practice_name '' when the operator set none
+ * @property {string} [neutral_title] the tab title of a client's page ('' or absent: the usual one)
  * @property {'required' | 'optional'} [client_name] whether a client's page must ask for the
  *   name to be addressed by (absent, from an older server: required)
  */

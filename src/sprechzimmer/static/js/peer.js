@@ -22,6 +22,7 @@ import { withOpusResilience } from './opus.js';
 import { withoutOrphanCodecLines } from './codeclines.js';
 import { isRefusal, rejectsMedia } from './negotiation.js';
 import { corruptCodecList } from './negotiation-debug.js';
+import { SESSION_CHANNEL_ID, SESSION_CHANNEL_LABEL } from './chat.js';
 
 /**
  * The quality data channel: the receiver tells the sender what it can take.
@@ -49,6 +50,8 @@ export const QUALITY_CHANNEL_ID = 1;
  * @property {FrameEncryption | null} [e2ee] frame encryption of this connection: its
  *   transforms go on every sender and receiver, its data channel is made here
  * @property {(data: unknown) => void} [onQualityMessage] a message on the quality channel
+ * @property {(channel: RTCDataChannel) => void} [onSessionChannel] the session channel (chat,
+ *   safety net; chat.js) of this connection, made: its owner wires it
  * @property {(reason: import('./protocol.js').NegotiationFailure) => void} [onNegotiationFailed]
  *   our browser refused the other's description (or could not make its own), or an
  *   answer turned media down: no retry can mend it (docs/protocol.md)
@@ -92,6 +95,10 @@ export class PeerLink {
   #qualityChannel = null;
   /** @type {(data: unknown) => void} */
   #onQualityMessage;
+  /** @type {RTCDataChannel | null} */
+  #sessionChannel = null;
+  /** @type {(channel: RTCDataChannel) => void} */
+  #onSessionChannel;
   #audioPrioritized = false;
   /** @type {import('./stats.js').Counters | null} */
   #counters = null;
@@ -107,6 +114,7 @@ export class PeerLink {
     this.#localStream = options.localStream;
     this.#e2ee = options.e2ee ?? null;
     this.#onQualityMessage = options.onQualityMessage ?? (() => {});
+    this.#onSessionChannel = options.onSessionChannel ?? (() => {});
     this.#onNegotiationFailed = options.onNegotiationFailed ?? (() => {});
     this.#corruptOutgoing = options.corruptOutgoing === true;
     this.pc = new RTCPeerConnection({
@@ -177,6 +185,7 @@ export class PeerLink {
     // The key agreement's channel comes first, so the first offer has it.
     this.#e2ee?.openChannel(this.pc);
     this.#openQualityChannel();
+    this.#openSessionChannel();
     for (const kind of /** @type {const} */ (['audio', 'video'])) {
       const track = this.#localStream?.getTracks().find((t) => t.kind === kind);
       if (track && this.#localStream) {
@@ -263,7 +272,10 @@ export class PeerLink {
         // the negotiated channel now, so that the answer keeps it and no
         // renegotiation follows.
         if (this.#e2ee && !this.#e2ee.hasChannel && /^m=application /m.test(sdp)) this.#e2ee.openChannel(pc);
-        if (/^m=application /m.test(sdp)) this.#openQualityChannel();
+        if (/^m=application /m.test(sdp)) {
+          this.#openQualityChannel();
+          this.#openSessionChannel();
+        }
         this.#attachLocalTracks();
         this.#e2ee?.prepare(pc);
         await pc.setLocalDescription();
@@ -434,6 +446,18 @@ export class PeerLink {
     }
   }
 
+  #openSessionChannel() {
+    if (this.#sessionChannel || this.#closed) return;
+    try {
+      // Ordered: a chat reads in the order it was written.
+      const channel = this.pc.createDataChannel(SESSION_CHANNEL_LABEL, { negotiated: true, id: SESSION_CHANNEL_ID, ordered: true });
+      this.#sessionChannel = channel;
+      this.#onSessionChannel(channel);
+    } catch (err) {
+      this.#log(`peer: no session channel: ${err}`);
+    }
+  }
+
   /**
    * Send on the quality channel.
    * @param {object} message
@@ -513,6 +537,10 @@ export class PeerLink {
     this.pc.oniceconnectionstatechange = null;
     this.pc.onconnectionstatechange = null;
     if (this.#qualityChannel) this.#qualityChannel.onmessage = null;
+    if (this.#sessionChannel) {
+      this.#sessionChannel.onmessage = null;
+      this.#sessionChannel.onopen = null;
+    }
     // connectionstatechange does not fire for close(); the page sets 'closed'.
     this.pc.close();
     this.#e2ee?.close();

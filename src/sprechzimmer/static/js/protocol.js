@@ -45,7 +45,7 @@ export const MAX_CLIENT_NAME = 80;
 const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /** @typedef {'therapist' | 'client'} Role */
-/** @typedef {'hangup' | 'disconnected' | 'timeout'} LeaveReason */
+/** @typedef {'hangup' | 'quick-exit' | 'disconnected' | 'timeout'} LeaveReason */
 /** @typedef {'connected' | 'disconnected'} MediaState */
 /** @typedef {'all' | 'relay'} IceTransportPolicy what RTCConfiguration.iceTransportPolicy takes */
 /**
@@ -132,7 +132,7 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  *   its own network test (before or during a call); answered by `nettest-servers`
  */
 /** @typedef {{type: 'ping'}} PingMessage */
-/** @typedef {{type: 'bye'}} ByeMessage */
+/** @typedef {{type: 'bye', reason?: 'quick-exit'}} ByeMessage a hang-up; `quick-exit`: the client's quick way out */
 
 /**
  * @typedef {HelloMessage | AdmitMessage | DeclineMessage | OfferMessage | AnswerMessage
@@ -607,7 +607,7 @@ const CLIENT_SCHEMA = {
   'room-check-done': {},
   nettest: {},
   ping: {},
-  bye: {},
+  bye: { 'reason?': oneOf('quick-exit') },
 };
 
 /** @type {Record<string, Record<string, Check>>} */
@@ -642,7 +642,7 @@ const SERVER_SCHEMA = {
   rekey: { epoch: int(0, Number.MAX_SAFE_INTEGER) },
   declined: {},
   'peer-joined': { role, admitted: bool, 'name?': nullable(str(MAX_CLIENT_NAME)) },
-  'peer-left': { role, reason: oneOf('hangup', 'disconnected', 'timeout') },
+  'peer-left': { role, reason: oneOf('hangup', 'quick-exit', 'disconnected', 'timeout') },
   pong: {},
   'nettest-servers': { ice_servers: iceServers, ttl: int(0, 3600) },
   notice: { notice: oneOf(...NOTICES) },

@@ -297,9 +297,12 @@ export class SignalingClient {
     return true;
   }
 
-  /** Hang up: send bye and close; never reconnects. */
-  hangup() {
-    if (this.#state === 'open') this.#sendNow({ type: 'bye' });
+  /**
+   * Hang up: send bye and close; never reconnects.
+   * @param {'quick-exit'} [reason] the client's quick way out (the therapist's page says so)
+   */
+  hangup(reason) {
+    if (this.#state === 'open') this.#sendNow(reason ? { type: 'bye', reason } : { type: 'bye' });
     this.close();
   }
 
