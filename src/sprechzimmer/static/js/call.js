@@ -141,7 +141,7 @@ const chatPanel = new ChatPanel({
     if (message.type === 'safety') safety.received(message);
     else safety.heard();
   },
-  onOpen: () => safety.channelOpen(),
+  onUsable: () => safety.channelOpen(),
 });
 /** The client's safety net for a dropped line: memory only, over the session channel. */
 const safety = new SafetyView((message) => chatPanel.sendOther(message));
@@ -179,7 +179,7 @@ const connection = new CallConnection({
   e2eeDebug,
   negotiationDebug,
   log: debug,
-  sessionChannel: (channel) => chatPanel.attach(channel),
+  sessionChannel: (channel, usable) => chatPanel.attach(channel, usable),
 });
 
 // ---------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import { ALIVE_INTERVAL_MS, ChatLog, MAX_CHAT_CHARS, decodeSessionMessage, encod
 /**
  * @typedef {object} ChatPanelOptions
  * @property {(message: SessionMessage) => void} [onOther] a session message that is not chat (safety net)
- * @property {(channel: RTCDataChannel) => void} [onOpen] a session channel opened (to say the safety net)
+ * @property {() => void} [onUsable] a session channel opened, or the line is back after a cut
+ *   (to say the safety net again)
  * @property {(text: string) => void} [log]
  */
 
@@ -55,6 +56,10 @@ export class ChatPanel {
   #problemKey = null;
   /** @type {ReturnType<typeof setInterval> | null} */
   #alive = null;
+  /** Whether the current connection can carry a message now (attach). */
+  #usable = () => false;
+  /** The line was down at the last beat: what waits goes when it is back. */
+  #lineDown = false;
 
   /** @param {ChatPanelOptions} [options] */
   constructor(options = {}) {
@@ -131,21 +136,36 @@ export class ChatPanel {
 
   /**
    * A fresh connection's session channel: what is still undelivered goes
-   * again when it opens (the receiver drops what it has seen).
+   * again when it opens, and again whenever the line comes back (the
+   * receiver drops what it has seen).
+   *
+   * Nothing is written while the line is down (`usable` false): Firefox
+   * fails the whole connection's DTLS when a data channel writes while its
+   * ICE is disconnected, and the call would not come back from a cut. So
+   * the beat pauses, and a chat typed into the cut waits in the outbox.
    * @param {RTCDataChannel} channel
+   * @param {() => boolean} usable the connection's ICE is connected now
    */
-  attach(channel) {
+  attach(channel, usable) {
     this.#channel = channel;
+    this.#usable = usable;
     this.#stopAlive();
     channel.onopen = () => {
       if (this.#channel !== channel) return;
-      for (const m of this.chat.outbox) this.#transmit(m);
-      this.#o.onOpen?.(channel);
+      this.#lineDown = !usable();
+      if (!this.#lineDown) this.#lineBack();
       // The other page tells a silent line from a quiet chat by this (the safety net).
       this.#stopAlive();
       this.#alive = setInterval(() => {
-        if (this.#channel !== channel || channel.readyState !== 'open') this.#stopAlive();
-        else this.#transmit({ type: 'alive' });
+        if (this.#channel !== channel || channel.readyState !== 'open') {
+          this.#stopAlive();
+        } else if (!usable()) {
+          this.#lineDown = true;
+        } else {
+          if (this.#lineDown) this.#lineBack();
+          this.#lineDown = false;
+          this.#transmit({ type: 'alive' });
+        }
       }, ALIVE_INTERVAL_MS);
     };
     channel.onmessage = (event) => {
@@ -172,7 +192,7 @@ export class ChatPanel {
    */
   #transmit(message) {
     const channel = this.#channel;
-    if (!channel || channel.readyState !== 'open') return false;
+    if (!channel || channel.readyState !== 'open' || !this.#usable()) return false;
     try {
       channel.send(encodeSessionMessage(message));
       return true;
@@ -204,6 +224,12 @@ export class ChatPanel {
     this.#problemKey = key;
     this.#problem.hidden = key === null;
     this.#problem.textContent = key === null ? '' : t(key, { max: MAX_CHAT_CHARS });
+  }
+
+  /** The line carries again (the channel opened, or a cut is over): say what waits. */
+  #lineBack() {
+    for (const m of this.chat.outbox) this.#transmit(m);
+    this.#o.onUsable?.();
   }
 
   #stopAlive() {

@@ -38,8 +38,9 @@ import { NetworkModes } from './networkmode.js';
  * @property {import('./e2ee-debug.js').DebugSwitches} e2eeDebug test switches of frame encryption
  * @property {{corruptCodecs: boolean}} [negotiationDebug] test switch of negotiation-debug.js
  * @property {(text: string) => void} log
- * @property {(channel: RTCDataChannel) => void} [sessionChannel] each fresh connection's
- *   session channel (chat, safety net), for its owner to wire
+ * @property {(channel: RTCDataChannel, usable: () => boolean) => void} [sessionChannel] each
+ *   fresh connection's session channel (chat, safety net), for its owner to wire; `usable`
+ *   says whether the connection's ICE is connected now
  */
 
 export class CallConnection {
@@ -197,7 +198,7 @@ export class CallConnection {
       onQualityMessage: (data) => {
         if (this.#peer === p) this.#o.quality.message(data);
       },
-      onSessionChannel: (channel) => this.#o.sessionChannel?.(channel),
+      onSessionChannel: (channel, usable) => this.#o.sessionChannel?.(channel, usable),
       onNegotiationFailed: (reason) => {
         if (this.#peer === p) this.#negotiationFailed(reason, sig);
       },

@@ -50,8 +50,9 @@ export const QUALITY_CHANNEL_ID = 1;
  * @property {FrameEncryption | null} [e2ee] frame encryption of this connection: its
  *   transforms go on every sender and receiver, its data channel is made here
  * @property {(data: unknown) => void} [onQualityMessage] a message on the quality channel
- * @property {(channel: RTCDataChannel) => void} [onSessionChannel] the session channel (chat,
- *   safety net; chat.js) of this connection, made: its owner wires it
+ * @property {(channel: RTCDataChannel, usable: () => boolean) => void} [onSessionChannel] the
+ *   session channel (chat, safety net; chat.js) of this connection, made: its owner wires it;
+ *   `usable` says whether the connection's ICE is connected now (see ChatPanel.attach)
  * @property {(reason: import('./protocol.js').NegotiationFailure) => void} [onNegotiationFailed]
  *   our browser refused the other's description (or could not make its own), or an
  *   answer turned media down: no retry can mend it (docs/protocol.md)
@@ -97,7 +98,7 @@ export class PeerLink {
   #onQualityMessage;
   /** @type {RTCDataChannel | null} */
   #sessionChannel = null;
-  /** @type {(channel: RTCDataChannel) => void} */
+  /** @type {(channel: RTCDataChannel, usable: () => boolean) => void} */
   #onSessionChannel;
   #audioPrioritized = false;
   /** @type {import('./stats.js').Counters | null} */
@@ -452,7 +453,8 @@ export class PeerLink {
       // Ordered: a chat reads in the order it was written.
       const channel = this.pc.createDataChannel(SESSION_CHANNEL_LABEL, { negotiated: true, id: SESSION_CHANNEL_ID, ordered: true });
       this.#sessionChannel = channel;
-      this.#onSessionChannel(channel);
+      const pc = this.pc;
+      this.#onSessionChannel(channel, () => !this.#closed && (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed'));
     } catch (err) {
       this.#log(`peer: no session channel: ${err}`);
     }

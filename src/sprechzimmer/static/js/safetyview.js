@@ -91,7 +91,7 @@ export class SafetyView {
     this.#panel = { box, title, phone, location };
   }
 
-  /** A session channel opened: the client says its details again (the other page may be new). */
+  /** A session channel opened, or the line is back: the client says its details again (the other page may be new, or they were typed into the cut). */
   channelOpen() {
     if (this.#role === 'client' && this.#mine) this.#send(this.#mine);
   }
