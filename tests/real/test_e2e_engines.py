@@ -15,6 +15,7 @@ the call can only go through the relay.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -259,7 +260,8 @@ async def test_mixed_call_through_the_relay_survives_a_link_cut(
     tmp_path: Path, therapist_engine: Engine, client_engine: Engine
 ) -> None:
     """Chromium and Firefox that cannot reach each other: a call through coturn; Firefox's
-    link down for 8 s, then the same call (same page, no reload) has frames both ways again."""
+    link down for 8 s, then the same call (same page, no reload) has frames both ways again,
+    and a chat each side wrote into the cut arrived once."""
     _need(therapist_engine, client_engine)
     firefox_side: Side = "A" if therapist_engine == "firefox" else "B"
     with topology(tmp_path, forwarding=False) as topo:
@@ -273,7 +275,14 @@ async def test_mixed_call_through_the_relay_survives_a_link_cut(
                 await page.evaluate(WATCH_CONNECTION)
             await _same_sas(call)
 
-            await topo.cut_link(firefox_side, LINK_CUT_S)
+            # Each side writes a chat into the cut: Firefox failed the whole
+            # connection when a data channel wrote while its ICE was down.
+            cut = asyncio.create_task(topo.cut_link(firefox_side, LINK_CUT_S))
+            await asyncio.sleep(LINK_CUT_S / 2)
+            for role, page in call.pages():
+                await page.click('[data-testid="chat-open"]')
+                await page.evaluate(WRITE_CHAT, f"Im Funkloch von {role}")
+            await cut
             watched: dict[str, list[str]] = {}
 
             for role, page in call.pages():
@@ -289,6 +298,28 @@ async def test_mixed_call_through_the_relay_survives_a_link_cut(
             felt = watched["therapist" if firefox_side == "A" else "client"]
             assert felt[0] == "connected" and felt[-1] == "connected" and len(felt) >= 3, watched
             await _encrypted_both_ways(call)
+            # Each chat arrived once, and each sender saw it acknowledged.
+            for role, page in call.pages():
+                other = "client" if role == "therapist" else "therapist"
+                log = await page.until(
+                    CHAT_SETTLED, f"Im Funkloch von {other}", what=f"the {other}'s chat"
+                )
+                mine, theirs = f"Im Funkloch von {role}", f"Im Funkloch von {other}"
+                assert sorted(log) == [["me", mine, "true"], ["peer", theirs, "true"]], log
+
+
+WRITE_CHAT = """(text) => {
+  document.querySelector('[data-testid="chat-input"]').value = text;
+  document.querySelector('[data-testid="chat-send"]').click();
+}"""
+# The chat log as [from, text, delivered] once the other's message is in it and
+# nothing waits for an acknowledgement; else null.
+CHAT_SETTLED = """(text) => {
+  const entries = [...document.querySelectorAll('[data-testid="chat-log"] li')].map((li) => [
+    li.dataset.from, li.querySelector('.chat-text').textContent, li.dataset.delivered]);
+  const arrived = entries.some(([, t]) => t === text);
+  return arrived && entries.every(([, , d]) => d === 'true') ? entries : null;
+}"""
 
 
 SET_REMOTE = """async (sdp) => {
