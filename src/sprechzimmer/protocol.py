@@ -297,6 +297,11 @@ class MediaStateReport:
     (someone came into its room) and asks the other page to do the same until it
     resumes. Optional on the wire (absent: not paused). No time travels with it:
     each page shows when it learned of the pause, by its own clock."""
+    screen: bool = False
+    """The sender shows its screen or a window in its camera's place (screen
+    sharing): the other page shows the picture whole, not cropped, and says
+    whose screen it is. Optional on the wire (absent: the camera). The frames
+    themselves go peer to peer, frame-encrypted like the camera's."""
 
 
 @dataclass(frozen=True)

@@ -472,22 +472,26 @@ def test_media_state_reaches_the_other_side_and_a_returning_tab(
     # A knocking client without camera and microphone: the therapist knows before admitting.
     none = {"type": "media-state", "camera": "none", "microphone": "none", "audio_only": False}
     c.send_json(none)
-    assert t.receive_json() == {**none, "paused": False, "from": "client"}
+    assert t.receive_json() == {**none, "paused": False, "screen": False, "from": "client"}
     muted = {"type": "media-state", "camera": "on", "microphone": "off", "audio_only": False}
     t.send_json(muted)  # the waiting client hears nothing of it yet
     t.send_json({"type": "admit"})
     assert t.receive_json()["type"] == "admitted"
-    assert t.receive_json() == {**none, "paused": False, "from": "client"}
+    assert t.receive_json() == {**none, "paused": False, "screen": False, "from": "client"}
     assert c.receive_json()["type"] == "admitted"
-    assert c.receive_json() == {**muted, "paused": False, "from": "therapist"}
+    assert c.receive_json() == {**muted, "paused": False, "screen": False, "from": "therapist"}
     # During the call, as it happens.
     camera_off = {"type": "media-state", "camera": "off", "microphone": "on", "audio_only": True}
     t.send_json(camera_off)
-    assert c.receive_json() == {**camera_off, "paused": False, "from": "therapist"}
-    # The privacy pause travels with it; a relay always says ``paused``.
+    assert c.receive_json() == {**camera_off, "paused": False, "screen": False, "from": "therapist"}
+    # Screen sharing travels with it; a relay always says ``paused`` and ``screen``.
+    sharing = {**camera_off, "screen": True}
+    t.send_json(sharing)
+    assert c.receive_json() == {**sharing, "paused": False, "from": "therapist"}
+    # The privacy pause too.
     paused = {**camera_off, "paused": True}
     t.send_json(paused)
-    assert c.receive_json() == {**paused, "from": "therapist"}
+    assert c.receive_json() == {**paused, "screen": False, "from": "therapist"}
     # The client's tab reloads (a new socket with its ticket, no call): the call
     # starts anew and the therapist's current state follows its ``admitted``.
     c.close()
@@ -495,7 +499,7 @@ def test_media_state_reaches_the_other_side_and_a_returning_tab(
     c2.send_json(hello(invite.session, invite.client_token, resume=ticket, epoch=0))
     assert c2.receive_json()["type"] == "welcome"
     assert c2.receive_json()["type"] == "admitted"
-    assert c2.receive_json() == {**paused, "from": "therapist"}
+    assert c2.receive_json() == {**paused, "screen": False, "from": "therapist"}
 
 
 def test_media_state_is_strictly_checked(env: Environment, sockets: ExitStack) -> None:

@@ -347,3 +347,19 @@ test('Opus fmtp gets in-band FEC and DTX, other codecs stay as they are', async 
   assert.equal(out.length, sdp.split('\r\n').length);
   assert.equal(withOpusResilience(withOpusResilience(sdp)), withOpusResilience(sdp));
 });
+
+test('a shared screen keeps its resolution on every rung and pays with the frame rate', async () => {
+  const { LADDER: ladder, forContent, CONTENT_FRAMERATE } = await import('../../src/sprechzimmer/static/js/sendladder.js');
+  let previous = Infinity;
+  for (const rung of ladder) {
+    const content = forContent(rung);
+    assert.equal(content.scale, 1, rung.name);
+    assert.equal(content.maxKbps, rung.maxKbps, 'the link decides the bitrate');
+    assert.equal(content.video, rung.video, 'audio-only stays audio-only');
+    assert.equal(content.maxFramerate, CONTENT_FRAMERATE[rung.name]);
+    assert.ok(/** @type {number} */ (content.maxFramerate) <= previous, 'lower rungs, fewer frames');
+    previous = /** @type {number} */ (content.maxFramerate);
+  }
+  // Below hd a camera's rung shrinks the picture; the screen's does not.
+  assert.ok(ladder[2].scale > 1 && forContent(ladder[2]).scale === 1);
+});

@@ -349,11 +349,11 @@ test('our media state goes out now and again after every welcome; the other side
   sockets[0].open();
   assert.deepEqual(sockets[0].messages, [{ type: 'hello', protocol: 1, session: SESSION, token: TOKEN }]);
   sockets[0].receive(welcome);
-  // `paused` is always said: absent would mean the same, but an explicit false ends a pause at once.
-  assert.deepEqual(sockets[0].messages.at(-1), { type: 'media-state', ...none, paused: false });
+  // `paused` and `screen` are always said: absent would mean the same, but an explicit false ends a pause or a share at once.
+  assert.deepEqual(sockets[0].messages.at(-1), { type: 'media-state', ...none, paused: false, screen: false });
   const muted = { camera: 'on', microphone: 'off', audio_only: false };
   assert.equal(client.setMediaState(/** @type {any} */ (muted)), true);
-  assert.deepEqual(sockets[0].messages.at(-1), { type: 'media-state', ...muted, paused: false });
+  assert.deepEqual(sockets[0].messages.at(-1), { type: 'media-state', ...muted, paused: false, screen: false });
   // A value the protocol does not know is refused and not kept.
   assert.throws(() => client.setMediaState(/** @type {any} */ ({ ...muted, camera: 'blocked' })), /media-state.camera/);
   // After a broken line the new welcome brings our latest state again.
@@ -361,10 +361,10 @@ test('our media state goes out now and again after every welcome; the other side
   time.advance(250);
   sockets[1].open();
   sockets[1].receive({ ...welcome, resumed: true });
-  assert.deepEqual(sockets[1].messages.slice(1), [{ type: 'media-state', ...muted, paused: false }]);
+  assert.deepEqual(sockets[1].messages.slice(1), [{ type: 'media-state', ...muted, paused: false, screen: false }]);
   // The privacy pause goes the same way.
-  assert.equal(client.setMediaState(/** @type {any} */ ({ ...muted, paused: true })), true);
-  assert.deepEqual(sockets[1].messages.at(-1), { type: 'media-state', ...muted, paused: true });
+  assert.equal(client.setMediaState(/** @type {any} */ ({ ...muted, paused: true, screen: false })), true);
+  assert.deepEqual(sockets[1].messages.at(-1), { type: 'media-state', ...muted, paused: true, screen: false });
   // The other side's state and the therapist's notices arrive as events.
   sockets[1].receive({ type: 'media-state', camera: 'off', microphone: 'on', audio_only: true, paused: true, from: 'therapist' });
   assert.deepEqual(heard, [{ type: 'media-state', camera: 'off', microphone: 'on', audio_only: true, paused: true, from: 'therapist' }]);

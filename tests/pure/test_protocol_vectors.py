@@ -206,7 +206,7 @@ TOLERATED = {
     "pong: a frame of 1 MiB": "taken at MAX_SERVER_FRAME_BYTES, the browser's limit; "
     "the pad is dropped",
     "knock: from an older server": "taken: name None, consent False (the peer shows neither)",
-    "media-state: relayed without paused": "taken: paused False (an older server's relay)",
+    "media-state: relayed without paused": "taken: paused, screen False (an older server)",
 }
 
 

@@ -58,6 +58,7 @@ import { ChatPanel } from './chatview.js';
 import { QuickExit } from './quickexit.js';
 import { SafetyView } from './safetyview.js';
 import { PauseControl } from './pausecontrol.js';
+import { ScreenShare } from './screenshare.js';
 import { NetTestPanel, askNetTestServers } from './nettestpanel.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
@@ -118,14 +119,31 @@ const media = new LocalMedia({
   onNotice: (key) => showNotice(key),
   log: debug,
 });
+/** Whether a call runs that the call's own controls (pause, screen, chat) act on. */
+function inCall() {
+  const s = machine.snapshot;
+  return s.view === 'call' && s.admitted && !s.finished;
+}
+/** Screen sharing (screenshare.js): our screen in our camera's place, frame-encrypted alike. */
+const screenShare = new ScreenShare({
+  pc: () => connection.peer?.pc ?? null,
+  camera: () => media.stream?.getVideoTracks()[0] ?? null,
+  inCall,
+  report: () => reportOwnMedia(),
+  onProblem: (key) => showNotice(key),
+  log: debug,
+});
 /** The privacy pause (pause.js): either side holds both sides' camera and microphone. */
 const pauseControl = new PauseControl({
-  media,
-  report: () => reportOwnMedia(),
-  inCall: () => {
-    const s = machine.snapshot;
-    return s.view === 'call' && s.admitted && !s.finished;
+  media: {
+    hold: (on) => {
+      // Held, nothing of ours goes out: a shared screen ends too.
+      if (on) screenShare.stop({ camera: false });
+      media.hold(on);
+    },
   },
+  report: () => reportOwnMedia(),
+  inCall,
 });
 /** The network test against our own relay, before a call. */
 const netTest = new NetTestPanel({
@@ -245,6 +263,7 @@ function perform(action) {
       break;
     case 'finish':
       pauseControl.reset();
+      screenShare.stop({ camera: false });
       connection.finish(action.bye);
       // Nothing of the conversation stays in the page after it.
       chatPanel.wipe();
@@ -271,6 +290,7 @@ function render() {
   renderRoomCheck(s);
   chatPanel.setAvailable(s.view === 'call' && s.admitted && !s.finished);
   pauseControl.render();
+  screenShare.render();
   netTest.place({ view: s.view, connected: welcome !== null && !s.finished, inCall: s.admitted && s.view === 'call' });
   renderTitle();
 }
@@ -355,6 +375,7 @@ function reportOwnMedia() {
     microphone: media.mediaState('audio'),
     audio_only: quality.audioOnly,
     paused: pauseControl.paused,
+    screen: screenShare.sharing,
   });
 }
 
@@ -420,6 +441,7 @@ function join(invite) {
   client.on('media-state', (m) => {
     remoteMedia = { camera: m.camera, microphone: m.microphone, audio_only: m.audio_only };
     pauseControl.peerSaid(m.paused ?? false);
+    screenShare.peerSaid(m.screen ?? false);
     renderRemote();
   });
   client.on('notice', (m) => {
@@ -433,6 +455,7 @@ function join(invite) {
   client.on('knock-cancelled', () => {
     remoteMedia = null;
     pauseControl.peerGone();
+    screenShare.peerSaid(false);
     setPeer(null, false);
     dispatch({ type: 'knock-cancelled' });
   });
@@ -453,6 +476,7 @@ function join(invite) {
   client.on('peer-left', (m) => {
     remoteMedia = null;
     pauseControl.peerGone();
+    screenShare.peerSaid(false);
     // The seat has gone, and its name with it.
     setPeer(null, false);
     connection.peerLeft();
@@ -507,6 +531,7 @@ function main() {
     renderTimerNow();
     media.renderToggles();
     pauseControl.render();
+    screenShare.render();
     netTest.render();
     if (!ui.notice.hidden && ui.notice.dataset.notice) showNotice(/** @type {any} */ (ui.notice.dataset.notice));
     quality.renderConnection(ui.connection.dataset.state ?? 'new');

@@ -171,6 +171,11 @@ const de = {
   'pause.resume': 'Fortsetzen',
   'pause.ownSince': 'Pausiert seit {time}. Kamera und Mikrofon sind auf beiden Seiten aus; Sie sehen und hören Ihr Gegenüber nicht. „Fortsetzen“ beendet die Pause.',
   'pause.peerSince': 'Pausiert seit {time}: Ihr Gegenüber hat das Gespräch angehalten. Ihre Kamera und Ihr Mikrofon sind so lange auch aus.',
+  'screen.share': 'Bildschirm teilen',
+  'screen.stop': 'Teilen beenden',
+  'screen.own': 'Sie teilen Ihren Bildschirm. Ihr Gegenüber sieht ihn statt Ihrer Kamera, Ende-zu-Ende-verschlüsselt.',
+  'screen.peer': 'Sie sehen den Bildschirm Ihres Gegenübers.',
+  'screen.failed': 'Der Bildschirm ließ sich nicht teilen. Ihre Kamera bleibt in Gebrauch.',
 
   'nettest.start': 'Netzwerk testen',
   'nettest.again': 'Noch einmal testen',
@@ -490,6 +495,11 @@ const en = {
   'pause.resume': 'Resume',
   'pause.ownSince': 'Paused since {time}. Camera and microphone are off on both sides; you neither see nor hear the other person. “Resume” ends the pause.',
   'pause.peerSince': 'Paused since {time}: the other person paused the conversation. Your camera and microphone are off until then too.',
+  'screen.share': 'Share screen',
+  'screen.stop': 'Stop sharing',
+  'screen.own': 'You are sharing your screen. The other person sees it instead of your camera, end-to-end encrypted.',
+  'screen.peer': "You are seeing the other person's screen.",
+  'screen.failed': 'The screen could not be shared. Your camera stays in use.',
 
   'nettest.start': 'Test the network',
   'nettest.again': 'Test again',

@@ -453,21 +453,38 @@ export class PeerLink {
       // Ordered: a chat reads in the order it was written.
       const channel = this.pc.createDataChannel(SESSION_CHANNEL_LABEL, { negotiated: true, id: SESSION_CHANNEL_ID, ordered: true });
       this.#sessionChannel = channel;
-      const pc = this.pc;
-      this.#onSessionChannel(channel, () => !this.#closed && (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed'));
+      this.#onSessionChannel(channel, () => this.#lineUp());
     } catch (err) {
       this.#log(`peer: no session channel: ${err}`);
     }
   }
 
   /**
+   * Whether a data channel may write now: our ICE is connected. Firefox fails
+   * the connection's DTLS transport (and with it the whole call) when a data
+   * channel writes while its ICE is disconnected, so nothing is written into
+   * a cut; every writer resends what matters when the line is back.
+   */
+  #lineUp() {
+    const ice = this.pc.iceConnectionState;
+    return !this.#closed && (ice === 'connected' || ice === 'completed');
+  }
+
+  /** Whether our video sender carries a shared screen (`contentHint = 'detail'`, screenshare.js). */
+  get sendsContent() {
+    const video = this.pc.getSenders().find((x) => x.track?.kind === 'video');
+    return video?.track?.contentHint === 'detail';
+  }
+
+  /**
    * Send on the quality channel.
    * @param {object} message
-   * @returns {boolean} false while the channel is not open (nothing is queued)
+   * @returns {boolean} false while the channel is not open or the line is down (nothing is
+   *   queued: the quality loop says it all again every step)
    */
   sendQuality(message) {
     const channel = this.#qualityChannel;
-    if (this.#closed || !channel || channel.readyState !== 'open') return false;
+    if (!channel || channel.readyState !== 'open' || !this.#lineUp()) return false;
     try {
       channel.send(JSON.stringify(message));
       return true;

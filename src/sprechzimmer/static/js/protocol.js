@@ -122,6 +122,8 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @property {boolean} audio_only the person chose audio only (video paused by choice)
  * @property {boolean} [paused] the privacy pause: camera and microphone stopped at once, and the
  *   other page asked to do the same until it ends (absent: false); no time travels with it
+ * @property {boolean} [screen] screen sharing: the video sender carries a screen or window in the
+ *   camera's place (absent: false); the other page shows it whole and says so
  */
 /**
  * @typedef {{type: 'room-check-done'}} RoomCheckDoneMessage therapist only: the room check
@@ -603,7 +605,7 @@ const CLIENT_SCHEMA = {
     'remote_candidate?': oneOf(...CANDIDATE_TYPES),
     'errors?': errorCodes,
   },
-  'media-state': { camera: oneOf(...DEVICE_STATES), microphone: oneOf(...DEVICE_STATES), audio_only: bool, 'paused?': bool },
+  'media-state': { camera: oneOf(...DEVICE_STATES), microphone: oneOf(...DEVICE_STATES), audio_only: bool, 'paused?': bool, 'screen?': bool },
   'room-check-done': {},
   nettest: {},
   ping: {},

@@ -7,7 +7,7 @@
 // The decisions are quality.js's; this is the glue around one connection at a
 // time, and callview.js draws. The summary never names the session or a person.
 
-import { QualityPolicy } from './sendladder.js';
+import { QualityPolicy, forContent } from './sendladder.js';
 import { decodeQualityPeerMessage, receiverReportFor } from './peerreports.js';
 import { QualitySummary } from './qualitysummary.js';
 import { renderConnection, renderQuality } from './connectionview.js';
@@ -44,6 +44,8 @@ export class QualityLoop {
   /** @type {ProfileName | null} */
   #appliedProfile = null;
   #appliedKbps = -1;
+  /** The profile was applied for a shared screen (forContent). */
+  #appliedContent = false;
   /** The person chose audio only (kept across connections of this tab). */
   #audioOnlyWanted = false;
   /** The other side says its video to us is paused ('weak' or 'manual'), or not (null). */
@@ -86,6 +88,7 @@ export class QualityLoop {
     this.#policy.manualAudioOnly = this.#audioOnlyWanted;
     this.#appliedProfile = null;
     this.#appliedKbps = -1;
+    this.#appliedContent = false;
     this.#remotePaused = null;
     this.#grades = { send: null, receive: null };
     this.#path = { path: null, relayProtocol: null };
@@ -213,11 +216,14 @@ export class QualityLoop {
       const sample = await p.qualitySample();
       if (p !== this.#peer()) return;
       const decision = policy.sample(sample);
-      const { profile } = decision;
-      if (profile.name !== this.#appliedProfile || decision.maxKbps !== this.#appliedKbps) {
+      // A shared screen spends the rung on resolution, not motion (sendladder.js).
+      const content = p.sendsContent;
+      const profile = content ? forContent(decision.profile) : decision.profile;
+      if (profile.name !== this.#appliedProfile || decision.maxKbps !== this.#appliedKbps || content !== this.#appliedContent) {
         this.#appliedProfile = profile.name;
         this.#appliedKbps = decision.maxKbps;
-        this.#log(`quality: sending ${profile.name} at ${decision.maxKbps} kbit/s`);
+        this.#appliedContent = content;
+        this.#log(`quality: sending ${profile.name}${content ? ' (screen)' : ''} at ${decision.maxKbps} kbit/s`);
         await p.applyProfile({ maxKbps: decision.maxKbps, scale: profile.scale, maxFramerate: profile.maxFramerate, video: profile.video });
       }
       // Sent every time, not only on change: the channel may open late, and

@@ -37,6 +37,25 @@ export const LADDER = Object.freeze([
   Object.freeze({ name: 'audio-only', maxKbps: 0, scale: 4, maxFramerate: 8, video: false, needKbps: 0 }),
 ]);
 
+/**
+ * A shared screen or window is content, not motion: text must stay legible,
+ * and a slide may change once a second. On each rung it keeps the full
+ * resolution and pays with the frame rate instead (the browser's
+ * `maintain-resolution`, which `contentHint = 'detail'` asks for). The
+ * bitrate of the rung and audio-only stay as they are: the link decides
+ * what can go, the content only how it is spent.
+ */
+export const CONTENT_FRAMERATE = Object.freeze({ hd: 15, sd: 8, low: 4, minimal: 2, 'audio-only': 2 });
+
+/**
+ * The rung as it applies to a shared screen (see CONTENT_FRAMERATE).
+ * @param {Readonly<Profile>} profile
+ * @returns {Readonly<Profile>}
+ */
+export function forContent(profile) {
+  return Object.freeze({ ...profile, scale: 1, maxFramerate: CONTENT_FRAMERATE[profile.name] });
+}
+
 /** Bad samples in a row before stepping down one rung. */
 export const DOWN_AFTER = 2;
 /** Good samples in a row before stepping up one rung (and again for the next). */

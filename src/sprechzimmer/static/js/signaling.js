@@ -264,12 +264,12 @@ export class SignalingClient {
    * `welcome`, so a state set before the connection opens is not lost.
    * Throws ProtocolError for a value the protocol does not know.
    *
-   * @param {{camera: import('./protocol.js').DeviceState, microphone: import('./protocol.js').DeviceState, audio_only: boolean, paused?: boolean}} state
+   * @param {{camera: import('./protocol.js').DeviceState, microphone: import('./protocol.js').DeviceState, audio_only: boolean, paused?: boolean, screen?: boolean}} state
    * @returns {boolean} sent now (false: it goes out with the next welcome)
    */
-  setMediaState({ camera, microphone, audio_only, paused = false }) {
+  setMediaState({ camera, microphone, audio_only, paused = false, screen = false }) {
     /** @type {MediaStateMessage} */
-    const message = { type: 'media-state', camera, microphone, audio_only, paused };
+    const message = { type: 'media-state', camera, microphone, audio_only, paused, screen };
     encodeClientMessage(message); // refuses a bad value before we keep it
     this.#mediaState = message;
     return this.send(message);
