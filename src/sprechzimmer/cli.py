@@ -255,6 +255,35 @@ def cmd_turn_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_sfu_config(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from .sfu import JanusOptions, SfuConfigError, parse_port_range, write_janus_config
+
+    if len(settings.sfu_secret) < 32:
+        raise CliError(
+            "set SPRECHZIMMER_SFU_SECRET (at least 32 characters, e.g. from "
+            "`openssl rand -base64 32`) first: the SFU and the server share it"
+        )
+    try:
+        written = write_janus_config(
+            JanusOptions(
+                secret=settings.sfu_secret,
+                ice_ip=args.ice_ip,
+                public_ip=args.public_ip,
+                rtp_ports=parse_port_range(args.rtp_ports),
+                module_dir=args.janus_modules,
+            ),
+            Path(args.folder),
+        )
+    except SfuConfigError as error:
+        raise CliError(str(error)) from None
+    for path in written:
+        print(path)
+    print(f"start it with: janus -F {Path(args.folder).resolve()} -C {written[0]}", file=sys.stderr)
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     from .retention import purge_once
 
@@ -450,6 +479,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="exception from the denied ranges: the relay's own private address behind NAT",
     )
     turn.set_defaults(run=cmd_turn_config)
+
+    sfu = sub.add_parser(
+        "sfu-config",
+        help="write a hardened Janus configuration for group sessions",
+        description="Writes Janus's configuration into FOLDER: only the VideoRoom plugin and "
+        "the HTTP transport, both APIs on loopback behind secrets derived from "
+        "SPRECHZIMMER_SFU_SECRET, rooms only with the room key, no recording folder, no STUN "
+        "server, warnings-only logging. `sprechzimmer audit --sfu-config FOLDER` checks it.",
+    )
+    sfu.add_argument("folder", metavar="FOLDER")
+    sfu.add_argument("--ice-ip", required=True, metavar="IP", help="the SFU's own media address")
+    sfu.add_argument("--public-ip", metavar="IP", help="public address in front of it (1:1 NAT)")
+    sfu.add_argument("--rtp-ports", default="20000-20999", metavar="LOW-HIGH")
+    sfu.add_argument(
+        "--janus-modules", metavar="DIR", help="Janus's module folder (found if unset)"
+    )
+    sfu.set_defaults(run=cmd_sfu_config)
 
     purge = sub.add_parser(
         "purge",

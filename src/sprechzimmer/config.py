@@ -173,6 +173,13 @@ class Settings(BaseSettings):
 
     turn_realm: str = "sprechzimmer"
 
+    sfu_secret: str = ""
+    """The secret shared with the SFU (Janus, for group sessions): its API secret, admin
+    secret and room key are derived from it (``sfu.py``). Empty: no SFU."""
+
+    sfu_url: str = "http://127.0.0.1:8088/janus"
+    """The SFU's API, which only this server talks to (loopback in the hardened setup)."""
+
     relay_only: bool = False
     """All media through the relay, so that neither side learns the other's address."""
 
@@ -435,6 +442,16 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(
             f"{ENV_PREFIX}TURN_SECRET is invalid: servers with auth 'rest' need coturn's "
             f"shared secret, at least 32 characters."
+        )
+    if settings.sfu_secret and len(settings.sfu_secret) < 32:
+        raise ConfigError(
+            f"{ENV_PREFIX}SFU_SECRET is invalid: use at least 32 characters, e.g. from "
+            f"`openssl rand -base64 32`."
+        )
+    if not settings.sfu_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{ENV_PREFIX}SFU_URL is invalid: the SFU's API address starts with http:// or "
+            f"https://, e.g. http://127.0.0.1:8088/janus."
         )
     if settings.relay_max_bitrate_kbps > settings.max_bitrate_kbps:
         raise ConfigError(

@@ -10,16 +10,26 @@ import argparse
 import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ... import legal
 from ...config import ENV_PREFIX, ConfigError, Settings, load_settings
+from ...sfu import derive_secrets
 from . import kbv
 from .database import check_database
 from .policy import check_e2ee, check_ice, check_retention
 from .results import Check, Status, check
 from .service import Fetch, check_endpoints, http_fetch
+from .sfuconf import (
+    PostJson,
+    check_sfu_config,
+    check_sfu_live,
+    http_get_json,
+    http_post_json,
+    read_sfu_folder,
+)
 from .turnconf import check_turn_config
 from .web import check_tls
 
@@ -31,7 +41,12 @@ _CONFIG_CHECKS = {
     "TURN_SECRET": "turn-secret-match",
     "E2EE_REQUIRED": "e2ee",
     "PUBLIC_URL": "tls",
+    "SFU_SECRET": "sfu-api",
+    "SFU_URL": "sfu-live",
 }
+
+SfuFolder = tuple[dict[str, str], dict[str, list[str]]]
+"""The SFU's configuration files by name and its module folders' listings."""
 
 
 def config_failure(error: ConfigError) -> Check:
@@ -47,8 +62,11 @@ def run_audit(
     turn_config: str | None,
     fetch: Fetch = http_fetch,
     database: bool = True,
+    sfu_folder: SfuFolder | None = None,
+    sfu_api: tuple[PostJson, Callable[[str], dict[str, Any]]] = (http_post_json, http_get_json),
 ) -> list[Check]:
-    """Every check, in report order."""
+    """Every check, in report order. The running SFU is checked when the settings name
+    its secret; its configuration when ``sfu_folder`` is given."""
     out: list[Check] = []
     if isinstance(settings, ConfigError):
         out.append(config_failure(settings))
@@ -65,6 +83,13 @@ def run_audit(
         )
     if turn_config is not None:
         out += check_turn_config(turn_config, None if loaded is None else loaded.turn_secret)
+    secrets = (
+        derive_secrets(loaded.sfu_secret) if loaded is not None and loaded.sfu_secret else None
+    )
+    if sfu_folder is not None:
+        out += check_sfu_config(*sfu_folder, secrets)
+    if loaded is not None and secrets is not None:
+        out.append(check_sfu_live(loaded.sfu_url, secrets, *sfu_api))
     if loaded is not None:
         out += check_ice(loaded)
         out.append(check_retention(loaded.quality_retention_days))
@@ -127,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--turn-config", type=Path, metavar="PATH", help="a turnserver.conf to check"
     )
+    parser.add_argument(
+        "--sfu-config",
+        type=Path,
+        metavar="FOLDER",
+        help="the SFU's (Janus) configuration folder to check, as `sprechzimmer sfu-config` "
+        "wrote it; the running SFU is checked whenever SPRECHZIMMER_SFU_SECRET is set",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--strict", action="store_true", help="a WARN fails the audit too")
     parser.add_argument(
@@ -151,6 +183,16 @@ def main(argv: Sequence[str] | None = None, *, fetch: Fetch = http_fetch) -> int
         except OSError as error:
             print(f"sprechzimmer audit: cannot read {args.turn_config}: {error}.", file=sys.stderr)
             return 2
+    sfu_folder = None
+    if args.sfu_config is not None:
+        if not (args.sfu_config / "janus.jcfg").is_file():
+            print(f"sprechzimmer audit: {args.sfu_config} holds no janus.jcfg.", file=sys.stderr)
+            return 2
+        try:
+            sfu_folder = read_sfu_folder(args.sfu_config)
+        except OSError as error:
+            print(f"sprechzimmer audit: cannot read {args.sfu_config}: {error}.", file=sys.stderr)
+            return 2
     settings: Settings | ConfigError
     try:
         settings = load_settings()
@@ -162,6 +204,7 @@ def main(argv: Sequence[str] | None = None, *, fetch: Fetch = http_fetch) -> int
         turn_config=turn_config,
         fetch=fetch,
         database=not args.no_database,
+        sfu_folder=sfu_folder,
     )
     url = args.url or (None if isinstance(settings, ConfigError) else settings.public_url)
     now = dt.datetime.now(dt.UTC)

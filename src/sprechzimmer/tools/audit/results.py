@@ -46,6 +46,11 @@ TITLES = {
     "e2ee": "Ende-zu-Ende-Verschlüsselung Pflicht (E2EE required)",
     "third-party": "Keine Drittanbieter im Client (no third-party hosts in the client)",
     "database": "Datenbank-Schema (database schema)",
+    "sfu-modules": "SFU: nur VideoRoom und HTTP (SFU modules)",
+    "sfu-api": "SFU: Schnittstellen nur lokal und geschützt (SFU APIs)",
+    "sfu-rooms": "SFU: Räume nur mit Schlüssel, keine Aufzeichnung (SFU rooms, no recording)",
+    "sfu-privacy": "SFU: keine Dritten, keine Adressen im Log (SFU third parties and logs)",
+    "sfu-live": "SFU: laufende Instanz (running SFU)",
 }
 
 
