@@ -82,3 +82,29 @@ async def test_escape_twice_leaves_at_once_without_a_way_back(tmp_path: Path) ->
             # Back leads to what was before the call, never to the call page.
             await client.go_back(timeout=WAIT_MS)
             assert "/call" not in client.url, client.url
+
+
+async def test_the_button_leaves_at_once_too(tmp_path: Path) -> None:
+    """One tap on "Sofort verlassen" (a phone has no Escape key): the same way out."""
+    _need_chromium()
+    with _server(tmp_path) as server:
+        links = server.create_session(THERAPIST, CLIENT_ID)
+        async with launch_chromium(server.ns, tmp_path, contexts=2) as chromium:
+            therapist, client = await _enter(
+                *chromium.contexts, links["therapist_url"], links["client_url"]
+            )
+            for page in (therapist, client):
+                await _connected_p2p(page)
+            entries = await client.evaluate("history.length")
+            await client.get_by_test_id("quick-exit").click(timeout=WAIT_MS)
+            await client.wait_for_url("**/static/neutral.html", timeout=WAIT_MS)
+            assert await client.title() == "Neuer Tab"
+            assert await client.evaluate("history.length") == entries
+            await _until(
+                therapist,
+                "() => document.querySelector('[data-testid=call-status]')"
+                ".textContent.includes('abrupt verlassen')",
+                what="the therapist's page to say the client left abruptly",
+            )
+            # Nothing was given at the room check: no safety net to show.
+            assert await therapist.get_by_test_id("safety-net").is_hidden()
