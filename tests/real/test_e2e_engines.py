@@ -260,11 +260,15 @@ async def test_mixed_call_through_the_relay_survives_a_link_cut(
     tmp_path: Path, therapist_engine: Engine, client_engine: Engine
 ) -> None:
     """Chromium and Firefox that cannot reach each other: a call through coturn; Firefox's
-    link down for 8 s, then the same call (same page, no reload) has frames both ways again,
-    and a chat each side wrote into the cut arrived once."""
+    link down for 8 s, with key renewals due every 3 s, then the same call (same page, no
+    reload) has frames both ways again, renews its keys, and a chat each side wrote into
+    the cut arrived once."""
     _need(therapist_engine, client_engine)
     firefox_side: Side = "A" if therapist_engine == "firefox" else "B"
-    with topology(tmp_path, forwarding=False) as topo:
+    # Keys renewed every few seconds: a renewal falls into the cut and its messages
+    # must wait for the line (Firefox fails DTLS on a data-channel write into a cut).
+    extra = {"SPRECHZIMMER_REKEY_INTERVAL": REKEY_INTERVAL_S}
+    with topology(tmp_path, forwarding=False, extra_env=extra) as topo:
         async with _call(topo, therapist_engine, client_engine) as call:
             for _, page in call.pages():
                 assert await page.until(CONNECTED, what="the connection") == "relay"
@@ -298,6 +302,7 @@ async def test_mixed_call_through_the_relay_survives_a_link_cut(
             felt = watched["therapist" if firefox_side == "A" else "client"]
             assert felt[0] == "connected" and felt[-1] == "connected" and len(felt) >= 3, watched
             await _encrypted_both_ways(call)
+            await _renewed(call)
             # Each chat arrived once, and each sender saw it acknowledged.
             for role, page in call.pages():
                 other = "client" if role == "therapist" else "therapist"

@@ -150,6 +150,10 @@ export class FrameEncryption {
   #worker = null;
   /** @type {RTCPeerConnection | null} */
   #pc = null;
+  /** The connection the key agreement's channel belongs to. @type {RTCPeerConnection | null} */
+  #channelPc = null;
+  /** Messages said while the line was down (#send). @type {import('./e2ee.js').PeerMessage[]} */
+  #waiting = [];
   /** @type {RTCDataChannel | null} */
   #channel = null;
   /** @type {WeakSet<RTCRtpSender | RTCRtpReceiver>} */
@@ -340,6 +344,9 @@ export class FrameEncryption {
     if (this.#channel || this.#closed) return;
     const channel = pc.createDataChannel(DATA_CHANNEL_LABEL, { negotiated: true, id: DATA_CHANNEL_ID, ordered: true });
     this.#channel = channel;
+    this.#channelPc = pc;
+    // What was said into a cut goes when the line is back (#send).
+    pc.addEventListener('iceconnectionstatechange', () => this.#flush());
     channel.onopen = () => this.#run(this.#agreement.channelOpen(performance.now()));
     channel.onmessage = (event) => {
       let message;
@@ -496,11 +503,25 @@ export class FrameEncryption {
     }
   }
 
-  /** @param {import('./e2ee.js').PeerMessage} message */
+  /**
+   * Nothing is written while our ICE is down: Firefox fails the connection's
+   * DTLS transport (and the call with it) when a data channel writes into a
+   * cut, and a renewal the server schedules may come right then. The messages
+   * wait, in order, and go when the line is back.
+   * @param {import('./e2ee.js').PeerMessage} message
+   */
   #send(message) {
     const channel = this.#channel;
     if (!channel || channel.readyState !== 'open') return;
-    channel.send(encodePeerMessage(message));
+    this.#waiting.push(message);
+    this.#flush();
+  }
+
+  #flush() {
+    const channel = this.#channel;
+    const ice = this.#channelPc?.iceConnectionState;
+    if (this.#closed || !channel || channel.readyState !== 'open' || (ice !== 'connected' && ice !== 'completed')) return;
+    for (const message of this.#waiting.splice(0)) channel.send(encodePeerMessage(message));
   }
 
   /**
