@@ -20,6 +20,7 @@ import {
 import { decodeQualityPeerMessage } from '../../src/sprechzimmer/static/js/peerreports.js';
 import { decodePeerMessage, encodePeerMessage, PeerMessageError } from '../../src/sprechzimmer/static/js/e2ee.js';
 import { decodeSessionMessage, encodeSessionMessage, SessionMessageError } from '../../src/sprechzimmer/static/js/chat.js';
+import { decodeGroupMessage, encodeGroupMessage, GroupKeyError } from '../../src/sprechzimmer/static/js/groupkeys.js';
 
 /**
  * @typedef {object} Case
@@ -118,6 +119,15 @@ for (const c of load('session-channel')) {
     if (typeof c.message === 'string') return;
     if (!c.valid) assert.throws(() => encodeSessionMessage(c.message), SessionMessageError);
     else if (!c.tolerated) assert.deepEqual(JSON.parse(encodeSessionMessage(c.message)), c.message);
+  });
+}
+
+for (const c of load('group-keys')) {
+  test(`group keys: ${c.name}`, () => {
+    assert.deepEqual(decodeGroupMessage(frame(c)), c.valid ? expected(c) : null);
+    if (typeof c.message === 'string') return;
+    if (!c.valid) assert.throws(() => encodeGroupMessage(c.message), GroupKeyError);
+    else assert.deepEqual(JSON.parse(encodeGroupMessage(c.message)), c.message);
   });
 }
 

@@ -32,6 +32,7 @@ FILES = (
     "quality-channel",
     "e2ee-channel",
     "session-channel",
+    "group-keys",
 )
 KEYS = {"name", "valid", "message", "decoded", "tolerated", "bytes", "why"}
 

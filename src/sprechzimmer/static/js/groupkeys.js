@@ -189,6 +189,64 @@ export async function groupSas(members) {
 }
 
 // ---------------------------------------------------------------------------
+// The messages' codec: exactly the documented fields (docs/protocol.md,
+// "Group keys"); golden vectors in tests/vectors/protocol/group-keys.json.
+
+/** Longest group-key message, in characters. */
+export const MAX_GROUP_MESSAGE = 512;
+
+/** @param {unknown} v */
+const isIndex = (v) => Number.isInteger(v) && /** @type {number} */ (v) >= 0 && /** @type {number} */ (v) < MAX_MEMBERS;
+/** @param {unknown} v */
+const isEpoch = (v) => Number.isSafeInteger(v) && /** @type {number} */ (v) >= 0 && /** @type {number} */ (v) * KID_INDICES <= Number.MAX_SAFE_INTEGER;
+/** @param {unknown} v @param {number} n */
+const isBase64Of = (v, n) => typeof v === 'string' && fromBase64(v)?.length === n;
+
+/**
+ * The message if it has exactly the documented form, else null.
+ * @param {unknown} value
+ * @returns {SenderKeyMessage | SenderKeyAck | null}
+ */
+function validGroupMessage(value) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const m = /** @type {Record<string, unknown>} */ (value);
+  const keys = Object.keys(m).sort().join(',');
+  if (!isEpoch(m.epoch) || !isIndex(m.from) || !isIndex(m.to) || m.from === m.to) return null;
+  const head = { epoch: /** @type {number} */ (m.epoch), from: /** @type {number} */ (m.from), to: /** @type {number} */ (m.to) };
+  if (m.type === 'sender-key') {
+    if (keys !== 'epoch,from,iv,sealed,to,type' || !isBase64Of(m.iv, IV_BYTES) || !isBase64Of(m.sealed, BASE_KEY_BYTES + 16)) return null;
+    return { type: 'sender-key', ...head, iv: /** @type {string} */ (m.iv), sealed: /** @type {string} */ (m.sealed) };
+  }
+  if (m.type === 'sender-key-ack') return keys === 'epoch,from,to,type' ? { type: 'sender-key-ack', ...head } : null;
+  return null;
+}
+
+/**
+ * @param {SenderKeyMessage | SenderKeyAck} message
+ * @returns {string} throws GroupKeyError for a message the protocol does not allow
+ */
+export function encodeGroupMessage(message) {
+  if (validGroupMessage(message) === null) throw new GroupKeyError('not a group-key message');
+  const text = JSON.stringify(message);
+  if (text.length > MAX_GROUP_MESSAGE) throw new GroupKeyError('too long');
+  return text;
+}
+
+/**
+ * A received frame's message, or null for anything that is not exactly one.
+ * @param {unknown} data
+ * @returns {SenderKeyMessage | SenderKeyAck | null}
+ */
+export function decodeGroupMessage(data) {
+  if (typeof data !== 'string' || data.length > MAX_GROUP_MESSAGE) return null;
+  try {
+    return validGroupMessage(JSON.parse(data));
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------
 // The keyring's state: pure
 
 /**
