@@ -17,6 +17,7 @@ from sprechzimmer.sfu import (
     janus_config,
     parse_port_range,
 )
+from sprechzimmer.sfuapi import SfuError, create_room_body, new_room_name, videoroom
 from sprechzimmer.tools.audit.results import Status
 from sprechzimmer.tools.audit.sfuconf import check_sfu_config, parse_jcfg
 
@@ -189,3 +190,67 @@ def test_the_parser_reads_comments_quotes_and_lists() -> None:
     )
     assert parsed["general"] == {"name": "a # not a comment", "list": '["/a", "/b"]', "n": "3"}
     assert parsed[""] == {"x": "1"}
+
+
+# --- the SFU's API as the server uses it (sfuapi.py), with a stand-in transport ------
+
+
+def test_a_group_rooms_request_refuses_clear_media_and_recording() -> None:
+    key = derive_secrets(SECRET).room_key
+    body = create_room_body("r-1", "room-secret", key)
+    assert body["require_e2ee"] is True and body["record"] is False and body["lock_record"] is True
+    assert body["is_private"] is True and body["publishers"] == 9 and body["admin_key"] == key
+    assert body["description"] == "" and "rec_dir" not in body
+    names = {new_room_name() for _ in range(50)}
+    assert len(names) == 50 and all(n.startswith("r-") and len(n) == 26 for n in names)
+
+
+class _FakeJanus:
+    """Answers like Janus's HTTP API; records every request."""
+
+    def __init__(self, attach_ok: bool = True, plugin_error: str | None = None) -> None:
+        self.requests: list[tuple[str, dict[str, object]]] = []
+        self.attach_ok, self.plugin_error = attach_ok, plugin_error
+
+    def __call__(self, url: str, body: dict[str, object]) -> dict[str, object]:
+        self.requests.append((url, body))
+        kind = body["janus"]
+        if kind == "create":
+            return {"janus": "success", "data": {"id": 11}}
+        if kind == "attach":
+            if not self.attach_ok:
+                return {"janus": "error", "error": {"code": 460, "reason": "No such plugin"}}
+            return {"janus": "success", "data": {"id": 22}}
+        if kind == "message":
+            data: dict[str, object] = {"videoroom": "created"}
+            if self.plugin_error:
+                data = {"videoroom": "event", "error_code": 429, "error": self.plugin_error}
+            return {"janus": "success", "plugindata": {"data": data}}
+        return {"janus": "success"}
+
+
+def test_every_request_carries_the_api_secret_and_the_session_always_ends() -> None:
+    secrets = derive_secrets(SECRET)
+    fake = _FakeJanus()
+    with videoroom("http://127.0.0.1:8088/janus/", secrets, fake) as handle:
+        handle.create_room("r-1", "room-secret")
+    assert [b["janus"] for _, b in fake.requests] == ["create", "attach", "message", "destroy"]
+    assert all(b["apisecret"] == secrets.api for _, b in fake.requests)
+    assert fake.requests[2][0] == "http://127.0.0.1:8088/janus/11/22"
+    assert fake.requests[3][0] == "http://127.0.0.1:8088/janus/11"
+    # A plugin that refuses: SfuError with its reason; the session still ends.
+    refusing = _FakeJanus(plugin_error="Missing mandatory element (admin_key)")
+    with (
+        pytest.raises(SfuError, match="admin_key"),
+        videoroom("http://x/janus", secrets, refusing) as h,
+    ):
+        h.create_room("r-2", "s")
+    assert refusing.requests[-1][1]["janus"] == "destroy"
+    # No plugin to attach: refused, and the session ends too.
+    detached = _FakeJanus(attach_ok=False)
+    with (
+        pytest.raises(SfuError, match="did not attach"),
+        videoroom("http://x/janus", secrets, detached),
+    ):
+        pass
+    assert detached.requests[-1][1]["janus"] == "destroy"

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,68 @@ def test_an_opened_up_sfu_fails_the_audit_naming_each_problem(tmp_path: Path) ->
     assert privacy["status"] == "FAIL" and "debug_level is 5" in privacy["reason"]
     live = checks["sfu-live"]
     assert live["status"] == "FAIL" and "janus.plugin.echotest" in live["reason"], live
+
+
+# Run inside the namespace, where the SFU's API listens: a group call's room as this
+# server creates it, what the SFU says of it, and what a participant's try to record
+# it (without the room's secret, or with a wrong one) gets.
+ROOM_PROBE = """
+import json, sys
+from sprechzimmer.sfu import derive_secrets
+from sprechzimmer.sfuapi import SfuError, new_room_name, videoroom
+secrets = derive_secrets(sys.argv[1])
+out = {}
+with videoroom("http://127.0.0.1:8088/janus", secrets) as vr:
+    room, room_secret = new_room_name(), "the-rooms-own-secret"
+    vr.create_room(room, room_secret)
+    out["room"] = room
+    out["settings"] = vr.room_settings(room)
+    out["refused"] = {}
+    for name, body in (
+        ("record", {"request": "enable_recording", "room": room, "record": True}),
+        ("record-wrong-secret", {"request": "enable_recording", "room": room, "record": True,
+                                 "secret": "guess"}),
+        ("rec-dir", {"request": "edit", "room": room, "new_rec_dir": "/tmp/rec"}),
+        ("forward", {"request": "rtp_forward", "room": room, "publisher_id": 1,
+                     "host": "127.0.0.1", "audio_port": 5000}),
+    ):
+        try:
+            vr.request(body)
+            out["refused"][name] = None
+        except SfuError as error:
+            out["refused"][name] = str(error)
+    vr.destroy_room(room, room_secret)
+    out["after"] = vr.room_settings(room)
+print(json.dumps(out))
+"""
+
+
+def test_a_group_room_refuses_clear_media_recording_and_forwarding(tmp_path: Path) -> None:
+    need_janus()
+    if reason := netns_available():
+        require_or_skip(reason)
+    folder = tmp_path / "janus"
+    _config(tmp_path, folder)
+    with netns() as ns:
+        _media_interface(ns)
+        with running_janus(ns, folder, tmp_path / "janus.log"):
+            done = ns.run(
+                [sys.executable, "-c", ROOM_PROBE, SECRET],
+                timeout=60,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+    out = json.loads(done.stdout)
+    settings = out["settings"]
+    assert settings["require_e2ee"] is True and settings["record"] is False, settings
+    assert settings["lock_record"] is True and settings["is_private"] is True, settings
+    assert settings["max_publishers"] == 9 and settings["videocodec"] == "vp8", settings
+    assert out["room"].startswith("r-") and len(out["room"]) == 26
+    for name, refusal in out["refused"].items():
+        assert refusal is not None, f"{name} was allowed"
+    assert (
+        "secret" in out["refused"]["record"]
+        and "wrong secret" in out["refused"]["record-wrong-secret"]
+    )
+    assert out["after"] is None

@@ -17,19 +17,13 @@ from typing import Any
 from ... import legal
 from ...config import ENV_PREFIX, ConfigError, Settings, load_settings
 from ...sfu import derive_secrets
+from ...sfuapi import PostJson, http_get_json, http_post_json
 from . import kbv
 from .database import check_database
 from .policy import check_e2ee, check_ice, check_retention
 from .results import Check, Status, check
 from .service import Fetch, check_endpoints, http_fetch
-from .sfuconf import (
-    PostJson,
-    check_sfu_config,
-    check_sfu_live,
-    http_get_json,
-    http_post_json,
-    read_sfu_folder,
-)
+from .sfuconf import check_sfu_config, check_sfu_live, read_sfu_folder
 from .turnconf import check_turn_config
 from .web import check_tls
 

@@ -11,23 +11,17 @@ say that a secret is wrong, never what it is.
 from __future__ import annotations
 
 import hmac
-import http.client
 import ipaddress
-import json
 import re
-import ssl
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from secrets import token_hex
 from typing import Any
-from urllib.parse import urlsplit
 
 from ...sfu import CONFIG_FILES, LOG_LEVEL, PLUGIN, TRANSPORT, SfuSecrets
+from ...sfuapi import PostJson, SfuError, new_room_name, transaction, videoroom
 from .results import Check, Status, check
 
 Jcfg = dict[str, dict[str, str]]
-PostJson = Callable[[str, dict[str, Any]], dict[str, Any]]
-"""POST a JSON object to a URL and return the JSON answer (raises OSError when down)."""
 
 _SECTION = re.compile(r"^([A-Za-z0-9_-]+)\s*:\s*\{\s*$")
 _SETTING = re.compile(r"^([A-Za-z0-9_-]+)\s*=\s*(.*?)\s*;?\s*$")
@@ -203,10 +197,6 @@ def check_sfu_config(
     return out
 
 
-def _transaction() -> str:
-    return token_hex(8)
-
-
 def check_sfu_live(
     url: str, secrets: SfuSecrets, post: PostJson, get: Callable[[str], dict[str, Any]]
 ) -> Check:
@@ -226,61 +216,20 @@ def check_sfu_live(
     if info.get("api_secret") is not True:
         problems.append("the API takes requests without a secret")
     try:
-        anonymous = post(base, {"janus": "create", "transaction": _transaction()})
+        anonymous = post(base, {"janus": "create", "transaction": transaction()})
         if anonymous.get("janus") != "error":
             problems.append("a session was created without the API secret")
-        created = post(
-            base, {"janus": "create", "transaction": _transaction(), "apisecret": secrets.api}
-        )
-        session = created.get("data", {}).get("id")
-        if session is None:
-            problems.append("no session with the API secret")
-        else:
-            handle = (
-                post(
-                    f"{base}/{session}",
-                    {
-                        "janus": "attach",
-                        "plugin": "janus.plugin.videoroom",
-                        "transaction": _transaction(),
-                        "apisecret": secrets.api,
-                    },
-                )
-                .get("data", {})
-                .get("id")
-            )
-            if handle is None:
-                problems.append("the VideoRoom plugin did not attach")
+        with videoroom(base, secrets, post) as handle:
+            probe = new_room_name()
+            try:
+                handle.request({"request": "create", "room": probe, "record": True})
+            except SfuError:
+                pass  # refused without the room key, as it must be
             else:
-                answer = post(
-                    f"{base}/{session}/{handle}",
-                    {
-                        "janus": "message",
-                        "transaction": _transaction(),
-                        "apisecret": secrets.api,
-                        "body": {"request": "create", "room": "audit-probe", "record": True},
-                    },
-                )
-                data = answer.get("plugindata", {}).get("data", {})
-                if data.get("videoroom") == "created":
-                    problems.append("a room (with recording) was created without the room key")
-                    post(
-                        f"{base}/{session}/{handle}",
-                        {
-                            "janus": "message",
-                            "transaction": _transaction(),
-                            "apisecret": secrets.api,
-                            "body": {
-                                "request": "destroy",
-                                "room": "audit-probe",
-                                "admin_key": secrets.room_key,
-                            },
-                        },
-                    )
-            post(
-                f"{base}/{session}",
-                {"janus": "destroy", "transaction": _transaction(), "apisecret": secrets.api},
-            )
+                problems.append("a room (with recording) was created without the room key")
+                handle.request({"request": "destroy", "room": probe})
+    except SfuError as error:
+        problems.append(str(error))
     except (OSError, ValueError) as error:
         problems.append(f"the API failed: {error}")
     return _verdict(
@@ -291,9 +240,7 @@ def check_sfu_live(
     )
 
 
-# --- the edges: the folder on disk, the API over HTTP --------------------------------
-
-FETCH_TIMEOUT = 5.0
+# --- the edge: the folder on disk -----------------------------------------------------
 
 
 def read_sfu_folder(folder: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -309,35 +256,3 @@ def read_sfu_folder(folder: Path) -> tuple[dict[str, str], dict[str, list[str]]]
         where = Path(general.get(f"{sub}_folder", str(folder / sub)))
         modules[sub] = sorted(p.name for p in where.iterdir()) if where.is_dir() else []
     return files, modules
-
-
-def _json(method: str, url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One request to the SFU's API, http or https only, no proxies, no redirects."""
-    parts = urlsplit(url)
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(
-            parts.netloc, timeout=FETCH_TIMEOUT, context=ssl.create_default_context()
-        )
-    elif parts.scheme == "http":
-        conn = http.client.HTTPConnection(parts.netloc, timeout=FETCH_TIMEOUT)
-    else:
-        raise ValueError(f"not an http(s) address: {url}")
-    try:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {} if body is None else {"Content-Type": "application/json"}
-        conn.request(method, parts.path or "/", body=data, headers=headers)
-        answer = json.loads(conn.getresponse().read(1 << 20))
-    finally:
-        conn.close()
-    if not isinstance(answer, dict):
-        raise ValueError("the answer is not a JSON object")
-    return answer
-
-
-def http_post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    return _json("POST", url, body)
-
-
-def http_get_json(url: str) -> dict[str, Any]:
-    return _json("GET", url)
