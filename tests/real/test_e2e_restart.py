@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 from harness.chromium import launch_chromium
+from harness.joinform import TEST_CLIENT_NAME
 from harness.server import TIME_SCALE, RunningServer, loopback_server
 from harness.wsclient import Member, hello
 
 from tests.real.test_e2e_call import (
     FRAMES_MORE_THAN,
     VIDEO_FRAMES,
+    WAIT_MS,
     _events_when,
     _frames_advance,
     _hang_up,
@@ -104,6 +106,9 @@ async def test_a_call_outlives_two_server_restarts(tmp_path: Path) -> None:
                 assert await page.evaluate(TAG_PC)
             await _same_sas(therapist, client)
             made = [await page.evaluate("window.sprechzimmer.peerConnections") for page in pages]
+            name = therapist.get_by_test_id("peer-name")
+            await name.wait_for(state="visible", timeout=WAIT_MS)
+            assert TEST_CLIENT_NAME in (await name.text_content() or "")
 
             backs = []
             for down_for in (1.0, 5.0):
@@ -118,6 +123,16 @@ async def test_a_call_outlives_two_server_restarts(tmp_path: Path) -> None:
                         what="a key renewal after the restart",
                     )
                 await _same_sas(therapist, client)
+                # The server forgot the name with its memory; the therapist still sees it
+                # (its page kept it, and the client's page said it again in its hello).
+                await _until(
+                    therapist,
+                    "(n) => document.querySelector('[data-testid=peer-name]')"
+                    ".textContent.includes(n)",
+                    TEST_CLIENT_NAME,
+                    what="the client's name after the restart",
+                )
+                assert await name.is_visible()
             print(f"signaling back {backs[0]:.2f} s / {backs[1]:.2f} s after the server listened")
             assert max(backs) <= BACK_WITHIN_S, backs
 
