@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from .netns import IP, Netns
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext
+    from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_TIMEOUT_MS = 30_000
@@ -99,6 +99,25 @@ class ChromiumSession:
     contexts: list[BrowserContext]
 
 
+CONSOLE: list[str] = []
+"""Every console line of every page of the browsers this test launched, as
+``[context] type: text``: tests/conftest.py adds it to a failed test's report
+(the pages log each step of the call at debug level), so that a failure seen
+once can be read afterwards. Emptied before each test; the last lines kept."""
+CONSOLE_KEEP = 400
+
+
+def _record_console(context: BrowserContext, number: int) -> None:
+    def on_page(page: Page) -> None:
+        def on_console(message: ConsoleMessage) -> None:
+            CONSOLE.append(f"[{number}] {message.type}: {message.text}")
+            del CONSOLE[:-CONSOLE_KEEP]
+
+        page.on("console", on_console)
+
+    context.on("page", on_page)
+
+
 @contextlib.asynccontextmanager
 async def launch_chromium(
     ns: Netns,
@@ -132,6 +151,8 @@ async def launch_chromium(
                 await browser.new_context(permissions=["camera", "microphone"])
                 for _ in range(contexts)
             ]
+            for number, context in enumerate(made):
+                _record_console(context, number)
             yield ChromiumSession(browser=browser, contexts=made)
         finally:
             await browser.close()

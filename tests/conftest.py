@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from harness import chromium
 from sprechzimmer.config import Settings, load_settings
 from sprechzimmer.store import Store
 
@@ -122,3 +123,20 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_browser_console() -> Iterator[None]:
+    """Each test's report shows only its own browsers' console (harness/chromium.py)."""
+    chromium.CONSOLE.clear()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test's report ends with its pages' console: each step of the
+    call, at debug level, so that a failure seen once (in CI, under load) can be read."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call" and report.failed and chromium.CONSOLE:
+        report.sections.append(("browser console (last lines)", "\n".join(chromium.CONSOLE)))
