@@ -7,7 +7,9 @@ page has a code) must be shown, lie fully inside the viewport while the page is
 scrolled to the top, and be the topmost element at their centre (not covered).
 In the states around the call (``Kind.SETUP``: device check, waiting, knocking,
 the other person has left) the same holds for each of those controls that the
-page shows, and the knocking therapist's admit button must be in reach.
+page shows, and the knocking therapist's admit button must be in reach. And every
+control's label reads whole: no word of it broken across lines (issue 15 put
+five or six controls in the phone's row).
 
 One server and one browser for everything: the walker (``harness/callstates.py``)
 takes one session per screen through all states, and the language is changed
@@ -93,6 +95,29 @@ def _box(item: dict[str, Any]) -> str:
     return f"x {item['left']:.0f}..{item['right']:.0f}, y {item['top']:.0f}..{item['bottom']:.0f}"
 
 
+# The words of the call controls' labels that the layout breaks across lines
+# ("Stum|mscha|lten" on a phone with too many controls in one row): a word is one
+# range of its text node; more than one line box for it is a break inside it.
+BROKEN_WORDS = """() => {
+  const shown = (el) => el.checkVisibility({checkOpacity: true, visibilityProperty: true});
+  const broken = [];
+  for (const label of document.querySelectorAll('.controls button.control .control-label')) {
+    if (!shown(label)) continue;
+    for (const node of label.childNodes) {
+      if (node.nodeType !== Node.TEXT_NODE) continue;
+      for (const m of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+
 def _problems_in(seen: Seen, lang: str, measured: dict[str, Any]) -> list[str]:
     """What is out of reach in one state, in one language (empty: all in reach)."""
     width, height = seen.device.width, seen.device.height
@@ -149,6 +174,11 @@ async def test_controls_in_reach_in_every_state(tmp_path: Path) -> None:
             problems.extend(
                 Problem(seen.device.name, lang, seen.state.name, what)
                 for what in _problems_in(seen, lang, measured)
+            )
+            # Every label reads whole: no word of it broken across lines.
+            problems.extend(
+                Problem(seen.device.name, lang, seen.state.name, f"label word {w!r} broken")
+                for w in await seen.page.evaluate(BROKEN_WORDS)
             )
 
     wanted: list[tuple[str, str, str]] = []
