@@ -179,6 +179,33 @@ async def _encrypted_both_ways(call: Call) -> dict[str, Any]:
     return seen
 
 
+# The privacy pause as a page shows it: whose it is ('self' or 'peer'), or null.
+PAUSE_STATE = """() => {
+  const el = document.querySelector('[data-testid="pause-state"]');
+  return el && !el.hidden ? el.dataset.paused : null;
+}"""
+# Every track the page holds is disabled (the pause holds camera and microphone).
+ALL_HELD = """() => {
+  const v = document.querySelector('[data-testid="local-video"]');
+  return v && v.srcObject && v.srcObject.getTracks().every((t) => !t.enabled) ? true : null;
+}"""
+
+
+async def _paused_and_resumed(call: Call) -> None:
+    """The client pauses (Firefox in two pairings): both pages hold and say so; one tap
+    resumes, and frames come both ways again."""
+    therapist, client = call.therapist, call.client
+    await client.click('[data-testid="privacy-pause"]')
+    assert await client.until(PAUSE_STATE, what="the client's own pause") == "self"
+    assert await therapist.until(PAUSE_STATE, what="the pause on the therapist's page") == "peer"
+    for _, page in call.pages():
+        await page.until(ALL_HELD, what="camera and microphone held")
+    await client.click('[data-testid="privacy-pause"]')
+    for _, page in call.pages():
+        await page.until(f"() => ({PAUSE_STATE})() === null ? true : null", what="pause over")
+        await _frames_advance(page)
+
+
 async def _renewed(call: Call) -> None:
     """The keys are renewed at least once on both sides; frames keep coming after it."""
     epochs = {role: (await page.evaluate(E2EE))["epoch"] for role, page in call.pages()}
@@ -197,7 +224,8 @@ async def _renewed(call: Call) -> None:
 async def test_call_between_engines(
     tmp_path: Path, therapist_engine: Engine, client_engine: Engine
 ) -> None:
-    """Each pairing: a P2P call, frames both ways, keys renewed, equal codes, nothing clear."""
+    """Each pairing: a P2P call, frames both ways, keys renewed, equal codes, nothing clear,
+    and the client's privacy pause held and resumed on both pages."""
     _need(therapist_engine, client_engine)
     extra = {"SPRECHZIMMER_REKEY_INTERVAL": REKEY_INTERVAL_S}
     with topology(tmp_path, forwarding=True, extra_env=extra) as topo:
@@ -212,6 +240,7 @@ async def test_call_between_engines(
             await _renewed(call)
             assert await _same_sas(call) == sas
             await _encrypted_both_ways(call)
+            await _paused_and_resumed(call)
 
 
 # The selected candidate pair of the page's connection, by the standard stats
