@@ -15,8 +15,8 @@ makes those properties hold by construction, and ``sprechzimmer audit
 - rooms are created only with the room key (``admin_key``), RTP forwarding
   needs it too (``lock_rtp_forward``), and there is no recording folder;
 - no STUN server (the SFU knows its own address, and a public STUN server
-  would be a third party), the ICE
-  candidates restricted to the operator's interface, a fixed RTP port range;
+  would be a third party), ICE candidates only on the operator's address, a
+  fixed RTP port range;
 - logging at warnings only: Janus logs addresses at its informational
   levels.
 
