@@ -72,7 +72,13 @@ def _audit(ns: Netns, tmp_path: Path, folder: Path) -> dict[str, dict[str, str]]
     return {c["id"]: c for c in report["checks"] if c["id"] in SFU_CHECKS}
 
 
-def _config(tmp_path: Path, folder: Path) -> None:
+def _configured(tmp_path: Path) -> Path:
+    """Janus and namespaces here (else skip), and a configuration written as an operator
+    writes it: its folder."""
+    need_janus()
+    if reason := netns_available():
+        require_or_skip(reason)
+    folder = tmp_path / "janus"
     subprocess.run(
         [*CLI, "sfu-config", str(folder), "--ice-ip", MEDIA_IP, "--rtp-ports", "30000-30099"],
         env=_env(tmp_path),
@@ -80,14 +86,11 @@ def _config(tmp_path: Path, folder: Path) -> None:
         timeout=60,
         capture_output=True,
     )
+    return folder
 
 
 def test_the_hardened_sfu_passes_the_audit_and_listens_on_loopback_only(tmp_path: Path) -> None:
-    need_janus()
-    if reason := netns_available():
-        require_or_skip(reason)
-    folder = tmp_path / "janus"
-    _config(tmp_path, folder)
+    folder = _configured(tmp_path)
     assert {p.name for p in folder.iterdir()} >= {"janus.jcfg", "plugins", "transports"}
     assert all((folder / f).stat().st_mode & 0o077 == 0 for f in ("janus.jcfg",))
     log = tmp_path / "janus.log"
@@ -109,11 +112,7 @@ def test_the_hardened_sfu_passes_the_audit_and_listens_on_loopback_only(tmp_path
 
 
 def test_an_opened_up_sfu_fails_the_audit_naming_each_problem(tmp_path: Path) -> None:
-    need_janus()
-    if reason := netns_available():
-        require_or_skip(reason)
-    folder = tmp_path / "janus"
-    _config(tmp_path, folder)
+    folder = _configured(tmp_path)
     http = folder / "janus.transport.http.jcfg"
     http.write_text(http.read_text().replace('admin_ip = "127.0.0.1"', 'admin_ip = "0.0.0.0"'))
     main = folder / "janus.jcfg"
@@ -177,11 +176,7 @@ print(json.dumps(out))
 
 
 def test_a_group_room_refuses_clear_media_recording_and_forwarding(tmp_path: Path) -> None:
-    need_janus()
-    if reason := netns_available():
-        require_or_skip(reason)
-    folder = tmp_path / "janus"
-    _config(tmp_path, folder)
+    folder = _configured(tmp_path)
     with netns() as ns:
         _media_interface(ns)
         with running_janus(ns, folder, tmp_path / "janus.log"):
