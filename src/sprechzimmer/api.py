@@ -77,7 +77,8 @@ class Invite(BaseModel):
     session_id: str
     client_id: str
     therapist_url: str
-    client_url: str
+    client_url: str = Field(description="The first client seat's link (`client_urls[0]`).")
+    client_urls: list[str] = Field(description="One link per client seat, seat 1 first.")
     created_at: dt.datetime
     expires_at: dt.datetime
 
@@ -182,7 +183,7 @@ Therapist = Annotated[TherapistInfo, Depends(current_therapist)]
 
 
 def _invite(invitation: sessions.Invitation) -> Invite:
-    return Invite(**dataclasses.asdict(invitation))
+    return Invite(**dataclasses.asdict(invitation), client_url=invitation.client_url)
 
 
 # --- login --------------------------------------------------------------------

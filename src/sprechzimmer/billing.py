@@ -1,20 +1,23 @@
 """Billable time from the stored connection events: pure rules, no I/O, no clock.
 
-A session's billable time is the time in which *both* the therapist and the
-client had media connected: the intersection of the two roles' connected
-intervals. The rules, also written down in ``docs/privacy.md``:
+A session's billable time is, for each client seat, the time in which *both*
+the therapist and that seat's client had media connected: the intersection of
+the two seats' connected intervals. A one-to-one session has one client seat
+and so one line per month; a group session one per client seat and month, since
+each person is billed on their own. The rules, also written down in
+``docs/privacy.md``:
 
-- A role is connected from ``media_connected`` until its next
+- A seat is connected from ``media_connected`` until its next
   ``media_disconnected`` or ``left``. ``joined`` and ``admitted`` start nothing.
 - Events with the same timestamp are put in one canonical order (starts before
   ends), so the order in which the database returns them never matters; a
   connect and a disconnect in the same instant therefore end disconnected (we
   never bill a moment we cannot show).
-- A gap in one role's connection *shorter* than the reconnect tolerance
+- A gap in one seat's connection *shorter* than the reconnect tolerance
   (``SPRECHZIMMER_BILLING_RECONNECT_TOLERANCE``, default 30 s) is bridged: a
   dropped network that comes back within it does not split the session.
 - An interval left open (the server crashed or restarted before ``left`` was
-  written) ends at the session's last stored event of either role: we store
+  written) ends at the session's last stored event of any seat: we store
   no heartbeats, and the last event is the last moment we know the call was
   alive. Never at "now", so a report does not grow while nobody is talking.
 - Times are UTC throughout; months are the practice's calendar months
@@ -36,8 +39,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from . import seats
 from .events import EventKind
-from .protocol import Role
 
 DEFAULT_TOLERANCE = dt.timedelta(seconds=30)
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
@@ -57,7 +60,9 @@ class EventLike(Protocol):
     """What billing needs of a stored event (``store.EventInfo`` is one)."""
 
     @property
-    def role(self) -> Role: ...
+    def seat(self) -> int:
+        """0 for the therapist, else the client seat."""
+        ...
 
     @property
     def kind(self) -> EventKind: ...
@@ -127,10 +132,10 @@ class Month:
 
 @dataclass(frozen=True, slots=True)
 class SessionLine:
-    """One line of a monthly report: one session's billable time in one month.
+    """One line of a monthly report: one client seat's billable time in one month.
 
     A line of a session whose connection events are gone (``archived``) has no
-    times of day: only its day, seconds, client ID and short reference were kept.
+    times of day: only its day, seconds, client ID, seat and short reference were kept.
     """
 
     session_id: str
@@ -144,15 +149,24 @@ class SessionLine:
     """Billable seconds in the month, rounded to the nearest second."""
     day: dt.date | None = None
     """The billing day of an archived line (which has no ``start``)."""
+    seat: int = seats.FIRST_CLIENT
+    """The client seat billed: 1 in a one-to-one session."""
 
     def __post_init__(self) -> None:
         if (self.start is None) != (self.end is None) or (self.start is None) == (self.day is None):
             raise ValueError("a report line has a start and an end, or else only a day")
 
     @classmethod
-    def archived(cls, reference: str, client_id: str, day: dt.date, seconds: int) -> SessionLine:
+    def archived(
+        cls,
+        reference: str,
+        client_id: str,
+        day: dt.date,
+        seconds: int,
+        seat: int = seats.FIRST_CLIENT,
+    ) -> SessionLine:
         """A line kept after its session's events were deleted (``retention``)."""
-        return cls(reference, client_id, None, None, seconds, day)
+        return cls(reference, client_id, None, None, seconds, day, seat)
 
     @property
     def date(self) -> dt.date:
@@ -163,11 +177,11 @@ class SessionLine:
         return self.start.date()
 
     @property
-    def order(self) -> tuple[dt.date, float, str]:
+    def order(self) -> tuple[dt.date, float, str, int]:
         """Sort key of a report: by day, by first billable moment (archived lines,
-        which have none, first within their day), then by session."""
+        which have none, first within their day), then by session and seat."""
         moment = float("-inf") if self.start is None else self.start.timestamp()
-        return self.date, moment, self.session_id
+        return self.date, moment, self.session_id, self.seat
 
     @property
     def minutes(self) -> str:
@@ -180,7 +194,8 @@ def to_minutes(seconds: int) -> Decimal:
     return (Decimal(seconds) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-_Moment = tuple[dt.datetime, int, Role, EventKind]
+_Moment = tuple[dt.datetime, int, int, EventKind]
+"""An event in canonical form: when (UTC), its rank in that instant, its seat, its kind."""
 
 
 def _ordered(events: Iterable[EventLike]) -> list[_Moment]:
@@ -193,28 +208,28 @@ def _ordered(events: Iterable[EventLike]) -> list[_Moment]:
     for e in events:
         if e.at.tzinfo is None:
             raise ValueError("billing needs aware datetimes")
-        moments.append((e.at.astimezone(dt.UTC), _RANK[e.kind], e.role, e.kind))
+        moments.append((e.at.astimezone(dt.UTC), _RANK[e.kind], e.seat, e.kind))
     moments.sort(key=lambda m: (m[0], m[1]))
     return moments
 
 
 def connected_intervals(
     events: Iterable[EventLike],
-    role: Role,
+    seat: int,
     tolerance: dt.timedelta = DEFAULT_TOLERANCE,
     close_at: dt.datetime | None = None,
 ) -> list[Interval]:
-    """``role``'s connected intervals (UTC), gaps shorter than ``tolerance`` bridged.
+    """``seat``'s connected intervals (UTC), gaps shorter than ``tolerance`` bridged.
 
     An interval still open after the last event ends at ``close_at`` (the
     session's last event, when not given).
     """
-    return _connected(_ordered(events), role, tolerance, close_at)
+    return _connected(_ordered(events), seat, tolerance, close_at)
 
 
 def _connected(
     ordered: Sequence[_Moment],
-    role: Role,
+    seat: int,
     tolerance: dt.timedelta,
     close_at: dt.datetime | None,
 ) -> list[Interval]:
@@ -224,7 +239,7 @@ def _connected(
     raw: list[Interval] = []
     since: dt.datetime | None = None
     for at, _rank, who, kind in ordered:
-        if who is not role:
+        if who != seat:
             continue
         if kind is EventKind.MEDIA_CONNECTED:
             if since is None:
@@ -266,16 +281,26 @@ def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
 
 
 def billable_intervals(
-    events: Iterable[EventLike], tolerance: dt.timedelta = DEFAULT_TOLERANCE
+    events: Iterable[EventLike],
+    tolerance: dt.timedelta = DEFAULT_TOLERANCE,
+    seat: int = seats.FIRST_CLIENT,
 ) -> list[Interval]:
-    """The spans of one session in which both roles had media connected."""
-    ordered = _ordered(events)
+    """The spans of one session in which the therapist and client ``seat`` both had
+    media connected."""
+    return _billable(_ordered(events), seat, tolerance)
+
+
+def _billable(ordered: Sequence[_Moment], seat: int, tolerance: dt.timedelta) -> list[Interval]:
     if not ordered:
         return []
     close_at = ordered[-1][0]
-    therapist = _connected(ordered, Role.THERAPIST, tolerance, close_at)
-    client = _connected(ordered, Role.CLIENT, tolerance, close_at)
-    return intersect(therapist, client)
+    therapist = _connected(ordered, seats.THERAPIST, tolerance, close_at)
+    return intersect(therapist, _connected(ordered, seat, tolerance, close_at))
+
+
+def client_seats_of(ordered: Iterable[_Moment]) -> list[int]:
+    """The client seats that have events, in order."""
+    return sorted({who for _at, _rank, who, _kind in ordered if who != seats.THERAPIST})
 
 
 def total(intervals: Iterable[Interval]) -> dt.timedelta:
@@ -317,15 +342,32 @@ def _seconds(span: dt.timedelta) -> int:
     return (span // dt.timedelta(microseconds=1) + 500_000) // 1_000_000
 
 
+LineKey = tuple[Month, int]
+"""A report line's place among a session's: its month and its client seat."""
+
+
 def session_lines(
     session_id: str,
     client_id: str,
     events: Iterable[EventLike],
     zone: ZoneInfo,
     tolerance: dt.timedelta = DEFAULT_TOLERANCE,
+    seat: int = seats.FIRST_CLIENT,
 ) -> dict[Month, SessionLine]:
-    """One session's report lines, by month (months without billable time are left out)."""
-    by_month = split_by_month(billable_intervals(events, tolerance), zone)
+    """One client seat's report lines of a session, by month (months without
+    billable time are left out)."""
+    return _seat_lines(session_id, client_id, _ordered(events), seat, zone, tolerance)
+
+
+def _seat_lines(
+    session_id: str,
+    client_id: str,
+    ordered: Sequence[_Moment],
+    seat: int,
+    zone: ZoneInfo,
+    tolerance: dt.timedelta,
+) -> dict[Month, SessionLine]:
+    by_month = split_by_month(_billable(ordered, seat, tolerance), zone)
     return {
         month: SessionLine(
             session_id,
@@ -333,19 +375,44 @@ def session_lines(
             span.first.astimezone(zone),
             span.last.astimezone(zone),
             _seconds(span.spent),
+            seat=seat,
         )
         for month, span in by_month.items()
+    }
+
+
+def all_lines(
+    session_id: str,
+    client_id: str,
+    events: Iterable[EventLike],
+    zone: ZoneInfo,
+    tolerance: dt.timedelta = DEFAULT_TOLERANCE,
+) -> dict[LineKey, SessionLine]:
+    """A session's report lines, by month and client seat: each person billed on
+    their own."""
+    ordered = _ordered(events)
+    return {
+        (month, seat): line
+        for seat in client_seats_of(ordered)
+        for month, line in _seat_lines(
+            session_id, client_id, ordered, seat, zone, tolerance
+        ).items()
     }
 
 
 def session_seconds(
     events: Iterable[EventLike], tolerance: dt.timedelta = DEFAULT_TOLERANCE
 ) -> int:
-    """A session's billable seconds over all time (the dashboard's "so far").
+    """A session's billable seconds over all time and all its client seats (the
+    dashboard's "so far").
 
-    Rounded once, so it may differ by a second from the sum of the session's
-    monthly lines (each rounded by itself) when the session spans two months."""
-    return _seconds(total(billable_intervals(events, tolerance)))
+    Rounded once per seat, so it may differ by a second from the sum of the
+    session's monthly lines (each rounded by itself) when the session spans two
+    months."""
+    ordered = _ordered(events)
+    return sum(
+        _seconds(total(_billable(ordered, seat, tolerance))) for seat in client_seats_of(ordered)
+    )
 
 
 def month_report(
@@ -357,9 +424,8 @@ def month_report(
     """The lines of ``month`` for the given sessions, by first billable moment, then session id."""
     lines = []
     for s in sessions:
-        line = session_lines(s.session_id, s.client_id, s.events, zone, tolerance).get(month)
-        if line is not None:
-            lines.append(line)
+        found = all_lines(s.session_id, s.client_id, s.events, zone, tolerance)
+        lines += [line for (at, _seat), line in found.items() if at == month]
     return sorted(lines, key=lambda line: line.order)
 
 
@@ -449,7 +515,7 @@ def monthly_totals(
     client's), and over the ``archived`` lines of sessions whose events are gone."""
     totals: dict[Month, int] = {}
     for s in sessions:
-        for month, line in session_lines(
+        for (month, _seat), line in all_lines(
             s.session_id, s.client_id, s.events, zone, tolerance
         ).items():
             totals[month] = totals.get(month, 0) + line.seconds
@@ -484,13 +550,13 @@ CSV_DIALECTS: dict[CsvLang, CsvDialect] = {
         ";",
         ",",
         "%d.%m.%Y",
-        ("Datum", "Pseudonym", "Beginn", "Ende", "Minuten", "Sekunden", "Sitzung"),
+        ("Datum", "Pseudonym", "Beginn", "Ende", "Minuten", "Sekunden", "Sitzung", "Platz"),
     ),
     "en": CsvDialect(
         ",",
         ".",
         "%Y-%m-%d",
-        ("Date", "Client ID", "Start", "End", "Minutes", "Seconds", "Session"),
+        ("Date", "Client ID", "Start", "End", "Minutes", "Seconds", "Session", "Seat"),
     ),
 }
 _TIME = "%H:%M"
@@ -523,6 +589,8 @@ class CsvRow:
     minutes: Decimal
     seconds: int
     reference: str
+    seat: int = seats.FIRST_CLIENT
+    """The client seat (1 in a one-to-one session)."""
 
     @classmethod
     def of(cls, line: SessionLine) -> CsvRow:
@@ -539,6 +607,7 @@ class CsvRow:
             to_minutes(line.seconds),
             line.seconds,
             reference(line.session_id),
+            line.seat,
         )
 
 
@@ -567,6 +636,7 @@ def to_csv(lines: Iterable[SessionLine], lang: CsvLang = "de") -> str:
                 str(row.minutes).replace(".", dialect.decimal),
                 row.seconds,
                 row.reference,
+                row.seat,
             ]
         )
     return buffer.getvalue()
@@ -589,7 +659,7 @@ def from_csv(text: str) -> list[CsvRow]:
 
 
 def _row(dialect: CsvDialect, fields: list[str]) -> CsvRow:
-    date_text, client_id, start, end, minutes_text, seconds, ref = fields
+    date_text, client_id, start, end, minutes_text, seconds, ref, seat = fields
     date = dt.datetime.strptime(date_text, dialect.date_format).date()
 
     def moment(text: str) -> dt.datetime | None:
@@ -601,7 +671,7 @@ def _row(dialect: CsvDialect, fields: list[str]) -> CsvRow:
 
     client = client_id[1:] if client_id[:1] == "'" else client_id
     amount = Decimal(minutes_text.replace(dialect.decimal, "."))
-    return CsvRow(date, client, moment(start), moment(end), amount, int(seconds), ref)
+    return CsvRow(date, client, moment(start), moment(end), amount, int(seconds), ref, int(seat))
 
 
 def archive_lines(
@@ -610,7 +680,7 @@ def archive_lines(
     """What is kept of a session when its events go: one archived line per month
     with billable time, carrying exactly the seconds, day, client ID and
     reference of that month's report line, and nothing else."""
-    lines = session_lines(session.session_id, session.client_id, session.events, zone, tolerance)
+    lines = all_lines(session.session_id, session.client_id, session.events, zone, tolerance)
     return [_archived(line) for line in lines.values()]
 
 
@@ -635,22 +705,22 @@ def cut(
 
     A session whose links are renewed again and again is never idle, so its oldest
     events would outlive the metadata retention. They may go, month by month, where
-    splitting them changes nothing: each role's connected intervals of all events
+    splitting them changes nothing: each seat's connected intervals of all events
     are those of the events before the cut followed by those of the events after it
     (so no call, no bridged reconnect and no interval left open spans the cut, and
     events still to come meet the same state), and so the month lines are the same;
-    and no role that joined before the cut is still seated at it.
+    and no seat that was joined before the cut is still held at it.
     Checked by computing both, rather than by a second set of rules that could
     drift apart from the first."""
     ordered = _ordered(session.events)
     if not ordered:
         return None
     close_at = ordered[-1][0]
-    roles = (Role.THERAPIST, Role.CLIENT)
-    whole = {role: _connected(ordered, role, tolerance, close_at) for role in roles}
+    held = (seats.THERAPIST, *client_seats_of(ordered))
+    whole = {seat: _connected(ordered, seat, tolerance, close_at) for seat in held}
     # An interval left open at the end would run on into events still to come.
-    settled = all(_connected(ordered, r, tolerance, ALL_TIME.end) == whole[r] for r in roles)
-    lines = session_lines(session.session_id, session.client_id, session.events, zone, tolerance)
+    settled = all(_connected(ordered, x, tolerance, ALL_TIME.end) == whole[x] for x in held)
+    lines = all_lines(session.session_id, session.client_id, session.events, zone, tolerance)
     month = Month.of(before, zone)
     while (at := month.bounds(zone).start) > ordered[0][0]:
         month = _previous(month)
@@ -661,11 +731,11 @@ def cut(
         if (not newer and not settled) or _seated(older):
             continue
         if all(
-            _connected(older, role, tolerance, None) + _connected(newer, role, tolerance, None)
-            == whole[role]
-            for role in roles
+            _connected(older, seat, tolerance, None) + _connected(newer, seat, tolerance, None)
+            == whole[seat]
+            for seat in held
         ):
-            kept = {m: x for m, x in lines.items() if m.bounds(zone).end <= at}
+            kept = {key: x for key, x in lines.items() if key[0].bounds(zone).end <= at}
             rest = _lines(session, newer, zone, tolerance)
             if {**kept, **rest} != lines or kept.keys() & rest.keys():
                 continue  # cannot happen when the intervals agree; never bill differently
@@ -675,31 +745,33 @@ def cut(
 
 def _lines(
     session: SessionEvents, moments: Sequence[_Moment], zone: ZoneInfo, tolerance: dt.timedelta
-) -> dict[Month, SessionLine]:
-    events = [_Event(role, kind, at) for at, _rank, role, kind in moments]
-    return session_lines(session.session_id, session.client_id, events, zone, tolerance)
+) -> dict[LineKey, SessionLine]:
+    events = [_Event(seat, kind, at) for at, _rank, seat, kind in moments]
+    return all_lines(session.session_id, session.client_id, events, zone, tolerance)
 
 
 @dataclass(frozen=True, slots=True)
 class _Event:
-    role: Role
+    seat: int
     kind: EventKind
     at: dt.datetime
 
 
 def _archived(line: SessionLine) -> SessionLine:
-    return SessionLine.archived(reference(line.session_id), line.client_id, line.date, line.seconds)
+    return SessionLine.archived(
+        reference(line.session_id), line.client_id, line.date, line.seconds, line.seat
+    )
 
 
 def _seated(moments: Sequence[_Moment]) -> bool:
-    """Whether a role joined and has not left at the end of ``moments``: a server that
-    restarts reads its seat from the events (``room.held_seats``), so none may go."""
-    seated: dict[Role, bool] = {}
-    for _at, _rank, role, kind in moments:
+    """Whether a seat was joined and not left at the end of ``moments``: a server that
+    restarts reads its seats from the events (``room.held_seats``), so none may go."""
+    seated: dict[int, bool] = {}
+    for _at, _rank, seat, kind in moments:
         if kind is EventKind.JOINED:
-            seated[role] = True
+            seated[seat] = True
         elif kind is EventKind.LEFT:
-            seated[role] = False
+            seated[seat] = False
     return any(seated.values())
 
 

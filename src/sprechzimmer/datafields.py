@@ -204,6 +204,19 @@ COLUMNS: tuple[StoredColumn, ...] = (
         ),
     ),
     StoredColumn(
+        "sessions.seats",
+        de=Said(
+            "Zahl der Plätze für Klientinnen und Klienten (1 bis 8; 1 im Einzelgespräch)",
+            "Einladungslinks, Zutritt",
+            "Metadatenfrist (Vorgabe 90 Tage)",
+        ),
+        en=Said(
+            "number of client seats (1 to 8; 1 in a one-to-one session)",
+            "invite links, access",
+            "metadata retention (default 90 days)",
+        ),
+    ),
+    StoredColumn(
         "tokens.hash",
         de=Said(
             "SHA-256-Hash eines Einladungs-Tokens (nie das Token)", "Zutritt", "bis zum Ablauf"
@@ -224,6 +237,19 @@ COLUMNS: tuple[StoredColumn, ...] = (
         "tokens.expires_at",
         de=Said("Ablauf (UTC)", "Zutritt", "bis zum Ablauf"),
         en=Said("expiry (UTC)", "access", "until it expires"),
+    ),
+    StoredColumn(
+        "tokens.seat",
+        de=Said(
+            "Platznummer des Links: 0 die Therapeutin, 1 bis 8 ein Klientenplatz",
+            "Zutritt",
+            "bis zum Ablauf",
+        ),
+        en=Said(
+            "the link's seat number: 0 the therapist, 1 to 8 a client seat",
+            "access",
+            "until it expires",
+        ),
     ),
     StoredColumn(
         "events.id",
@@ -257,6 +283,19 @@ COLUMNS: tuple[StoredColumn, ...] = (
         "events.at",
         de=Said("Serverzeit (UTC)", "Abrechnung", "Metadatenfrist (Vorgabe 90 Tage)"),
         en=Said("server time (UTC)", "billing", "metadata retention (default 90 days)"),
+    ),
+    StoredColumn(
+        "events.seat",
+        de=Said(
+            "Platznummer (0 die Therapeutin, 1 bis 8 ein Klientenplatz), kein Name",
+            "Abrechnung je Platz",
+            "Metadatenfrist (Vorgabe 90 Tage)",
+        ),
+        en=Said(
+            "seat number (0 the therapist, 1 to 8 a client seat), no name",
+            "billing per seat",
+            "metadata retention (default 90 days)",
+        ),
     ),
     StoredColumn(
         "billing_lines.id",
@@ -297,8 +336,15 @@ COLUMNS: tuple[StoredColumn, ...] = (
     ),
     StoredColumn(
         "billing_lines.seconds",
-        de=Said("abrechenbare Sekunden der Sitzung in diesem Monat", "Abrechnung", _LINE_KEPT.de),
-        en=Said("the session's billable seconds in that month", "billing", _LINE_KEPT.en),
+        de=Said(
+            "abrechenbare Sekunden des Klientenplatzes in diesem Monat", "Abrechnung", _LINE_KEPT.de
+        ),
+        en=Said("the client seat's billable seconds in that month", "billing", _LINE_KEPT.en),
+    ),
+    StoredColumn(
+        "billing_lines.seat",
+        de=Said("abgerechneter Klientenplatz (1 im Einzelgespräch)", "Abrechnung", _LINE_KEPT.de),
+        en=Said("the client seat billed (1 in a one-to-one session)", "billing", _LINE_KEPT.en),
     ),
     StoredColumn(
         "quality_samples.call_id",

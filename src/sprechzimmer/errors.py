@@ -318,6 +318,20 @@ class InvalidInput(UserError):
     )
 
 
+class TooManySeats(UserError):
+    """A session asked for with no client seat or more than eight (``seats.py``)."""
+
+    code = "too-many-seats"
+    http_status = 422
+    sentence = Sentence(
+        "A session has 1 to 8 client seats: at most 9 people take part in one call, "
+        "8 clients and the therapist.",
+        "Eine Sitzung hat 1 bis 8 Plätze für Klientinnen und Klienten: An einem Gespräch "
+        "nehmen höchstens 9 Personen teil, 8 Klientinnen und Klienten und die Therapeutin "
+        "oder der Therapeut.",
+    )
+
+
 class LinkInvalid(UserError):
     """The link check (``POST /api/v1/links/check``): no such link. The same for a
     wrong token, an unknown session and a link whose token is gone (revoked, or

@@ -51,7 +51,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from . import protocol as p
-from . import tickets
+from . import seats, tickets
 from .backplane import BackplaneDown, Embedded, Op, RedisBackplane
 from .errors import (
     Forbidden,
@@ -145,6 +145,11 @@ class Admission:
     expires_at: float = float("inf")
     """When the invite (or its session) expires: no resume ticket and no TURN
     credential outlives it."""
+    seat: int = seats.ROLE_SEAT
+    """The seat the link is for (0: the therapist's); left out, the role's one-to-one seat."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seat", seats.of(self.role, self.seat))
 
 
 class Hub:
@@ -328,7 +333,7 @@ class Hub:
             raise (refusal or problem)(problem.code)
         assert info is not None
         expires = min(info.expires_at, info.session.expires_at).timestamp()
-        return Admission(info.session.id, info.session.client_id, info.role, expires)
+        return Admission(info.session.id, info.session.client_id, info.role, expires, info.seat)
 
     # --- room traffic -------------------------------------------------------------
 
@@ -359,7 +364,7 @@ class Hub:
                 expires = admission.expires_at if math.isfinite(admission.expires_at) else None
                 op: Op = ["j", conn, self.backplane.process_id, admission.session_id]
                 op += [admission.client_id, admission.role.value, expires]
-                op += [resume, epoch, relay_only, name, consent]
+                op += [resume, epoch, relay_only, name, consent, admission.seat]
                 self.backplane.post(owner, op)
                 return
         await self._join_here(conn, admission, resume, epoch, relay_only, name, consent)
@@ -395,12 +400,14 @@ class Hub:
     ) -> None:
         session_id, role, now = admission.session_id, admission.role, self.clock()
         verified = (
-            tickets.verify(self.ticket_key, resume, session_id, role, now) if resume else None
+            tickets.verify(self.ticket_key, resume, session_id, admission.seat, now)
+            if resume
+            else None
         )
         if verified is None:
             # A seat's own tab comes back with its ticket as often as its line
             # breaks; a link that joins in a loop without one is slowed down.
-            seat = f"{session_id}:{role.value}"
+            seat = f"{session_id}:{admission.seat}"
             if self._seat_joins.blocked(seat, now):
                 raise SlowDown("seat joins")
             self._seat_joins.hit(seat, now)
@@ -415,9 +422,9 @@ class Hub:
             if room is None:
                 room = self._new_room(admission)
                 self._event_counts[session_id] = len(events)
-                seats = held_seats((e.role, e.kind, e.at.timestamp()) for e in events)
-                if seats:
-                    room.restore(seats, epoch or 0, now, events[-1].at.timestamp())
+                held = held_seats((e.role, e.kind, e.at.timestamp()) for e in events)
+                if held:
+                    room.restore(held, epoch or 0, now, events[-1].at.timestamp())
         else:
             self._refuse_if_noisy(self._event_counts.get(session_id, 0), verified)
         if conn not in self._sockets and conn not in self._remote_of:
@@ -426,7 +433,9 @@ class Hub:
         # A resuming tab keeps its nonce: if this welcome is lost with its socket,
         # the ticket it already has still works.
         nonce = verified.nonce if verified else tickets.new_nonce()
-        ticket = tickets.issue(self.ticket_key, session_id, role, nonce, now, admission.expires_at)
+        ticket = tickets.issue(
+            self.ticket_key, session_id, admission.seat, nonce, now, admission.expires_at
+        )
         was_waiting = room.waiting
         outputs = room.join(
             conn,
@@ -441,6 +450,7 @@ class Hub:
             valid_until=admission.expires_at,
             name=name,
             consent=bool(consent),
+            seat=admission.seat,
         )
         if room.waiting and not was_waiting:
             self._knocked_at[session_id] = now  # a knock: every wait begins with a join
@@ -620,7 +630,9 @@ class Hub:
     async def _apply(self, room: Room, outputs: list[Output]) -> None:
         # Events first: once a socket hears of a change, the change is on record.
         events = [
-            EventInfo(room.session_id, o.role, o.kind, dt.datetime.fromtimestamp(o.at, dt.UTC))
+            EventInfo(
+                room.session_id, o.role, o.kind, dt.datetime.fromtimestamp(o.at, dt.UTC), o.seat
+            )
             for o in outputs
             if isinstance(o, BillingEvent)
         ]
@@ -773,15 +785,20 @@ class Hub:
         kind, conn = op[0], op[1]
         if kind == "j":
             _, _, process, session_id, client_id, role, expires, resume, epoch, relay = op[:10]
-            # A process of the version before names sends ten fields.
+            # A process of the version before names sends ten fields, before seats twelve.
             name, consent = (op[10], op[11]) if len(op) >= 12 else (None, None)
+            seat = op[12] if len(op) >= 13 else seats.FIRST_CLIENT
             self._remote_of[conn] = process
             if self._stopping or session_id not in self.backplane.owned:
                 # Not ours (any more): the socket's process asks again from scratch.
                 self._close(conn, SERVICE_RESTART, None)
                 return
             admission = Admission(
-                session_id, client_id, p.Role(role), math.inf if expires is None else expires
+                session_id,
+                client_id,
+                p.Role(role),
+                math.inf if expires is None else expires,
+                seat,
             )
             await self._join_here(conn, admission, resume, epoch, relay, name, consent)
         elif kind == "r":

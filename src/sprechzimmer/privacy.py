@@ -41,12 +41,18 @@ def _session(store: Store, session: SessionInfo) -> dict[str, Any]:
         "created_at": _iso(session.created_at),
         "expires_at": _iso(session.expires_at),
         "state": session.state.value,
+        "seats": session.seats,
         "tokens": [
-            {"role": role.value, "expires_at": _iso(expires), "hash": "SHA-256, not exported"}
-            for role, expires in store.tokens_of(session.id)
+            {
+                "role": role.value,
+                "seat": seat,
+                "expires_at": _iso(expires),
+                "hash": "SHA-256, not exported",
+            }
+            for role, seat, expires in store.tokens_of(session.id)
         ],
         "events": [
-            {"role": e.role.value, "kind": e.kind.value, "at": _iso(e.at)}
+            {"role": e.role.value, "seat": e.seat, "kind": e.kind.value, "at": _iso(e.at)}
             for e in store.events_of(session.id)
         ],
     }
@@ -71,6 +77,7 @@ def export(
             "day": line.date.isoformat(),
             "client_id": line.client_id,
             "reference": line.session_id,
+            "seat": line.seat,
             "seconds": line.seconds,
         }
         for line in store.archived_lines(*_ALL_DAYS, therapist_id=therapist.id, client_id=client_id)

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import protocol as p
+from . import seats
 from .errors import (
     ConsentRequired,
     Forbidden,
@@ -142,6 +143,11 @@ class BillingEvent:
     role: Role
     kind: EventKind
     at: float
+    seat: int = seats.ROLE_SEAT
+    """0 for the therapist, else the client seat; left out, the role's one-to-one seat."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seat", seats.of(self.role, self.seat))
 
 
 @dataclass(frozen=True)
@@ -258,10 +264,15 @@ class Member:
     said so, or a ticket shows an earlier one did)."""
     nettest_at: float = -math.inf
     """When this seat was last given network-test credentials (``NETTEST_INTERVAL``)."""
+    seat: int = seats.FIRST_CLIENT
+    """Its seat number (0: the therapist's), which its billing events name."""
 
     @property
     def present(self) -> bool:
         return self.conn is not None
+
+    def event(self, kind: EventKind, at: float) -> BillingEvent:
+        return BillingEvent(self.role, kind, at, self.seat)
 
     def claimed_by(self, nonce: str, issued: float) -> bool:
         """Whether a genuine ticket (``nonce``, issued at ``issued``) is this seat's own."""
@@ -351,7 +362,7 @@ class Room:
         return deadline
 
     def restore(
-        self, seats: dict[Role, HeldSeat], epoch: int, now: float, last_event_at: float
+        self, held: dict[Role, HeldSeat], epoch: int, now: float, last_event_at: float
     ) -> None:
         """Rebuild a room a restarted server forgot: the held seats are away until claimed.
 
@@ -359,7 +370,7 @@ class Room:
         stored event (the last moment we know of), not as of the rebuild."""
         if self.members or self.state is not CallState.IDLE:
             return
-        for role, seat in seats.items():
+        for role, seat in held.items():
             self.members[role] = Member(
                 None,
                 role,
@@ -370,8 +381,10 @@ class Room:
                 away_since=now,
                 gone_at=min(last_event_at, now),
                 claim_after=math.floor(seat.joined_at),
+                # One client seat per room until the group room: the first.
+                seat=seats.THERAPIST if role is Role.THERAPIST else seats.FIRST_CLIENT,
             )
-        client = seats.get(Role.CLIENT)
+        client = held.get(Role.CLIENT)
         if client is not None:
             self._transition(CallState.WAITING)
             if client.admitted:
@@ -379,7 +392,7 @@ class Room:
                 self.epoch = max(self.epoch, epoch)
                 self.next_rekey = now + self.config.rekey_interval
                 self.call_id = self.config.call_ids()
-        log.info("room: rebuilt with %d held seat(s)", len(seats))
+        log.info("room: rebuilt with %d held seat(s)", len(held))
 
     # --- inputs ---------------------------------------------------------------
 
@@ -398,8 +411,10 @@ class Room:
         valid_until: float = math.inf,
         name: str | None = None,
         consent: bool = False,
+        seat: int = seats.FIRST_CLIENT,
     ) -> list[Output]:
-        """An authenticated socket asks for ``role``'s place.
+        """An authenticated socket asks for ``role``'s place (``seat``: which client seat;
+        this room holds one client at a time, the group room is on its way).
 
         ``resume`` is the nonce of a genuine ticket of this seat (the hub checked
         its MAC and expiry), None without one; ``new_resume`` a fresh nonce and
@@ -458,15 +473,16 @@ class Room:
             if not returning:
                 self.admitted_resume = None
                 self._transition(CallState.WAITING)
-        member = Member(conn, role, new_resume, now, valid_until=valid_until, name=name)
+        seat = seats.THERAPIST if role is Role.THERAPIST else seat
+        member = Member(conn, role, new_resume, now, valid_until=valid_until, name=name, seat=seat)
         # Without a ticket it said so just now; with one, its first hello did.
         member.consent = role is Role.CLIENT
         self.members[role] = member
-        out.append(BillingEvent(role, EventKind.JOINED, now))
+        out.append(member.event(EventKind.JOINED, now))
         if role is Role.CLIENT and self.state is CallState.ADMITTED:
             # The admitted browser is back after the grace: on record again, so
             # that a rebuilt room knows it as admitted too.
-            out.append(BillingEvent(role, EventKind.ADMITTED, now))
+            out.append(member.event(EventKind.ADMITTED, now))
         other = self.members.get(role.other)
 
         if role is Role.CLIENT and self.state is CallState.IDLE:
@@ -691,10 +707,8 @@ class Room:
                 out.append(Close(member.conn, SessionEnded("revoked")))
             at = now if member.present else min(member.gone_at, now)
             if member.media is p.MediaState.CONNECTED:
-                out.append(
-                    BillingEvent(role, EventKind.MEDIA_DISCONNECTED, member.disconnected_at(at))
-                )
-            out.append(BillingEvent(role, EventKind.LEFT, at))
+                out.append(member.event(EventKind.MEDIA_DISCONNECTED, member.disconnected_at(at)))
+            out.append(member.event(EventKind.LEFT, at))
         self.admitted_resume = None
         if self.state is not CallState.CLOSED:
             self._transition(CallState.CLOSED)
@@ -708,7 +722,7 @@ class Room:
         member.media_recorded_at = now
         connected = member.media is p.MediaState.CONNECTED
         kind = EventKind.MEDIA_CONNECTED if connected else EventKind.MEDIA_DISCONNECTED
-        return [BillingEvent(member.role, kind, at)]
+        return [member.event(kind, at)]
 
     def _admit(self, conn: ConnId, role: Role, now: float) -> list[Output]:
         if role is not Role.THERAPIST:
@@ -719,7 +733,7 @@ class Room:
         self._transition(CallState.ADMITTED)
         self.admitted_resume = self.members[Role.CLIENT].resume
         self.room_check_done = False  # every admission starts with the room check
-        out: list[Output] = [BillingEvent(Role.CLIENT, EventKind.ADMITTED, now)]
+        out: list[Output] = [self.members[Role.CLIENT].event(EventKind.ADMITTED, now)]
         return out + self._start_call(now)
 
     def _decline(self, conn: ConnId, role: Role, now: float) -> list[Output]:
@@ -845,10 +859,8 @@ class Room:
         self.relayed = None
         out: list[Output] = [] if close is None else [close]
         if member.media is p.MediaState.CONNECTED:
-            out.append(
-                BillingEvent(role, EventKind.MEDIA_DISCONNECTED, member.disconnected_at(now))
-            )
-        out.append(BillingEvent(role, EventKind.LEFT, now))
+            out.append(member.event(EventKind.MEDIA_DISCONNECTED, member.disconnected_at(now)))
+        out.append(member.event(EventKind.LEFT, now))
         other = self.members.get(role.other)
         was_waiting = role is Role.CLIENT and self.state is CallState.WAITING
         # Admission ends with a hang-up, a decline or a refusal; it survives a lost

@@ -1,15 +1,15 @@
 """The SQL store: six tables and the queries on them.
 
 Only these facts are kept: therapists (code, password hash, API key hashes,
-created, disabled), sessions (id, therapist, client ID as entered, created,
-expires, state), token hashes (session, role, expiry), billing events
-(session, role, kind, time), archived billing lines of sessions past the
-metadata retention (therapist, client ID, short reference, day, seconds: no
-time of day, no event, no role) and anonymous quality samples (random call id,
-hour, measurements; no key, no column and no table ties them to a session,
-and at most 90 days). Never an address, a user agent, a name beyond the
-client ID the therapist typed, or a token in clear. SQLite (WAL) by default,
-PostgreSQL by URL; the schema is made by the Alembic migrations in
+created, disabled), sessions (id, therapist, client ID as entered, number of
+client seats, created, expires, state), token hashes (session, role, seat,
+expiry), billing events (session, role, seat, kind, time), archived billing
+lines of sessions past the metadata retention (therapist, client ID, short
+reference, seat, day, seconds: no time of day, no event, no role) and anonymous
+quality samples (random call id, hour, measurements; no key, no column and no
+table ties them to a session, and at most 90 days). Never an address, a user
+agent, a name beyond the client ID the therapist typed, or a token in clear.
+SQLite (WAL) by default, PostgreSQL by URL; the schema is made by the Alembic migrations in
 ``migrations/``, and ``metadata`` here must match them (a test checks).
 """
 
@@ -54,7 +54,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
-from . import billing
+from . import billing, seats
 from .events import EventKind
 from .protocol import Role
 from .quality import Sample, retention_cutoff
@@ -132,6 +132,8 @@ class ConsultationSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(16), default=SessionState.OPEN.value)
+    seats: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Client seats (1 to 8, ``seats.py``): one for a one-to-one session."""
 
 
 class Token(Base):
@@ -143,6 +145,8 @@ class Token(Base):
     )
     role: Mapped[str] = mapped_column(String(16))
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    seat: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """0 for the therapist's token, else the client seat whose link it is."""
 
 
 class Event(Base):
@@ -155,6 +159,8 @@ class Event(Base):
     role: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    seat: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """0 for the therapist, else the client seat (billing is per client seat)."""
 
 
 class BillingLine(Base):
@@ -172,6 +178,8 @@ class BillingLine(Base):
     day: Mapped[dt.date] = mapped_column(Date)
     """The billing day in the practice's time zone; no time of day on purpose."""
     seconds: Mapped[int] = mapped_column(Integer)
+    seat: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """The client seat billed (1 in a one-to-one session)."""
 
 
 # No primary key on purpose: an auto-increment would number the samples in the
@@ -216,6 +224,8 @@ class SessionInfo:
     created_at: dt.datetime
     expires_at: dt.datetime
     state: SessionState
+    seats: int = 1
+    """Client seats."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +233,8 @@ class TokenInfo:
     session: SessionInfo
     role: Role
     expires_at: dt.datetime
+    seat: int = seats.FIRST_CLIENT
+    """The seat the token lets in: 0 for the therapist's."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +243,11 @@ class EventInfo:
     role: Role
     kind: EventKind
     at: dt.datetime
+    seat: int = seats.ROLE_SEAT
+    """0 for the therapist, else the client seat; left out, the role's one-to-one seat."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seat", seats.of(self.role, self.seat))
 
 
 @dataclass(frozen=True)
@@ -280,6 +297,7 @@ def _session_info(row: ConsultationSession) -> SessionInfo:
         row.created_at,
         row.expires_at,
         SessionState(row.state),
+        row.seats,
     )
 
 
@@ -313,6 +331,7 @@ def _billing_line(therapist_id: int, line: billing.SessionLine) -> BillingLine:
         reference=line.session_id,
         day=line.date,
         seconds=line.seconds,
+        seat=line.seat,
     )
 
 
@@ -339,7 +358,7 @@ def make_engine(url: str) -> Engine:
 
 def _billing_events(
     sessions: ColumnElement[bool],
-) -> Select[str, int, str, str, str, dt.datetime]:
+) -> Select[str, int, str, str, int, str, dt.datetime]:
     """The events of the ``sessions`` with their therapist and client ID, in session order:
     what billing reads, for the export and for the purge that keeps billing lines."""
     return (
@@ -348,6 +367,7 @@ def _billing_events(
             ConsultationSession.therapist_id,
             ConsultationSession.client_id,
             Event.role,
+            Event.seat,
             Event.kind,
             Event.at,
         )
@@ -471,8 +491,13 @@ class Store:
         client_id: str,
         now: dt.datetime,
         expires_at: dt.datetime,
-        token_hashes: dict[Role, str],
+        token_hashes: dict[int, str],
+        *,
+        client_seats: int = 1,
     ) -> SessionInfo:
+        """A new open session with ``client_seats`` client seats and the tokens'
+        hashes, by seat number (0: the therapist's)."""
+        seats.check_count(client_seats)
         with self._tx() as s:
             row = ConsultationSession(
                 id=session_id,
@@ -481,27 +506,34 @@ class Store:
                 created_at=now,
                 expires_at=expires_at,
                 state=SessionState.OPEN.value,
+                seats=client_seats,
             )
             s.add(row)
             s.flush()
-            for role, digest in token_hashes.items():
-                s.add(
-                    Token(
-                        hash=digest, session_id=session_id, role=role.value, expires_at=expires_at
-                    )
-                )
+            self._add_tokens(s, row, token_hashes, expires_at)
             return _session_info(row)
 
     def add_tokens(
-        self, session_id: str, token_hashes: dict[Role, str], expires_at: dt.datetime
+        self, session_id: str, token_hashes: dict[int, str], expires_at: dt.datetime
     ) -> None:
+        """More tokens, by seat number (0: the therapist's), for an existing session."""
         with self._tx() as s:
-            for role, digest in token_hashes.items():
-                s.add(
-                    Token(
-                        hash=digest, session_id=session_id, role=role.value, expires_at=expires_at
-                    )
-                )
+            row = s.get(ConsultationSession, session_id)
+            if row is None:
+                raise KeyError(session_id)
+            self._add_tokens(s, row, token_hashes, expires_at)
+
+    @staticmethod
+    def _add_tokens(
+        s: Session, row: ConsultationSession, hashes: dict[int, str], expires_at: dt.datetime
+    ) -> None:
+        for seat, digest in hashes.items():
+            if seat not in seats.all_seats(row.seats):
+                raise ValueError(f"session has no seat {seat}")
+            role = seats.role_of(seat).value
+            s.add(
+                Token(hash=digest, session_id=row.id, role=role, seat=seat, expires_at=expires_at)
+            )
 
     def get_session(self, session_id: str) -> SessionInfo | None:
         with self._tx() as s:
@@ -572,7 +604,7 @@ class Store:
             session = s.get(ConsultationSession, row.session_id)
             if session is None:
                 return None
-            return TokenInfo(_session_info(session), Role(row.role), row.expires_at)
+            return TokenInfo(_session_info(session), Role(row.role), row.expires_at, row.seat)
 
     def delete_expired_tokens(self, now: dt.datetime) -> int:
         with self._tx() as s:
@@ -586,14 +618,22 @@ class Store:
             return
         with self._tx() as s:
             s.add_all(
-                Event(session_id=e.session_id, role=e.role.value, kind=e.kind.value, at=e.at)
+                Event(
+                    session_id=e.session_id,
+                    role=e.role.value,
+                    seat=e.seat,
+                    kind=e.kind.value,
+                    at=e.at,
+                )
                 for e in events
             )
 
     def events_of(self, session_id: str) -> list[EventInfo]:
         with self._tx() as s:
             rows = s.scalars(select(Event).where(Event.session_id == session_id).order_by(Event.id))
-            return [EventInfo(r.session_id, Role(r.role), EventKind(r.kind), r.at) for r in rows]
+            return [
+                EventInfo(r.session_id, Role(r.role), EventKind(r.kind), r.at, r.seat) for r in rows
+            ]
 
     # --- quality samples --------------------------------------------------------
 
@@ -659,12 +699,12 @@ class Store:
         with self.engine.connect() as c:
             current: BillingSession | None = None
             result = c.execution_options(yield_per=10_000).execute(query)
-            for sid, tid, cid, role, kind, at in result:
+            for sid, tid, cid, role, seat, kind, at in result:
                 if current is None or current.session_id != sid:
                     if current is not None:
                         yield current
                     current = BillingSession(sid, tid, cid, [])
-                current.events.append(EventInfo(sid, Role(role), EventKind(kind), at))
+                current.events.append(EventInfo(sid, Role(role), EventKind(kind), at, seat))
             if current is not None:
                 yield current
 
@@ -688,7 +728,7 @@ class Store:
         with self._tx() as s:
             rows = s.scalars(query.order_by(BillingLine.day, BillingLine.reference, BillingLine.id))
             return [
-                billing.SessionLine.archived(r.reference, r.client_id, r.day, r.seconds)
+                billing.SessionLine.archived(r.reference, r.client_id, r.day, r.seconds, r.seat)
                 for r in rows
             ]
 
@@ -806,9 +846,9 @@ class Store:
     def _billing_sessions_in(s: Session, ids: list[str]) -> list[BillingSession]:
         rows = s.execute(_billing_events(Event.session_id.in_(ids)))
         found: dict[str, BillingSession] = {}
-        for sid, tid, cid, role, kind, at in rows:
+        for sid, tid, cid, role, seat, kind, at in rows:
             session = found.setdefault(sid, BillingSession(sid, tid, cid, []))
-            session.events.append(EventInfo(sid, Role(role), EventKind(kind), at))
+            session.events.append(EventInfo(sid, Role(role), EventKind(kind), at, seat))
         return list(found.values())
 
     @staticmethod
@@ -836,15 +876,15 @@ class Store:
             rows = s.scalars(query.order_by(ConsultationSession.created_at, ConsultationSession.id))
             return [_session_info(r) for r in rows]
 
-    def tokens_of(self, session_id: str) -> list[tuple[Role, dt.datetime]]:
-        """Role and expiry of a session's tokens (never the hashes: of no use to anyone)."""
+    def tokens_of(self, session_id: str) -> list[tuple[Role, int, dt.datetime]]:
+        """Role, seat and expiry of a session's tokens (never the hashes: of no use to anyone)."""
         with self._tx() as s:
             rows = s.execute(
-                select(Token.role, Token.expires_at)
+                select(Token.role, Token.seat, Token.expires_at)
                 .where(Token.session_id == session_id)
-                .order_by(Token.expires_at, Token.role)
+                .order_by(Token.expires_at, Token.seat)
             )
-            return [(Role(role), expires) for role, expires in rows]
+            return [(Role(role), seat, expires) for role, seat, expires in rows]
 
     def therapist_export_row(self, therapist_id: int) -> dict[str, Any] | None:
         """The therapist's row for a data-subject export; hashes replaced by what they are."""

@@ -49,6 +49,11 @@ class Ev:
     kind: EventKind
     at: dt.datetime
 
+    @property
+    def seat(self) -> int:
+        """The one-to-one session's seats: 0 the therapist, 1 the client."""
+        return 0 if self.role is Role.THERAPIST else 1
+
 
 def ev(role: Role, kind: EventKind, at: dt.datetime | int) -> Ev:
     return Ev(role, kind, at if isinstance(at, dt.datetime) else BASE + dt.timedelta(seconds=at))
@@ -99,13 +104,13 @@ def test_order_of_events_does_not_matter(
 def test_billable_is_at_most_each_sides_connected_time(events: list[Ev], tol: dt.timedelta) -> None:
     billable = seconds(events, tol)
     close = max((e.at for e in events), default=BASE)
-    for role in (T, C):
-        own = billing.total(billing.connected_intervals(events, role, tol, close))
+    for seat in (0, 1):
+        own = billing.total(billing.connected_intervals(events, seat, tol, close))
         assert billable <= own.total_seconds()
     # Without bridging, not even the bridged gaps count: at most the raw connected time.
     raw = seconds(events, dt.timedelta(0))
-    for role in (T, C):
-        own = billing.total(billing.connected_intervals(events, role, dt.timedelta(0), close))
+    for seat in (0, 1):
+        own = billing.total(billing.connected_intervals(events, seat, dt.timedelta(0), close))
         assert raw <= own.total_seconds()
 
 
@@ -325,12 +330,13 @@ def test_the_german_csv_opens_as_columns_and_sums_to_the_month(
     raw = response.content
     assert raw.startswith(b"\xef\xbb\xbf")  # the UTF-8 byte order mark
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0] == ["Datum", "Pseudonym", "Beginn", "Ende", "Minuten", "Sekunden", "Sitzung"]
+    header = ["Datum", "Pseudonym", "Beginn", "Ende", "Minuten", "Sekunden", "Sitzung", "Platz"]
+    assert rows[0] == header
     assert rows[1:] == [
-        ["03.11.2026", "K-1", "10:00", "10:50", "50,00", "3000", "ssssssss"],
-        ["10.11.2026", "'=K,2", "10:00", "10:45", "45,50", "2730", "ssssssss"],
+        ["03.11.2026", "K-1", "10:00", "10:50", "50,00", "3000", "ssssssss", "1"],
+        ["10.11.2026", "'=K,2", "10:00", "10:45", "45,50", "2730", "ssssssss", "1"],
         # The span ends on the next local day: its end says which.
-        ["30.11.2026", "K-4", "23:30", "01.12.2026 00:00", "30,00", "1800", "ssssssss"],
+        ["30.11.2026", "K-4", "23:30", "01.12.2026 00:00", "30,00", "1800", "ssssssss", "1"],
     ]
     # The minutes column sums to the month's total, as billing computes it.
     total = sum(Decimal(row[4].replace(",", ".")) for row in rows[1:])
@@ -343,8 +349,10 @@ def test_the_german_csv_opens_as_columns_and_sums_to_the_month(
     english = client.get("/api/v1/billing", params={"month": "2026-11", "lang": "en"}, headers=auth)
     assert 'filename="billing-2026-11.csv"' in english.headers["content-disposition"]
     en_rows = list(csv.reader(io.StringIO(english.content.decode("utf-8-sig"))))
-    assert en_rows[0] == ["Date", "Client ID", "Start", "End", "Minutes", "Seconds", "Session"]
-    assert en_rows[2] == ["2026-11-10", "'=K,2", "10:00", "10:45", "45.50", "2730", "ssssssss"]
+    assert en_rows[0] == [
+        *("Date", "Client ID", "Start", "End", "Minutes", "Seconds", "Session", "Seat")
+    ]
+    assert en_rows[2] == ["2026-11-10", "'=K,2", "10:00", "10:45", "45.50", "2730", "ssssssss", "1"]
     assert billing.from_csv(english.text) == EXPECTED_NOV_ROWS
     bad = client.get("/api/v1/billing", params={"month": "2026-11", "lang": "fr"}, headers=auth)
     assert bad.status_code == 422

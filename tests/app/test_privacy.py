@@ -30,7 +30,7 @@ def add_call(store: Store, therapist: int, sid: str, client_id: str, start: dt.d
         client_id,
         start,
         NOW + dt.timedelta(days=1),
-        {Role.THERAPIST: digest(sid + "t"), Role.CLIENT: digest(sid + "c")},
+        {0: digest(sid + "t"), 1: digest(sid + "c")},
     )
     end = start + dt.timedelta(minutes=50)
     store.add_events(
@@ -73,10 +73,12 @@ def test_export_of_a_client_holds_their_sessions_and_no_secret(store: Store) -> 
     first = found["sessions"][0]
     assert first["events"][0] == {
         "role": "therapist",
+        "seat": 0,
         "kind": "media_connected",
         "at": "2026-10-05T09:00:00Z",
     }
-    assert {t["role"] for t in first["tokens"]} == {"therapist", "client"}
+    assert first["seats"] == 1
+    assert {(t["role"], t["seat"]) for t in first["tokens"]} == {("therapist", 0), ("client", 1)}
     dumped = json.dumps(found)
     assert digest("1" * 32 + "t") not in dumped and "4" * 32 not in dumped
 

@@ -45,9 +45,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def add_session(
     store: Store, therapist: int, sid: str, created: dt.datetime, last_event: dt.datetime | None
 ) -> None:
-    store.create_session(
-        sid, therapist, "K-" + sid[:4], created, created + DAY, {Role.CLIENT: digest(sid)}
-    )
+    store.create_session(sid, therapist, "K-" + sid[:4], created, created + DAY, {1: digest(sid)})
     if last_event is not None:
         store.add_events(
             [
@@ -61,7 +59,7 @@ def add_call(
     store: Store, therapist: int, sid: str, client_id: str, start: dt.datetime, minutes: float
 ) -> None:
     """A call both sides were in, with a dropped line the tolerance bridges."""
-    store.create_session(sid, therapist, client_id, start, start + DAY, {Role.CLIENT: digest(sid)})
+    store.create_session(sid, therapist, client_id, start, start + DAY, {1: digest(sid)})
     at = [start + dt.timedelta(seconds=s) for s in (0, 5, 600, 620)]
     end = start + dt.timedelta(minutes=minutes)
     store.add_events(
@@ -74,6 +72,50 @@ def add_call(
             EventInfo(sid, Role.THERAPIST, EventKind.LEFT, end),
         ]
     )
+
+
+def add_call_before_seats(
+    store: Store, therapist: int, sid: str, client_id: str, start: dt.datetime, minutes: float
+) -> None:
+    """``add_call`` into a database of revision 0003/0004, whose rows name no seat:
+    written with the tables as the database has them, not with today's model."""
+    tables = MetaData()
+    tables.reflect(bind=store.engine, only=["sessions", "tokens", "events"])
+    sqlite = store.engine.dialect.name == "sqlite"
+
+    def stored(moment: dt.datetime) -> dt.datetime:
+        # As the store's UTCDateTime writes it: SQLite keeps naive UTC.
+        return moment.replace(tzinfo=None) if sqlite else moment
+
+    at = [start + dt.timedelta(seconds=s) for s in (0, 5, 600, 620)]
+    end = start + dt.timedelta(minutes=minutes)
+    T, C = Role.THERAPIST.value, Role.CLIENT.value
+    up, down, left = "media_connected", "media_disconnected", "left"
+    happened = [(T, up, at[0]), (C, up, at[1]), (C, down, at[2]), (C, up, at[3])]
+    happened += [(C, left, end), (T, left, end)]
+    with store.engine.begin() as c:
+        c.execute(
+            tables.tables["sessions"].insert(),
+            {
+                "id": sid,
+                "therapist_id": therapist,
+                "client_id": client_id,
+                "created_at": stored(start),
+                "expires_at": stored(start + DAY),
+                "state": "open",
+            },
+        )
+        c.execute(
+            tables.tables["tokens"].insert(),
+            {"hash": digest(sid), "session_id": sid, "role": C, "expires_at": stored(start + DAY)},
+        )
+        c.execute(
+            tables.tables["events"].insert(),
+            [
+                {"session_id": sid, "role": role, "kind": kind, "at": stored(moment)}
+                for role, kind, moment in happened
+            ],
+        )
 
 
 def minutes_of(lines: list[billing.SessionLine]) -> list[tuple[dt.date, str, int, str]]:
@@ -315,24 +357,28 @@ def test_purge_once_uses_the_settings(tmp_path: Path, database_url: str, store: 
 def test_an_upgraded_database_is_converted_by_the_first_purge(
     tmp_path: Path, database_url: str, store: Store
 ) -> None:
-    """A database of revision 0003 (before billing lines), with calls 200 days old."""
+    """A database of revision 0003 (before billing lines and seats), with calls 200
+    days old: the upgrade puts its events on the therapist's seat and the client's
+    (without that the therapist's would count as a client seat's, and nothing would
+    be billable), and the first purge turns them into billing lines."""
     downgrade(store.engine, "0003")
     try:
         assert "billing_lines" not in inspect(store.engine).get_table_names()
         therapist = add_therapist(store)
         start = NOW - 200 * DAY
-        add_call(store, therapist, "8" * 32, "K-8", start, 50)
-        add_call(store, therapist, "9" * 32, "K-9", start + 2 * DAY, 25)
-        month = Month.of(start, BERLIN)
-        bounds = month.bounds(BERLIN)
-        found = store.billing_sessions(bounds.start, bounds.end, therapist_id=therapist)
-        expected = minutes_of(billing.month_report(found, month, BERLIN))
-        assert [seconds for _, _, seconds, _ in expected] == [2995, 1495]
+        add_call_before_seats(store, therapist, "8" * 32, "K-8", start, 50)
+        add_call_before_seats(store, therapist, "9" * 32, "K-9", start + 2 * DAY, 25)
     finally:
         # Back to the newest schema even when an assertion failed: the PostgreSQL
         # test database is shared by the tests that come after.
         upgrade(store.engine)
-    assert minutes_of(billing.therapist_month(store, therapist, month, BERLIN)) == expected
+    month = Month.of(start, BERLIN)
+    expected = minutes_of(billing.therapist_month(store, therapist, month, BERLIN))
+    assert [seconds for _, _, seconds, _ in expected] == [2995, 1495]
+    with store.engine.connect() as c:
+        rows = c.execute(text("SELECT DISTINCT role, seat FROM events")).all()
+        tokens = c.execute(text("SELECT DISTINCT role, seat FROM tokens")).all()
+    assert sorted(rows) == [("client", 1), ("therapist", 0)] and tokens == [("client", 1)]
     counts = purge_once(store, make_settings(tmp_path, database_url), NOW)
     assert (counts.sessions, counts.events, counts.archived) == (2, 12, 2)
     assert store.events_of("8" * 32) == [] and store.events_of("9" * 32) == []
@@ -365,7 +411,13 @@ def test_export_and_deletion_cover_billing_lines(
 
     exported = privacy.export(store, therapist, NOW, "Klient-Zebra")
     assert exported["billing_lines"] == [
-        {"day": "2026-07-31", "client_id": "Klient-Zebra", "reference": "a1a1a1a1", "seconds": 2995}
+        {
+            "day": "2026-07-31",
+            "client_id": "Klient-Zebra",
+            "reference": "a1a1a1a1",
+            "seat": 1,
+            "seconds": 2995,
+        }
     ]
     assert [s["session_id"] for s in exported["sessions"]] == ["c3" * 16]
     assert len(privacy.export(store, therapist, NOW)["billing_lines"]) == 2

@@ -30,11 +30,13 @@ EXPECTED = {
         "disabled",
         "login_generation",
     },
-    "sessions": {"id", "therapist_id", "client_id", "created_at", "expires_at", "state"},
-    "tokens": {"hash", "session_id", "role", "expires_at"},
-    "events": {"id", "session_id", "role", "kind", "at"},
+    # Seats (issue 16) are numbers: how many a session has, which one a token,
+    # an event or a billing line belongs to. Never a name.
+    "sessions": {"id", "therapist_id", "client_id", "created_at", "expires_at", "state", "seats"},
+    "tokens": {"hash", "session_id", "role", "seat", "expires_at"},
+    "events": {"id", "session_id", "role", "seat", "kind", "at"},
     # What billing keeps of a purged session: no time of day, no event, no role.
-    "billing_lines": {"id", "therapist_id", "client_id", "reference", "day", "seconds"},
+    "billing_lines": {"id", "therapist_id", "client_id", "reference", "seat", "day", "seconds"},
     # Anonymous: a random call id, the hour, the measurements. No key, nothing else.
     "quality_samples": {
         "call_id",
@@ -97,7 +99,7 @@ def test_tokens_are_found_by_hash_and_deleted_on_revoke(store: Store) -> None:
         "K-2",
         NOW,
         NOW + dt.timedelta(hours=1),
-        {Role.THERAPIST: "1" * 64, Role.CLIENT: "2" * 64},
+        {0: "1" * 64, 1: "2" * 64},
     )
     found = store.lookup_token("2" * 64)
     assert found is not None and found.role is Role.CLIENT and found.session.client_id == "K-2"
@@ -110,7 +112,7 @@ def test_tokens_are_found_by_hash_and_deleted_on_revoke(store: Store) -> None:
 def test_expired_tokens_are_purged(store: Store) -> None:
     therapist = store.add_therapist("dr-a", "hash", NOW)
     store.create_session(
-        "c" * 32, therapist.id, "K", NOW, NOW + dt.timedelta(hours=1), {Role.CLIENT: "3" * 64}
+        "c" * 32, therapist.id, "K", NOW, NOW + dt.timedelta(hours=1), {1: "3" * 64}
     )
     assert store.delete_expired_tokens(NOW) == 0
     assert store.delete_expired_tokens(NOW + dt.timedelta(hours=2)) == 1
@@ -180,7 +182,7 @@ def test_quality_samples_are_stored_without_anything_of_the_session(
     store = quality_store
     therapist = store.add_therapist("dr-a", "hash", NOW)
     session = store.create_session(
-        "e" * 32, therapist.id, "K-77", NOW, NOW + dt.timedelta(hours=1), {Role.CLIENT: "4" * 64}
+        "e" * 32, therapist.id, "K-77", NOW, NOW + dt.timedelta(hours=1), {1: "4" * 64}
     )
     at = NOW.timestamp() + 1234.5
     stored = sample("0123456789abcdef01234567", at)

@@ -40,8 +40,8 @@ def test_german_columns_decimal_comma_and_local_times() -> None:
     lines = [SessionLine(SID, "K-2041", at("2026-11-03 10:00:40"), at("2026-11-03 10:51:10"), 3030)]
     rows = german(billing.to_csv(lines))
     assert rows == [
-        ["Datum", "Pseudonym", "Beginn", "Ende", "Minuten", "Sekunden", "Sitzung"],
-        ["03.11.2026", "K-2041", "10:00", "10:51", "50,50", "3030", "01234567"],
+        ["Datum", "Pseudonym", "Beginn", "Ende", "Minuten", "Sekunden", "Sitzung", "Platz"],
+        ["03.11.2026", "K-2041", "10:00", "10:51", "50,50", "3030", "01234567", "1"],
     ]
     assert billing.to_csv(lines) == billing.to_csv(lines, "de")  # German by default
 
@@ -51,19 +51,19 @@ def test_english_uses_commas_points_and_iso_dates() -> None:
     text = billing.to_csv(lines, "en")
     assert text.startswith("\ufeff")
     assert text.removeprefix("\ufeff").splitlines() == [
-        "Date,Client ID,Start,End,Minutes,Seconds,Session",
-        '2026-11-03,"K, 7",10:00,10:45,45.50,2730,01234567',
+        "Date,Client ID,Start,End,Minutes,Seconds,Session,Seat",
+        '2026-11-03,"K, 7",10:00,10:45,45.50,2730,01234567,1',
     ]
 
 
 def test_an_archived_line_has_empty_times_and_reads_back() -> None:
     """A session past the metadata retention: its day, minutes and reference stay."""
     live = SessionLine(SID, "K-1", at("2026-11-03 10:00"), at("2026-11-03 10:50"), 3000)
-    gone = SessionLine.archived(billing.reference(SID), "=K", dt.date(2026, 11, 2), 2730)
+    gone = SessionLine.archived(billing.reference(SID), "=K", dt.date(2026, 11, 2), 2730, 3)
     lines = sorted([live, gone], key=lambda line: line.order)
     assert german(billing.to_csv(lines))[1:] == [
-        ["02.11.2026", "'=K", "", "", "45,50", "2730", "01234567"],
-        ["03.11.2026", "K-1", "10:00", "10:50", "50,00", "3000", "01234567"],
+        ["02.11.2026", "'=K", "", "", "45,50", "2730", "01234567", "3"],
+        ["03.11.2026", "K-1", "10:00", "10:50", "50,00", "3000", "01234567", "1"],
     ]
     for lang in ("de", "en"):
         rows = billing.from_csv(billing.to_csv(lines, lang))
@@ -125,6 +125,7 @@ def test_the_minutes_column_sums_to_the_billable_intervals() -> None:
     class Ev:
         def __init__(self, role: Role, kind: EventKind, moment: dt.datetime) -> None:
             self.role, self.kind, self.at = role, kind, moment
+            self.seat = 0 if role is T else 1
 
     class Session:
         def __init__(self, session_id: str, minutes: float, day: int) -> None:

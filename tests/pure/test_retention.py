@@ -29,6 +29,11 @@ class Ev:
     kind: EventKind
     at: dt.datetime
 
+    @property
+    def seat(self) -> int:
+        """The one-to-one session's seats: 0 the therapist, 1 the client."""
+        return 0 if self.role is Role.THERAPIST else 1
+
 
 @dataclass
 class Session:
