@@ -422,7 +422,7 @@ class Hub:
             if room is None:
                 room = self._new_room(admission)
                 self._event_counts[session_id] = len(events)
-                held = held_seats((e.role, e.kind, e.at.timestamp()) for e in events)
+                held = held_seats((e.seat, e.kind, e.at.timestamp()) for e in events)
                 if held:
                     room.restore(held, epoch or 0, now, events[-1].at.timestamp())
         else:

@@ -46,6 +46,18 @@ MAX_ICE_URL = 512
 """Longest STUN or TURN URL a client takes from the server."""
 MAX_SAFE_INTEGER = 2**53 - 1
 """The largest integer a JavaScript number holds exactly: the bound of a key epoch."""
+MAX_SEAT = 8
+"""The highest seat number: eight client seats (``seats.py``); 0 is the therapist's."""
+ROLE_SEAT = -1
+"""A seat field's default: the role's seat in a one-to-one session, set on creation."""
+
+
+def _role_seat(message: Any, role: Role, name: str = "seat") -> None:
+    """Put the role's one-to-one seat (0 or 1) into a message made without one."""
+    if getattr(message, name) == ROLE_SEAT:
+        object.__setattr__(message, name, 0 if role is Role.THERAPIST else 1)
+
+
 MAX_CLIENT_NAME = 80
 """Characters of the name a client asks to be addressed by, at most."""
 # Control characters (C0, DEL, C1), line and paragraph separators and the bidi
@@ -122,26 +134,38 @@ def client_name_problem(name: str) -> str | None:
     return None
 
 
+def _seat(least: int = 0) -> Any:
+    """An optional seat number on the wire (absent, never null)."""
+    return field(default=None, metadata={"min": least, "max": MAX_SEAT, **_ABSENT_NOT_NULL})
+
+
 @dataclass(frozen=True)
 class Admit:
     TYPE: ClassVar[str] = "admit"
+    seat: int | None = _seat(1)
+    """The client seat to admit; absent: every client seat that knocks now."""
 
 
 @dataclass(frozen=True)
 class Decline:
     TYPE: ClassVar[str] = "decline"
+    seat: int | None = _seat(1)
+    """The client seat to decline; absent: every client seat that knocks now."""
 
 
 @dataclass(frozen=True)
 class Offer:
     TYPE: ClassVar[str] = "offer"
     sdp: str = _bound(MAX_SDP)
+    to: int | None = _seat()
+    """The seat it is for; absent: the one other member of a one-to-one call."""
 
 
 @dataclass(frozen=True)
 class Answer:
     TYPE: ClassVar[str] = "answer"
     sdp: str = _bound(MAX_SDP)
+    to: int | None = _seat()
 
 
 @dataclass(frozen=True)
@@ -152,11 +176,13 @@ class Candidate:
     sdpMLineIndex: int | None = field(default=None, metadata={"max": 255})
     usernameFragment: str | None = _bound(256, None)
     """``RTCIceCandidate.toJSON()`` adds it; it tells candidates of an old ICE session apart."""
+    to: int | None = _seat()
 
 
 @dataclass(frozen=True)
 class Restart:
     TYPE: ClassVar[str] = "restart"
+    to: int | None = _seat()
 
 
 class NegotiationFailure(enum.StrEnum):
@@ -176,6 +202,7 @@ class NegotiationFailed:
 
     TYPE: ClassVar[str] = "negotiation-failed"
     reason: NegotiationFailure = NegotiationFailure.SDP_REFUSED
+    to: int | None = _seat()
 
 
 class MediaState(enum.StrEnum):
@@ -305,6 +332,17 @@ class MediaStateReport:
 
 
 @dataclass(frozen=True)
+class MuteRequest:
+    """The therapist asks a member of a group to switch its microphone off, for
+    everyone: the member's page asks the person, who decides. Nothing is switched
+    from outside; the therapist sees the answer in the member's ``media-state``."""
+
+    TYPE: ClassVar[str] = "mute-request"
+    to: int | None = _seat(1)
+    """The client seat asked; absent: the one admitted client."""
+
+
+@dataclass(frozen=True)
 class RoomCheckDone:
     """The therapist ticked the room check off ("Are you undisturbed? ..."): it goes
     from both pages. Relayed to the client with ``from``; the room remembers it for
@@ -354,6 +392,7 @@ ClientMessage = Union[  # noqa: UP007
     Quality,
     MediaStateReport,
     RoomCheckDone,
+    MuteRequest,
     NetTest,
     Ping,
     Bye,
@@ -361,9 +400,9 @@ ClientMessage = Union[  # noqa: UP007
 Relayable = Offer | Answer | Candidate | Restart | NegotiationFailed
 RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart, NegotiationFailed)
 """What the call relays unchanged, only between admitted members."""
-WITH_FROM: tuple[type, ...] = (*RELAYABLE, MediaStateReport, RoomCheckDone)
-"""What reaches the other member with ``from``: the call's relays, ``media-state`` and
-``room-check-done``."""
+WITH_FROM: tuple[type, ...] = (*RELAYABLE, MediaStateReport, RoomCheckDone, MuteRequest)
+"""What reaches another member with ``from``: the call's relays, ``media-state``,
+``room-check-done`` and ``mute-request``."""
 
 _CLIENT_TYPES: dict[str, type] = {cls.TYPE: cls for cls in get_args(ClientMessage)}
 
@@ -409,6 +448,12 @@ class Welcome:
     resumed: bool = False
     """The seat was taken back with its ticket: keep the running call as it is."""
     peer_name: str | None = field(default=None, repr=False, metadata={"max": MAX_CLIENT_NAME})
+    seat: int = field(default=ROLE_SEAT, metadata={"max": MAX_SEAT})
+    """This member's own seat (0: the therapist's)."""
+
+    def __post_init__(self) -> None:
+        _role_seat(self, self.role)
+
     """To the therapist: the name of the client whose seat is held (waiting, admitted
     or away), or None; to a client always None."""
     relay_urls: list[str] = field(
@@ -433,11 +478,25 @@ class Knock:
     """The name it asked to be addressed by; None when it gave none (operator's choice)."""
     consent: bool = False
     """It confirmed the terms of use and the privacy notice before joining."""
+    seat: int = field(default=1, metadata={"min": 1, "max": MAX_SEAT})
+    """The client seat that knocks."""
 
 
 @dataclass(frozen=True)
 class KnockCancelled:
     TYPE: ClassVar[str] = "knock-cancelled"
+    seat: int = field(default=1, metadata={"min": 1, "max": MAX_SEAT})
+    """The client seat that no longer knocks."""
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A member of the call, in ``admitted``: whom this browser connects to."""
+
+    seat: int = field(metadata={"max": MAX_SEAT})
+    role: Role
+    name: str | None = field(default=None, repr=False, metadata={"max": MAX_CLIENT_NAME})
+    """A client's name, to the therapist and, in a group, to the other members."""
 
 
 class IceTransportPolicy(enum.StrEnum):
@@ -466,6 +525,9 @@ class Admitted:
     room_check: bool = True
     """Show the room check at this start: the therapist has not ticked it off during
     this admission yet."""
+    peers: list[Peer] = field(default_factory=list)
+    """The other members of the call at this start, by seat: each browser connects
+    to each of them (a one-to-one call has one)."""
 
 
 @dataclass(frozen=True)
@@ -487,7 +549,11 @@ class PeerJoined:
     role: Role
     admitted: bool
     name: str | None = field(default=None, repr=False, metadata={"max": MAX_CLIENT_NAME})
-    """To the therapist, of a client: the name it gave; otherwise None."""
+    """A client's name, to the therapist and, in a group, to the other members."""
+    seat: int = field(default=ROLE_SEAT, metadata={"max": MAX_SEAT})
+
+    def __post_init__(self) -> None:
+        _role_seat(self, self.role)
 
 
 class LeaveReason(enum.StrEnum):
@@ -503,6 +569,10 @@ class PeerLeft:
     TYPE: ClassVar[str] = "peer-left"
     role: Role
     reason: LeaveReason
+    seat: int = field(default=ROLE_SEAT, metadata={"max": MAX_SEAT})
+
+    def __post_init__(self) -> None:
+        _role_seat(self, self.role)
 
 
 class NoticeKind(enum.StrEnum):
@@ -520,12 +590,17 @@ class Notice:
 
 @dataclass(slots=True)
 class Relayed:
-    """A message on its way to the other member, with its sender's role.
+    """A message on its way to another member, with its sender's role and seat
+    (``from``, ``from_seat``).
 
     Not frozen: one is made per relayed message (see ``room.Send``)."""
 
-    message: Relayable | MediaStateReport | RoomCheckDone
+    message: Relayable | MediaStateReport | RoomCheckDone | MuteRequest
     sender: Role
+    sender_seat: int = ROLE_SEAT
+
+    def __post_init__(self) -> None:
+        _role_seat(self, self.sender, "sender_seat")
 
 
 @dataclass(frozen=True)
@@ -607,6 +682,7 @@ _RELAYABLE_TYPES: dict[str, type] = {
         NegotiationFailed,
         MediaStateReport,
         RoomCheckDone,
+        MuteRequest,
     )
 }
 
@@ -630,6 +706,7 @@ _REQUIRED: dict[type, frozenset[str]] = {
     # from the server; ``resumed``, ``relay_urls`` and the bitrate caps are
     # optional for a client (an older server leaves them out)
     IceServerInfo: frozenset({"urls"}),
+    Peer: frozenset({"seat", "role"}),
     Welcome: frozenset(
         {
             "role",
@@ -741,7 +818,7 @@ _FIELDS: dict[type, dict[str, _FieldSpec]] = {
         f.name: _spec(f"{_name(cls)}.{f.name}", get_type_hints(cls)[f.name], f.metadata)
         for f in dataclasses.fields(cls)
     }
-    for cls in (*_CLIENT_TYPES.values(), *_SERVER_TYPES.values(), IceServerInfo)
+    for cls in (*_CLIENT_TYPES.values(), *_SERVER_TYPES.values(), IceServerInfo, Peer)
 }
 
 
@@ -819,11 +896,15 @@ _SENDER: dict[str, _FieldSpec] = {
     kind: _spec(f"{kind}.from", Role, {}) for kind in _RELAYABLE_TYPES
 }
 """``from`` of a relayed message: the role of its sender."""
+_SENDER_SEAT: dict[str, _FieldSpec] = {
+    kind: _spec(f"{kind}.from_seat", int, {"max": MAX_SEAT}) for kind in _RELAYABLE_TYPES
+}
+"""``from_seat`` of a relayed message: its sender's seat (an older server leaves it out)."""
 
 
 def _without_absent(cls: type, body: dict[str, Any]) -> dict[str, Any]:
     for name in _ABSENT_WHEN_NONE.get(cls, ()):
-        if body[name] is None:
+        if body.get(name, 0) is None:
             del body[name]
     return body
 
@@ -933,7 +1014,8 @@ def decode_server(data: str | bytes, max_bytes: int) -> ServerMessage:
     if "from" not in obj:
         raise BadMessage(f"{kind}: missing from")
     sender = _check(_SENDER[kind], obj.pop("from"))
-    return Relayed(cls(**_known_fields(cls, obj)), sender)
+    seat = _check(_SENDER_SEAT[kind], obj.pop("from_seat")) if "from_seat" in obj else ROLE_SEAT
+    return Relayed(cls(**_known_fields(cls, obj)), sender, seat)
 
 
 def _plain(value: Any) -> Any:
@@ -948,7 +1030,9 @@ def to_wire(message: ServerMessage | ClientMessage) -> dict[str, Any]:
     """The JSON object of a message, ``type`` first."""
     if isinstance(message, Relayed):
         body = to_wire(message.message)
+        body.pop("to", None)  # the receiver knows it is for itself
         body["from"] = message.sender.value
+        body["from_seat"] = message.sender_seat
         return body
     return _without_absent(type(message), {"type": message.TYPE, **_plain(message)})
 
@@ -958,7 +1042,11 @@ def encode_bytes(message: ServerMessage | ClientMessage) -> bytes:
     # orjson writes the (nested) dataclasses and enums itself: no dict per field.
     if isinstance(message, Relayed):
         inner = message.message
-        body = {"type": inner.TYPE, **inner.__dict__, "from": message.sender.value}
+        body = {"type": inner.TYPE, **inner.__dict__}
+        body.pop("to", None)  # the receiver knows it is for itself
+        body = _without_absent(type(inner), body)
+        body["from"] = message.sender.value
+        body["from_seat"] = message.sender_seat
     else:
         body = _without_absent(type(message), {"type": message.TYPE, **message.__dict__})
     return orjson.dumps(body)

@@ -9,22 +9,26 @@ The random id of the running call (for anonymous quality samples) goes out
 only with ``StoreSample`` and is never logged; neither is the session: a log
 line says what happened in a room, not in which.
 
-Each member's latest camera and microphone state (``media-state``) is kept
-here for the other member's page, in memory only: it goes with the seat and is
-never an event, a sample or a log line. So is a client's name (from its
-``hello``), which only the therapist's page is told (``knock``, ``welcome``,
-``peer-joined``): it belongs to the seat, not to the session, so that a room
-with several client seats can tell each one's name, and it is gone with the
-seat. No output but a ``Send`` to the therapist ever carries it.
+Members hold numbered seats (``seats.py``): the therapist 0, the clients 1 to 8;
+a one-to-one session is the room with one client seat. Each member's latest
+camera and microphone state (``media-state``) is kept here for the others'
+pages, in memory only: it goes with the seat and is never an event, a sample or
+a log line. So is a client's name (from its ``hello``), which the therapist's
+page is told (``knock``, ``welcome``, ``peer-joined``, ``admitted``) and, in a
+group, the pages of the others in the call (``admitted``, ``peer-joined``),
+never a waiting client's: it belongs to the seat, and it is gone with the seat.
+No output but a ``Send`` carries it.
 
-The room's state is the client's admission (``CallState``); who holds a seat
-is kept beside it. ``_transition`` is the one place the state changes, and it
-logs each change.
+Each client seat has its own admission (``CallState``); who holds a seat is
+kept beside it. ``_transition`` is the one place an admission changes, and it
+logs each change. The call is the therapist with every admitted client; each
+admission starts it anew for all of them (``admitted`` with the ``peers`` to
+connect to), and a member leaving ends it only for that member.
 
 A seat outlives its socket: when a member's socket goes (a broken line, a
 server restart, a timeout), the member is *away* for ``resume_grace`` seconds.
-Nothing is recorded and the other member is told nothing, because the
-browsers' peer connection does not need the server and usually goes on. The
+Nothing is recorded and the others are told nothing, because the browsers'
+peer connections do not need the server and usually go on. The
 browser that comes back with its resume ticket (``tickets.py``, checked by the
 hub) takes the seat back silently: no knock, no new connection, no billing
 event. Without the ticket (a copied link) a client knocks again. A room that
@@ -185,35 +189,36 @@ class RoomConfig:
 
 @dataclass(frozen=True)
 class HeldSeat:
-    """What the stored events say of one role's seat when a server lost its memory."""
+    """What the stored events say of one seat when a server lost its memory."""
 
     media: p.MediaState
     admitted: bool
-    """For the client: admitted since it last joined."""
+    """For a client seat: admitted since it last joined."""
     joined_at: float = 0.0
     """When the seat was last joined: only tickets issued since belong to its holder."""
 
 
-def held_seats(events: Iterable[tuple[Role, EventKind, float]]) -> dict[Role, HeldSeat]:
-    """The seats still held at the last stored event (joined, never left), in stored order."""
-    joined: dict[Role, float | None] = {}
-    media: dict[Role, p.MediaState] = {}
-    admitted: dict[Role, bool] = {}
-    for role, kind, at in events:
+def held_seats(events: Iterable[tuple[int, EventKind, float]]) -> dict[int, HeldSeat]:
+    """The seats still held at the last stored event (joined, never left), by seat
+    number, from ``(seat, kind, at)`` in stored order."""
+    joined: dict[int, float | None] = {}
+    media: dict[int, p.MediaState] = {}
+    admitted: dict[int, bool] = {}
+    for seat, kind, at in events:
         if kind is EventKind.JOINED:
-            joined[role], admitted[role] = at, False
-            media[role] = p.MediaState.DISCONNECTED
+            joined[seat], admitted[seat] = at, False
+            media[seat] = p.MediaState.DISCONNECTED
         elif kind is EventKind.LEFT:
-            joined[role] = None
+            joined[seat] = None
         elif kind is EventKind.ADMITTED:
-            admitted[role] = True
+            admitted[seat] = True
         elif kind is EventKind.MEDIA_CONNECTED:
-            media[role] = p.MediaState.CONNECTED
+            media[seat] = p.MediaState.CONNECTED
         elif kind is EventKind.MEDIA_DISCONNECTED:
-            media[role] = p.MediaState.DISCONNECTED
+            media[seat] = p.MediaState.DISCONNECTED
     return {
-        role: HeldSeat(media.get(role, p.MediaState.DISCONNECTED), admitted.get(role, False), at)
-        for role, at in joined.items()
+        seat: HeldSeat(media.get(seat, p.MediaState.DISCONNECTED), admitted.get(seat, False), at)
+        for seat, at in joined.items()
         if at is not None
     }
 
@@ -292,8 +297,12 @@ class Room:
     session_id: str
     client_id: str
     config: RoomConfig = field(default_factory=RoomConfig)
-    state: CallState = CallState.IDLE
-    members: dict[Role, Member] = field(default_factory=dict)
+    members: dict[int, Member] = field(default_factory=dict)
+    """Who holds a seat, by seat number (0: the therapist)."""
+    admissions: dict[int, CallState] = field(default_factory=dict)
+    """Each client seat's admission (absent: ``IDLE``); ``_transition`` changes it."""
+    closed: bool = False
+    """The session was revoked or ended: nobody may join any more."""
     relay_requested: bool = False
     """The therapist asked for relay-only in this session."""
     epoch: int = 0
@@ -303,10 +312,11 @@ class Room:
     """Random id of the running call; new at every (re)start, gone when it ends."""
     relayed: bool | None = None
     """Whether the latest quality sample of the running call reports a relayed pair."""
-    admitted_resume: str | None = None
-    """Nonce of the admitted client's ticket: only that browser comes back without a knock."""
+    admitted_resume: dict[int, str] = field(default_factory=dict)
+    """Per admitted client seat, the nonce of its browser's ticket: only that browser
+    comes back without a knock."""
     call_pending: bool = False
-    """The call must start anew once both seats are present (one changed while away)."""
+    """The call must start anew once its members are back (one changed while away)."""
     room_check_done: bool = False
     """The therapist ticked the room check off during this admission (in memory only)."""
 
@@ -316,18 +326,44 @@ class Room:
 
     # --- queries, for the hub and the dashboard --------------------------------
 
-    def _present(self, role: Role) -> Member | None:
-        member = self.members.get(role)
+    @property
+    def state(self) -> CallState:
+        """The room as one state: ``CLOSED``, else the furthest admission of its client
+        seats (``ADMITTED`` while anyone is admitted). In a one-to-one session, the
+        client's admission."""
+        if self.closed:
+            return CallState.CLOSED
+        return max(self.admissions.values(), default=CallState.IDLE)
+
+    def admission(self, seat: int) -> CallState:
+        return CallState.CLOSED if self.closed else self.admissions.get(seat, CallState.IDLE)
+
+    def _present(self, seat: int) -> Member | None:
+        member = self.members.get(seat)
         return member if member is not None and member.present else None
+
+    def _clients(self) -> list[Member]:
+        return [m for seat, m in sorted(self.members.items()) if seat != seats.THERAPIST]
+
+    def _in_call(self, member: Member) -> bool:
+        """A member of the call: the therapist while anyone is admitted, an admitted client."""
+        if member.role is Role.THERAPIST:
+            return self.state is CallState.ADMITTED
+        return self.admission(member.seat) is CallState.ADMITTED
+
+    def _call_members(self) -> list[Member]:
+        return [m for m in self._ordered() if self._in_call(m)]
 
     @property
     def waiting(self) -> bool:
-        return self.state is CallState.WAITING and self._present(Role.CLIENT) is not None
+        return any(
+            m.present and self.admission(m.seat) is CallState.WAITING for m in self._clients()
+        )
 
     @property
     def in_call(self) -> bool:
-        return self.state is CallState.ADMITTED and all(
-            self._present(r) is not None for r in (Role.THERAPIST, Role.CLIENT)
+        return self._present(seats.THERAPIST) is not None and any(
+            m.present and self.admission(m.seat) is CallState.ADMITTED for m in self._clients()
         )
 
     @property
@@ -337,11 +373,15 @@ class Room:
     def conns(self) -> list[ConnId]:
         return [m.conn for m in self.members.values() if m.conn is not None]
 
-    def role_of(self, conn: ConnId) -> Role | None:
-        for role, member in self.members.items():
+    def member_of(self, conn: ConnId) -> Member | None:
+        for member in self.members.values():
             if member.conn == conn:
-                return role
+                return member
         return None
+
+    def role_of(self, conn: ConnId) -> Role | None:
+        member = self.member_of(conn)
+        return None if member is None else member.role
 
     def next_deadline(self) -> float | None:
         """When ``tick`` must run next at the latest, or None when nobody is here."""
@@ -362,36 +402,35 @@ class Room:
         return deadline
 
     def restore(
-        self, held: dict[Role, HeldSeat], epoch: int, now: float, last_event_at: float
+        self, held: dict[int, HeldSeat], epoch: int, now: float, last_event_at: float
     ) -> None:
         """Rebuild a room a restarted server forgot: the held seats are away until claimed.
 
         A seat nobody claims leaves as of ``last_event_at``, the session's last
         stored event (the last moment we know of), not as of the rebuild."""
-        if self.members or self.state is not CallState.IDLE:
+        if self.members or self.admissions or self.closed:
             return
-        for role, seat in held.items():
-            self.members[role] = Member(
+        for seat, kept in sorted(held.items()):
+            self.members[seat] = Member(
                 None,
-                role,
+                seats.role_of(seat),
                 None,
                 now,
-                media=seat.media,
-                reported=seat.media,
+                media=kept.media,
+                reported=kept.media,
                 away_since=now,
                 gone_at=min(last_event_at, now),
-                claim_after=math.floor(seat.joined_at),
-                # One client seat per room until the group room: the first.
-                seat=seats.THERAPIST if role is Role.THERAPIST else seats.FIRST_CLIENT,
+                claim_after=math.floor(kept.joined_at),
+                seat=seat,
             )
-        client = held.get(Role.CLIENT)
-        if client is not None:
-            self._transition(CallState.WAITING)
-            if client.admitted:
-                self._transition(CallState.ADMITTED)
-                self.epoch = max(self.epoch, epoch)
-                self.next_rekey = now + self.config.rekey_interval
-                self.call_id = self.config.call_ids()
+            if seat != seats.THERAPIST:
+                self._transition(seat, CallState.WAITING)
+                if kept.admitted:
+                    self._transition(seat, CallState.ADMITTED)
+        if self.state is CallState.ADMITTED:
+            self.epoch = max(self.epoch, epoch)
+            self.next_rekey = now + self.config.rekey_interval
+            self.call_id = self.config.call_ids()
         log.info("room: rebuilt with %d held seat(s)", len(held))
 
     # --- inputs ---------------------------------------------------------------
@@ -411,10 +450,10 @@ class Room:
         valid_until: float = math.inf,
         name: str | None = None,
         consent: bool = False,
-        seat: int = seats.FIRST_CLIENT,
+        seat: int = seats.ROLE_SEAT,
     ) -> list[Output]:
-        """An authenticated socket asks for ``role``'s place (``seat``: which client seat;
-        this room holds one client at a time, the group room is on its way).
+        """An authenticated socket asks for ``seat``'s place (left out: ``role``'s seat
+        in a one-to-one session).
 
         ``resume`` is the nonce of a genuine ticket of this seat (the hub checked
         its MAC and expiry), None without one; ``new_resume`` a fresh nonce and
@@ -428,10 +467,11 @@ class Room:
         without a genuine ticket must have confirmed consent, and give a name when
         the operator requires one; with a ticket it need not say them again.
         """
-        if self.state is CallState.CLOSED:
+        if self.closed:
             return [Close(conn, Forbidden("session closed"))]
+        seat = seats.of(role, seat)
         ticket = ticket or new_resume
-        current = self.members.get(role)
+        current = self.members.get(seat)
         if current is not None and resume is not None and current.claimed_by(resume, issued):
             if relay_only and role is Role.THERAPIST:
                 # A rebuilt room forgot the therapist's choice; it can only turn it on.
@@ -453,60 +493,58 @@ class Room:
         if current is not None and not current.present and role is Role.THERAPIST:
             # The therapist's link lives behind their login: a new tab of theirs
             # (a closed tab reopened from the dashboard) takes the away seat.
-            out += self._leave(role, current.gone_at, current.away_reason, None)
+            out += self._leave(seat, current.gone_at, current.away_reason, None)
         elif current is not None:
-            # A copied link, a second tab, or an old ticket: the client's seat stays
+            # A copied link, a second tab, or an old ticket: a client's seat stays
             # with its holder, also while its socket is away (until the grace is over).
             log.info("room: refused occupied %s seat", role.value)
             if role is Role.THERAPIST:
                 return [Close(conn, Occupied(role.value))]
-            # The therapist hears that the client link was tried (naming nobody):
+            # The therapist hears that a client link was tried (naming nobody):
             # a link passed on, or the client on a second device.
             refused = Close(conn, Occupied(role.value, client_link=True))
             return [refused, *self._tell_therapist(p.Notice(p.NoticeKind.LINK_IN_USE))]
-        if role is Role.CLIENT and self.state is CallState.ADMITTED:
+        if role is Role.CLIENT and self.admission(seat) is CallState.ADMITTED:
+            kept = self.admitted_resume.get(seat)
             returning = (
-                resume is not None
-                and self.admitted_resume is not None
-                and hmac.compare_digest(resume, self.admitted_resume)
+                resume is not None and kept is not None and hmac.compare_digest(resume, kept)
             )
             if not returning:
-                self.admitted_resume = None
-                self._transition(CallState.WAITING)
-        seat = seats.THERAPIST if role is Role.THERAPIST else seat
+                self.admitted_resume.pop(seat, None)
+                self._transition(seat, CallState.WAITING)
         member = Member(conn, role, new_resume, now, valid_until=valid_until, name=name, seat=seat)
         # Without a ticket it said so just now; with one, its first hello did.
         member.consent = role is Role.CLIENT
-        self.members[role] = member
+        self.members[seat] = member
         out.append(member.event(EventKind.JOINED, now))
-        if role is Role.CLIENT and self.state is CallState.ADMITTED:
+        if role is Role.CLIENT and self.admission(seat) is CallState.ADMITTED:
             # The admitted browser is back after the grace: on record again, so
             # that a rebuilt room knows it as admitted too.
             out.append(member.event(EventKind.ADMITTED, now))
-        other = self.members.get(role.other)
-
-        if role is Role.CLIENT and self.state is CallState.IDLE:
-            self._transition(CallState.WAITING)
-        admitted = self.state is CallState.ADMITTED
+        if role is Role.CLIENT and self.admission(seat) is CallState.IDLE:
+            self._transition(seat, CallState.WAITING)
+        admitted = self._in_call(member)
         if role is Role.CLIENT and admitted:
-            self.admitted_resume = new_resume
+            self.admitted_resume[seat] = new_resume
         out.append(self._welcome_send(conn, member, ticket, now, resumed=False))
-        other_conn = other.conn if other is not None else None
+        therapist = self._present(seats.THERAPIST)
         if role is Role.CLIENT and not admitted:
             out.append(Send(conn, p.Waiting()))
-            if other_conn is not None:
-                out.append(Send(other_conn, self._knock()))
+            if therapist is not None and therapist.conn is not None:
+                out.append(Send(therapist.conn, self._knock(member)))
         elif role is Role.THERAPIST and self.waiting:
-            out.append(Send(conn, self._knock()))
-        elif other_conn is not None:
-            out.append(Send(other_conn, p.PeerJoined(role, admitted, name=member.name)))
-        if admitted and other_conn is not None:
-            # Both admitted members are here: the call (re)starts.
+            out += [Send(conn, self._knock(m)) for m in self._waiting_clients()]
+        else:
+            joined = p.PeerJoined(role, admitted, name=member.name, seat=seat)
+            out += [Send(m.conn, joined) for m in self._audience(member) if m.conn is not None]
+        others = [m for m in self._call_members() if m is not member] if admitted else []
+        if any(m.present for m in others):
+            # The call (re)starts with every member here.
             return out + self._start_call(now)
-        if admitted and other is not None:
-            # The other seat is away: the call starts anew when its browser is back.
+        if others:
+            # The others are away: the call starts anew when a browser is back.
             self.call_pending = True
-        return out + self._media_state_of(other, member)
+        return out + self._media_states_for(member)
 
     def _welcome_send(
         self, conn: ConnId, member: Member, ticket: str, now: float, *, resumed: bool
@@ -519,11 +557,12 @@ class Room:
 
     def _welcome(self, member: Member, ticket: str, now: float, *, resumed: bool) -> p.Welcome:
         role = member.role
-        admitted = self.state is CallState.ADMITTED
+        therapist = role is Role.THERAPIST
+        clients = self._clients()
         return p.Welcome(
             role=role,
             session=self.session_id,
-            client_id=self.client_id if role is Role.THERAPIST else None,
+            client_id=self.client_id if therapist else None,
             # The STUN URLs; relay credentials are added by the hub for the
             # grant that goes with it inside a call (``_welcome_send``), and
             # ``admitted`` brings them when the call starts.
@@ -532,10 +571,11 @@ class Room:
             heartbeat_interval=self.config.heartbeat_interval,
             polite=role is Role.CLIENT,
             resume=ticket,
-            peer_present=role.other in self.members,
-            admitted=admitted,
+            peer_present=bool(clients) if therapist else seats.THERAPIST in self.members,
+            admitted=self._in_call(member),
             resumed=resumed,
-            peer_name=self._client_name() if role is Role.THERAPIST else None,
+            peer_name=clients[0].name if therapist and clients else None,
+            seat=member.seat,
         )
 
     def _resume(
@@ -552,51 +592,52 @@ class Room:
         member.last_seen = now
         member.away_since = None
         member.claim_after = 0.0
-        if member.role is Role.CLIENT and self.state is CallState.ADMITTED:
-            self.admitted_resume = new_resume
+        admitted = self._in_call(member)
+        if member.role is Role.CLIENT and admitted:
+            self.admitted_resume[member.seat] = new_resume
         self.epoch = max(self.epoch, epoch)
         log.info("room: %s resumed its seat", member.role.value)
         out.append(self._welcome_send(conn, member, ticket, now, resumed=True))
-        other = self._present(member.role.other)
-        if member.role is Role.CLIENT and self.state is not CallState.ADMITTED:
+        therapist = self._present(seats.THERAPIST)
+        if member.role is Role.CLIENT and not admitted:
             out.append(Send(conn, p.Waiting()))
-            if other is not None and other.conn is not None:
+            if therapist is not None and therapist.conn is not None:
                 # A knock again: with what the therapist knew of the knocking client.
-                out.append(Send(other.conn, self._knock()))
-                out += self._media_state_of(member, other)
+                out.append(Send(therapist.conn, self._knock(member)))
+                out += self._media_state_of(member, therapist)
         elif member.role is Role.THERAPIST and self.waiting:
-            out.append(Send(conn, self._knock()))
+            out += [Send(conn, self._knock(m)) for m in self._waiting_clients()]
         pending, member.pending = member.pending, []
         out += [Send(conn, message) for message in pending]
-        if self.state is CallState.ADMITTED and epoch == 0:
+        if admitted and epoch == 0:
             # The tab came back without its call (a reload): a fresh connection.
             self.call_pending = True
         if self.call_pending and self.in_call:
-            # The other side is a new browser (or the policy changed) while this
+            # Another member is a new browser (or the policy changed) while this
             # one was away, or this one lost its connection: start anew.
             return out + self._start_call(now)
-        # What the other's camera and microphone did meanwhile (never buffered).
-        return out + self._media_state_of(self.members.get(member.role.other), member)
+        # What the others' cameras and microphones did meanwhile (never buffered).
+        return out + self._media_states_for(member)
 
     def receive(self, conn: ConnId, message: p.ClientMessage, now: float) -> list[Output]:
-        role = self.role_of(conn)
-        if role is None:
+        member = self.member_of(conn)
+        if member is None:
             # A socket the room already let go (replaced, declined): ignore its stragglers.
             return []
-        member = self.members[role]
+        role = member.role
         member.last_seen = now
         match message:
             case p.Ping():
                 return [Send(conn, p.Pong())]
-            case p.Admit():
-                return self._admit(conn, role, now)
-            case p.Decline():
-                return self._decline(conn, role, now)
+            case p.Admit(seat=seat):
+                return self._admit(conn, member, seat, now)
+            case p.Decline(seat=seat):
+                return self._decline(conn, member, seat, now)
             case p.Offer() | p.Answer() | p.Candidate() | p.Restart() | p.NegotiationFailed():
-                return self._relay(conn, role, message, now)
+                return self._relay(conn, member, message, now)
             case p.RelayOnly(enabled=enabled):
                 if role is not Role.THERAPIST:
-                    return self._refuse(conn, role, now, "relay-only by client")
+                    return self._refuse(conn, member, now, "relay-only by client")
                 if enabled == self.relay_requested:
                     return []
                 self.relay_requested = enabled
@@ -609,13 +650,13 @@ class Room:
             case p.Media(state=state):
                 if (
                     role is Role.CLIENT
-                    and self.state is not CallState.ADMITTED
+                    and not self._in_call(member)
                     and state is p.MediaState.CONNECTED
                 ):
                     # Only a claim of media is refused: "disconnected" is the late
                     # word of a browser whose call just ended (the therapist hung
                     # up while its connection was going down), recorded as usual.
-                    return self._refuse(conn, role, now, "media before admission")
+                    return self._refuse(conn, member, now, "media before admission")
                 member.reported, member.reported_at = state, now
                 if state is member.media:
                     return []  # back to what is on file: a flap shorter than the debounce
@@ -634,38 +675,41 @@ class Room:
                 return self._relay_media_state(member, now)
             case p.RoomCheckDone():
                 if role is not Role.THERAPIST:
-                    return self._refuse(conn, role, now, "room check by client")
+                    return self._refuse(conn, member, now, "room check by client")
                 if self.state is CallState.ADMITTED:
                     # Remembered so that a page that (re)starts the call later in
                     # this admission does not ask again (``admitted.room_check``).
                     self.room_check_done = True
-                return self._relay(conn, role, message, now)
+                return self._relay(conn, member, message, now)
+            case p.MuteRequest():
+                if role is not Role.THERAPIST:
+                    return self._refuse(conn, member, now, "mute request by client")
+                return self._relay(conn, member, message, now)
             case p.NetTest():
                 return self._nettest(conn, member, now)
             case p.Bye(reason=p.ByeReason.QUICK_EXIT) if role is Role.CLIENT:
-                return self._leave(role, now, LeaveReason.QUICK_EXIT, Close(conn))
+                return self._leave(member.seat, now, LeaveReason.QUICK_EXIT, Close(conn))
             case p.Bye():
-                return self._leave(role, now, LeaveReason.HANGUP, Close(conn))
+                return self._leave(member.seat, now, LeaveReason.HANGUP, Close(conn))
             case p.Hello():
-                return self._refuse(conn, role, now, "second hello")
+                return self._refuse(conn, member, now, "second hello")
         raise InvalidState(f"unhandled message {type(message).__name__}")
 
     def disconnect(self, conn: ConnId, now: float, *, refused: bool = False) -> list[Output]:
         """The socket closed by itself (network, tab closed, server going away), or
         ``refused``: the server closed it for a protocol error, so nobody comes back."""
-        role = self.role_of(conn)
-        if role is None:
+        member = self.member_of(conn)
+        if member is None:
             return []
         if refused:
-            return self._leave(role, now, LeaveReason.DISCONNECTED, None)
-        return self._gone(role, now, LeaveReason.DISCONNECTED)
+            return self._leave(member.seat, now, LeaveReason.DISCONNECTED, None)
+        return self._gone(member, now, LeaveReason.DISCONNECTED)
 
-    def _gone(self, role: Role, now: float, reason: LeaveReason) -> list[Output]:
+    def _gone(self, member: Member, now: float, reason: LeaveReason) -> list[Output]:
         """A member's socket is gone. A waiting client leaves; any other seat waits for
         its browser for ``resume_grace`` seconds."""
-        if role is Role.CLIENT and self.state is CallState.WAITING:
-            return self._leave(role, now, reason, None)
-        member = self.members[role]
+        if member.role is Role.CLIENT and self.admission(member.seat) is CallState.WAITING:
+            return self._leave(member.seat, now, reason, None)
         member.conn = None
         member.away_since = now
         member.gone_at = member.last_seen if reason is LeaveReason.TIMEOUT else now
@@ -676,15 +720,15 @@ class Room:
         """Let time pass: silent members are gone, away ones leave, keys are renewed on time."""
         limit = HEARTBEAT_MISSES * self.config.heartbeat_interval
         out: list[Output] = []
-        for role, member in list(self.members.items()):
+        for seat, member in sorted(self.members.items()):
             if member.away_since is not None:
                 if now - member.away_since > self.config.resume_grace:
                     # Billing ends where we last knew of the member, not now.
-                    out += self._leave(role, member.gone_at, member.away_reason, None)
+                    out += self._leave(seat, member.gone_at, member.away_reason, None)
             elif member.conn is not None and now - member.last_seen > limit:
                 out.append(Close(member.conn, Timeout()))
-                out += self._gone(role, now, LeaveReason.TIMEOUT)
-        for member in self.members.values():
+                out += self._gone(member, now, LeaveReason.TIMEOUT)
+        for member in list(self.members.values()):
             debounced = now - member.media_recorded_at >= self.config.media_debounce
             if member.present and member.reported is not member.media and debounced:
                 out += self._record_media(member, member.reported_at, now)
@@ -694,24 +738,26 @@ class Room:
             self.epoch += 1
             self.next_rekey = now + self.config.rekey_interval
             log.info("room: rekey epoch %d", self.epoch)
-            out += [Send(m.conn, p.Rekey(self.epoch)) for m in self._ordered() if m.conn]
+            out += [Send(m.conn, p.Rekey(self.epoch)) for m in self._call_members() if m.conn]
         return out
 
     def revoke(self, now: float) -> list[Output]:
         """The session was revoked: everybody out, nobody in."""
         out: list[Output] = []
-        # Everybody goes at once, so nobody is told that the other one left.
-        for role, member in list(self.members.items()):
-            del self.members[role]
+        # Everybody goes at once, so nobody is told that another one left.
+        for seat, member in sorted(self.members.items()):
+            del self.members[seat]
             if member.conn is not None:
                 out.append(Close(member.conn, SessionEnded("revoked")))
             at = now if member.present else min(member.gone_at, now)
             if member.media is p.MediaState.CONNECTED:
                 out.append(member.event(EventKind.MEDIA_DISCONNECTED, member.disconnected_at(at)))
             out.append(member.event(EventKind.LEFT, at))
-        self.admitted_resume = None
-        if self.state is not CallState.CLOSED:
-            self._transition(CallState.CLOSED)
+        self.admitted_resume.clear()
+        if not self.closed:
+            log.info("room: %s -> CLOSED", self.state.name)
+            self.closed = True
+            self.admissions.clear()
         return out
 
     # --- the steps ------------------------------------------------------------
@@ -724,70 +770,104 @@ class Room:
         kind = EventKind.MEDIA_CONNECTED if connected else EventKind.MEDIA_DISCONNECTED
         return [member.event(kind, at)]
 
-    def _admit(self, conn: ConnId, role: Role, now: float) -> list[Output]:
-        if role is not Role.THERAPIST:
-            return self._refuse(conn, role, now, "admit by client")
-        if not self.waiting:
-            # The client may have left a moment ago: tell, but keep the therapist.
-            return [Send(conn, p.Error.of(NoPeer()))]
-        self._transition(CallState.ADMITTED)
-        self.admitted_resume = self.members[Role.CLIENT].resume
-        self.room_check_done = False  # every admission starts with the room check
-        out: list[Output] = [self.members[Role.CLIENT].event(EventKind.ADMITTED, now)]
-        return out + self._start_call(now)
-
-    def _decline(self, conn: ConnId, role: Role, now: float) -> list[Output]:
-        if role is not Role.THERAPIST:
-            return self._refuse(conn, role, now, "decline by client")
-        client = self._present(Role.CLIENT)
-        if client is None or client.conn is None:
-            return [Send(conn, p.Error.of(NoPeer()))]
+    def _waiting_clients(self) -> list[Member]:
         return [
-            Send(client.conn, p.Declined()),
-            *self._leave(Role.CLIENT, now, LeaveReason.HANGUP, Close(client.conn)),
+            m for m in self._clients() if m.present and self.admission(m.seat) is CallState.WAITING
         ]
 
+    def _admit(self, conn: ConnId, member: Member, seat: int | None, now: float) -> list[Output]:
+        if member.role is not Role.THERAPIST:
+            return self._refuse(conn, member, now, "admit by client")
+        targets = [m for m in self._waiting_clients() if seat in (None, m.seat)]
+        if not targets:
+            # The client may have left a moment ago: tell, but keep the therapist.
+            return [Send(conn, p.Error.of(NoPeer()))]
+        out: list[Output] = []
+        for client in targets:
+            self._transition(client.seat, CallState.ADMITTED)
+            if client.resume is not None:
+                self.admitted_resume[client.seat] = client.resume
+            out.append(client.event(EventKind.ADMITTED, now))
+        self.room_check_done = False  # every admission starts with the room check
+        return out + self._start_call(now)
+
+    def _decline(self, conn: ConnId, member: Member, seat: int | None, now: float) -> list[Output]:
+        """Send clients away, waiting or in the call (a group's therapist removes a
+        member so): ``seat``'s, or every client here."""
+        if member.role is not Role.THERAPIST:
+            return self._refuse(conn, member, now, "decline by client")
+        targets = [m for m in self._clients() if m.present and seat in (None, m.seat)]
+        if not targets:
+            return [Send(conn, p.Error.of(NoPeer()))]
+        out: list[Output] = []
+        for client in targets:
+            assert client.conn is not None  # ``_targets`` are present
+            out.append(Send(client.conn, p.Declined()))
+            out += self._leave(client.seat, now, LeaveReason.HANGUP, Close(client.conn))
+        return out
+
+    def _default_target(self, member: Member) -> int | None:
+        """Whom a relayed message without ``to`` is for: a client's goes to the
+        therapist, the therapist's to the one admitted client (a one-to-one call)."""
+        if member.role is Role.CLIENT:
+            return seats.THERAPIST
+        admitted = [m.seat for m in self._clients() if self._in_call(m)]
+        return admitted[0] if len(admitted) == 1 else None
+
     def _relay(
-        self, conn: ConnId, role: Role, message: p.Relayable | p.RoomCheckDone, now: float
+        self,
+        conn: ConnId,
+        member: Member,
+        message: p.Relayable | p.RoomCheckDone | p.MuteRequest,
+        now: float,
     ) -> list[Output]:
-        if self.state is not CallState.ADMITTED:
-            member = self.members[role]
-            if role is Role.CLIENT and not member.had_call:
-                # Only an admitted client may reach the therapist's browser.
-                return self._refuse(conn, role, now, "relay before admission")
+        if not self._in_call(member):
+            if member.role is Role.CLIENT and not member.had_call:
+                # Only an admitted client may reach another browser.
+                return self._refuse(conn, member, now, "relay before admission")
             # Nothing reaches anyone; a candidate still on its way when the
             # therapist hung up only gets the notice.
             return [Send(conn, p.Error.of(NoPeer()))]
-        other = self.members.get(role.other)
-        if other is None:
+        if isinstance(message, p.RoomCheckDone):
+            receivers = [m for m in self._call_members() if m is not member]
+        else:
+            to = message.to if message.to is not None else self._default_target(member)
+            target = self.members.get(to) if to is not None else None
+            if target is None or target is member or not self._in_call(target):
+                return [Send(conn, p.Error.of(NoPeer()))]
+            receivers = [target]
+            if self.relay_only:
+                # Defence in depth: even a browser that ignores the policy cannot
+                # hand another one an address of its own.
+                match message:
+                    case p.Candidate(candidate=c):
+                        kept = relay_candidate(c)
+                        if kept is None:
+                            return []
+                        message = dataclasses.replace(message, candidate=kept)
+                    case p.Offer(sdp=sdp):
+                        message = dataclasses.replace(message, sdp=relay_only_sdp(sdp))
+                    case p.Answer(sdp=sdp):
+                        message = dataclasses.replace(message, sdp=relay_only_sdp(sdp))
+        if not receivers:
             return [Send(conn, p.Error.of(NoPeer()))]
-        if self.relay_only:
-            # Defence in depth: even a browser that ignores the policy cannot
-            # hand the other side an address of its own.
-            match message:
-                case p.Candidate(candidate=c):
-                    kept = relay_candidate(c)
-                    if kept is None:
-                        return []
-                    message = dataclasses.replace(message, candidate=kept)
-                case p.Offer(sdp=sdp):
-                    message = p.Offer(relay_only_sdp(sdp))
-                case p.Answer(sdp=sdp):
-                    message = p.Answer(relay_only_sdp(sdp))
-        relayed = p.Relayed(message, role)
-        if other.conn is None:
-            # Its socket is being restored: it gets this when it is back.
-            if len(other.pending) < AWAY_BUFFER:
-                other.pending.append(relayed)
-            return []
-        return [Send(other.conn, relayed)]
+        relayed = p.Relayed(message, member.role, member.seat)
+        out: list[Output] = []
+        for receiver in receivers:
+            if receiver.conn is None:
+                # Its socket is being restored: it gets this when it is back.
+                if len(receiver.pending) < AWAY_BUFFER:
+                    receiver.pending.append(relayed)
+            else:
+                out.append(Send(receiver.conn, relayed))
+        return out
 
     def _quality(
         self, conn: ConnId, member: Member, message: p.Quality, now: float
     ) -> list[Output]:
-        if member.role is Role.CLIENT and self.state is not CallState.ADMITTED:
+        if member.role is Role.CLIENT and not self._in_call(member):
             # A waiting client must not be able to write anything into the store.
-            return self._refuse(conn, member.role, now, "quality before admission")
+            return self._refuse(conn, member, now, "quality before admission")
         if not self.in_call or self.call_id is None:
             # A summary racing the end of the call: nothing to attach it to.
             return []
@@ -797,40 +877,56 @@ class Room:
         self.relayed = message.relayed
         return [StoreSample(self.call_id, message, now)]
 
-    def _may_hear_media_state(self, role: Role) -> bool:
-        """The therapist hears of the client's camera and microphone from its knock on
-        (a knocking client without either is worth knowing before admitting it); the
-        client hears of the therapist's only once admitted."""
-        return role is Role.THERAPIST or self.state is CallState.ADMITTED
+    def _may_hear(self, to: Member, of: Member) -> bool:
+        """Whether ``to`` is told of ``of``'s camera and microphone: the therapist of a
+        client from its knock on (a knocking client without either is worth knowing
+        before admitting it); a client of the others only while both are in the call."""
+        if to is of:
+            return False
+        if to.role is Role.THERAPIST:
+            return True
+        return self._in_call(to) and self._in_call(of)
 
     def _media_state_of(self, member: Member | None, to: Member | None) -> list[Output]:
         """``member``'s latest ``media-state`` for ``to``, if there is one it may hear."""
         if member is None or member.media_state is None or to is None or to.conn is None:
             return []
-        if not self._may_hear_media_state(to.role):
+        if not self._may_hear(to, member):
             return []
-        return [Send(to.conn, p.Relayed(member.media_state, member.role))]
+        return [Send(to.conn, p.Relayed(member.media_state, member.role, member.seat))]
+
+    def _media_states_for(self, member: Member) -> list[Output]:
+        """Every other member's latest ``media-state`` that ``member`` may hear."""
+        return [x for m in self._ordered() for x in self._media_state_of(m, member)]
 
     def _relay_media_state(self, member: Member, now: float) -> list[Output]:
-        """``member``'s latest ``media-state`` to the other member, if it may hear it now
-        (if not, it gets it when it may: at admission, or when it is back)."""
+        """``member``'s latest ``media-state`` to the members that may hear it now
+        (the others get it when they may: at admission, or when they are back)."""
         member.media_state_due = False
-        out = self._media_state_of(member, self.members.get(member.role.other))
+        out = [x for m in self._ordered() for x in self._media_state_of(member, m)]
         if out:
             member.media_state_sent_at = now
         return out
 
-    def _client_name(self) -> str | None:
-        client = self.members.get(Role.CLIENT)
-        return client.name if client is not None else None
+    def _audience(self, member: Member) -> list[Member]:
+        """Who hears of ``member`` joining and leaving: of the therapist, the clients;
+        of a client, the therapist and, while it is in the call, the others in it."""
+        if member.role is Role.THERAPIST:
+            return [m for m in self._clients() if m is not member]
+        others = (
+            [m for m in self._call_members() if m is not member] if self._in_call(member) else []
+        )
+        therapist = self.members.get(seats.THERAPIST)
+        if therapist is None or therapist in others:
+            return others
+        return [therapist, *others]
 
-    def _knock(self) -> p.Knock:
-        """The knock of the client's seat, with its name and consent, for the therapist."""
-        client = self.members[Role.CLIENT]
-        return p.Knock(name=client.name, consent=client.consent)
+    def _knock(self, client: Member) -> p.Knock:
+        """A client seat's knock, with its name and consent, for the therapist."""
+        return p.Knock(name=client.name, consent=client.consent, seat=client.seat)
 
     def _tell_therapist(self, notice: p.Notice) -> list[Output]:
-        therapist = self.members.get(Role.THERAPIST)
+        therapist = self.members.get(seats.THERAPIST)
         if therapist is None:
             return []
         if therapist.conn is None:
@@ -839,44 +935,54 @@ class Room:
             return []
         return [Send(therapist.conn, notice)]
 
-    def _refuse(self, conn: ConnId, role: Role, now: float, why: str) -> list[Output]:
-        log.info("room: refused %s from %s", why, role.value)
+    def _refuse(self, conn: ConnId, member: Member, now: float, why: str) -> list[Output]:
+        log.info("room: refused %s from %s", why, member.role.value)
         close = Close(conn, NotAllowed(why))
-        return self._leave(role, now, LeaveReason.DISCONNECTED, close, refused=True)
+        return self._leave(member.seat, now, LeaveReason.DISCONNECTED, close, refused=True)
 
     def _leave(
         self,
-        role: Role,
+        seat: int,
         now: float,
         reason: LeaveReason,
         close: Close | None,
         *,
         refused: bool = False,
     ) -> list[Output]:
-        member = self.members.pop(role)
-        # The call is over: its id is forgotten, a restart gets a new one.
-        self.call_id = None
-        self.relayed = None
+        member = self.members[seat]
+        audience = self._audience(member)  # who knew of it, before anything changes
+        del self.members[seat]
+        role = member.role
         out: list[Output] = [] if close is None else [close]
         if member.media is p.MediaState.CONNECTED:
             out.append(member.event(EventKind.MEDIA_DISCONNECTED, member.disconnected_at(now)))
         out.append(member.event(EventKind.LEFT, now))
-        other = self.members.get(role.other)
-        was_waiting = role is Role.CLIENT and self.state is CallState.WAITING
+        was_waiting = role is Role.CLIENT and self.admission(seat) is CallState.WAITING
         # Admission ends with a hang-up, a decline or a refusal; it survives a lost
         # socket or a timeout so that the client comes straight back into the call.
         ends_admission = was_waiting or reason in _HANG_UPS or refused
-        if role is Role.CLIENT and ends_admission and self.state in _ADMISSION:
-            self._transition(CallState.IDLE)
-            self.admitted_resume = None
+        if role is Role.CLIENT and ends_admission and self.admission(seat) in _ADMISSION:
+            self._transition(seat, CallState.IDLE)
+            self.admitted_resume.pop(seat, None)
         elif role is Role.THERAPIST and reason is LeaveReason.HANGUP:
-            # The therapist's hang-up ends the client's admission too: whoever
-            # comes back with the client link, even the admitted browser, knocks.
-            if self.state is CallState.ADMITTED:
-                self._transition(CallState.WAITING if other is not None else CallState.IDLE)
-            self.admitted_resume = None
-        if other is not None:
-            news: p.ServerMessage = p.KnockCancelled() if was_waiting else p.PeerLeft(role, reason)
+            # The therapist's hang-up ends every client's admission: whoever comes
+            # back with a client link, even an admitted browser, knocks.
+            for client, state in list(self.admissions.items()):
+                if state is CallState.ADMITTED:
+                    held = client in self.members
+                    self._transition(client, CallState.WAITING if held else CallState.IDLE)
+            self.admitted_resume.clear()
+        if not self.in_call:
+            # The call is over: its id is forgotten, a restart gets a new one.
+            self.call_id = None
+            self.relayed = None
+        news: p.ServerMessage
+        if was_waiting:
+            news = p.KnockCancelled(seat=seat)
+            audience = [m for m in audience if m.role is Role.THERAPIST]
+        else:
+            news = p.PeerLeft(role, reason, seat=seat)
+        for other in audience:
             if other.conn is not None:
                 out.append(Send(other.conn, news))
             elif len(other.pending) < AWAY_BUFFER:
@@ -884,20 +990,23 @@ class Room:
         return out
 
     def _start_call(self, now: float) -> list[Output]:
-        """``admitted`` to both members, each with its own fresh ICE credentials.
+        """``admitted`` to every member of the call, each with its own fresh ICE
+        credentials and the others it connects to.
 
         A fresh peer connection means a fresh key agreement in a new epoch, and
         the renewal clock starts again.
         """
         policy = p.IceTransportPolicy.RELAY if self.relay_only else p.IceTransportPolicy.ALL
-        self.call_pending = False
+        members = self._call_members()
         self.epoch += 1
         self.next_rekey = now + self.config.rekey_interval
         self.call_id = self.config.call_ids()
         self.relayed = None
-        for m in self.members.values():
-            if m.conn is not None:
-                m.had_call = True
+        # A member away at the start gets the call when it is back.
+        self.call_pending = any(not m.present for m in members)
+        present = [m for m in members if m.conn is not None]
+        for m in present:
+            m.had_call = True
         admitted: list[Output] = [
             Send(
                 m.conn,
@@ -910,15 +1019,16 @@ class Room:
                     max_bitrate_kbps=self.config.max_bitrate_kbps,
                     relay_max_bitrate_kbps=self.config.relay_max_bitrate_kbps,
                     room_check=not self.room_check_done,
+                    peers=[p.Peer(o.seat, o.role, o.name) for o in present if o is not m],
                 ),
                 self._grant(m, now),
             )
-            for m in self._ordered()
+            for m in present
             if m.conn is not None
         ]
-        # The fresh connection's page starts without the other's state: tell it.
-        for m in self._ordered():
-            admitted += self._media_state_of(self.members.get(m.role.other), m)
+        # Each fresh connection's page starts without the others' state: tell it.
+        for m in present:
+            admitted += self._media_states_for(m)
         return admitted
 
     def _nettest(self, conn: ConnId, member: Member, now: float) -> list[Output]:
@@ -939,10 +1049,15 @@ class Room:
         return IceGrant(self.session_id, member.role, now, member.valid_until)
 
     def _ordered(self) -> list[Member]:
-        return [self.members[r] for r in (Role.THERAPIST, Role.CLIENT) if r in self.members]
+        return [m for _seat, m in sorted(self.members.items())]
 
-    def _transition(self, new: CallState) -> None:
-        if new not in _ALLOWED[self.state]:
-            raise InvalidState(f"room is {self.state.name}, cannot become {new.name}")
-        log.info("room: %s -> %s", self.state.name, new.name)
-        self.state = new
+    def _transition(self, seat: int, new: CallState) -> None:
+        """The one place a client seat's admission changes."""
+        old = self.admission(seat)
+        if new not in _ALLOWED[old]:
+            raise InvalidState(f"seat {seat} is {old.name}, cannot become {new.name}")
+        log.info("room: seat %d %s -> %s", seat, old.name, new.name)
+        if new is CallState.IDLE:
+            self.admissions.pop(seat, None)
+        else:
+            self.admissions[seat] = new

@@ -123,7 +123,12 @@ def test_a_flooding_member_is_closed_and_the_other_keeps_its_seat(
         with pytest.raises(WebSocketDisconnect) as closed:
             c.receive_json()
         assert closed.value.code == 4429
-        assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "disconnected"}
+        assert t.receive_json() == {
+            "type": "peer-left",
+            "role": "client",
+            "reason": "disconnected",
+            "seat": 1,
+        }
         t.send_json({"type": "ping"})
         assert t.receive_json() == {"type": "pong"}
     events = kinds(store, invite.session)

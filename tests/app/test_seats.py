@@ -132,3 +132,115 @@ def test_the_link_of_seat_two_joins_as_seat_two(
     client_rows = [(seat, kind) for role, seat, kind in stored if role == "client"]
     assert client_rows[:3] == [(2, "joined"), (2, "admitted"), (2, "left")]
     assert {seat for role, seat, _ in stored if role == "therapist"} == {0}
+
+
+def test_a_group_meets_through_the_server_each_message_to_its_seat(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    """Three client seats knock, the therapist admits two, one by one: each knock
+    names its seat, ``admitted`` names the others, an offer reaches only the seat it
+    names, and the third client, still waiting, hears nothing of the call."""
+    settings = make_settings(tmp_path, database_url)
+    therapist = add_therapist(store)
+    invite = sessions.create_session(store, settings, therapist, "Gruppe", NOW, 3)
+    session_id, t_token = token_of(invite.therapist_url)
+    tokens = [token_of(url)[1] for url in invite.client_urls]
+    with (
+        TestClient(create_app(settings, store)) as client,
+        client.websocket_connect("/ws", headers=ORIGIN) as t,
+        client.websocket_connect("/ws", headers=ORIGIN) as c1,
+        client.websocket_connect("/ws", headers=ORIGIN) as c2,
+        client.websocket_connect("/ws", headers=ORIGIN) as c3,
+    ):
+        t.send_json(hello(session_id, t_token))
+        assert t.receive_json()["seat"] == 0
+        for seat, ws in enumerate((c1, c2, c3), start=1):
+            ws.send_json(hello(session_id, tokens[seat - 1]))
+            assert ws.receive_json()["seat"] == seat
+            assert ws.receive_json()["type"] == "waiting"
+            knock = t.receive_json()
+            assert (knock["type"], knock["seat"]) == ("knock", seat)
+        t.send_json({"type": "admit", "seat": 1})
+        assert [p["seat"] for p in t.receive_json()["peers"]] == [1]
+        assert [p["seat"] for p in c1.receive_json()["peers"]] == [0]
+        t.send_json({"type": "admit", "seat": 2})
+        # The call starts anew with the second client: everyone gets the others.
+        assert [p["seat"] for p in t.receive_json()["peers"]] == [1, 2]
+        assert [p["seat"] for p in c1.receive_json()["peers"]] == [0, 2]
+        assert [p["seat"] for p in c2.receive_json()["peers"]] == [0, 1]
+        c2.send_json({"type": "offer", "sdp": "v=0\r\n", "to": 1})
+        relayed = c1.receive_json()
+        assert relayed == {"type": "offer", "sdp": "v=0\r\n", "from": "client", "from_seat": 2}
+        # A ping answered in order shows nothing else was queued for the others.
+        for ws in (t, c3):
+            ws.send_json({"type": "ping"})
+            assert ws.receive_json()["type"] == "pong"
+        c1.send_json({"type": "bye"})
+        for ws in (t, c2):
+            left = ws.receive_json()
+            assert (left["type"], left["seat"], left["reason"]) == ("peer-left", 1, "hangup")
+        c3.send_json({"type": "ping"})
+        assert c3.receive_json()["type"] == "pong"
+    with store.engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT seat, kind FROM events WHERE session_id = :s AND role = 'client'"),
+            {"s": session_id},
+        ).all()
+    assert sorted({seat for seat, _ in stored}) == [1, 2, 3]
+    assert sorted(seat for seat, kind in stored if kind == "admitted") == [1, 2]
+
+
+def test_a_group_call_outlives_a_server_restart(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    """A group of three in a call, the process goes; a new one on the same database
+    rebuilds the room from the events: each member takes its own seat back with its
+    ticket (no knock, no event), messages are routed by seat again, and a ticket of
+    one client seat is no good for another."""
+    settings = make_settings(tmp_path, database_url)
+    therapist = add_therapist(store)
+    invite = sessions.create_session(store, settings, therapist, "Gruppe", NOW, 2)
+    session_id, t_token = token_of(invite.therapist_url)
+    tokens = [t_token, *(token_of(url)[1] for url in invite.client_urls)]
+    tickets: list[str] = []
+    with (
+        TestClient(create_app(settings, store)) as before,
+        before.websocket_connect("/ws", headers=ORIGIN) as t,
+        before.websocket_connect("/ws", headers=ORIGIN) as c1,
+        before.websocket_connect("/ws", headers=ORIGIN) as c2,
+    ):
+        for ws, token in zip((t, c1, c2), tokens, strict=True):
+            ws.send_json(hello(session_id, token))
+            tickets.append(ws.receive_json()["resume"])
+        for ws in (c1, c2):
+            assert ws.receive_json()["type"] == "waiting"
+        assert [t.receive_json()["seat"] for _ in range(2)] == [1, 2]  # two knocks
+        t.send_json({"type": "admit"})
+        for ws in (t, c1, c2):
+            assert ws.receive_json()["type"] == "admitted"
+            ws.send_json({"type": "media", "state": "connected"})
+        t.send_json({"type": "ping"})
+        assert t.receive_json() == {"type": "pong"}
+    stored = len(store.events_of(session_id))
+
+    with (
+        TestClient(create_app(settings, store)) as after,
+        after.websocket_connect("/ws", headers=ORIGIN) as t,
+        after.websocket_connect("/ws", headers=ORIGIN) as c1,
+        after.websocket_connect("/ws", headers=ORIGIN) as c2,
+        after.websocket_connect("/ws", headers=ORIGIN) as swapped,
+    ):
+        # Seat 2's ticket on seat 1's link is somebody else's: it knocks no one's door.
+        swapped.send_json(hello(session_id, tokens[1], resume=tickets[2], epoch=1))
+        assert swapped.receive_json()["code"] == "occupied"
+        for ws, token, ticket in zip((t, c1, c2), tokens, tickets, strict=True):
+            ws.send_json(hello(session_id, token, resume=ticket, epoch=1))
+            welcome = ws.receive_json()
+            assert welcome["resumed"] is True and welcome["admitted"] is True
+        assert t.receive_json() == {"type": "notice", "notice": "link-in-use"}
+        c2.send_json({"type": "candidate", "candidate": "candidate:2", "to": 1})
+        relayed = c1.receive_json()
+        assert (relayed["candidate"], relayed["from_seat"]) == ("candidate:2", 2)
+        t.send_json({"type": "ping"})
+        assert t.receive_json() == {"type": "pong"}  # no knock, no peer-joined
+        assert len(store.events_of(session_id)) == stored

@@ -80,7 +80,12 @@ def test_a_quick_exit_reaches_the_therapist_as_such_and_is_stored_as_a_left(
     client, invite, _, store = env
     t, c = join_call(client, invite, sockets)
     c.send_json({"type": "bye", "reason": "quick-exit"})
-    assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "quick-exit"}
+    assert t.receive_json() == {
+        "type": "peer-left",
+        "role": "client",
+        "reason": "quick-exit",
+        "seat": 1,
+    }
     with pytest.raises(WebSocketDisconnect) as closed:
         c.receive_json()
     assert closed.value.code == 1000
@@ -92,9 +97,19 @@ def test_call_relay_and_events(env: Environment, sockets: ExitStack) -> None:
     client, invite, _, store = env
     t, c = join_call(client, invite, sockets)
     t.send_json({"type": "offer", "sdp": "v=0 offer"})
-    assert c.receive_json() == {"type": "offer", "sdp": "v=0 offer", "from": "therapist"}
+    assert c.receive_json() == {
+        "type": "offer",
+        "sdp": "v=0 offer",
+        "from": "therapist",
+        "from_seat": 0,
+    }
     c.send_json({"type": "answer", "sdp": "v=0 answer"})
-    assert t.receive_json() == {"type": "answer", "sdp": "v=0 answer", "from": "client"}
+    assert t.receive_json() == {
+        "type": "answer",
+        "sdp": "v=0 answer",
+        "from": "client",
+        "from_seat": 1,
+    }
     c.send_json(
         {"type": "candidate", "candidate": "candidate:1", "sdpMid": "0", "sdpMLineIndex": 0}
     )
@@ -104,7 +119,12 @@ def test_call_relay_and_events(env: Environment, sockets: ExitStack) -> None:
     for ws in (t, c):
         ws.send_json({"type": "media", "state": "connected"})
     c.send_json({"type": "bye"})
-    assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "hangup"}
+    assert t.receive_json() == {
+        "type": "peer-left",
+        "role": "client",
+        "reason": "hangup",
+        "seat": 1,
+    }
     t.send_json({"type": "bye"})
     for ws in (t, c):
         with pytest.raises(WebSocketDisconnect) as closed:
@@ -168,7 +188,12 @@ def test_oversized_message_closes_with_1009(env: Environment, sockets: ExitStack
     t, c = join_call(client, invite, sockets)
     t.send_text('{"type":"offer","sdp":"' + "x" * settings.max_message_bytes + '"}')
     expect_close(t, "too-large", 1009)
-    assert c.receive_json() == {"type": "peer-left", "role": "therapist", "reason": "disconnected"}
+    assert c.receive_json() == {
+        "type": "peer-left",
+        "role": "therapist",
+        "reason": "disconnected",
+        "seat": 0,
+    }
 
 
 def test_token_of_another_session_is_forbidden(env: Environment) -> None:
@@ -301,7 +326,7 @@ def test_waiting_client_cannot_send_to_the_therapist(env: Environment) -> None:
         assert t.receive_json()["type"] == "knock"
         c.send_json({"type": "offer", "sdp": "v=0 sneaky"})
         expect_close(c, "not-allowed", 4003)
-        assert t.receive_json() == {"type": "knock-cancelled"}
+        assert t.receive_json() == {"type": "knock-cancelled", "seat": 1}
 
 
 def test_client_cannot_admit_itself(env: Environment) -> None:
@@ -346,7 +371,7 @@ def test_a_waiting_client_cannot_send_quality(env: Environment) -> None:
         assert t.receive_json()["type"] == "knock"
         c.send_json(SAMPLE)
         expect_close(c, "not-allowed", 4003)
-        assert t.receive_json() == {"type": "knock-cancelled"}
+        assert t.receive_json() == {"type": "knock-cancelled", "seat": 1}
 
 
 def test_quality_in_a_call_gets_no_answer(env: Environment, sockets: ExitStack) -> None:
@@ -364,7 +389,12 @@ def test_an_out_of_bounds_sample_is_a_bad_message(env: Environment, sockets: Exi
     t, c = join_call(client, invite, sockets)
     c.send_json({**SAMPLE, "loss_pct": 101})
     expect_close(c, "bad-message", 4000)
-    assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "disconnected"}
+    assert t.receive_json() == {
+        "type": "peer-left",
+        "role": "client",
+        "reason": "disconnected",
+        "seat": 1,
+    }
 
 
 def _a_call_in_a_process_that_then_goes(
@@ -418,7 +448,12 @@ def test_a_call_outlives_a_server_restart(tmp_path: Path, database_url: str, sto
             before_kinds
         )
         c.send_json({"type": "bye"})
-        assert t.receive_json() == {"type": "peer-left", "role": "client", "reason": "hangup"}
+        assert t.receive_json() == {
+            "type": "peer-left",
+            "role": "client",
+            "reason": "hangup",
+            "seat": 1,
+        }
     kinds = [(e.role.value, e.kind.value) for e in store.events_of(invite.session)]
     assert kinds[: len(before_kinds)] == before_kinds
     assert before_kinds[:3] == [
@@ -472,26 +507,50 @@ def test_media_state_reaches_the_other_side_and_a_returning_tab(
     # A knocking client without camera and microphone: the therapist knows before admitting.
     none = {"type": "media-state", "camera": "none", "microphone": "none", "audio_only": False}
     c.send_json(none)
-    assert t.receive_json() == {**none, "paused": False, "screen": False, "from": "client"}
+    assert t.receive_json() == {
+        **none,
+        "paused": False,
+        "screen": False,
+        "from": "client",
+        "from_seat": 1,
+    }
     muted = {"type": "media-state", "camera": "on", "microphone": "off", "audio_only": False}
     t.send_json(muted)  # the waiting client hears nothing of it yet
     t.send_json({"type": "admit"})
     assert t.receive_json()["type"] == "admitted"
-    assert t.receive_json() == {**none, "paused": False, "screen": False, "from": "client"}
+    assert t.receive_json() == {
+        **none,
+        "paused": False,
+        "screen": False,
+        "from": "client",
+        "from_seat": 1,
+    }
     assert c.receive_json()["type"] == "admitted"
-    assert c.receive_json() == {**muted, "paused": False, "screen": False, "from": "therapist"}
+    assert c.receive_json() == {
+        **muted,
+        "paused": False,
+        "screen": False,
+        "from": "therapist",
+        "from_seat": 0,
+    }
     # During the call, as it happens.
     camera_off = {"type": "media-state", "camera": "off", "microphone": "on", "audio_only": True}
     t.send_json(camera_off)
-    assert c.receive_json() == {**camera_off, "paused": False, "screen": False, "from": "therapist"}
+    assert c.receive_json() == {
+        **camera_off,
+        "paused": False,
+        "screen": False,
+        "from": "therapist",
+        "from_seat": 0,
+    }
     # Screen sharing travels with it; a relay always says ``paused`` and ``screen``.
     sharing = {**camera_off, "screen": True}
     t.send_json(sharing)
-    assert c.receive_json() == {**sharing, "paused": False, "from": "therapist"}
+    assert c.receive_json() == {**sharing, "paused": False, "from": "therapist", "from_seat": 0}
     # The privacy pause too.
     paused = {**camera_off, "paused": True}
     t.send_json(paused)
-    assert c.receive_json() == {**paused, "screen": False, "from": "therapist"}
+    assert c.receive_json() == {**paused, "screen": False, "from": "therapist", "from_seat": 0}
     # The client's tab reloads (a new socket with its ticket, no call): the call
     # starts anew and the therapist's current state follows its ``admitted``.
     c.close()
@@ -499,7 +558,7 @@ def test_media_state_reaches_the_other_side_and_a_returning_tab(
     c2.send_json(hello(invite.session, invite.client_token, resume=ticket, epoch=0))
     assert c2.receive_json()["type"] == "welcome"
     assert c2.receive_json()["type"] == "admitted"
-    assert c2.receive_json() == {**paused, "screen": False, "from": "therapist"}
+    assert c2.receive_json() == {**paused, "screen": False, "from": "therapist", "from_seat": 0}
 
 
 def test_media_state_is_strictly_checked(env: Environment, sockets: ExitStack) -> None:
@@ -553,7 +612,7 @@ def test_the_name_is_optional_when_the_operator_says_so(
         assert t.receive_json()["type"] == "welcome"
         c.send_json(hello(invite.session, invite.client_token, name=None))
         assert [c.receive_json()["type"] for _ in range(2)] == ["welcome", "waiting"]
-        assert t.receive_json() == {"type": "knock", "name": None, "consent": True}
+        assert t.receive_json() == {"type": "knock", "name": None, "consent": True, "seat": 1}
         assert (
             client.post(
                 "/api/v1/links/check",
@@ -580,7 +639,7 @@ def test_the_name_reaches_the_therapist_and_no_log_record_nor_table(
     welcome = c.receive_json()
     assert welcome["peer_name"] is None  # the client is told no name
     assert c.receive_json()["type"] == "waiting"
-    assert t.receive_json() == {"type": "knock", "name": NAME, "consent": True}
+    assert t.receive_json() == {"type": "knock", "name": NAME, "consent": True, "seat": 1}
     # A second tab of the therapist would be refused; its page reloaded instead: the
     # welcome names the waiting client again.
     t.close()
@@ -596,7 +655,7 @@ def test_the_name_reaches_the_therapist_and_no_log_record_nor_table(
         news = c.receive_json()
     assert news["room_check"] is True
     t2.send_json({"type": "room-check-done"})
-    assert c.receive_json() == {"type": "room-check-done", "from": "therapist"}
+    assert c.receive_json() == {"type": "room-check-done", "from": "therapist", "from_seat": 0}
     # A protocol error of the client after the name went by: its log line names nobody.
     c.send_json({"type": "admit"})
     assert c.receive_json()["code"] == "not-allowed"

@@ -185,7 +185,8 @@ def server_message(obj: dict[str, Any]) -> p.ServerMessage:
     kind = fields.pop("type")
     if kind in RELAYABLE_TYPES:
         sender = p.Role(fields.pop("from"))
-        message: p.ServerMessage = p.Relayed(_build(RELAYABLE_TYPES[kind], fields), sender)
+        seat = fields.pop("from_seat", p.ROLE_SEAT)
+        message: p.ServerMessage = p.Relayed(_build(RELAYABLE_TYPES[kind], fields), sender, seat)
         return message
     built: p.ServerMessage = _build(SERVER_TYPES[kind], fields)
     return built

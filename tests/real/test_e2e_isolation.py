@@ -136,7 +136,7 @@ async def test_a_socket_that_never_reads_stalls_no_other_session(tmp_path: Path)
         pinger = asyncio.create_task(keep_pinging())
         left = await therapist.expect("peer-left", RESUME_GRACE_S + 2 * HEARTBEAT_S + SLACK_S)
         pinger.cancel()
-        assert left == {"type": "peer-left", "role": "client", "reason": "disconnected"}
+        assert left == {"type": "peer-left", "role": "client", "reason": "disconnected", "seat": 1}
         for member in (therapist, a, b):
             await member.close()
 

@@ -50,6 +50,6 @@ def test_a_client_still_there_after_the_hang_up_waits_to_be_admitted_again() -> 
     room.join(C, Role.CLIENT, None, "c1", 1.0, **CLIENT)
     room.receive(T, p.Admit(), 2.0)
     room.receive(T, p.Bye(), 3.0)
-    assert room.state is CallState.WAITING and room.admitted_resume is None
+    assert room.state is CallState.WAITING and room.admitted_resume == {}
     out = room.join(T + 10, Role.THERAPIST, None, "t2", 10.0)
     assert KNOCK in _messages(out, T + 10)

@@ -35,6 +35,8 @@ export const MAX_RESUME = 128;
 export const MAX_ICE_URL = 512;
 /** Characters of the name a client asks to be addressed by, at most. */
 export const MAX_CLIENT_NAME = 80;
+/** The highest seat number: eight client seats; 0 is the therapist's. */
+export const MAX_SEAT = 8;
 /**
  * What a client's name may not hold: control characters (C0, DEL, C1), line
  * and paragraph separators, bidi embeddings, overrides and isolates (each
@@ -71,10 +73,10 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  *   for the therapist's screen only, never stored; said again when resuming
  * @property {boolean} [consent] client: the person confirmed the terms of use and the privacy notice
  */
-/** @typedef {{type: 'admit'}} AdmitMessage therapist only */
-/** @typedef {{type: 'decline'}} DeclineMessage therapist only */
-/** @typedef {{type: 'offer', sdp: string}} OfferMessage */
-/** @typedef {{type: 'answer', sdp: string}} AnswerMessage */
+/** @typedef {{type: 'admit', seat?: number}} AdmitMessage therapist only; `seat`: one client seat (absent: every one knocking) */
+/** @typedef {{type: 'decline', seat?: number}} DeclineMessage therapist only; `seat` as in admit */
+/** @typedef {{type: 'offer', sdp: string, to?: number}} OfferMessage `to`: the seat it is for (absent: the one other member) */
+/** @typedef {{type: 'answer', sdp: string, to?: number}} AnswerMessage */
 /**
  * @typedef {object} CandidateMessage what RTCIceCandidate.toJSON() gives
  * @property {'candidate'} type
@@ -83,14 +85,14 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @property {number | null} [sdpMLineIndex] 0..255
  * @property {string | null} [usernameFragment] tells candidates of an old ICE session apart
  */
-/** @typedef {{type: 'restart'}} RestartMessage asks the therapist for an ICE-restart offer */
+/** @typedef {{type: 'restart', to?: number}} RestartMessage asks the therapist for an ICE-restart offer */
 /**
  * Why the browsers cannot set up media between them (docs/protocol.md, *When the
  * browsers cannot agree*): a retry would not help.
  * @typedef {'sdp-refused' | 'no-common-codec' | 'transform-failed'} NegotiationFailure
  */
 /**
- * @typedef {{type: 'negotiation-failed', reason: NegotiationFailure}} NegotiationFailedMessage my
+ * @typedef {{type: 'negotiation-failed', reason: NegotiationFailure, to?: number}} NegotiationFailedMessage my
  *   browser cannot set up the call's media with yours; relayed
  */
 /** @typedef {{type: 'media', state: MediaState}} MediaMessage our own view of the peer connection */
@@ -133,13 +135,18 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @typedef {{type: 'nettest'}} NetTestMessage the page asks for short-lived relay credentials for
  *   its own network test (before or during a call); answered by `nettest-servers`
  */
+/**
+ * @typedef {{type: 'mute-request', to?: number}} MuteRequestMessage therapist only: asks a member of
+ *   the call to switch its microphone off; its page asks the person, who decides
+ */
 /** @typedef {{type: 'ping'}} PingMessage */
 /** @typedef {{type: 'bye', reason?: 'quick-exit'}} ByeMessage a hang-up; `quick-exit`: the client's quick way out */
 
 /**
  * @typedef {HelloMessage | AdmitMessage | DeclineMessage | OfferMessage | AnswerMessage
  *   | CandidateMessage | RestartMessage | NegotiationFailedMessage | MediaMessage | RelayOnlyMessage
- *   | QualityMessage | MediaStateMessage | RoomCheckDoneMessage | NetTestMessage | PingMessage | ByeMessage} ClientMessage
+ *   | QualityMessage | MediaStateMessage | RoomCheckDoneMessage | MuteRequestMessage | NetTestMessage | PingMessage
+ *   | ByeMessage} ClientMessage
  */
 
 // ---------------------------------------------------------------------------
@@ -168,6 +175,7 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @property {string[]} [relay_urls] the TURN URLs the server offers, without credentials: only
  *   to know whether relay-only and compatibility mode can work; never an ICE server
  * @property {string | null} [peer_name] therapist: the name of the client whose seat is held
+ * @property {number} [seat] our own seat: 0 the therapist's, 1 to 8 a client's
  */
 /** @typedef {{type: 'waiting'}} WaitingMessage to the client */
 /**
@@ -175,8 +183,15 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @property {'knock'} type
  * @property {string | null} [name] the name it wants to be addressed by (null: it gave none)
  * @property {boolean} [consent] it confirmed the terms of use and the privacy notice
+ * @property {number} [seat] the client seat that knocks
  */
-/** @typedef {{type: 'knock-cancelled'}} KnockCancelledMessage to the therapist */
+/** @typedef {{type: 'knock-cancelled', seat?: number}} KnockCancelledMessage to the therapist */
+/**
+ * @typedef {object} Peer another member of the call, in `admitted`
+ * @property {number} seat
+ * @property {Role} role
+ * @property {string | null} [name] a client's name
+ */
 /**
  * @typedef {object} AdmittedMessage to both: the call (re)starts with a fresh peer connection
  * @property {'admitted'} type
@@ -188,13 +203,14 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @property {number} [max_bitrate_kbps] cap on each outgoing video stream, kbit/s
  * @property {number} [relay_max_bitrate_kbps] the lower cap while the selected pair is relayed
  * @property {boolean} [room_check] show the room check at this start (absent: true)
+ * @property {Peer[]} [peers] the others in the call at this start, each to connect to
  */
 /** @typedef {{type: 'declined'}} DeclinedMessage to the client, then close 1000 */
 /**
- * @typedef {{type: 'peer-joined', role: Role, admitted: boolean, name?: string | null}} PeerJoinedMessage
+ * @typedef {{type: 'peer-joined', role: Role, admitted: boolean, name?: string | null, seat?: number}} PeerJoinedMessage
  *   `name`: to the therapist, the returning client's name
  */
-/** @typedef {{type: 'peer-left', role: Role, reason: LeaveReason}} PeerLeftMessage */
+/** @typedef {{type: 'peer-left', role: Role, reason: LeaveReason, seat?: number}} PeerLeftMessage */
 /** @typedef {{type: 'pong'}} PongMessage */
 /**
  * @typedef {{type: 'rekey', epoch: number}} RekeyMessage to both during a call: time for a fresh
@@ -208,14 +224,15 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @property {string} message_de German sentence
  * @property {boolean} fatal the server closes the socket right after
  */
-/** @typedef {OfferMessage & {from: Role}} RelayedOffer */
-/** @typedef {AnswerMessage & {from: Role}} RelayedAnswer */
-/** @typedef {CandidateMessage & {from: Role}} RelayedCandidate optional fields the sender left out arrive as null */
-/** @typedef {RestartMessage & {from: Role}} RelayedRestart */
-/** @typedef {NegotiationFailedMessage & {from: Role}} RelayedNegotiationFailed */
-/** @typedef {RoomCheckDoneMessage & {from: Role}} RelayedRoomCheckDone to the client: the check goes */
+/** @typedef {OfferMessage & {from: Role, from_seat?: number}} RelayedOffer */
+/** @typedef {AnswerMessage & {from: Role, from_seat?: number}} RelayedAnswer */
+/** @typedef {CandidateMessage & {from: Role, from_seat?: number}} RelayedCandidate optional fields the sender left out arrive as null */
+/** @typedef {RestartMessage & {from: Role, from_seat?: number}} RelayedRestart */
+/** @typedef {NegotiationFailedMessage & {from: Role, from_seat?: number}} RelayedNegotiationFailed */
+/** @typedef {RoomCheckDoneMessage & {from: Role, from_seat?: number}} RelayedRoomCheckDone to the client: the check goes */
+/** @typedef {MuteRequestMessage & {from: Role, from_seat?: number}} RelayedMuteRequest to a member: the therapist asks it to mute */
 /**
- * @typedef {MediaStateMessage & {from: Role}} RelayedMediaState the other member's camera and
+ * @typedef {MediaStateMessage & {from: Role, from_seat?: number}} RelayedMediaState the other member's camera and
  *   microphone: when it changes, and its latest after our `welcome`, `knock` (therapist) or
  *   `admitted`; a waiting client gets the therapist's only once admitted
  */
@@ -235,7 +252,7 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @typedef {WelcomeMessage | WaitingMessage | KnockMessage | KnockCancelledMessage
  *   | AdmittedMessage | DeclinedMessage | PeerJoinedMessage | PeerLeftMessage | PongMessage | RekeyMessage
  *   | ErrorMessage | NoticeMessage | NetTestServersMessage | RelayedOffer | RelayedAnswer | RelayedCandidate | RelayedRestart
- *   | RelayedNegotiationFailed | RelayedMediaState | RelayedRoomCheckDone} ServerMessage
+ *   | RelayedNegotiationFailed | RelayedMediaState | RelayedRoomCheckDone | RelayedMuteRequest} ServerMessage
  */
 
 /** @typedef {ServerMessage['type']} ServerMessageType */
@@ -524,6 +541,17 @@ function errorCodes(v, where) {
   return s;
 }
 
+/** @param {unknown} v @param {string} where @returns {Peer[]} */
+function peers(v, where) {
+  if (!Array.isArray(v)) throw new ProtocolError(`${where}: expected a list`);
+  return v.map((peer, i) => {
+    const at = `${where}[${i}]`;
+    if (!isPlainObject(peer)) throw new ProtocolError(`${at}: expected an object`);
+    const { type: _where, ...checked } = applySchema({ ...peer, type: at }, PEER, true);
+    return /** @type {Peer} */ (/** @type {unknown} */ (checked));
+  });
+}
+
 /** @type {Check} */
 function iceServers(v, where) {
   if (!Array.isArray(v)) throw new ProtocolError(`${where}: expected a list`);
@@ -565,6 +593,22 @@ function isPlainObject(v) {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const seat = int(0, MAX_SEAT);
+
+/** @type {Record<string, Check>} */
+const PEER = { seat, role, 'name?': nullable(str(MAX_CLIENT_NAME)) };
+
+/**
+ * A message from another member as the server passes it on: the sender's fields
+ * without `to` (it was for us), with who sent it.
+ * @param {Record<string, Check>} fields
+ * @returns {Record<string, Check>}
+ */
+function relayed(fields) {
+  const kept = Object.entries(fields).filter(([name]) => name !== 'to?');
+  return { ...Object.fromEntries(kept), from: role, 'from_seat?': seat };
+}
+
 // Required fields of each message; a field name ending in '?' is optional.
 /** @type {Record<string, Record<string, Check>>} */
 const CLIENT_SCHEMA = {
@@ -579,18 +623,19 @@ const CLIENT_SCHEMA = {
     'name?': clientName,
     'consent?': bool,
   },
-  admit: {},
-  decline: {},
-  offer: { sdp: str(MAX_SDP) },
-  answer: { sdp: str(MAX_SDP) },
+  admit: { 'seat?': int(1, MAX_SEAT) },
+  decline: { 'seat?': int(1, MAX_SEAT) },
+  offer: { sdp: str(MAX_SDP), 'to?': seat },
+  answer: { sdp: str(MAX_SDP), 'to?': seat },
   candidate: {
     candidate: str(MAX_CANDIDATE),
     'sdpMid?': nullable(str(MAX_SDP_MID)),
     'sdpMLineIndex?': nullable(int(0, 255)),
     'usernameFragment?': nullable(str(MAX_USERNAME_FRAGMENT)),
+    'to?': seat,
   },
-  restart: {},
-  'negotiation-failed': { reason: oneOf(...NEGOTIATION_FAILURES) },
+  restart: { 'to?': seat },
+  'negotiation-failed': { reason: oneOf(...NEGOTIATION_FAILURES), 'to?': seat },
   media: { state: oneOf('connected', 'disconnected') },
   'relay-only': { enabled: bool },
   quality: {
@@ -607,6 +652,7 @@ const CLIENT_SCHEMA = {
   },
   'media-state': { camera: oneOf(...DEVICE_STATES), microphone: oneOf(...DEVICE_STATES), audio_only: bool, 'paused?': bool, 'screen?': bool },
   'room-check-done': {},
+  'mute-request': { 'to?': int(1, MAX_SEAT) },
   nettest: {},
   ping: {},
   bye: { 'reason?': oneOf('quick-exit') },
@@ -627,10 +673,11 @@ const SERVER_SCHEMA = {
     'resumed?': bool,
     'relay_urls?': turnUrls,
     'peer_name?': nullable(str(MAX_CLIENT_NAME)),
+    'seat?': seat,
   },
   waiting: {},
-  knock: { 'name?': nullable(str(MAX_CLIENT_NAME)), 'consent?': bool },
-  'knock-cancelled': {},
+  knock: { 'name?': nullable(str(MAX_CLIENT_NAME)), 'consent?': bool, 'seat?': int(1, MAX_SEAT) },
+  'knock-cancelled': { 'seat?': int(1, MAX_SEAT) },
   admitted: {
     ice_servers: iceServers,
     ice_transport_policy: oneOf('all', 'relay'),
@@ -640,22 +687,24 @@ const SERVER_SCHEMA = {
     'max_bitrate_kbps?': int(1, MAX_BITRATE_KBPS),
     'relay_max_bitrate_kbps?': int(1, MAX_BITRATE_KBPS),
     'room_check?': bool,
+    'peers?': peers,
   },
   rekey: { epoch: int(0, Number.MAX_SAFE_INTEGER) },
   declined: {},
-  'peer-joined': { role, admitted: bool, 'name?': nullable(str(MAX_CLIENT_NAME)) },
-  'peer-left': { role, reason: oneOf('hangup', 'quick-exit', 'disconnected', 'timeout') },
+  'peer-joined': { role, admitted: bool, 'name?': nullable(str(MAX_CLIENT_NAME)), 'seat?': seat },
+  'peer-left': { role, reason: oneOf('hangup', 'quick-exit', 'disconnected', 'timeout'), 'seat?': seat },
   pong: {},
   'nettest-servers': { ice_servers: iceServers, ttl: int(0, 3600) },
   notice: { notice: oneOf(...NOTICES) },
   error: { code: str(64), message: str(1024), message_de: str(1024), fatal: bool },
-  offer: { ...CLIENT_SCHEMA.offer, from: role },
-  answer: { ...CLIENT_SCHEMA.answer, from: role },
-  candidate: { ...CLIENT_SCHEMA.candidate, from: role },
-  restart: { ...CLIENT_SCHEMA.restart, from: role },
-  'negotiation-failed': { ...CLIENT_SCHEMA['negotiation-failed'], from: role },
-  'media-state': { ...CLIENT_SCHEMA['media-state'], from: role },
-  'room-check-done': { ...CLIENT_SCHEMA['room-check-done'], from: role },
+  offer: relayed(CLIENT_SCHEMA.offer),
+  answer: relayed(CLIENT_SCHEMA.answer),
+  candidate: relayed(CLIENT_SCHEMA.candidate),
+  restart: relayed(CLIENT_SCHEMA.restart),
+  'negotiation-failed': relayed(CLIENT_SCHEMA['negotiation-failed']),
+  'media-state': relayed(CLIENT_SCHEMA['media-state']),
+  'room-check-done': relayed(CLIENT_SCHEMA['room-check-done']),
+  'mute-request': relayed(CLIENT_SCHEMA['mute-request']),
 };
 
 /**

@@ -1,0 +1,226 @@
+"""The room of a group session, pure (issue 16): several client seats, each knocking,
+admitted, declined and leaving on its own, messages routed by seat."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sprechzimmer import protocol as p
+from sprechzimmer.protocol import LeaveReason, Role
+from sprechzimmer.room import (
+    BillingEvent,
+    CallState,
+    Close,
+    EventKind,
+    HeldSeat,
+    Output,
+    Room,
+    RoomConfig,
+    Send,
+)
+
+THERAPIST = 10
+"""Connection ids: the therapist's 10, seat n's client 10 + n."""
+NAMES = {1: "Anna", 2: "Ben", 3: "Cem"}
+PATIENT = RoomConfig(heartbeat_interval=1000.0)
+
+
+def conn(seat: int) -> int:
+    return THERAPIST + seat
+
+
+def sent(outputs: list[Output], to: int) -> list[p.ServerMessage]:
+    return [o.message for o in outputs if isinstance(o, Send) and o.conn == to]
+
+
+M = TypeVar("M")
+
+
+def of_type(outputs: list[Output], to: int, kind: type[M]) -> list[M]:
+    return [m for m in sent(outputs, to) if isinstance(m, kind)]
+
+
+def group(waiting: tuple[int, ...] = (1, 2, 3)) -> tuple[Room, list[Output]]:
+    """The therapist and a client in each of ``waiting``'s seats, knocking."""
+    r = Room("g" * 32, "Gruppe-Mo", PATIENT)
+    out = r.join(THERAPIST, Role.THERAPIST, None, "t", 0.0)
+    for seat in waiting:
+        out += r.join(
+            conn(seat), Role.CLIENT, None, f"n{seat}", float(seat), seat=seat,
+            name=NAMES[seat], consent=True,
+        )  # fmt: skip
+    return r, out
+
+
+def test_each_seat_knocks_with_its_name_and_the_therapist_admits_one() -> None:
+    r, out = group()
+    knocks = of_type(out, THERAPIST, p.Knock)
+    assert [(k.seat, k.name) for k in knocks] == [(1, "Anna"), (2, "Ben"), (3, "Cem")]
+    # A waiting client hears of nobody else in the room.
+    for seat in (1, 2, 3):
+        assert [type(m) for m in sent(out, conn(seat))] == [p.Welcome, p.Waiting]
+        assert sent(out, conn(seat))[0].seat == seat  # type: ignore[union-attr]
+
+    out = r.receive(THERAPIST, p.Admit(seat=2), 5.0)
+    assert r.admission(2) is CallState.ADMITTED and r.in_call
+    assert r.admission(1) is CallState.WAITING and r.admission(3) is CallState.WAITING
+    (to_therapist,) = of_type(out, THERAPIST, p.Admitted)
+    (to_ben,) = of_type(out, conn(2), p.Admitted)
+    assert to_therapist.peers == [p.Peer(2, Role.CLIENT, "Ben")]
+    assert to_ben.peers == [p.Peer(0, Role.THERAPIST)]
+    assert sent(out, conn(1)) == [] and sent(out, conn(3)) == []
+    assert [(o.seat, o.kind) for o in out if isinstance(o, BillingEvent)] == [
+        (2, EventKind.ADMITTED)
+    ]
+
+
+def test_admit_without_a_seat_admits_everyone_knocking_and_all_meet() -> None:
+    r, _ = group()
+    out = r.receive(THERAPIST, p.Admit(), 5.0)
+    assert all(r.admission(seat) is CallState.ADMITTED for seat in (1, 2, 3))
+    epochs = set()
+    for me in (0, 1, 2, 3):
+        (admitted,) = of_type(out, conn(me), p.Admitted)
+        epochs.add(admitted.epoch)
+        # Everybody else, with the clients' names: a group's tiles show them.
+        expected = [
+            p.Peer(s, Role.THERAPIST if s == 0 else Role.CLIENT, NAMES.get(s))
+            for s in (0, 1, 2, 3)
+            if s != me
+        ]
+        assert admitted.peers == expected
+    assert len(epochs) == 1
+
+
+def test_messages_go_to_the_seat_they_name_and_say_whose_they_are() -> None:
+    r, _ = group()
+    r.receive(THERAPIST, p.Admit(seat=1), 5.0)
+    r.receive(THERAPIST, p.Admit(seat=3), 6.0)
+    offer = p.Offer("v=0", to=3)
+    out = r.receive(conn(1), offer, 7.0)
+    assert out == [Send(conn(3), p.Relayed(offer, Role.CLIENT, 1))]
+    assert p.to_wire(p.Relayed(offer, Role.CLIENT, 1)) == {
+        "type": "offer",
+        "sdp": "v=0",
+        "from": "client",
+        "from_seat": 1,
+    }
+    # Without ``to`` a client's message is for the therapist.
+    answer = p.Answer("v=0")
+    assert r.receive(conn(3), answer, 8.0) == [Send(THERAPIST, p.Relayed(answer, Role.CLIENT, 3))]
+    # The therapist must say which client: in a group "the other one" means nobody.
+    (error,) = sent(r.receive(THERAPIST, p.Offer("v=0"), 9.0), THERAPIST)
+    assert isinstance(error, p.Error) and error.code == "no-peer" and not error.fatal
+    # A knocking seat is reached by nobody; nothing is relayed to it.
+    (error,) = sent(r.receive(conn(1), p.Candidate("c", to=2), 9.5), conn(1))
+    assert isinstance(error, p.Error) and error.code == "no-peer"
+
+
+def test_a_client_that_waits_cannot_reach_anyone() -> None:
+    r, _ = group()
+    r.receive(THERAPIST, p.Admit(seat=1), 5.0)
+    out = r.receive(conn(2), p.Offer("v=0", to=1), 6.0)
+    (close,) = [o for o in out if isinstance(o, Close)]
+    assert close.conn == conn(2) and close.error is not None and close.error.code == "not-allowed"
+    assert sent(out, conn(1)) == [] and 2 not in r.members
+
+
+def test_one_leaves_and_the_call_goes_on_for_the_others() -> None:
+    r, _ = group()
+    r.receive(THERAPIST, p.Admit(), 5.0)
+    call_id = r.call_id
+    out = r.receive(conn(2), p.Bye(), 9.0)
+    left = p.PeerLeft(Role.CLIENT, LeaveReason.HANGUP, seat=2)
+    for seat in (0, 1, 3):
+        assert sent(out, conn(seat)) == [left]
+    assert r.in_call and r.call_id == call_id  # no restart for those who stay
+    assert r.admission(2) is CallState.IDLE and 2 not in r.members
+    # Its link knocks again; admitted, everyone starts anew with it.
+    out = r.join(conn(2), Role.CLIENT, None, "n2b", 10.0, seat=2, name="Ben", consent=True)
+    assert of_type(out, THERAPIST, p.Knock)[0].seat == 2
+    assert sent(out, conn(1)) == [] and sent(out, conn(3)) == []
+    out = r.receive(THERAPIST, p.Admit(seat=2), 11.0)
+    assert [len(of_type(out, conn(s), p.Admitted)) for s in (0, 1, 2, 3)] == [1, 1, 1, 1]
+
+
+def test_decline_one_seat_leaves_the_others_knocking() -> None:
+    r, _ = group()
+    out = r.receive(THERAPIST, p.Decline(seat=3), 5.0)
+    assert sent(out, conn(3)) == [p.Declined()]
+    assert Close(conn(3)) in out and 3 not in r.members
+    assert sent(out, THERAPIST) == [p.KnockCancelled(seat=3)]
+    assert r.admission(1) is CallState.WAITING and r.admission(2) is CallState.WAITING
+    (error,) = sent(r.receive(THERAPIST, p.Decline(seat=3), 6.0), THERAPIST)
+    assert isinstance(error, p.Error) and error.code == "no-peer"
+
+
+def test_the_therapist_removes_a_member_from_the_call() -> None:
+    r, _ = group()
+    r.receive(THERAPIST, p.Admit(), 5.0)
+    out = r.receive(THERAPIST, p.Decline(seat=2), 9.0)
+    assert sent(out, conn(2)) == [p.Declined()] and Close(conn(2)) in out
+    left = p.PeerLeft(Role.CLIENT, LeaveReason.HANGUP, seat=2)
+    assert sent(out, THERAPIST) == sent(out, conn(1)) == sent(out, conn(3)) == [left]
+    assert r.admission(2) is CallState.IDLE and r.in_call
+    # Its link only knocks again: the therapist decides.
+    out = r.join(conn(2), Role.CLIENT, None, "again", 10.0, seat=2, name="Ben", consent=True)
+    assert p.Waiting() in sent(out, conn(2))
+
+
+def test_the_therapists_hang_up_ends_every_admission() -> None:
+    r, _ = group()
+    r.receive(THERAPIST, p.Admit(), 5.0)
+    out = r.receive(THERAPIST, p.Bye(), 9.0)
+    for seat in (1, 2, 3):
+        assert sent(out, conn(seat)) == [p.PeerLeft(Role.THERAPIST, LeaveReason.HANGUP)]
+        assert r.admission(seat) is CallState.WAITING
+    assert not r.in_call and r.call_id is None and r.admitted_resume == {}
+
+
+def test_camera_and_microphone_reach_those_in_the_call_and_the_therapist_only() -> None:
+    r, _ = group()
+    r.receive(THERAPIST, p.Admit(seat=1), 5.0)
+    r.receive(THERAPIST, p.Admit(seat=2), 5.5)
+    report = p.MediaStateReport(p.DeviceState.OFF, p.DeviceState.ON, False)
+    out = r.receive(conn(3), report, 6.0)  # waiting: the therapist may know
+    assert sent(out, THERAPIST) == [p.Relayed(report, Role.CLIENT, 3)]
+    assert sent(out, conn(1)) == [] and sent(out, conn(2)) == []
+    out = r.receive(conn(1), report, 7.0)
+    assert sent(out, THERAPIST) == sent(out, conn(2)) == [p.Relayed(report, Role.CLIENT, 1)]
+    assert sent(out, conn(3)) == []
+
+
+def test_a_rebuilt_group_room_gives_each_seat_back() -> None:
+    r = Room("g" * 32, "Gruppe-Mo", PATIENT)
+    held = {
+        0: HeldSeat(p.MediaState.CONNECTED, False, 1.0),
+        1: HeldSeat(p.MediaState.CONNECTED, True, 2.0),
+        4: HeldSeat(p.MediaState.DISCONNECTED, False, 3.0),
+    }
+    r.restore(held, epoch=5, now=50.0, last_event_at=40.0)
+    assert r.admission(1) is CallState.ADMITTED and r.admission(4) is CallState.WAITING
+    assert r.state is CallState.ADMITTED and not r.in_call
+    out = r.join(THERAPIST, Role.THERAPIST, "x", "x", 51.0, issued=1.0)
+    out += r.join(conn(1), Role.CLIENT, "y", "y", 52.0, issued=2.0, epoch=5, seat=1)
+    assert r.in_call and not any(isinstance(o, BillingEvent) for o in out)
+    out = r.join(conn(4), Role.CLIENT, "z", "z", 53.0, issued=3.0, seat=4)
+    assert sent(out, THERAPIST) == [p.Knock(consent=True, seat=4)]  # its ticket shows it
+    assert p.Waiting() in sent(out, conn(4))
+
+
+def test_the_therapist_may_ask_a_member_to_mute_and_only_the_therapist() -> None:
+    r, _ = group()
+    r.receive(THERAPIST, p.Admit(), 5.0)
+    ask = p.MuteRequest(to=3)
+    assert r.receive(THERAPIST, ask, 6.0) == [Send(conn(3), p.Relayed(ask, Role.THERAPIST))]
+    assert p.to_wire(p.Relayed(ask, Role.THERAPIST)) == {
+        "type": "mute-request",
+        "from": "therapist",
+        "from_seat": 0,
+    }
+    # A client cannot ask another one: refused and out, as any client's misuse.
+    out = r.receive(conn(1), p.MuteRequest(to=2), 7.0)
+    (close,) = [o for o in out if isinstance(o, Close)]
+    assert close.conn == conn(1) and close.error is not None and close.error.code == "not-allowed"
+    assert not any(isinstance(m, p.Relayed) for m in sent(out, conn(2)))
+    assert sent(out, conn(2)) == [p.PeerLeft(Role.CLIENT, LeaveReason.DISCONNECTED, seat=1)]
