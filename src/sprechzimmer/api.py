@@ -67,6 +67,12 @@ class CreateSession(BaseModel):
         description="The therapist's pseudonym for the client; stored exactly as entered.",
     )
 
+    seats: int = Field(
+        default=1,
+        description="Client seats, each with its own link: 1 (the default) to 8 "
+        "(SPRECHZIMMER_GROUP_SESSIONS); more is 422 too-many-seats.",
+    )
+
     @field_validator("client_id")
     @classmethod
     def _check(cls, value: str) -> str:
@@ -290,6 +296,7 @@ async def post_session(body: CreateSession, therapist: Therapist, request: Reque
         therapist.id,
         body.client_id,
         now,
+        body.seats,
     )
     return _invite(invitation)
 

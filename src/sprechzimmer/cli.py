@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from . import accounts
 from .config import ConfigError, Settings, load_settings, private_directory
+from .errors import GroupSessionsOff, TooManySeats
 from .sessions import create_session
 from .store import Store, TherapistInfo
 from .tokens import digest, new_api_key
@@ -162,13 +163,18 @@ def cmd_session_create(args: argparse.Namespace, settings: Settings) -> int:
     client_id = args.client_id.strip()
     if not (1 <= len(client_id) <= 64) or not client_id.isprintable():
         raise CliError("the client ID must be 1 to 64 printable characters")
-    invite = create_session(store, settings, therapist.id, client_id, _now())
-    result = {
+    try:
+        invite = create_session(store, settings, therapist.id, client_id, _now(), args.seats)
+    except (TooManySeats, GroupSessionsOff) as error:
+        raise CliError(error.say().en) from None
+    result: dict[str, object] = {
         "session_id": invite.session_id,
         "therapist_url": invite.therapist_url,
         "client_url": invite.client_url,
         "expires_at": _iso(invite.expires_at),
     }
+    if args.seats > 1:
+        result["client_urls"] = list(invite.client_urls)
     if args.json:
         print(json.dumps(result))
     else:
@@ -438,9 +444,16 @@ def build_parser() -> argparse.ArgumentParser:
     session = sub.add_parser("session", help="consultation sessions").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
-    create = session.add_parser("create", help="create a session and its two invite links")
+    create = session.add_parser("create", help="create a session and its invite links")
     create.add_argument("--therapist", required=True, help="the therapist's code")
     create.add_argument("--client-id", required=True, help="the client's pseudonym")
+    create.add_argument(
+        "--seats",
+        type=int,
+        default=1,
+        help="client seats, each with its own link: 1 (default) to 8 "
+        "(more than one needs SPRECHZIMMER_GROUP_SESSIONS)",
+    )
     create.add_argument("--json", action="store_true", help="print one JSON object")
     create.set_defaults(run=cmd_session_create)
     slist = session.add_parser("list", help="list a therapist's sessions")

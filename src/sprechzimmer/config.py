@@ -189,6 +189,10 @@ class Settings(BaseSettings):
     e2ee_required: bool = True
     """A call whose browsers cannot do frame encryption may not go on (fail closed)."""
 
+    group_sessions: bool = False
+    """Sessions with more than one client seat may be made (issue 16). Off until the
+    call page holds a group: the server side is there, the browser's is being built."""
+
     embedded_turn: bool = False
     """Start a local coturn (Debian package ``coturn``) with a generated secret."""
 

@@ -332,6 +332,19 @@ class TooManySeats(UserError):
     )
 
 
+class GroupSessionsOff(UserError):
+    """A session with more than one client seat, while ``SPRECHZIMMER_GROUP_SESSIONS``
+    is off."""
+
+    code = "group-sessions-off"
+    http_status = 422
+    sentence = Sentence(
+        "Group sessions are not switched on for this service: a session has one client seat.",
+        "Gruppensitzungen sind bei diesem Dienst nicht eingeschaltet: Eine Sitzung hat einen "
+        "Platz für eine Klientin oder einen Klienten.",
+    )
+
+
 class LinkInvalid(UserError):
     """The link check (``POST /api/v1/links/check``): no such link. The same for a
     wrong token, an unknown session and a link whose token is gone (revoked, or

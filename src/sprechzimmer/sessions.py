@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from . import seats
 from .config import Settings
+from .errors import GroupSessionsOff
 from .store import SessionInfo, Store
 from .tokens import digest, invite_url, new_session_id, new_token
 
@@ -54,7 +55,12 @@ def create_session(
     now: dt.datetime,
     client_seats: int = 1,
 ) -> Invitation:
-    """Create a session with ``client_seats`` client seats and a link for each seat."""
+    """Create a session with ``client_seats`` client seats and a link for each seat;
+    ``TooManySeats`` beyond the limit, ``GroupSessionsOff`` for a group the operator
+    has not switched on."""
+    seats.check_count(client_seats)
+    if client_seats > 1 and not settings.group_sessions:
+        raise GroupSessionsOff(f"{client_seats} client seats")
     tokens = {seat: new_token() for seat in seats.all_seats(seats.check_count(client_seats))}
     session = store.create_session(
         new_session_id(),

@@ -5,7 +5,11 @@ migration that cannot lose a group's seats."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
@@ -30,7 +34,7 @@ ORIGIN = {"origin": "http://testserver"}
 def test_a_group_session_has_a_link_for_each_seat(
     tmp_path: Path, database_url: str, store: Store
 ) -> None:
-    settings = make_settings(tmp_path, database_url)
+    settings = make_settings(tmp_path, database_url, group_sessions=True)
     therapist = add_therapist(store)
     invite = sessions.create_session(store, settings, therapist, "Gruppe-Mo", NOW, 3)
     assert len(invite.client_urls) == 3 and invite.client_url == invite.client_urls[0]
@@ -54,7 +58,7 @@ def test_a_group_session_has_a_link_for_each_seat(
 def test_nine_client_seats_are_refused_and_nothing_is_stored(
     tmp_path: Path, database_url: str, store: Store
 ) -> None:
-    settings = make_settings(tmp_path, database_url)
+    settings = make_settings(tmp_path, database_url, group_sessions=True)
     therapist = add_therapist(store)
     for wrong in (0, 9):
         with pytest.raises(TooManySeats):
@@ -102,7 +106,7 @@ def test_the_link_of_seat_two_joins_as_seat_two(
     tmp_path: Path, database_url: str, store: Store
 ) -> None:
     """Its events name seat 2, and its resume ticket is good for seat 2 only."""
-    settings = make_settings(tmp_path, database_url)
+    settings = make_settings(tmp_path, database_url, group_sessions=True)
     therapist = add_therapist(store)
     invite = sessions.create_session(store, settings, therapist, "Gruppe", NOW, 2)
     session_id, t_token = token_of(invite.therapist_url)
@@ -140,7 +144,7 @@ def test_a_group_meets_through_the_server_each_message_to_its_seat(
     """Three client seats knock, the therapist admits two, one by one: each knock
     names its seat, ``admitted`` names the others, an offer reaches only the seat it
     names, and the third client, still waiting, hears nothing of the call."""
-    settings = make_settings(tmp_path, database_url)
+    settings = make_settings(tmp_path, database_url, group_sessions=True)
     therapist = add_therapist(store)
     invite = sessions.create_session(store, settings, therapist, "Gruppe", NOW, 3)
     session_id, t_token = token_of(invite.therapist_url)
@@ -197,7 +201,7 @@ def test_a_group_call_outlives_a_server_restart(
     rebuilds the room from the events: each member takes its own seat back with its
     ticket (no knock, no event), messages are routed by seat again, and a ticket of
     one client seat is no good for another."""
-    settings = make_settings(tmp_path, database_url)
+    settings = make_settings(tmp_path, database_url, group_sessions=True)
     therapist = add_therapist(store)
     invite = sessions.create_session(store, settings, therapist, "Gruppe", NOW, 2)
     session_id, t_token = token_of(invite.therapist_url)
@@ -244,3 +248,73 @@ def test_a_group_call_outlives_a_server_restart(
         t.send_json({"type": "ping"})
         assert t.receive_json() == {"type": "pong"}  # no knock, no peer-joined
         assert len(store.events_of(session_id)) == stored
+
+
+API_KEY = "szk_" + "S" * 43
+
+
+@pytest.mark.parametrize("groups", [False, True])
+def test_the_api_takes_the_number_of_seats_and_says_the_limit(
+    tmp_path: Path, database_url: str, store: Store, groups: bool
+) -> None:
+    settings = make_settings(tmp_path, database_url, group_sessions=groups)
+    therapist = add_therapist(store, "dr-g")
+    store.add_api_key_hash("dr-g", digest(API_KEY))
+    auth = {"authorization": f"Bearer {API_KEY}"}
+    with TestClient(create_app(settings, store)) as client:
+
+        def create(seats: object) -> Any:
+            body = {"client_id": "Gruppe", "seats": seats}
+            return client.post("/api/v1/sessions", json=body, headers=auth)
+
+        one = create(1)
+        assert one.status_code == 201 and len(one.json()["client_urls"]) == 1
+        assert one.json()["client_urls"] == [one.json()["client_url"]]
+        for too_many in (0, 9, 40):
+            refused = create(too_many)
+            error = refused.json()["error"]
+            assert refused.status_code == 422 and error["code"] == "too-many-seats"
+            assert "9" in error["message"] and "9" in error["message_de"]
+        assert create("drei").json()["error"]["code"] == "invalid-input"
+        three = create(3)
+        if groups:
+            assert three.status_code == 201
+            urls = three.json()["client_urls"]
+            assert len(set(urls)) == 3 and three.json()["client_url"] == urls[0]
+        else:
+            error = three.json()["error"]
+            assert three.status_code == 422 and error["code"] == "group-sessions-off"
+            assert "Gruppensitzungen" in error["message_de"]
+    # Refused means nothing stored: one session, or two with groups on.
+    assert len(store.list_sessions(therapist)) == (2 if groups else 1)
+
+
+def test_the_cli_takes_seats_and_refuses_more_than_eight(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    add_therapist(store, "dr-g")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SPRECHZIMMER_DATA_DIR": str(tmp_path),
+        "SPRECHZIMMER_DATABASE_URL": database_url,
+        "SPRECHZIMMER_PUBLIC_URL": "https://video.example.org",
+    }
+
+    def create(seats: str, **more: str) -> subprocess.CompletedProcess[str]:
+        argv = ["session", "create", "--therapist", "dr-g", "--client-id", "G", "--json"]
+        return subprocess.run(
+            [sys.executable, "-m", "sprechzimmer", *argv, "--seats", seats],
+            env={**env, **more},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    off = create("2")
+    assert off.returncode == 1 and "Group sessions are not switched on" in off.stderr
+    on = {"SPRECHZIMMER_GROUP_SESSIONS": "true"}
+    nine = create("9", **on)
+    assert nine.returncode == 1 and "at most 9 people" in nine.stderr
+    made = create("4", **on)
+    assert made.returncode == 0, made.stderr
+    assert len(set(json.loads(made.stdout)["client_urls"])) == 4
