@@ -1,5 +1,6 @@
 """The SFU's API as this server uses it (issue 16, being built: no call uses it yet):
-a Janus session with a VideoRoom handle, and the rooms of group calls.
+a Janus session with VideoRoom handles, the rooms of group calls, and a member's
+way in: publishing its (already encrypted) media and subscribing to the others'.
 
 Only this server talks to the SFU's API (on loopback, behind the API secret; see
 ``sfu.py``). Every room it creates refuses unencrypted media (``require_e2ee``),
@@ -16,6 +17,7 @@ import http.client
 import json
 import secrets as random
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +31,12 @@ TIMEOUT = 5.0
 
 PostJson = Callable[[str, dict[str, Any]], dict[str, Any]]
 """POST a JSON object to a URL and return the JSON answer (OSError when unreachable)."""
+GetJson = Callable[[str], dict[str, Any]]
+"""GET a URL and return the JSON answer: the long poll for the SFU's events."""
+FeedId = int | str
+"""A publisher's id in a room: a string where rooms have string names (ours do)."""
+EVENT_WAIT = 10.0
+"""Seconds an asynchronous request (a join, a publish) may take to be answered."""
 
 
 class SfuError(Exception):
@@ -50,7 +58,8 @@ def _json(method: str, url: str, body: dict[str, Any] | None = None) -> dict[str
     try:
         data = None if body is None else json.dumps(body).encode()
         headers = {} if body is None else {"Content-Type": "application/json"}
-        conn.request(method, parts.path or "/", body=data, headers=headers)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.request(method, target, body=data, headers=headers)
         answer = json.loads(conn.getresponse().read(1 << 20))
     finally:
         conn.close()
@@ -99,9 +108,89 @@ def create_room_body(room: str, room_secret: str, room_key: str) -> dict[str, An
 class VideoRoomHandle:
     """A Janus session with the VideoRoom plugin attached, for plugin requests."""
 
-    def __init__(self, url: str, secrets: SfuSecrets, post: PostJson, session: int, handle: int):
+    def __init__(
+        self,
+        url: str,
+        secrets: SfuSecrets,
+        post: PostJson,
+        session: int,
+        handle: int,
+        get: GetJson = http_get_json,
+    ):
         self._url, self._secrets, self._post = url.rstrip("/"), secrets, post
-        self._session, self._handle = session, handle
+        self._session, self._handle, self._get = session, handle, get
+
+    def attach(self) -> VideoRoomHandle:
+        """Another VideoRoom handle in the same Janus session (a member publishes on one
+        and subscribes on another)."""
+        return VideoRoomHandle(
+            self._url,
+            self._secrets,
+            self._post,
+            self._session,
+            _attach(self._url, self._secrets, self._post, self._session),
+            self._get,
+        )
+
+    def asynchronous(
+        self, body: dict[str, Any], jsep: dict[str, Any] | None = None, within: float = EVENT_WAIT
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """A VideoRoom request the SFU answers later, by an event (a join, a publish,
+        a start): its ``plugindata.data`` and its ``jsep``, or SfuError."""
+        tx = transaction()
+        message: dict[str, Any] = {
+            "janus": "message",
+            "transaction": tx,
+            "apisecret": self._secrets.api,
+            "body": body,
+        }
+        if jsep is not None:
+            message["jsep"] = jsep
+        answer = self._post(f"{self._url}/{self._session}/{self._handle}", message)
+        if answer.get("janus") == "success":
+            return _plugin_data(body, answer), answer.get("jsep")
+        if answer.get("janus") != "ack":
+            raise SfuError(f"the SFU refused {body.get('request')!r}: {answer.get('error')}")
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            event = self._get(f"{self._url}/{self._session}?maxev=1&apisecret={self._secrets.api}")
+            if event.get("transaction") == tx and event.get("janus") == "event":
+                return _plugin_data(body, event), event.get("jsep")
+        raise SfuError(f"no answer to {body.get('request')!r} within {within} s")
+
+    def publish(self, room: str, offer: str) -> tuple[FeedId, str]:
+        """Join ``room`` as a publisher and send media under the offer (SDP): the feed's
+        id and the SFU's answer. Declared end-to-end encrypted, as the room requires:
+        the SFU forwards the frames without looking into them."""
+        joined, _ = self.asynchronous({"request": "join", "ptype": "publisher", "room": room})
+        feed = joined.get("id")
+        if joined.get("videoroom") != "joined" or not isinstance(feed, int | str):
+            raise SfuError(f"not joined: {joined}")
+        # Janus reads the declaration from the JSEP (as janus.js sends it with
+        # insertable streams): the room refuses a publisher without it.
+        _, answer = self.asynchronous(
+            {"request": "publish"}, {"type": "offer", "sdp": offer, "e2ee": True}
+        )
+        if answer is None or answer.get("type") != "answer":
+            raise SfuError("the SFU sent no answer to the publish")
+        return feed, str(answer["sdp"])
+
+    def subscribe(self, room: str, feeds: list[FeedId]) -> str:
+        """Subscribe to the feeds of ``room``: the SFU's offer (SDP), for ``start``."""
+        body = {
+            "request": "join",
+            "ptype": "subscriber",
+            "room": room,
+            "streams": [{"feed": feed} for feed in feeds],
+        }
+        _, offer = self.asynchronous(body)
+        if offer is None or offer.get("type") != "offer":
+            raise SfuError("the SFU sent no offer for the subscription")
+        return str(offer["sdp"])
+
+    def start(self, answer: str) -> None:
+        """The subscriber's answer to ``subscribe``'s offer: the media flows."""
+        self.asynchronous({"request": "start"}, {"type": "answer", "sdp": answer})
 
     def request(self, body: dict[str, Any]) -> dict[str, Any]:
         """A synchronous VideoRoom request; its ``plugindata.data``, or SfuError."""
@@ -114,12 +203,9 @@ class VideoRoomHandle:
                 "body": body,
             },
         )
-        data = answer.get("plugindata", {}).get("data")
-        if answer.get("janus") != "success" or not isinstance(data, dict):
+        if answer.get("janus") != "success":
             raise SfuError(f"the SFU refused {body.get('request')!r}: {answer.get('error')}")
-        if "error_code" in data:
-            raise SfuError(f"the SFU refused {body.get('request')!r}: {data.get('error')}")
-        return data
+        return _plugin_data(body, answer)
 
     def create_room(self, room: str, room_secret: str) -> None:
         data = self.request(create_room_body(room, room_secret, self._secrets.room_key))
@@ -138,9 +224,38 @@ class VideoRoomHandle:
         return None
 
 
+def _plugin_data(body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    """The plugin's answer in a success or an event, or SfuError when it refused."""
+    data = answer.get("plugindata", {}).get("data")
+    if not isinstance(data, dict):
+        raise SfuError(f"the SFU refused {body.get('request')!r}: {answer.get('error')}")
+    if "error_code" in data:
+        raise SfuError(f"the SFU refused {body.get('request')!r}: {data.get('error')}")
+    return data
+
+
+def _attach(base: str, secrets: SfuSecrets, post: PostJson, session: int) -> int:
+    attached = post(
+        f"{base}/{session}",
+        {
+            "janus": "attach",
+            "plugin": "janus.plugin.videoroom",
+            "transaction": transaction(),
+            "apisecret": secrets.api,
+        },
+    )
+    handle = attached.get("data", {}).get("id")
+    if attached.get("janus") != "success" or not isinstance(handle, int):
+        raise SfuError(f"the VideoRoom plugin did not attach: {attached.get('error')}")
+    return handle
+
+
 @contextmanager
 def videoroom(
-    url: str, secrets: SfuSecrets, post: PostJson = http_post_json
+    url: str,
+    secrets: SfuSecrets,
+    post: PostJson = http_post_json,
+    get: GetJson = http_get_json,
 ) -> Iterator[VideoRoomHandle]:
     """A Janus session with a VideoRoom handle for the block; destroyed after it."""
     base = url.rstrip("/")
@@ -151,19 +266,9 @@ def videoroom(
     if created.get("janus") != "success" or not isinstance(session, int):
         raise SfuError(f"no SFU session: {created.get('error')}")
     try:
-        attached = post(
-            f"{base}/{session}",
-            {
-                "janus": "attach",
-                "plugin": "janus.plugin.videoroom",
-                "transaction": transaction(),
-                "apisecret": secrets.api,
-            },
+        yield VideoRoomHandle(
+            base, secrets, post, session, _attach(base, secrets, post, session), get
         )
-        handle = attached.get("data", {}).get("id")
-        if attached.get("janus") != "success" or not isinstance(handle, int):
-            raise SfuError(f"the VideoRoom plugin did not attach: {attached.get('error')}")
-        yield VideoRoomHandle(base, secrets, post, session, handle)
     finally:
         post(
             f"{base}/{session}",

@@ -254,3 +254,63 @@ def test_every_request_carries_the_api_secret_and_the_session_always_ends() -> N
     ):
         pass
     assert detached.requests[-1][1]["janus"] == "destroy"
+
+
+class _AsyncJanus:
+    """Acknowledges plugin messages and answers them later by events on the long
+    poll, after a keep-alive and an event of another transaction."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, object]]] = []
+        self.events: list[dict[str, object]] = []
+        self.polls: list[str] = []
+
+    def post(self, url: str, body: dict[str, object]) -> dict[str, object]:
+        self.requests.append((url, body))
+        if body["janus"] == "create":
+            return {"janus": "success", "data": {"id": 11}}
+        if body["janus"] == "attach":
+            return {"janus": "success", "data": {"id": 22 + len(self.requests)}}
+        if body["janus"] == "message":
+            request = body["body"]["request"]  # type: ignore[index]
+            tx = body["transaction"]
+            data: dict[str, object] = {"videoroom": "event"}
+            jsep: dict[str, object] | None = None
+            if request == "join":
+                data = {"videoroom": "joined", "id": "feed-1"}
+            elif request == "publish":
+                jsep = {"type": "answer", "sdp": "v=0 answer"}
+            self.events += [
+                {"janus": "keepalive"},
+                {"janus": "event", "transaction": "someone-else", "plugindata": {"data": {}}},
+                {"janus": "event", "transaction": tx, "plugindata": {"data": data}, "jsep": jsep},
+            ]
+            return {"janus": "ack", "transaction": tx}
+        return {"janus": "success"}
+
+    def get(self, url: str) -> dict[str, object]:
+        self.polls.append(url)
+        return self.events.pop(0) if self.events else {"janus": "keepalive"}
+
+
+def test_publishing_declares_end_to_end_encryption_and_waits_for_its_own_answer() -> None:
+    secrets = derive_secrets(SECRET)
+    fake = _AsyncJanus()
+    with videoroom("http://127.0.0.1:8088/janus", secrets, fake.post, fake.get) as handle:
+        feed, answer = handle.publish("r-1", "v=0 offer")
+    assert (feed, answer) == ("feed-1", "v=0 answer")
+    publish = [b for _, b in fake.requests if b.get("body", {}).get("request") == "publish"]  # type: ignore[union-attr]
+    # The room refuses a publisher that does not declare it in the JSEP.
+    assert publish[0]["jsep"] == {"type": "offer", "sdp": "v=0 offer", "e2ee": True}
+    assert all(f"/janus/11?maxev=1&apisecret={secrets.api}" in url for url in fake.polls)
+
+
+def test_an_answer_that_never_comes_is_an_error_not_a_hang() -> None:
+    secrets = derive_secrets(SECRET)
+    fake = _AsyncJanus()
+    silent = {"janus": "keepalive"}
+    with (
+        videoroom("http://x/janus", secrets, fake.post, lambda url: silent) as handle,
+        pytest.raises(SfuError, match=r"no answer to 'start' within 0\.2 s"),
+    ):
+        handle.asynchronous({"request": "start"}, {"type": "answer", "sdp": "v=0"}, within=0.2)

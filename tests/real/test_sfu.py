@@ -200,3 +200,96 @@ def test_a_group_room_refuses_clear_media_recording_and_forwarding(tmp_path: Pat
         and "wrong secret" in out["refused"]["record-wrong-secret"]
     )
     assert out["after"] is None
+
+
+# Run inside the namespace: a member publishes through the SFU and another receives
+# it, each with a peer connection of its own (aiortc, the test peer's stack), through
+# the API as this server will drive it. And a publisher that does not declare its
+# media end-to-end encrypted is refused by the room.
+MEDIA_PROBE = """
+import asyncio, json, sys
+from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from sprechzimmer.sfu import derive_secrets
+from sprechzimmer.sfuapi import SfuError, new_room_name, videoroom
+
+async def main():
+    secrets, out = derive_secrets(sys.argv[1]), {}
+    with videoroom("http://127.0.0.1:8088/janus", secrets) as vr:
+        room = new_room_name()
+        vr.create_room(room, "the-rooms-own-secret")
+        pub = RTCPeerConnection()
+        pub.addTrack(VideoStreamTrack())
+        await pub.setLocalDescription(await pub.createOffer())
+        feed, answer = await asyncio.to_thread(vr.attach().publish, room, pub.localDescription.sdp)
+        await pub.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        out["answer_has_video"] = "m=video" in answer
+        subscriber = vr.attach()
+        # The feed is there once the publisher's connection is up (Janus: webrtcup).
+        for _ in range(100):
+            try:
+                offer = await asyncio.to_thread(subscriber.subscribe, room, [feed])
+                break
+            except SfuError as error:
+                if "No such feed" not in str(error):
+                    raise
+                await asyncio.sleep(0.1)
+        sub, frames, enough = RTCPeerConnection(), [], asyncio.Event()
+
+        @sub.on("track")
+        def on_track(track):
+            async def read():
+                while len(frames) < 10:
+                    frame = await track.recv()
+                    frames.append((frame.width, frame.height))
+                enough.set()
+            asyncio.ensure_future(read())
+
+        await sub.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        await sub.setLocalDescription(await sub.createAnswer())
+        await asyncio.to_thread(subscriber.start, sub.localDescription.sdp)
+        await asyncio.wait_for(enough.wait(), 30)
+        out["frames"] = frames
+        clear = RTCPeerConnection()
+        clear.addTrack(VideoStreamTrack())
+        await clear.setLocalDescription(await clear.createOffer())
+        plain = vr.attach()
+        await asyncio.to_thread(
+            plain.asynchronous, {"request": "join", "ptype": "publisher", "room": room}
+        )
+        try:
+            await asyncio.to_thread(
+                plain.asynchronous,
+                {"request": "publish"},
+                {"type": "offer", "sdp": clear.localDescription.sdp},
+            )
+            out["clear_refused"] = None
+        except SfuError as error:
+            out["clear_refused"] = str(error)
+        for pc in (pub, sub, clear):
+            await pc.close()
+        vr.destroy_room(room, "the-rooms-own-secret")
+    print(json.dumps(out))
+
+asyncio.run(main())
+"""
+
+
+def test_a_member_publishes_through_the_sfu_and_another_receives_it(tmp_path: Path) -> None:
+    """Issue 16's media path through Janus, driven by ``sfuapi`` as the server will:
+    publish (declared end-to-end encrypted, as the room requires), subscribe, start;
+    frames arrive. A publisher that does not declare end-to-end encryption is refused."""
+    folder = _configured(tmp_path)
+    with netns() as ns:
+        _media_interface(ns)
+        with running_janus(ns, folder, tmp_path / "janus.log"):
+            done = ns.run(
+                [sys.executable, "-c", MEDIA_PROBE, SECRET],
+                timeout=90,
+                capture_output=True,
+                text=True,
+            )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert out["answer_has_video"] is True
+    assert len(out["frames"]) == 10 and all(w > 0 and h > 0 for w, h in out["frames"])
+    assert "requires end-to-end encrypted media" in (out["clear_refused"] or ""), out
