@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-server
 
-.PHONY: install run test check pytest jstest bench bench-signaling screenshots clean
+.PHONY: install run test check pytest jstest bench bench-signaling bench-group screenshots clean
 
 install: $(STAMP) node_modules/.installed
 
@@ -58,6 +58,10 @@ bench: $(STAMP)
 ## Signaling benchmark: sprechzimmer vs PeerJS server 1.0.2 (needs root + Node; ~2 min).
 bench-signaling: install
 	$(PY) -m bench.signaling $(BENCH_ARGS)
+
+## Group call media: upload and CPU per participant, full mesh vs the SFU, 3/4/6/9 people (needs root + Janus; ~3 min).
+bench-group: install
+	$(PY) -m bench.group_media $(BENCH_ARGS)
 
 ## Pictures of the main states for the README, from the real UI (needs root + Chromium).
 screenshots: $(STAMP)
