@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.janus import running_janus
+from harness.janus import media_interface, running_janus
 from harness.netns import Netns, netns
 
 from .runner import Failed, emit, run_bounded
@@ -281,13 +281,7 @@ def _janus_config(tmp: Path) -> Path:
 
 
 def _media_interface(ns: Netns) -> None:
-    for argv in (
-        ["ip", "link", "add", "sfu0", "type", "veth", "peer", "name", "sfu1"],
-        ["ip", "addr", "add", f"{MEDIA_IP}/24", "dev", "sfu0"],
-        ["ip", "link", "set", "sfu0", "up"],
-        ["ip", "link", "set", "sfu1", "up"],
-    ):
-        ns.run(argv, timeout=10, check=True)
+    media_interface(ns, MEDIA_IP)
 
 
 async def outer(tmp: Path, sizes: Sequence[int], window: float) -> list[dict[str, Any]]:

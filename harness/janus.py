@@ -53,3 +53,15 @@ def running_janus(ns: Netns, folder: Path, log: Path, port: int = 8088) -> Itera
             )
         time.sleep(POLL)
     yield
+
+
+def media_interface(ns: Netns, address: str) -> None:
+    """A veth pair inside ``ns`` with ``address`` on one end: the SFU's media address
+    (``sfu-config --ice-ip``), which a loopback address cannot be."""
+    for argv in (
+        ["ip", "link", "add", "sfu0", "type", "veth", "peer", "name", "sfu1"],
+        ["ip", "addr", "add", f"{address}/24", "dev", "sfu0"],
+        ["ip", "link", "set", "sfu0", "up"],
+        ["ip", "link", "set", "sfu1", "up"],
+    ):
+        ns.run(argv, timeout=10, check=True)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness.janus import listening, need_janus, running_janus
+from harness.janus import listening, media_interface, need_janus, running_janus
 from harness.netns import Netns, netns, netns_available, require_or_skip
 from harness.server import CLI
 
@@ -32,13 +32,7 @@ MEDIA_IP = "10.77.0.1"
 
 
 def _media_interface(ns: Netns) -> None:
-    for argv in (
-        ["ip", "link", "add", "sfu0", "type", "veth", "peer", "name", "sfu1"],
-        ["ip", "addr", "add", f"{MEDIA_IP}/24", "dev", "sfu0"],
-        ["ip", "link", "set", "sfu0", "up"],
-        ["ip", "link", "set", "sfu1", "up"],
-    ):
-        ns.run(argv, timeout=10, check=True)
+    media_interface(ns, MEDIA_IP)
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
