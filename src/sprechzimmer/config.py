@@ -367,6 +367,7 @@ class Settings(BaseSettings):
             media_debounce=self.media_debounce,
             max_events=self.max_events_per_session,
             client_name_required=self.client_name == "required",
+            sfu=bool(self.sfu_secret),
         )
 
     def outbox_limits(self) -> OutboxLimits:

@@ -345,6 +345,22 @@ class GroupSessionsOff(UserError):
     )
 
 
+class GroupNeedsSfu(UserError):
+    """An admission that would make a call of more than three people on a service
+    without an SFU: a full mesh of four or more would overload phones and uplinks."""
+
+    code = "group-needs-sfu"
+    http_status = 409
+    close_code = None
+    sentence = Sentence(
+        "More than three people in one call need the service's media server (SFU), "
+        "which is not set up here. Admit at most two clients at a time.",
+        "Für mehr als drei Personen in einem Gespräch braucht dieser Dienst seinen "
+        "Medienserver (SFU), der hier nicht eingerichtet ist. Lassen Sie höchstens zwei "
+        "Klientinnen oder Klienten zugleich eintreten.",
+    )
+
+
 class LinkInvalid(UserError):
     """The link check (``POST /api/v1/links/check``): no such link. The same for a
     wrong token, an unknown session and a link whose token is gone (revoked, or

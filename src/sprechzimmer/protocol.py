@@ -504,6 +504,14 @@ class IceTransportPolicy(enum.StrEnum):
     RELAY = "relay"
 
 
+class MediaPath(enum.StrEnum):
+    """How a call's media goes: browser to browser (a one-to-one call, a group of up
+    to three) or through the operator's SFU (a larger group)."""
+
+    MESH = "mesh"
+    SFU = "sfu"
+
+
 @dataclass(frozen=True)
 class Admitted:
     TYPE: ClassVar[str] = "admitted"
@@ -528,6 +536,8 @@ class Admitted:
     peers: list[Peer] = field(default_factory=list)
     """The other members of the call at this start, by seat: each browser connects
     to each of them (a one-to-one call has one)."""
+    media_path: MediaPath = MediaPath.MESH
+    """``mesh``: a connection to each peer; ``sfu``: through the SFU (more than three)."""
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from . import seats
 from .errors import (
     ConsentRequired,
     Forbidden,
+    GroupNeedsSfu,
     InvalidState,
     NameRequired,
     NoPeer,
@@ -73,6 +74,8 @@ log = logging.getLogger(__name__)
 
 ConnId = int
 
+MESH_LIMIT = 3
+"""People in a call whose browsers connect to each other directly; more go through the SFU."""
 HEARTBEAT_MISSES = 3
 """A member silent for this many heartbeat intervals is gone."""
 AWAY_BUFFER = 64
@@ -185,6 +188,9 @@ class RoomConfig:
     """Makes the random id of each call start; tests pass a predictable one."""
     client_name_required: bool = True
     """A client's first ``hello`` must carry a name (``SPRECHZIMMER_CLIENT_NAME``)."""
+    sfu: bool = False
+    """An SFU is set up (``SPRECHZIMMER_SFU_SECRET``): calls of more than
+    ``MESH_LIMIT`` people go through it; without one they are refused."""
 
 
 @dataclass(frozen=True)
@@ -782,6 +788,10 @@ class Room:
         if not targets:
             # The client may have left a moment ago: tell, but keep the therapist.
             return [Send(conn, p.Error.of(NoPeer()))]
+        people = len(self._call_members()) + len(targets) + (0 if self._in_call(member) else 1)
+        if people > MESH_LIMIT and not self.config.sfu:
+            # Nobody is admitted: the therapist chooses whom (the call goes on as it is).
+            return [Send(conn, p.Error.of(GroupNeedsSfu(f"{people} people")))]
         out: list[Output] = []
         for client in targets:
             self._transition(client.seat, CallState.ADMITTED)
@@ -998,6 +1008,7 @@ class Room:
         """
         policy = p.IceTransportPolicy.RELAY if self.relay_only else p.IceTransportPolicy.ALL
         members = self._call_members()
+        path = p.MediaPath.SFU if len(members) > MESH_LIMIT else p.MediaPath.MESH
         self.epoch += 1
         self.next_rekey = now + self.config.rekey_interval
         self.call_id = self.config.call_ids()
@@ -1020,6 +1031,7 @@ class Room:
                     relay_max_bitrate_kbps=self.config.relay_max_bitrate_kbps,
                     room_check=not self.room_check_done,
                     peers=[p.Peer(o.seat, o.role, o.name) for o in present if o is not m],
+                    media_path=path,
                 ),
                 self._grant(m, now),
             )

@@ -22,7 +22,9 @@ from sprechzimmer.room import (
 THERAPIST = 10
 """Connection ids: the therapist's 10, seat n's client 10 + n."""
 NAMES = {1: "Anna", 2: "Ben", 3: "Cem"}
-PATIENT = RoomConfig(heartbeat_interval=1000.0)
+PATIENT = RoomConfig(heartbeat_interval=1000.0, sfu=True)
+"""A service with an SFU, whose members never time out."""
+NO_SFU = RoomConfig(heartbeat_interval=1000.0)
 
 
 def conn(seat: int) -> int:
@@ -40,9 +42,11 @@ def of_type(outputs: list[Output], to: int, kind: type[M]) -> list[M]:
     return [m for m in sent(outputs, to) if isinstance(m, kind)]
 
 
-def group(waiting: tuple[int, ...] = (1, 2, 3)) -> tuple[Room, list[Output]]:
+def group(
+    waiting: tuple[int, ...] = (1, 2, 3), config: RoomConfig = PATIENT
+) -> tuple[Room, list[Output]]:
     """The therapist and a client in each of ``waiting``'s seats, knocking."""
-    r = Room("g" * 32, "Gruppe-Mo", PATIENT)
+    r = Room("g" * 32, "Gruppe-Mo", config)
     out = r.join(THERAPIST, Role.THERAPIST, None, "t", 0.0)
     for seat in waiting:
         out += r.join(
@@ -224,3 +228,36 @@ def test_the_therapist_may_ask_a_member_to_mute_and_only_the_therapist() -> None
     assert close.conn == conn(1) and close.error is not None and close.error.code == "not-allowed"
     assert not any(isinstance(m, p.Relayed) for m in sent(out, conn(2)))
     assert sent(out, conn(2)) == [p.PeerLeft(Role.CLIENT, LeaveReason.DISCONNECTED, seat=1)]
+
+
+def test_up_to_three_meet_directly_the_fourth_moves_everyone_to_the_sfu() -> None:
+    r, _ = group()
+    r.receive(THERAPIST, p.Admit(seat=1), 5.0)
+    out = r.receive(THERAPIST, p.Admit(seat=2), 6.0)
+    paths = {m.media_path for s in (0, 1, 2) for m in of_type(out, conn(s), p.Admitted)}
+    assert paths == {p.MediaPath.MESH}
+    out = r.receive(THERAPIST, p.Admit(seat=3), 7.0)
+    # Everyone, the first three too, starts again through the SFU; nobody left.
+    for seat in (0, 1, 2, 3):
+        (admitted,) = of_type(out, conn(seat), p.Admitted)
+        assert admitted.media_path is p.MediaPath.SFU and len(admitted.peers) == 3
+        assert of_type(out, conn(seat), p.PeerLeft) == []
+    assert r.in_call
+
+
+def test_without_an_sfu_a_fourth_person_is_refused_and_the_call_goes_on() -> None:
+    r, _ = group(config=NO_SFU)
+    r.receive(THERAPIST, p.Admit(seat=1), 5.0)
+    r.receive(THERAPIST, p.Admit(seat=2), 6.0)
+    call_id = r.call_id
+    out = r.receive(THERAPIST, p.Admit(seat=3), 7.0)
+    (error,) = sent(out, THERAPIST)
+    assert isinstance(error, p.Error) and error.code == "group-needs-sfu" and not error.fatal
+    assert "SFU" in error.message_de and "drei" in error.message_de
+    assert out == [Send(THERAPIST, error)]  # nobody else hears anything
+    assert r.admission(3) is CallState.WAITING and r.call_id == call_id and r.in_call
+    # "Admit all" of three at once would be four people too: refused as a whole.
+    r2, _ = group(config=NO_SFU)
+    (error,) = sent(r2.receive(THERAPIST, p.Admit(), 5.0), THERAPIST)
+    assert isinstance(error, p.Error) and error.code == "group-needs-sfu"
+    assert all(r2.admission(seat) is CallState.WAITING for seat in (1, 2, 3))

@@ -204,6 +204,7 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @property {number} [relay_max_bitrate_kbps] the lower cap while the selected pair is relayed
  * @property {boolean} [room_check] show the room check at this start (absent: true)
  * @property {Peer[]} [peers] the others in the call at this start, each to connect to
+ * @property {'mesh' | 'sfu'} [media_path] a connection to each peer, or through the SFU (absent: mesh)
  */
 /** @typedef {{type: 'declined'}} DeclinedMessage to the client, then close 1000 */
 /**
@@ -688,6 +689,7 @@ const SERVER_SCHEMA = {
     'relay_max_bitrate_kbps?': int(1, MAX_BITRATE_KBPS),
     'room_check?': bool,
     'peers?': peers,
+    'media_path?': oneOf('mesh', 'sfu'),
   },
   rekey: { epoch: int(0, Number.MAX_SAFE_INTEGER) },
   declined: {},
