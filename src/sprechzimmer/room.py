@@ -515,7 +515,10 @@ class Room:
             returning = (
                 resume is not None and kept is not None and hmac.compare_digest(resume, kept)
             )
-            if not returning:
+            # Back into a call that grew meanwhile past what a mesh holds, without an
+            # SFU: it knocks, and the therapist decides (``group-needs-sfu``).
+            fits = self.config.sfu or len(self._call_members()) < MESH_LIMIT
+            if not (returning and fits):
                 self.admitted_resume.pop(seat, None)
                 self._transition(seat, CallState.WAITING)
         member = Member(conn, role, new_resume, now, valid_until=valid_until, name=name, seat=seat)
@@ -811,7 +814,7 @@ class Room:
             return [Send(conn, p.Error.of(NoPeer()))]
         out: list[Output] = []
         for client in targets:
-            assert client.conn is not None  # ``_targets`` are present
+            assert client.conn is not None  # only present clients are declined
             out.append(Send(client.conn, p.Declined()))
             out += self._leave(client.seat, now, LeaveReason.HANGUP, Close(client.conn))
         return out

@@ -261,3 +261,18 @@ def test_without_an_sfu_a_fourth_person_is_refused_and_the_call_goes_on() -> Non
     (error,) = sent(r2.receive(THERAPIST, p.Admit(), 5.0), THERAPIST)
     assert isinstance(error, p.Error) and error.code == "group-needs-sfu"
     assert all(r2.admission(seat) is CallState.WAITING for seat in (1, 2, 3))
+
+
+def test_an_admitted_client_back_after_the_grace_knocks_when_the_mesh_is_full() -> None:
+    """Without an SFU: Anna's line broke for longer than the grace (her admission
+    stays); meanwhile Ben and Cem were admitted. Back, she would make four: she knocks."""
+    r, _ = group(config=NO_SFU)
+    r.receive(THERAPIST, p.Admit(seat=1), 5.0)
+    r.disconnect(conn(1), 6.0)
+    r.tick(6.0 + r.config.resume_grace + 1)
+    assert 1 not in r.members and r.admission(1) is CallState.ADMITTED
+    r.receive(THERAPIST, p.Admit(seat=2), 100.0)
+    r.receive(THERAPIST, p.Admit(seat=3), 100.5)
+    out = r.join(conn(1), Role.CLIENT, "n1", "n1b", 101.0, seat=1, name="Anna", consent=True)
+    assert p.Waiting() in sent(out, conn(1)) and r.admission(1) is CallState.WAITING
+    assert of_type(out, THERAPIST, p.Knock) == [p.Knock(name="Anna", consent=True, seat=1)]
