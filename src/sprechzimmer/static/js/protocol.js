@@ -283,6 +283,8 @@ export const ERRORS = Object.freeze({
   occupied: { fatal: true, close: 4009 },
   replaced: { fatal: true, close: 4009 },
   'no-peer': { fatal: false, close: null },
+  // To the therapist: an admission that would make more than three without an SFU.
+  'group-needs-sfu': { fatal: false, close: null },
   timeout: { fatal: true, close: 4408 },
   'slow-down': { fatal: true, close: 4429 },
   'server-busy': { fatal: true, close: 1013 },
