@@ -1053,8 +1053,9 @@ def encode_bytes(message: ServerMessage | ClientMessage) -> bytes:
     if isinstance(message, Relayed):
         inner = message.message
         body = {"type": inner.TYPE, **inner.__dict__}
-        body.pop("to", None)  # the receiver knows it is for itself
-        body = _without_absent(type(inner), body)
+        # The receiver knows it is for itself; ``to`` is the only field of a
+        # relayable that is left out when absent, so nothing else is to drop.
+        body.pop("to", None)
         body["from"] = message.sender.value
         body["from_seat"] = message.sender_seat
     else:

@@ -17,19 +17,16 @@ Pure: no I/O.
 from __future__ import annotations
 
 from .errors import TooManySeats
-from .protocol import Role
+from .protocol import MAX_SEAT, Role
+from .protocol import ROLE_SEAT as ROLE_SEAT  # a seat field's default: see ``of``
 
 THERAPIST = 0
 """The therapist's seat number."""
 FIRST_CLIENT = 1
 """The first client seat: the only one of a one-to-one session."""
-MAX_CLIENTS = 8
+MAX_CLIENTS = MAX_SEAT
 MAX_MEMBERS = 1 + MAX_CLIENTS
 """People in one call at most: eight clients and one therapist."""
-
-
-ROLE_SEAT = -1
-"""As a default: the role's seat in a one-to-one session (0 or 1), see ``of``."""
 
 
 def role_of(seat: int) -> Role:
