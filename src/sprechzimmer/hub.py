@@ -19,8 +19,8 @@ the owner posts back what the room answers (``_on_op``). The operations
 between processes, each a small JSON list:
 
 - to the owner: ``["j", conn, process, session, client_id, role, expires_at,
-  resume, epoch, relay_only, name, consent]`` (a join; a client's name travels
-  in it, in flight only: pub/sub keeps nothing), ``["r", conn, text]`` (a message),
+  resume, epoch, relay_only, name, consent, seat, seats]`` (a join; a client's
+  name travels in it, in flight only: pub/sub keeps nothing), ``["r", conn, text]`` (a message),
   ``["d", conn, refused]`` (the socket is gone), ``["v", session]`` (revoked);
 - to a socket's process: ``["s", conn, text]`` (send), ``["c", conn, code,
   error_text]`` (close, after the error frame if any).
@@ -147,6 +147,8 @@ class Admission:
     credential outlives it."""
     seat: int = seats.ROLE_SEAT
     """The seat the link is for (0: the therapist's); left out, the role's one-to-one seat."""
+    session_seats: int = 1
+    """The session's client seats: more than one makes its room a group."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seat", seats.of(self.role, self.seat))
@@ -333,7 +335,14 @@ class Hub:
             raise (refusal or problem)(problem.code)
         assert info is not None
         expires = min(info.expires_at, info.session.expires_at).timestamp()
-        return Admission(info.session.id, info.session.client_id, info.role, expires, info.seat)
+        return Admission(
+            info.session.id,
+            info.session.client_id,
+            info.role,
+            expires,
+            info.seat,
+            info.session.seats,
+        )
 
     # --- room traffic -------------------------------------------------------------
 
@@ -365,6 +374,7 @@ class Hub:
                 op: Op = ["j", conn, self.backplane.process_id, admission.session_id]
                 op += [admission.client_id, admission.role.value, expires]
                 op += [resume, epoch, relay_only, name, consent, admission.seat]
+                op += [admission.session_seats]
                 self.backplane.post(owner, op)
                 return
         await self._join_here(conn, admission, resume, epoch, relay_only, name, consent)
@@ -463,7 +473,12 @@ class Hub:
             raise SlowDown("session events")
 
     def _new_room(self, admission: Admission) -> Room:
-        room = Room(admission.session_id, admission.client_id, self.room_config)
+        room = Room(
+            admission.session_id,
+            admission.client_id,
+            self.room_config,
+            client_seats=admission.session_seats,
+        )
         self.rooms[admission.session_id] = room
         return room
 
@@ -788,6 +803,7 @@ class Hub:
             # A process of the version before names sends ten fields, before seats twelve.
             name, consent = (op[10], op[11]) if len(op) >= 12 else (None, None)
             seat = op[12] if len(op) >= 13 else seats.FIRST_CLIENT
+            session_seats = op[13] if len(op) >= 14 else 1
             self._remote_of[conn] = process
             if self._stopping or session_id not in self.backplane.owned:
                 # Not ours (any more): the socket's process asks again from scratch.
@@ -799,6 +815,7 @@ class Hub:
                 p.Role(role),
                 math.inf if expires is None else expires,
                 seat,
+                session_seats,
             )
             await self._join_here(conn, admission, resume, epoch, relay, name, consent)
         elif kind == "r":

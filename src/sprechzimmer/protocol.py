@@ -450,6 +450,8 @@ class Welcome:
     peer_name: str | None = field(default=None, repr=False, metadata={"max": MAX_CLIENT_NAME})
     seat: int = field(default=ROLE_SEAT, metadata={"max": MAX_SEAT})
     """This member's own seat (0: the therapist's)."""
+    seats: int = field(default=1, metadata={"min": 1, "max": MAX_SEAT})
+    """The session's client seats: more than one is a group session."""
 
     def __post_init__(self) -> None:
         _role_seat(self, self.role)

@@ -325,6 +325,9 @@ class Room:
     """The call must start anew once its members are back (one changed while away)."""
     room_check_done: bool = False
     """The therapist ticked the room check off during this admission (in memory only)."""
+    client_seats: int = 1
+    """The session's client seats (``sessions.seats``): more than one is a group, whose
+    pages use the group's keys and tiles even while only one client is in the call."""
 
     @property
     def relay_only(self) -> bool:
@@ -585,6 +588,7 @@ class Room:
             resumed=resumed,
             peer_name=clients[0].name if therapist and clients else None,
             seat=member.seat,
+            seats=self.client_seats,
         )
 
     def _resume(
@@ -744,11 +748,15 @@ class Room:
             if member.media_state_due and now - member.media_state_sent_at >= MEDIA_STATE_INTERVAL:
                 out += self._relay_media_state(member, now)
         if self.in_call and self.next_rekey is not None and now >= self.next_rekey:
-            self.epoch += 1
-            self.next_rekey = now + self.config.rekey_interval
-            log.info("room: rekey epoch %d", self.epoch)
-            out += [Send(m.conn, p.Rekey(self.epoch)) for m in self._call_members() if m.conn]
+            out += self._rekey(now)
         return out
+
+    def _rekey(self, now: float) -> list[Output]:
+        """A new key epoch for the call's members (the schedule, or a group's leave)."""
+        self.epoch += 1
+        self.next_rekey = now + self.config.rekey_interval
+        log.info("room: rekey epoch %d", self.epoch)
+        return [Send(m.conn, p.Rekey(self.epoch)) for m in self._call_members() if m.conn]
 
     def revoke(self, now: float) -> list[Output]:
         """The session was revoked: everybody out, nobody in."""
@@ -1000,6 +1008,10 @@ class Room:
                 out.append(Send(other.conn, news))
             elif len(other.pending) < AWAY_BUFFER:
                 other.pending.append(news)  # it hears of it when it is back
+        if not was_waiting and self.in_call and self.client_seats > 1:
+            # A group call goes on without it: new sender keys for those still
+            # here, so that what follows is closed to the one who left.
+            out += self._rekey(now)
         return out
 
     def _start_call(self, now: float) -> list[Output]:

@@ -163,10 +163,13 @@ def test_a_group_meets_through_the_server_each_message_to_its_seat(
         client.websocket_connect("/ws", headers=ORIGIN) as c3,
     ):
         t.send_json(hello(session_id, t_token))
-        assert t.receive_json()["seat"] == 0
+        welcome = t.receive_json()
+        # Each page knows the session is a group's (its keys and tiles).
+        assert (welcome["seat"], welcome["seats"]) == (0, 3)
         for seat, ws in enumerate((c1, c2, c3), start=1):
             ws.send_json(hello(session_id, tokens[seat - 1]))
-            assert ws.receive_json()["seat"] == seat
+            welcome = ws.receive_json()
+            assert (welcome["seat"], welcome["seats"]) == (seat, 3)
             assert ws.receive_json()["type"] == "waiting"
             knock = t.receive_json()
             assert (knock["type"], knock["seat"]) == ("knock", seat)

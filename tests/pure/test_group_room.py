@@ -46,7 +46,7 @@ def group(
     waiting: tuple[int, ...] = (1, 2, 3), config: RoomConfig = PATIENT
 ) -> tuple[Room, list[Output]]:
     """The therapist and a client in each of ``waiting``'s seats, knocking."""
-    r = Room("g" * 32, "Gruppe-Mo", config)
+    r = Room("g" * 32, "Gruppe-Mo", config, client_seats=3)
     out = r.join(THERAPIST, Role.THERAPIST, None, "t", 0.0)
     for seat in waiting:
         out += r.join(
@@ -64,6 +64,10 @@ def test_each_seat_knocks_with_its_name_and_the_therapist_admits_one() -> None:
     for seat in (1, 2, 3):
         assert [type(m) for m in sent(out, conn(seat))] == [p.Welcome, p.Waiting]
         assert sent(out, conn(seat))[0].seat == seat  # type: ignore[union-attr]
+    # Every page knows it is in a group: it uses the group's keys and tiles.
+    assert {
+        m.seats for m in (o.message for o in out if isinstance(o, Send)) if isinstance(m, p.Welcome)
+    } == {3}
 
     out = r.receive(THERAPIST, p.Admit(seat=2), 5.0)
     assert r.admission(2) is CallState.ADMITTED and r.in_call
@@ -133,10 +137,13 @@ def test_one_leaves_and_the_call_goes_on_for_the_others() -> None:
     r, _ = group()
     r.receive(THERAPIST, p.Admit(), 5.0)
     call_id = r.call_id
+    epoch = r.epoch
     out = r.receive(conn(2), p.Bye(), 9.0)
     left = p.PeerLeft(Role.CLIENT, LeaveReason.HANGUP, seat=2)
+    # Those who stay renew their sender keys: what follows is closed to seat 2.
     for seat in (0, 1, 3):
-        assert sent(out, conn(seat)) == [left]
+        assert sent(out, conn(seat)) == [left, p.Rekey(epoch + 1)]
+    assert sent(out, conn(2)) == []
     assert r.in_call and r.call_id == call_id  # no restart for those who stay
     assert r.admission(2) is CallState.IDLE and 2 not in r.members
     # Its link knocks again; admitted, everyone starts anew with it.
@@ -164,7 +171,9 @@ def test_the_therapist_removes_a_member_from_the_call() -> None:
     out = r.receive(THERAPIST, p.Decline(seat=2), 9.0)
     assert sent(out, conn(2)) == [p.Declined()] and Close(conn(2)) in out
     left = p.PeerLeft(Role.CLIENT, LeaveReason.HANGUP, seat=2)
-    assert sent(out, THERAPIST) == sent(out, conn(1)) == sent(out, conn(3)) == [left]
+    # New keys for those who stay; the removed member gets none.
+    stay = [left, p.Rekey(r.epoch)]
+    assert sent(out, THERAPIST) == sent(out, conn(1)) == sent(out, conn(3)) == stay
     assert r.admission(2) is CallState.IDLE and r.in_call
     # Its link only knocks again: the therapist decides.
     out = r.join(conn(2), Role.CLIENT, None, "again", 10.0, seat=2, name="Ben", consent=True)
@@ -227,7 +236,8 @@ def test_the_therapist_may_ask_a_member_to_mute_and_only_the_therapist() -> None
     (close,) = [o for o in out if isinstance(o, Close)]
     assert close.conn == conn(1) and close.error is not None and close.error.code == "not-allowed"
     assert not any(isinstance(m, p.Relayed) for m in sent(out, conn(2)))
-    assert sent(out, conn(2)) == [p.PeerLeft(Role.CLIENT, LeaveReason.DISCONNECTED, seat=1)]
+    left = p.PeerLeft(Role.CLIENT, LeaveReason.DISCONNECTED, seat=1)
+    assert sent(out, conn(2)) == [left, p.Rekey(r.epoch)]
 
 
 def test_up_to_three_meet_directly_the_fourth_moves_everyone_to_the_sfu() -> None:

@@ -176,6 +176,8 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  *   to know whether relay-only and compatibility mode can work; never an ICE server
  * @property {string | null} [peer_name] therapist: the name of the client whose seat is held
  * @property {number} [seat] our own seat: 0 the therapist's, 1 to 8 a client's
+ * @property {number} [seats] the session's client seats (absent: 1); more than one is a group,
+ *   whose call uses the group keys and tiles
  */
 /** @typedef {{type: 'waiting'}} WaitingMessage to the client */
 /**
@@ -677,6 +679,7 @@ const SERVER_SCHEMA = {
     'relay_urls?': turnUrls,
     'peer_name?': nullable(str(MAX_CLIENT_NAME)),
     'seat?': seat,
+    'seats?': int(1, MAX_SEAT),
   },
   waiting: {},
   knock: { 'name?': nullable(str(MAX_CLIENT_NAME)), 'consent?': bool, 'seat?': int(1, MAX_SEAT) },
