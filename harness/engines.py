@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .chromium import chromium_available, launch_chromium
 from .firefox import WAIT_S, firefox_available, launch_firefox, poll_until
+from .joinform import TEST_CLIENT_NAME, fill_join_form
 from .topology import T_ADDR, Side, Topology
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class EnginePage(Protocol):
         self, predicate: str, arg: object = None, what: str = "", within: float = WAIT_S
     ) -> Any: ...
     async def click(self, selector: str) -> None: ...
+    async def add_init_script(self, source: str) -> None: ...
 
 
 class EngineBrowser(Protocol):
@@ -71,6 +73,9 @@ class ChromiumPage:
 
     async def click(self, selector: str) -> None:
         await self.page.locator(selector).click()
+
+    async def add_init_script(self, source: str) -> None:
+        await self.page.add_init_script(source)
 
 
 @dataclass
@@ -124,3 +129,31 @@ async def open_browser(
         origins = list(T_ADDR.values())
         async with launch_firefox(topo.ns(side), topo.directory, secure_origins=origins) as ff:
             yield _Firefox(ff)
+
+
+STATUS = "() => document.querySelector('[data-testid=\"call-status\"]')?.dataset.status ?? null"
+"""The call page's status as it shows it (``data-status``)."""
+
+JOIN_READY = """() => {
+  const status = document.querySelector('[data-testid="call-status"]').dataset.status;
+  if (status !== 'device-check') return 'joined';
+  const join = document.querySelector('[data-testid="join"]');
+  return join.offsetParent !== null && !join.disabled ? 'press' : null;
+}"""
+"""The device check is done when the page is past it or its join button is enabled; a
+therapist's page whose devices came up joins by itself."""
+
+SAS_SHOWN = """() => {
+  const el = document.querySelector('[data-testid="sas"]');
+  if (!el || el.offsetParent === null || !/\\d/.test(el.textContent)) return null;
+  return el.textContent.trim();
+}"""
+"""The verification code as the call bar shows it, once it is there."""
+
+
+async def press_join(page: EnginePage, name: str = TEST_CLIENT_NAME) -> None:
+    """Join from the device check: a client's name and consent first (a therapist's page
+    has no form, and may have joined by itself)."""
+    if await page.until(JOIN_READY, what="the device check to be done") == "press":
+        await fill_join_form(page, name)
+        await page.click('[data-testid="join"]')

@@ -303,6 +303,14 @@ class FirefoxPage:
             },
         )
 
+    async def add_init_script(self, source: str) -> None:
+        """Run ``source`` (a statement or expression) in every document this tab loads
+        from now on, before the page's own scripts (BiDi's preload script)."""
+        await self.bidi.send(
+            "script.addPreloadScript",
+            {"functionDeclaration": f"() => {{ {source}; }}", "contexts": [self.context]},
+        )
+
     async def close(self) -> None:
         with contextlib.suppress(FirefoxError):
             await self.bidi.send("browsingContext.close", {"context": self.context})

@@ -98,6 +98,15 @@ class RunningServer:
         result: dict[str, str] = json.loads(out)
         return result
 
+    def create_group_session(self, therapist: str, client_id: str, seats: int) -> dict[str, Any]:
+        """A session with ``seats`` client seats: ``therapist_url`` and ``client_urls``."""
+        out = self.admin(
+            "session", "create", "--therapist", therapist, "--client-id", client_id,
+            "--seats", str(seats), "--json",
+        )  # fmt: skip
+        result: dict[str, Any] = json.loads(out)
+        return result
+
     def events(self, session_id: str) -> list[dict[str, str]]:
         result: list[dict[str, str]] = json.loads(
             self.admin("session", "events", session_id, "--json")

@@ -25,8 +25,17 @@ from typing import Any
 
 import pytest
 from harness.chromium import launch_chromium
-from harness.engines import ENGINES, Engine, EngineBrowser, EnginePage, engine_missing, open_browser
-from harness.joinform import fill_join_form
+from harness.engines import (
+    ENGINES,
+    SAS_SHOWN,
+    STATUS,
+    Engine,
+    EngineBrowser,
+    EnginePage,
+    engine_missing,
+    open_browser,
+    press_join,
+)
 from harness.netns import netns_available, require_or_skip
 from harness.server import TIME_SCALE, running_server
 from harness.topology import RELAY_IP, Side, Topology, diagnostics, topology
@@ -47,17 +56,6 @@ FIREFOX_OFFER = (
     / "sdp"
     / "firefox-153-offer-vp8-preferred.sdp"
 )
-
-STATUS = "() => document.querySelector('[data-testid=\"call-status\"]')?.dataset.status ?? null"
-
-# The device check is done when the page is past it or its join button is
-# enabled; a therapist's page whose devices came up joins by itself.
-JOIN_READY = """() => {
-  const status = document.querySelector('[data-testid="call-status"]').dataset.status;
-  if (status !== 'device-check') return 'joined';
-  const join = document.querySelector('[data-testid="join"]');
-  return join.offsetParent !== null && !join.disabled ? 'press' : null;
-}"""
 
 # Frames the remote <video> has shown, read the way each engine counts them:
 # Chromium's decoded-frame count; headless Firefox reports 0 in
@@ -89,11 +87,6 @@ CONNECTED = """() => {
   const el = document.querySelector('[data-testid="connection-state"]');
   return el && el.dataset.state === 'connected' ? el.dataset.path : null;
 }"""
-SAS_SHOWN = """() => {
-  const el = document.querySelector('[data-testid="sas"]');
-  if (!el || el.offsetParent === null || !/\\d/.test(el.textContent)) return null;
-  return el.textContent.trim();
-}"""
 
 
 @dataclass
@@ -119,12 +112,6 @@ def _need(*engines: Engine) -> None:
             require_or_skip(reason)
 
 
-async def _join(page: EnginePage) -> None:
-    if await page.until(JOIN_READY, what="the device check to be done") == "press":
-        await fill_join_form(page)  # a client's name and consent; a therapist has no form
-        await page.click('[data-testid="join"]')
-
-
 @contextlib.asynccontextmanager
 async def _call(
     topo: Topology, therapist_engine: Engine, client_engine: Engine
@@ -141,10 +128,10 @@ async def _call(
         call = Call(therapist, client, (in_a, in_b))
         try:
             await therapist.goto(links["therapist_url"])
-            await _join(therapist)
+            await press_join(therapist)
             await therapist.until(f"() => ({STATUS})() === 'waiting'", what="the therapist waiting")
             await client.goto(links["client_url"])
-            await _join(client)
+            await press_join(client)
             await client.until(f"() => ({STATUS})() === 'waiting'", what="the client waiting")
             await therapist.click('[data-testid="admit"]')
             yield call

@@ -60,6 +60,10 @@ import { SafetyView } from './safetyview.js';
 import { PauseControl } from './pausecontrol.js';
 import { ScreenShare } from './screenshare.js';
 import { NetTestPanel, askNetTestServers } from './nettestpanel.js';
+import { GroupCall } from './groupcall.js';
+import { GroupView } from './groupview.js';
+import { renderE2ee } from './connectionview.js';
+import { testHooks } from './e2ee-debug.js';
 
 /** @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('./callstate.js').CallInput} CallInput */
@@ -189,6 +193,92 @@ function offerSessionFeatures(role) {
 function quickExitTexts() {
   return { label: t('exit.button'), help: t('exit.help') };
 }
+// ---------------------------------------------------------------------------
+// A group session (welcome.seats > 1): the call's connections are groupcall.js's
+
+/** The session has more than one client seat: group keys, tiles, a waiting list. */
+let group = false;
+/** The `admitted` that starts the group's call (its peers, ICE servers, epoch). @type {import('./protocol.js').AdmittedMessage | null} */
+let groupAdmitted = null;
+/** Therapist: the seats knocking now, with the name each gave (memory only). @type {Map<number, {name: string | null, consent: boolean}>} */
+const knocking = new Map();
+/** Each member's camera and microphone as its page said (relayed by the server). @type {Map<number, {camera: 'on' | 'off' | 'none', microphone: 'on' | 'off' | 'none'}>} */
+const seatMedia = new Map();
+/** The member heard loudest just now, or null. @type {number | null} */
+let speakingSeat = null;
+/** The group's connection state as the call logic last heard it. @type {RTCPeerConnectionState | null} */
+let groupState = null;
+/** How often the tiles look for who speaks. */
+const SPEAKING_POLL_MS = 400;
+/** The audio level (0..1) from which a member counts as speaking. */
+const SPEAKING_LEVEL = 0.03;
+
+const groupCall = new GroupCall({
+  send: (message) => signaling?.send(message) ?? false,
+  localStream: () => media.stream,
+  onChange: () => groupChanged(),
+  testHooks: testHooks(e2eeDebug),
+  log: debug,
+});
+const groupView = new GroupView(
+  /** @type {HTMLElement} */ (document.querySelector('#call-view .stage')),
+  /** @type {HTMLElement} */ (document.querySelector('#call-view .stage-top')),
+  {
+    admit: (seat) => signaling?.send(seat === null ? { type: 'admit' } : { type: 'admit', seat }),
+    decline: (seat) => signaling?.send({ type: 'decline', seat }),
+    askMute: (seat) => signaling?.send({ type: 'mute-request', to: seat }),
+    muteAnswer: (accept) => {
+      if (accept && media.mediaState('audio') === 'on') toggleOwn('audio');
+    },
+  },
+  () => {
+    ui.startSound.hidden = false;
+  },
+);
+
+/** The group's links, keys or code changed: the tiles, and the call logic if the whole changed. */
+function groupChanged() {
+  renderGroup();
+  renderGroupE2ee();
+  const state = groupCall.open ? groupCall.state : null;
+  if (state !== null && state !== groupState) {
+    groupState = state;
+    dispatch({ type: 'connection', state, recovering: false, noRelay: false });
+  }
+}
+
+function renderGroup() {
+  if (!group) return;
+  groupView.render(groupCall.peers, (seat) => ({
+    camera: seatMedia.get(seat)?.camera ?? null,
+    microphone: seatMedia.get(seat)?.microphone ?? null,
+    speaking: seat === speakingSeat,
+  }));
+  groupView.renderWaiting([...knocking].sort(([a], [b]) => a - b).map(([seat, k]) => ({ seat, ...k })));
+}
+
+/** Who speaks: the loudest member's tile is highlighted (its level, read from our receivers). */
+async function pollSpeaking() {
+  if (!group || !groupCall.open) return;
+  let best = /** @type {number | null} */ (null);
+  let level = SPEAKING_LEVEL;
+  for (const peer of groupCall.peers) {
+    const receiver = groupCall
+      .link(peer.seat)
+      ?.pc.getReceivers()
+      .find((r) => r.track.kind === 'audio');
+    const heard = receiver?.getSynchronizationSources?.()[0]?.audioLevel ?? 0;
+    if (heard > level) {
+      level = heard;
+      best = peer.seat;
+    }
+  }
+  if (best !== speakingSeat) {
+    speakingSeat = best;
+    renderGroup();
+  }
+}
+
 const connection = new CallConnection({
   dispatch,
   snapshot: () => machine.snapshot,
@@ -234,9 +324,17 @@ function scheduleMachine() {
 function perform(action) {
   switch (action.type) {
     case 'close-peer':
-      connection.close();
+      if (group) closeGroup();
+      else connection.close();
       break;
     case 'open-peer': {
+      if (group) {
+        if (groupAdmitted && welcome) {
+          debug(`group: call starts, epoch ${groupAdmitted.epoch}, peers ${(groupAdmitted.peers ?? []).map((p) => p.seat).join(',')}`);
+          groupCall.start(groupAdmitted, welcome.seat ?? (welcome.role === 'therapist' ? 0 : 1));
+        }
+        break;
+      }
       const p = connection.open();
       if (action.then === 'offer') p?.start();
       else if (action.then === 'restart-ice') p?.restartIce();
@@ -265,6 +363,9 @@ function perform(action) {
       pauseControl.reset();
       screenShare.stop({ camera: false });
       connection.finish(action.bye);
+      closeGroup();
+      knocking.clear();
+      renderGroup();
       // Nothing of the conversation stays in the page after it.
       chatPanel.wipe();
       safety.wipe();
@@ -274,11 +375,37 @@ function perform(action) {
   }
 }
 
+function closeGroup() {
+  groupCall.close();
+  groupState = null;
+  speakingSeat = null;
+  seatMedia.clear();
+  renderGroup();
+}
+
+/** The group's frame encryption, in the call bar: its state and the one code of all. */
+function renderGroupE2ee() {
+  const e = groupCall.e2ee;
+  renderE2ee({
+    state: e?.state === 'active' ? 'active' : e?.state === 'unsupported' ? 'unsupported' : 'negotiating',
+    keyAgeSeconds: e?.keyAgeSeconds ?? null,
+    verified: false,
+    sas: e?.sas ?? null,
+    role: machine.snapshot.role,
+    peer: groupCall.peers.length > 0,
+  });
+  // One code for everyone, compared together: nobody confirms it for the others.
+  ui.verify.hidden = true;
+  ui.sasHelp.textContent = t('group.sasHelp');
+}
+
 function render() {
   const s = machine.snapshot;
   renderStatus(s);
   connection.modes.render();
-  connection.renderE2ee();
+  if (group) renderGroupE2ee();
+  else connection.renderE2ee();
+  renderGroup();
   // The call's duration runs from the first picture and sound to the end of
   // this conversation: a client who leaves stops it, a short break does not.
   if (s.status === 'in-call' && callStartedAt === null) callStartedAt = performance.now();
@@ -288,7 +415,8 @@ function render() {
   if (s.finished) hangupAsked = false;
   renderRemote();
   renderRoomCheck(s);
-  chatPanel.setAvailable(s.view === 'call' && s.admitted && !s.finished);
+  // The chat is the two browsers' own channel: not (yet) in a group.
+  chatPanel.setAvailable(!group && s.view === 'call' && s.admitted && !s.finished);
   pauseControl.render();
   screenShare.render();
   netTest.place({ view: s.view, connected: welcome !== null && !s.finished, inCall: s.admitted && s.view === 'call' });
@@ -379,6 +507,12 @@ function reportOwnMedia() {
   });
 }
 
+/** @param {'audio' | 'video'} kind */
+function toggleOwn(kind) {
+  media.toggle(kind);
+  reportOwnMedia();
+}
+
 /** @param {boolean} open */
 function askHangup(open) {
   hangupAsked = open && !machine.snapshot.finished;
@@ -428,6 +562,8 @@ function join(invite) {
 
   client.on('welcome', (w) => {
     welcome = w;
+    group = (w.seats ?? 1) > 1;
+    groupView.setRole(w.role);
     offerSessionFeatures(w.role);
     connection.welcome(w);
     if (w.role === 'therapist') {
@@ -439,6 +575,11 @@ function join(invite) {
     dispatch({ type: 'welcome', welcome: w });
   });
   client.on('media-state', (m) => {
+    if (group) {
+      if (m.from_seat !== undefined) seatMedia.set(m.from_seat, { camera: m.camera, microphone: m.microphone });
+      renderGroup();
+      return;
+    }
     remoteMedia = { camera: m.camera, microphone: m.microphone, audio_only: m.audio_only };
     pauseControl.peerSaid(m.paused ?? false);
     screenShare.peerSaid(m.screen ?? false);
@@ -450,9 +591,23 @@ function join(invite) {
   client.on('waiting', () => dispatch({ type: 'waiting' }));
   client.on('knock', (m) => {
     setPeer(m.name, m.consent ?? false);
+    if (group) {
+      knocking.set(m.seat ?? 1, { name: m.name ?? null, consent: m.consent ?? false });
+      renderGroup();
+      // A knock during the group's call rings and waits in the list; the call goes on.
+      if (groupCall.open) {
+        carryOut([{ type: 'chime' }]);
+        return;
+      }
+    }
     dispatch({ type: 'knock' });
   });
-  client.on('knock-cancelled', () => {
+  client.on('knock-cancelled', (m) => {
+    if (group) {
+      knocking.delete(m.seat ?? 1);
+      renderGroup();
+      if (groupCall.open || knocking.size > 0) return;
+    }
     remoteMedia = null;
     pauseControl.peerGone();
     screenShare.peerSaid(false);
@@ -460,10 +615,15 @@ function join(invite) {
     dispatch({ type: 'knock-cancelled' });
   });
   client.on('admitted', (m) => {
+    if (group) {
+      groupAdmitted = m;
+      for (const peer of m.peers ?? []) knocking.delete(peer.seat);
+    }
     connection.admitted(m);
     dispatch({ type: 'admitted', relayOnly: m.ice_transport_policy === 'relay', roomCheck: m.room_check ?? true });
   });
-  client.on('rekey', (m) => connection.rekey(m.epoch));
+  client.on('rekey', (m) => (group ? groupCall.rekey(m.epoch) : connection.rekey(m.epoch)));
+  client.on('mute-request', () => groupView.askToMute(true));
   client.on('declined', () => {
     remoteMedia = null;
     dispatch({ type: 'declined' });
@@ -474,6 +634,12 @@ function join(invite) {
   });
   client.on('room-check-done', () => dispatch({ type: 'room-check-done' }));
   client.on('peer-left', (m) => {
+    if (group && m.seat !== undefined) {
+      seatMedia.delete(m.seat);
+      groupCall.peerLeft(m.seat);
+      // The call goes on for those who stay; the last one leaving ends it as for two.
+      if (groupCall.peers.length > 0) return;
+    }
     remoteMedia = null;
     pauseControl.peerGone();
     screenShare.peerSaid(false);
@@ -488,13 +654,16 @@ function join(invite) {
     else if (m.reason === 'hangup') safety.wipe();
     dispatch({ type: 'peer-left', reason: m.reason });
   });
-  client.on('offer', (m) => dispatch({ type: 'offer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }));
-  client.on('answer', (m) => dispatch({ type: 'answer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }));
-  client.on('candidate', (m) => connection.peer?.handleCandidate(m));
-  client.on('restart', () => connection.remoteRestart());
+  client.on('offer', (m) => (group ? groupCall.handle(m) : dispatch({ type: 'offer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) })));
+  client.on('answer', (m) =>
+    group ? groupCall.handle(m) : dispatch({ type: 'answer', sdp: m.sdp, fromOtherConnection: connection.isFromOtherConnection(m.sdp) }),
+  );
+  client.on('candidate', (m) => (group ? groupCall.handle(m) : connection.peer?.handleCandidate(m)));
+  client.on('restart', (m) => (group ? groupCall.handle(m) : connection.remoteRestart()));
   client.on('negotiation-failed', (m) => dispatch({ type: 'negotiation-failed', reason: m.reason }));
   client.on('error', (m) => {
     debug(`server error ${m.code}${m.fatal ? ' (fatal)' : ''}`);
+    if (m.code === 'group-needs-sfu') showNotice('group.needsSfu');
     dispatch({ type: 'error', error: m });
   });
   client.on('closed', (c) => dispatch({ type: 'closed', closed: c }));
@@ -515,6 +684,7 @@ installCallHandle({
   peerConnections: () => connection.peerConnections,
   signaling: () => signaling?.state ?? 'idle',
   quality: () => quality.handle,
+  group: () => (group ? groupCall : null),
 });
 
 function main() {
@@ -540,6 +710,8 @@ function main() {
     quality.render();
     if (welcome?.role === 'therapist') renderClientLabel(welcome.client_id);
     joinForm.render();
+    renderGroup();
+    if (group) renderGroupE2ee();
     media.fillSelects().catch(() => {});
   });
 
@@ -564,10 +736,7 @@ function main() {
     disableKnockButtons();
     dispatch({ type: 'decline' });
   });
-  const toggle = (/** @type {'audio' | 'video'} */ kind) => {
-    media.toggle(kind);
-    reportOwnMedia();
-  };
+  const toggle = toggleOwn;
   ui.mute.addEventListener('click', () => toggle('audio'));
   ui.camera.addEventListener('click', () => toggle('video'));
   ui.waitingMute.addEventListener('click', () => toggle('audio'));
@@ -582,7 +751,10 @@ function main() {
   });
   ui.leave.addEventListener('click', () => dispatch({ type: 'hangup' }));
   ui.noticeClose.addEventListener('click', () => showNotice(null));
-  ui.startSound.addEventListener('click', () => startRemoteSound());
+  ui.startSound.addEventListener('click', () => {
+    startRemoteSound();
+    groupView.startSound();
+  });
   // Back from the background (another app in front on a phone, a tab the
   // browser froze: `resume`): play what was paused, get back what ended.
   const back = () => {
@@ -602,6 +774,9 @@ function main() {
     event.returnValue = '';
   });
   setInterval(renderTimerNow, 1000);
+  setInterval(() => {
+    pollSpeaking().catch(() => {});
+  }, SPEAKING_POLL_MS);
   ui.compat.addEventListener('click', () => connection.onCompatClick());
   ui.relayOnly.addEventListener('click', () => connection.modes.onRelayOnlyClick());
   ui.audioOnly.addEventListener('click', () => {
@@ -615,7 +790,8 @@ function main() {
   });
   render();
   setInterval(() => {
-    if (connection.e2ee?.state === 'active') connection.renderE2ee();
+    if (group) renderGroupE2ee();
+    else if (connection.e2ee?.state === 'active') connection.renderE2ee();
   }, KEY_AGE_REFRESH_MS);
   // A new network (Wi-Fi to mobile, a VPN, back online): the old candidate
   // pair is likely gone; restart ICE rather than wait for it to time out.

@@ -29,6 +29,27 @@ import { NO_PATH } from './stats.js';
  * @property {() => Promise<CallStats>} stats inbound totals and the selected candidate pair
  * @property {E2eeHandle} e2ee frame encryption of the current connection (a fresh snapshot on each read)
  * @property {QualityHandle} quality what our video sender uses now and how both directions look
+ * @property {GroupHandle | null} group a group session's call (null: a one-to-one session)
+ */
+
+/**
+ * A group's call, a fresh snapshot on each read.
+ * @typedef {object} GroupHandle
+ * @property {{seat: number, role: Role, name: string | null, state: RTCPeerConnectionState}[]} peers
+ * @property {number} made peer connections made in this tab
+ * @property {string} e2eeState
+ * @property {number[]} members the members of the current key epoch, by seat
+ * @property {number | null} epoch
+ * @property {number | null} sendKid
+ * @property {number[]} receiveKids the other members' sender keys installed now
+ * @property {string | null} sas the group's code
+ * @property {() => Promise<E2eeCounters>} counters the worker's counters, all links together
+ * @property {(seat: number) => Promise<CallStats>} stats the link to `seat`: inbound totals and its path
+ * @property {(seat: number) => RTCPeerConnection | null} pc the link to `seat`
+ * @property {() => Promise<{kind: 'audio' | 'video', kid: number, data: number[]}[]>} captured TEST
+ *   ONLY ("capture-frames"): the ciphertext frames the worker kept, with their KIDs
+ * @property {(frame: {kind: 'audio' | 'video', data: number[]}) => Promise<{ok: boolean, error: string | null}>} tryOpen
+ *   TEST ONLY: whether this page's keys (the running call's, else the last one's) open a frame
  */
 
 /**
@@ -58,6 +79,7 @@ import { NO_PATH } from './stats.js';
  * @property {() => number} peerConnections
  * @property {() => import('./signaling.js').SignalingState} signaling
  * @property {() => QualityHandle} quality
+ * @property {() => import('./groupcall.js').GroupCall | null} group
  */
 
 /** @type {CallStats} */
@@ -100,6 +122,30 @@ export function installCallHandle(source) {
     },
     get quality() {
       return source.quality();
+    },
+    get group() {
+      const call = source.group();
+      if (!call) return null;
+      const e = call.e2ee;
+      return Object.freeze({
+        peers: call.peers.map((p) => ({ seat: p.seat, role: p.role, name: p.name, state: p.state })),
+        made: call.made,
+        e2eeState: e?.state ?? 'negotiating',
+        members: e?.members ?? [],
+        epoch: e?.epoch ?? null,
+        sendKid: e?.sendKid ?? null,
+        receiveKids: e?.receiveKids ?? [],
+        sas: e?.sas ?? null,
+        counters: () => (e ? e.counters() : Promise.resolve(structuredClone(NO_COUNTERS))),
+        stats: async (/** @type {number} */ seat) => {
+          const link = call.link(seat);
+          return link ? await link.stats() : { ...NO_STATS };
+        },
+        pc: (/** @type {number} */ seat) => call.link(seat)?.pc ?? null,
+        captured: async () => (e ? await e.captured() : []).map((f) => ({ kind: f.kind, kid: f.kid, data: [...f.data] })),
+        tryOpen: (/** @type {{kind: 'audio' | 'video', data: number[]}} */ frame) =>
+          (e ?? call.retired)?.tryOpen(frame.kind, Uint8Array.from(frame.data)) ?? Promise.resolve({ ok: false, error: 'no-keys' }),
+      });
     },
     get e2ee() {
       const session = source.e2ee();

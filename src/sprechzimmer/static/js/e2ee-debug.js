@@ -11,6 +11,9 @@
  * @property {boolean} noReceiveTransform do not attach the decrypting transform on receivers
  * @property {boolean} wrongReceiveKey install a deliberately wrong receive key
  * @property {TransformPath | null} forceTransform use this encoded-transform path, or fail
+ * @property {boolean} captureFrames the worker keeps copies of the last ciphertext frames it
+ *   opened, and a group's page keeps its worker (and its old keys) after its call, so that a
+ *   test can feed one member's captured frames to another's keys (issue 16's renewal tests)
  */
 
 /** The switch words that force one encoded-transform path. */
@@ -25,6 +28,7 @@ const FORCE_WORDS = /** @type {const} */ ({
  *
  * - "no-receive-transform", "wrong-receive-key": the negative tests' broken
  *   receivers;
+ * - "capture-frames": keep ciphertext for the renewal tests (see DebugSwitches);
  * - "force-script-transform", "force-encoded-streams": take that
  *   encoded-transform path even where the browser has both (Chromium >= 141),
  *   so that each path can run a whole call. A forced path the browser lacks
@@ -46,6 +50,7 @@ export function parseDebugSwitches(value) {
     noReceiveTransform: words.has('no-receive-transform'),
     wrongReceiveKey: words.has('wrong-receive-key'),
     forceTransform: forced[0] ?? null,
+    captureFrames: words.has('capture-frames'),
   };
 }
 
@@ -57,6 +62,8 @@ export function parseDebugSwitches(value) {
  * @property {(key: Uint8Array) => void} [spoilReceiveKey] change a receive key before it
  *   is installed (so that it cannot open the peer's frames)
  * @property {TransformPath} [forceTransform] this encoded-transform path, or an error
+ * @property {boolean} [captureFrames] the worker keeps the last ciphertext frames it opened
+ *   and the keys of a finished call stay in it (groupencryption.js), for `tryOpen`
  */
 
 /**
@@ -73,5 +80,6 @@ export function testHooks(switches) {
     };
   }
   if (switches.forceTransform) hooks.forceTransform = switches.forceTransform;
+  if (switches.captureFrames) hooks.captureFrames = true;
   return hooks;
 }

@@ -56,6 +56,11 @@ const sendKids = new Set();
 const receiveKids = new Set();
 /** @type {'e2ee' | 'passthrough'} */
 let mode = 'e2ee';
+/** TEST ONLY ("capture-frames"): the last ciphertext frames opened, newest last; null: off. */
+/** @type {import('./worker-messages.js').CapturedFrame[] | null} */
+let captured = null;
+const CAPTURE_FRAMES = 48;
+
 /** Send-side video transformers, for key frames at a key switch. */
 /** @type {Set<ScriptTransformer>} */
 const videoSenders = new Set();
@@ -141,7 +146,12 @@ function decryptor(kind, transformer) {
         return;
       }
       try {
+        const sealed = captured ? data.slice() : null;
         const opened = await unprotect(receiveContext, data, codecOf(frame, kind));
+        if (captured && sealed && opened.kid !== null) {
+          captured.push({ kind, kid: Number(opened.kid), data: sealed });
+          if (captured.length > CAPTURE_FRAMES) captured.shift();
+        }
         frame.data = opened.frame.buffer;
         counters.decrypted[kind] += 1;
         controller.enqueue(frame);
@@ -248,6 +258,20 @@ scope.onmessage = async (event) => {
       break;
     case 'counters':
       toPage(scope, { type: 'counters', id: m.id, counters: structuredClone(counters) });
+      break;
+    case 'capture':
+      captured ??= [];
+      break;
+    case 'captured':
+      toPage(scope, { type: 'captured', id: m.id, frames: captured ? [...captured] : [] });
+      break;
+    case 'try-open':
+      try {
+        await unprotect(receiveContext, m.data, m.kind === 'video' ? 'video/VP8' : 'audio/opus');
+        toPage(scope, { type: 'opened', id: m.id, ok: true, error: null });
+      } catch (err) {
+        toPage(scope, { type: 'opened', id: m.id, ok: false, error: err instanceof SFrameError ? err.code : 'failed' });
+      }
       break;
     case 'streams': {
       const options = readOptions(m);

@@ -31,16 +31,15 @@ import {
   transcriptHash,
 } from './e2ee.js';
 import { KeyAgreement } from './keyagreement.js';
-import { toWorker } from './worker-messages.js';
+import { FrameWorker, NO_COUNTERS } from './frameworker.js';
+import { Transforms } from './transforms.js';
 
 /** @typedef {import('./keyagreement.js').E2eeState} E2eeState */
 /** @typedef {import('./keyagreement.js').AgreementAction} AgreementAction */
 /** @typedef {import('./e2ee-debug.js').TestHooks} TestHooks */
 /** @typedef {import('./keyagreement.js').FallbackReason} FallbackReason */
 /** @typedef {import('./e2ee.js').Ephemeral} Ephemeral */
-/** @typedef {import('./worker-messages.js').Counters} WorkerCounters */
-/** @typedef {import('./worker-messages.js').WorkerToPage} WorkerToPage */
-/** @typedef {Omit<WorkerCounters, 'encryptFailures'>} Counters */
+/** @typedef {import('./frameworker.js').Counters} Counters */
 
 /** @typedef {import('./e2ee-debug.js').TransformPath} TransformPath */
 
@@ -97,26 +96,9 @@ export function transformSupport(forced = null) {
   return chooseTransform(transformApis(), forced);
 }
 
-/**
- * Where the transforms of one connection are, for the tests' handle: the
- * path, and how many senders and receivers of each kind got theirs.
- * @typedef {object} TransformInfo
- * @property {TransformPath | null} path
- * @property {TransformPath | null} forced a test switch chose the path
- * @property {{send: {audio: number, video: number}, receive: {audio: number, video: number}}} attached
- */
+/** @typedef {import('./transforms.js').TransformInfo} TransformInfo */
 
-/** Counters of a connection without a worker (yet): all zero. */
-/** @type {Counters} */
-export const NO_COUNTERS = Object.freeze({
-  encrypted: { audio: 0, video: 0 },
-  decrypted: { audio: 0, video: 0 },
-  received: { audio: 0, video: 0 },
-  decryptFailures: 0,
-  droppedNoKey: 0,
-  sendDroppedNoKey: 0,
-  passthrough: 0,
-});
+export { NO_COUNTERS };
 
 /**
  * @typedef {object} E2eeOptions
@@ -146,7 +128,7 @@ export class FrameEncryption {
   /** @type {TransformPath | null} */
   #forced;
   #agreement;
-  /** @type {Worker | null} */
+  /** @type {FrameWorker | null} */
   #worker = null;
   /** @type {RTCPeerConnection | null} */
   #pc = null;
@@ -156,21 +138,10 @@ export class FrameEncryption {
   #waiting = [];
   /** @type {RTCDataChannel | null} */
   #channel = null;
-  /** @type {WeakSet<RTCRtpSender | RTCRtpReceiver>} */
-  #attached = new WeakSet();
-  /** Senders and receivers whose transform is in place, per side and kind (tests). */
-  #attachedCount = { send: { audio: 0, video: 0 }, receive: { audio: 0, video: 0 } };
-  /** @type {WeakSet<RTCRtpSender | RTCRtpReceiver>} those whose transform went on */
-  #inPlace = new WeakSet();
-  /** @type {WeakSet<RTCRtpTransceiver>} */
-  #codecsSet = new WeakSet();
+  /** @type {Transforms} */
+  #transforms;
   /** @type {Map<number, Ephemeral>} our key pair per epoch, until the keys are derived */
   #ephemerals = new Map();
-  /** @type {Map<number, () => void>} */
-  #installed = new Map();
-  /** @type {Map<number, (c: Counters) => void>} */
-  #counterRequests = new Map();
-  #nextRequest = 1;
   /** @type {ReturnType<typeof setTimeout> | null} */
   #timer = null;
   /** Serializes the actions: crypto is async, the protocol order is not. */
@@ -190,6 +161,13 @@ export class FrameEncryption {
     this.#onEndMedia = options.onEndMedia;
     this.#onTransformFailed = options.onTransformFailed ?? (() => {});
     this.#log = options.log ?? (() => {});
+    this.#transforms = new Transforms({
+      path: this.#support,
+      forced: this.#forced,
+      skipReceive: this.#hooks.skipReceiveTransform === true,
+      onFailed: () => this.#onTransformFailed(),
+      log: this.#log,
+    });
     this.#agreement = new KeyAgreement({
       role: options.role,
       required: options.required,
@@ -198,9 +176,7 @@ export class FrameEncryption {
       log: this.#log,
     });
     if (this.#support) {
-      this.#worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module', name: 'sprechzimmer-e2ee' });
-      this.#worker.onmessage = (event) => this.#fromWorker(event.data);
-      this.#worker.onerror = () => this.#log('e2ee: worker error');
+      this.#worker = new FrameWorker(this.#log);
     }
   }
 
@@ -239,99 +215,26 @@ export class FrameEncryption {
 
   /**
    * Attach the transforms to every sender and receiver not yet done and
-   * restrict codecs to VP8 and Opus. Call after adding tracks or
-   * transceivers and after setting a remote offer, before the local
+   * restrict codecs to VP8 and Opus (transforms.js). Call after adding tracks
+   * or transceivers and after setting a remote offer, before the local
    * description is made.
    * @param {RTCPeerConnection} pc
    */
   prepare(pc) {
-    if (!this.#support || this.#closed) return;
-    for (const transceiver of pc.getTransceivers()) {
-      const kind = transceiver.receiver.track.kind === 'audio' ? 'audio' : 'video';
-      this.#setCodecs(transceiver, kind);
-      this.#attach(transceiver.sender, 'send', kind);
-      if (!this.#hooks.skipReceiveTransform) this.#attach(transceiver.receiver, 'receive', kind);
-    }
+    if (!this.#closed) this.#transforms.prepare(this.#worker?.worker ?? null, pc);
   }
 
-  /**
-   * @param {RTCRtpTransceiver} transceiver
-   * @param {'audio' | 'video'} kind
-   */
-  #setCodecs(transceiver, kind) {
-    if (this.#codecsSet.has(transceiver) || typeof transceiver.setCodecPreferences !== 'function') return;
-    this.#codecsSet.add(transceiver);
-    const all = RTCRtpReceiver.getCapabilities(kind)?.codecs ?? [];
-    // Other codecs' packetizers read bytes we encrypt; RTX only resends packets.
-    const wanted = kind === 'video' ? ['video/vp8', 'video/rtx'] : ['audio/opus'];
-    const codecs = all.filter((c) => wanted.includes(c.mimeType.toLowerCase()));
-    if (!codecs.some((c) => c.mimeType.toLowerCase() !== 'video/rtx')) return;
-    try {
-      transceiver.setCodecPreferences(codecs);
-    } catch (err) {
-      this.#log(`e2ee: setCodecPreferences refused: ${err}`);
-    }
-  }
-
-  /**
-   * Put a transform on one sender or receiver, once.
-   *
-   * Always a new RTCRtpScriptTransform for each sender and each receiver, and
-   * each connection has its own FrameEncryption (connection.js `open()` makes
-   * one per RTCPeerConnection, also for the fresh connection of a reconnect or
-   * compatibility mode), so no transform object is ever used twice. WebKit
-   * cannot reuse one: assigning a transform that is in use throws
-   * InvalidStateError ("transform is already in use", WebKit
-   * Source/WebCore/Modules/mediastream/RTCRtpSender.cpp and RTCRtpReceiver.cpp
-   * `setTransform`), and one whose sender or receiver went away has dropped
-   * its transformer for good (RTCRtpScriptTransform.cpp `clear()`), so it
-   * would never run again; Chromium throws the same error (blink
-   * rtc_rtp_sender.cc `setTransform`). An ICE restart keeps the senders and
-   * receivers, and with them their transforms.
-   * @param {RTCRtpSender | RTCRtpReceiver} target
-   * @param {'send' | 'receive'} side
-   * @param {'audio' | 'video'} kind
-   */
-  #attach(target, side, kind) {
-    const worker = this.#worker;
-    if (!worker || this.#attached.has(target)) return;
-    // Marked before trying: createEncodedStreams works once per target, and a
-    // transform that failed to go on would fail the same way again.
-    this.#attached.add(target);
-    try {
-      if (this.#support === 'script-transform') {
-        target.transform = new RTCRtpScriptTransform(worker, { side, kind });
-      } else {
-        const t = /** @type {{createEncodedStreams: () => {readable: ReadableStream, writable: WritableStream}}} */ (
-          /** @type {unknown} */ (target)
-        );
-        const { readable, writable } = t.createEncodedStreams();
-        toWorker(worker, { type: 'streams', side, kind, readable, writable }, [readable, writable]);
-      }
-      this.#inPlace.add(target);
-      this.#attachedCount[side][kind] += 1;
-    } catch (err) {
-      this.#log(`e2ee: cannot attach ${side} transform: ${err}`);
-      this.#onTransformFailed();
-    }
-  }
-
-  /**
-   * The encoded-transform path and how many senders and receivers got their
-   * transform, for the tests' handle.
-   * @returns {TransformInfo}
-   */
+  /** The encoded-transform path and how many senders and receivers got their transform. */
   get transformInfo() {
-    return { path: this.#support, forced: this.#forced, attached: structuredClone(this.#attachedCount) };
+    return this.#transforms.info;
   }
 
   /**
-   * Whether this sender or receiver has its transform from us (both paths;
-   * the createEncodedStreams path leaves no trace on the object itself).
+   * Whether this sender or receiver has its transform from us.
    * @param {RTCRtpSender | RTCRtpReceiver} target
    */
   hasTransform(target) {
-    return this.#inPlace.has(target);
+    return this.#transforms.has(target);
   }
 
   /**
@@ -384,16 +287,8 @@ export class FrameEncryption {
 
   /** @returns {Promise<Counters>} cumulative counters of the worker */
   counters() {
-    const worker = this.#worker;
-    if (!worker || this.#closed) return Promise.resolve(structuredClone(NO_COUNTERS));
-    const id = this.#nextRequest++;
-    return new Promise((resolve) => {
-      this.#counterRequests.set(id, resolve);
-      toWorker(worker, { type: 'counters', id });
-      setTimeout(() => {
-        if (this.#counterRequests.delete(id)) resolve(structuredClone(NO_COUNTERS));
-      }, 2000);
-    });
+    if (!this.#worker || this.#closed) return Promise.resolve(structuredClone(NO_COUNTERS));
+    return this.#worker.counters();
   }
 
   close() {
@@ -406,31 +301,12 @@ export class FrameEncryption {
       this.#channel.close();
     }
     this.#ephemerals.clear();
-    for (const resolve of this.#counterRequests.values()) resolve(structuredClone(NO_COUNTERS));
-    this.#counterRequests.clear();
     // Terminating drops the keys with the worker's memory.
     this.#worker?.terminate();
     this.#worker = null;
   }
 
   // -------------------------------------------------------------------------
-
-  /** @param {unknown} data */
-  #fromWorker(data) {
-    // Only our own worker posts here.
-    const m = /** @type {WorkerToPage} */ (data);
-    if (m.type === 'counters') {
-      const resolve = this.#counterRequests.get(m.id);
-      this.#counterRequests.delete(m.id);
-      if (resolve) {
-        const { encryptFailures: _unused, ...counters } = m.counters;
-        resolve(counters);
-      }
-    } else if (m.type === 'installed' || m.type === 'install-failed') {
-      this.#installed.get(m.kid)?.();
-      this.#installed.delete(m.kid);
-    }
-  }
 
   /** @param {AgreementAction[]} actions */
   #run(actions) {
@@ -489,13 +365,13 @@ export class FrameEncryption {
         await this.#derive(action.epoch, action.peerPub, action.commit);
         break;
       case 'use-send-key':
-        if (this.#worker) toWorker(this.#worker, { type: 'use-send-key', kid: action.epoch });
+        this.#worker?.useSendKey(action.epoch);
         break;
       case 'remove-receive-key':
-        if (this.#worker) toWorker(this.#worker, { type: 'remove-receive-key', kid: action.epoch });
+        this.#worker?.removeReceiveKey(action.epoch);
         break;
       case 'passthrough':
-        if (this.#worker) toWorker(this.#worker, { type: 'mode', mode: 'passthrough' });
+        this.#worker?.passthrough();
         break;
       case 'end-media':
         this.#onEndMedia(action.reason);
@@ -582,10 +458,8 @@ export class FrameEncryption {
     this.#hooks.spoilReceiveKey?.(keys.receive);
     const worker = this.#worker;
     if (!worker || this.#closed) return;
-    const installed = new Promise((resolve) => this.#installed.set(epoch, () => resolve(undefined)));
-    toWorker(worker, { type: 'send-key', kid: epoch, key: keys.send }, [keys.send.buffer]);
-    toWorker(worker, { type: 'receive-key', kid: epoch, key: keys.receive }, [keys.receive.buffer]);
-    await installed;
+    worker.sendKey(epoch, keys.send);
+    await worker.receiveKey(epoch, keys.receive);
     this.#run(this.#agreement.derived(epoch, sas, now()));
   }
 }

@@ -1,4 +1,4 @@
-// Frame keys for a group (issue 16, being built: no call uses this module yet).
+// Frame keys for a group (issue 16): the pure part; groupencryption.js drives it in a call.
 //
 // In a call of up to nine members (the therapist and up to eight clients)
 // every member encrypts its frames under its own sender key, one per group
@@ -12,6 +12,8 @@
 //   pair key      K(i,j) = HKDF-SHA256(ikm = ECDH(i, j),
 //                   salt = SHA-256(lp(LABEL) || u8(lo) || lp(pub lo) || u8(hi) || lp(pub hi)),
 //                   info = "sprechzimmer group pair", 16 bytes), lo < hi the indices
+//   member-key    {type:'member-key', from, to, pub}: our call key for member `to`, the
+//                   first message on each pair's channel (base64 of the 65 raw bytes)
 //   sender-key    {type:'sender-key', epoch, from, to, iv, sealed}:
 //                   sealed = AES-128-GCM(K(from,to), iv (12 random bytes), the 16-byte
 //                   base key, aad = lp(LABEL) || "sender-key" || u64(epoch) || u8(from) || u8(to))
@@ -36,7 +38,7 @@
 // is pure: messages, membership and time in, actions out.
 
 import { concatBytes } from './bytes.js';
-import { ecdhSecret, fromBase64, hkdf, toBase64 } from './e2ee.js';
+import { PUBLIC_KEY_BYTES, ecdhSecret, fromBase64, hkdf, toBase64 } from './e2ee.js';
 
 export const GROUP_LABEL = 'sprechzimmer-group-v1';
 export const INFO_PAIR = 'sprechzimmer group pair';
@@ -66,6 +68,11 @@ const encoder = new TextEncoder();
  * @property {string} sealed base64, 16 + 16 bytes
  */
 /** @typedef {{type: 'sender-key-ack', epoch: number, from: number, to: number}} SenderKeyAck */
+/**
+ * A member's ECDH public key for this call, to another member (the pair key's half).
+ * @typedef {{type: 'member-key', from: number, to: number, pub: string}} MemberKeyMessage
+ */
+/** @typedef {SenderKeyMessage | SenderKeyAck | MemberKeyMessage} GroupMessage */
 
 export class GroupKeyError extends Error {}
 
@@ -205,12 +212,17 @@ const isBase64Of = (v, n) => typeof v === 'string' && fromBase64(v)?.length === 
 /**
  * The message if it has exactly the documented form, else null.
  * @param {unknown} value
- * @returns {SenderKeyMessage | SenderKeyAck | null}
+ * @returns {GroupMessage | null}
  */
 function validGroupMessage(value) {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
   const m = /** @type {Record<string, unknown>} */ (value);
   const keys = Object.keys(m).sort().join(',');
+  if (m.type === 'member-key') {
+    if (keys !== 'from,pub,to,type' || !isIndex(m.from) || !isIndex(m.to) || m.from === m.to) return null;
+    if (!isBase64Of(m.pub, PUBLIC_KEY_BYTES) || fromBase64(/** @type {string} */ (m.pub))?.[0] !== 4) return null;
+    return { type: 'member-key', from: /** @type {number} */ (m.from), to: /** @type {number} */ (m.to), pub: /** @type {string} */ (m.pub) };
+  }
   if (!isEpoch(m.epoch) || !isIndex(m.from) || !isIndex(m.to) || m.from === m.to) return null;
   const head = { epoch: /** @type {number} */ (m.epoch), from: /** @type {number} */ (m.from), to: /** @type {number} */ (m.to) };
   if (m.type === 'sender-key') {
@@ -222,7 +234,7 @@ function validGroupMessage(value) {
 }
 
 /**
- * @param {SenderKeyMessage | SenderKeyAck} message
+ * @param {GroupMessage} message
  * @returns {string} throws GroupKeyError for a message the protocol does not allow
  */
 export function encodeGroupMessage(message) {
@@ -235,7 +247,7 @@ export function encodeGroupMessage(message) {
 /**
  * A received frame's message, or null for anything that is not exactly one.
  * @param {unknown} data
- * @returns {SenderKeyMessage | SenderKeyAck | null}
+ * @returns {GroupMessage | null}
  */
 export function decodeGroupMessage(data) {
   if (typeof data !== 'string' || data.length > MAX_GROUP_MESSAGE) return null;

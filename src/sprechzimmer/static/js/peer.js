@@ -35,7 +35,7 @@ export const QUALITY_CHANNEL_ID = 1;
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 /** @typedef {import('./protocol.js').CandidateMessage} CandidateMessage */
 /** @typedef {import('./ice.js').IceConfiguration} IceConfiguration */
-/** @typedef {import('./frame-encryption.js').FrameEncryption} FrameEncryption */
+/** @typedef {import('./groupencryption.js').LinkEncryption} LinkEncryption */
 
 /**
  * @typedef {object} PeerOptions
@@ -47,8 +47,9 @@ export const QUALITY_CHANNEL_ID = 1;
  * @property {(state: RTCPeerConnectionState) => void} onConnectionState
  * @property {(state: RTCIceConnectionState) => void} [onIceState]
  * @property {(text: string) => void} [log]
- * @property {FrameEncryption | null} [e2ee] frame encryption of this connection: its
- *   transforms go on every sender and receiver, its data channel is made here
+ * @property {LinkEncryption | null} [e2ee] frame encryption of this connection (a
+ *   FrameEncryption, or a group's link): its transforms go on every sender and receiver,
+ *   its data channel is made here
  * @property {(data: unknown) => void} [onQualityMessage] a message on the quality channel
  * @property {(channel: RTCDataChannel, usable: () => boolean) => void} [onSessionChannel] the
  *   session channel (chat, safety net; chat.js) of this connection, made: its owner wires it;
@@ -90,7 +91,7 @@ export class PeerLink {
   /** Serializes remote descriptions: each must finish before the next starts. */
   /** @type {Promise<void>} */
   #queue = Promise.resolve();
-  /** @type {FrameEncryption | null} */
+  /** @type {LinkEncryption | null} */
   #e2ee;
   /** @type {RTCDataChannel | null} */
   #qualityChannel = null;

@@ -32,8 +32,14 @@
  * @typedef {{type: 'counters', id: number}} CountersRequest answered `counters`
  * @typedef {{type: 'streams', side: Side, kind: Kind, readable: ReadableStream,
  *   writable: WritableStream}} Streams the createEncodedStreams path
+ * TEST ONLY (the "capture-frames" switch, e2ee-debug.js): keep copies of the ciphertext of
+ * the frames opened from now on; hand them over; try to open a frame with the keys held now.
+ * Nothing here gives a key or a plaintext back.
+ * @typedef {{type: 'capture'}} Capture
+ * @typedef {{type: 'captured', id: number}} CapturedRequest answered `captured`
+ * @typedef {{type: 'try-open', id: number, kind: Kind, data: Uint8Array}} TryOpen answered `opened`
  * @typedef {SendKey | UseSendKey | ReceiveKey | RemoveReceiveKey | Mode | CountersRequest |
- *   Streams} PageToWorker
+ *   Streams | Capture | CapturedRequest | TryOpen} PageToWorker
  */
 
 /**
@@ -41,7 +47,11 @@
  * @typedef {{type: 'installed', kid: number}} Installed
  * @typedef {{type: 'install-failed', kid: number}} InstallFailed
  * @typedef {{type: 'counters', id: number, counters: Counters}} CountersAnswer
- * @typedef {Installed | InstallFailed | CountersAnswer} WorkerToPage
+ * @typedef {{kind: Kind, kid: number, data: Uint8Array}} CapturedFrame a received frame as it
+ *   came (ciphertext) and the KID it opened under
+ * @typedef {{type: 'captured', id: number, frames: CapturedFrame[]}} CapturedAnswer
+ * @typedef {{type: 'opened', id: number, ok: boolean, error: string | null}} OpenedAnswer
+ * @typedef {Installed | InstallFailed | CountersAnswer | CapturedAnswer | OpenedAnswer} WorkerToPage
  */
 
 /**

@@ -1,0 +1,290 @@
+"""Group calls in real browsers (issue 16).
+
+Three people in a mesh: the therapist in Chromium (namespace A), one client
+in Chromium and one in Firefox ESR (both in B), through the real server with
+group sessions on. Each browser connects to each other one; every member
+encrypts under its own sender key, handed to the others over the pairs' data
+channels (static/js/groupencryption.js). The checks: the therapist's waiting
+list shows each knocking seat, one click admits both, frames decode on every
+pair, nothing left a sender in the clear, and every screen shows the same
+group code. Then a member leaves and comes back; the renewal tests feed
+ciphertext one page captured to another page's keys (the test switch
+"capture-frames", e2ee-debug.js).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.engines import (
+    SAS_SHOWN,
+    STATUS,
+    Engine,
+    EngineBrowser,
+    EnginePage,
+    engine_missing,
+    open_browser,
+    press_join,
+)
+from harness.joinform import TEST_CLIENT_NAME
+from harness.netns import netns_available, require_or_skip
+from harness.topology import Topology, diagnostics, topology
+
+pytestmark = [pytest.mark.netns, pytest.mark.browser]
+
+THERAPIST = "dr-group"
+CLIENT_ID = "Gruppe-Di-18"
+SAS_FORMAT = re.compile(r"^\d{3} \d{3}$")
+GROUP_ON = {"SPRECHZIMMER_GROUP_SESSIONS": "1"}
+
+WAITING_LIST = """() => {
+  const list = document.querySelector('[data-testid="waiting-list"]');
+  if (!list || list.hidden) return [];
+  return [...list.querySelectorAll('li[data-seat]')].map((li) => Number(li.dataset.seat));
+}"""
+# Every link of the page connected, to exactly these seats.
+LINKS_UP = """(seats) => {
+  const g = window.sprechzimmer.group;
+  if (!g) return null;
+  const up = g.peers.filter((p) => p.state === 'connected').map((p) => p.seat);
+  const all = g.peers.length === seats.length;
+  return all && JSON.stringify(up) === JSON.stringify(seats) ? up : null;
+}"""
+GROUP = """() => {
+  const g = window.sprechzimmer.group;
+  return g && {state: g.e2eeState, epoch: g.epoch, sendKid: g.sendKid, sas: g.sas,
+               members: g.members, receiveKids: g.receiveKids};
+}"""
+# Frames decoded on the link from `seat`, read from that link's inbound RTP.
+DECODED = "async (seat) => (await window.sprechzimmer.group.stats(seat)).framesDecoded"
+MORE_DECODED = f"""async ([seat, before]) => {{
+  const now = await ({DECODED})(seat);
+  return now > before ? now : null;
+}}"""
+COUNTERS = "async () => await window.sprechzimmer.group.counters()"
+# Sending under our key of a newer epoch than `epoch`.
+RENEWED = f"""([epoch, seat]) => {{
+  const g = ({GROUP})();
+  return g && g.epoch > epoch && g.sendKid === g.epoch * 16 + seat ? g : null;
+}}"""
+TILE = '[data-testid="tile"][data-seat="{seat}"]'
+CAPTURE_FRAMES = "try { sessionStorage.setItem('sz-debug-e2ee', 'capture-frames'); } catch (e) {}"
+"""The test switch that keeps ciphertext frames and a finished call's keys (e2ee-debug.js)."""
+CAPTURED = """async (kid) => {
+  const frames = await window.sprechzimmer.group.captured();
+  return frames.filter((f) => f.kid === kid && f.kind === 'video').pop() ?? null;
+}"""
+TRY_OPEN = "async (frame) => await window.sprechzimmer.group.tryOpen(frame)"
+TILES = """() => [...document.querySelectorAll('[data-testid="tile"]')].map((t) => ({
+  seat: Number(t.dataset.seat),
+  name: t.querySelector('[data-testid="tile-name"]').textContent,
+  shown: t.offsetWidth > 0 && t.offsetHeight > 0,
+}))"""
+
+
+@dataclass
+class Member:
+    seat: int
+    page: EnginePage
+    browser: EngineBrowser
+
+
+@dataclass
+class Group:
+    members: list[Member]
+
+    def others(self, me: Member) -> list[int]:
+        return sorted(m.seat for m in self.members if m is not me)
+
+    def console(self) -> str:
+        parts = []
+        for m in self.members:
+            lines = "\n".join(m.browser.console()[-40:])
+            parts.append(f"--- seat {m.seat} console (end) ---\n{lines}")
+        return "\n".join(parts)
+
+
+def _need(*engines: Engine) -> None:
+    for reason in (netns_available(), engine_missing(*engines)):
+        if reason:
+            require_or_skip(reason)
+
+
+async def _join(page: EnginePage, name: str = TEST_CLIENT_NAME) -> None:
+    await press_join(page, name)
+    await page.until(f"() => ({STATUS})() === 'waiting'", what="the page waiting")
+
+
+@contextlib.asynccontextmanager
+async def _group(topo: Topology, clients: list[tuple[Engine, str]]) -> AsyncIterator[Group]:
+    """The therapist (Chromium, A) and a client per entry (its engine and name, in B),
+    all knocking, admitted with one click on the therapist's waiting list."""
+    topo.server.add_therapist(THERAPIST)
+    made = topo.server.create_group_session(THERAPIST, CLIENT_ID, len(clients))
+    async with contextlib.AsyncExitStack() as stack:
+        in_a = await stack.enter_async_context(open_browser("chromium", topo, "A"))
+        members = [Member(0, await in_a.new_page(), in_a)]
+        for seat, (engine, _) in enumerate(clients, start=1):
+            browser = await stack.enter_async_context(open_browser(engine, topo, "B"))
+            members.append(Member(seat, await browser.new_page(), browser))
+        for member in members:
+            await member.page.add_init_script(CAPTURE_FRAMES)
+        group = Group(members)
+        try:
+            await members[0].page.goto(topo.url_for(made["therapist_url"], "A"))
+            await _join(members[0].page)
+            urls = made["client_urls"]
+            for member, url, (_, name) in zip(members[1:], urls, clients, strict=True):
+                await member.page.goto(topo.url_for(url, "B"))
+                await _join(member.page, name)
+            seats = [m.seat for m in members[1:]]
+            waiting = await members[0].page.until(
+                f"() => JSON.stringify(({WAITING_LIST})()) === '{seats}'.replaceAll(' ', '')"
+                f" ? ({WAITING_LIST})() : null",
+                what="every seat in the waiting list",
+            )
+            assert waiting == seats
+            await members[0].page.click('[data-testid="admit-all"]')
+            yield group
+        except BaseException as error:
+            raise AssertionError(f"{error}\n{group.console()}\n{diagnostics(topo)}") from error
+
+
+async def _decoding_on_every_pair(group: Group) -> None:
+    for me in group.members:
+        for seat in group.others(me):
+            what = f"frames from seat {seat} at seat {me.seat}"
+            first = await me.page.until(MORE_DECODED, [seat, 0], what)
+            await me.page.until(MORE_DECODED, [seat, first], f"more {what}")
+
+
+async def _one_code(group: Group) -> str:
+    codes = {m.seat: await m.page.until(SAS_SHOWN, what="the group code") for m in group.members}
+    assert len(set(codes.values())) == 1, codes
+    code = str(codes[0])
+    assert SAS_FORMAT.match(code), codes
+    for m in group.members:
+        assert (await m.page.evaluate(GROUP))["sas"] == code
+    return code
+
+
+async def _nothing_in_clear(group: Group) -> dict[int, Any]:
+    seen = {}
+    for m in group.members:
+        counters = await m.page.evaluate(COUNTERS)
+        assert counters["passthrough"] == 0, (m.seat, counters)
+        assert counters["decryptFailures"] == 0, (m.seat, counters)
+        for kind in ("audio", "video"):
+            assert counters["encrypted"][kind] > 0, (m.seat, counters)
+            assert counters["decrypted"][kind] > 0, (m.seat, counters)
+        seen[m.seat] = counters
+    return seen
+
+
+async def _all_up(group: Group) -> None:
+    for me in group.members:
+        await me.page.until(LINKS_UP, group.others(me), f"seat {me.seat}'s links up")
+        await me.page.until(
+            "() => window.sprechzimmer.group.e2eeState === 'active'",
+            what=f"the group's keys at seat {me.seat}",
+        )
+
+
+async def _keys_of_one_epoch(group: Group) -> int:
+    """Each page sends under its key of the same epoch and holds each other member's."""
+    epochs = set()
+    seats = sorted(m.seat for m in group.members)
+    for me in group.members:
+        g = await me.page.evaluate(GROUP)
+        epochs.add(g["epoch"])
+        assert g["members"] == seats, g
+        assert sorted({kid % 16 for kid in g["receiveKids"]}) == group.others(me), g
+        assert g["sendKid"] == g["epoch"] * 16 + me.seat, g
+    assert len(epochs) == 1, epochs
+    return int(epochs.pop())
+
+
+async def _captured(page: EnginePage, kid: int) -> dict[str, Any]:
+    """A video frame this page opened under ``kid``, as it came (ciphertext)."""
+    frame: dict[str, Any] = await page.until(CAPTURED, kid, f"a captured frame of KID {kid}")
+    return frame
+
+
+async def test_three_people_meet_in_a_mesh_with_a_firefox_member(tmp_path: Path) -> None:
+    """The therapist and two clients (Chromium, Firefox): a link per pair, frames decode on
+    each, every member's sender key installed everywhere, one code on all screens, the
+    tiles named; the therapist's request to mute, accepted. Then the Firefox member
+    leaves: the two who stay renew (a new epoch, its keys gone at once), and its old keys
+    open a frame from before but none after. It comes back and is admitted mid-call: all
+    three on new keys, and its new keys open nothing from before it joined."""
+    _need("chromium", "firefox")
+    with topology(tmp_path, forwarding=True, extra_env=GROUP_ON) as topo:
+        clients: list[tuple[Engine, str]] = [("chromium", "Anna"), ("firefox", "Ben")]
+        async with _group(topo, clients) as group:
+            therapist, anna, ben = group.members
+            await _all_up(group)
+            await _decoding_on_every_pair(group)
+            code = await _one_code(group)
+            await _nothing_in_clear(group)
+            epoch = await _keys_of_one_epoch(group)
+            # The tiles: one per other member, with the name each client gave.
+            tiles = await therapist.page.evaluate(TILES)
+            assert [(t["seat"], t["name"], t["shown"]) for t in tiles] == [
+                (1, "Anna", True),
+                (2, "Ben", True),
+            ]
+
+            # The therapist asks Anna to mute; her page asks her; she agrees.
+            await therapist.page.click(f'{TILE.format(seat=1)} [data-testid="ask-mute"]')
+            await anna.page.click('[data-testid="mute-accept"]')
+            for me in (therapist, ben):
+                await me.page.until(
+                    f"() => document.querySelector('{TILE.format(seat=1)}')"
+                    "?.dataset.microphone === 'off'",
+                    what=f"Anna's microphone off on seat {me.seat}'s tile",
+                )
+
+            # Ben leaves; the two who stay renew and go on without him.
+            before = await _captured(anna.page, epoch * 16 + 0)
+            await ben.page.click('[data-testid="hangup"]')
+            await ben.page.click('[data-testid="hangup-confirm"]')
+            group.members = [therapist, anna]
+            for me in group.members:
+                g = await me.page.until(RENEWED, [epoch, me.seat], f"new keys at seat {me.seat}")
+                assert g["members"] == [0, 1]
+                # Ben's keys are gone at once: nothing of his is read any more.
+                assert all(kid % 16 != 2 for kid in g["receiveKids"]), g
+            await _decoding_on_every_pair(group)
+            renewed = await _keys_of_one_epoch(group)
+            assert await _one_code(group) != code  # the code covers the members' keys
+            after = await _captured(anna.page, renewed * 16 + 0)
+            # Ben's old keys (kept by the test switch) open the therapist's frame from
+            # before he left, and not one from after: that key never reached him.
+            assert await ben.page.evaluate(TRY_OPEN, before) == {"ok": True, "error": None}
+            assert await ben.page.evaluate(TRY_OPEN, after) == {"ok": False, "error": "unknown-key"}
+
+            # Ben comes back with his link and is admitted mid-call.
+            await ben.page.click("#rejoin")
+            await _join(ben.page, "Ben")
+            await therapist.page.until(
+                f"() => JSON.stringify(({WAITING_LIST})()) === '[2]'", what="Ben knocking"
+            )
+            await therapist.page.click('[data-testid="admit-seat"]')
+            group.members = [therapist, anna, ben]
+            await _all_up(group)
+            await _decoding_on_every_pair(group)
+            joined = await _keys_of_one_epoch(group)
+            assert joined > renewed
+            await _one_code(group)
+            # His new keys open what is sent now, and nothing from before he joined.
+            now = await _captured(anna.page, joined * 16 + 0)
+            assert await ben.page.evaluate(TRY_OPEN, now) == {"ok": True, "error": None}
+            for earlier in (before, after):
+                opened = await ben.page.evaluate(TRY_OPEN, earlier)
+                assert opened == {"ok": False, "error": "unknown-key"}
