@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from . import accounts, billing, privacy, retention, sessions
+from . import accounts, billing, privacy, retention, seats, sessions
 from .config import Settings
 from .errors import (
     CsrfFailed,
@@ -50,6 +50,11 @@ class Me(BaseModel):
     code: str
     csrf_token: str | None = Field(
         description="Send as X-CSRF-Token on state-changing requests (cookie logins only)."
+    )
+    max_seats: int = Field(
+        default=1,
+        description="The most client seats a new session may have here: 1, or 8 where "
+        "SPRECHZIMMER_GROUP_SESSIONS allows groups.",
     )
 
 
@@ -259,7 +264,7 @@ async def login(body: LoginRequest, request: Request, response: Response) -> Me:
         path="/api/v1/login",  # sent nowhere else
         **cookie_options,
     )
-    return Me(code=therapist.code, csrf_token=accounts.csrf_token(key, issued.cookie))
+    return _me(request, therapist.code, accounts.csrf_token(key, issued.cookie))
 
 
 @router.post("/logout", status_code=204, tags=["login"])
@@ -280,7 +285,13 @@ async def logout(therapist: Therapist, request: Request, response: Response) -> 
 async def me(therapist: Therapist, request: Request) -> Me:
     cookie = request.cookies.get(accounts.COOKIE_NAME)
     csrf = accounts.csrf_token(_key(request), cookie) if cookie else None
-    return Me(code=therapist.code, csrf_token=csrf)
+    return _me(request, therapist.code, csrf)
+
+
+def _me(request: Request, code: str, csrf: str | None) -> Me:
+    # Groups need the operator's switch: the dashboard offers seats only where they work.
+    max_seats = seats.MAX_CLIENTS if _settings(request).group_sessions else 1
+    return Me(code=code, csrf_token=csrf, max_seats=max_seats)
 
 
 # --- sessions -----------------------------------------------------------------

@@ -273,6 +273,8 @@ def test_the_api_takes_the_number_of_seats_and_says_the_limit(
             body = {"client_id": "Gruppe", "seats": seats}
             return client.post("/api/v1/sessions", json=body, headers=auth)
 
+        # The dashboard offers seats only where groups are on (it reads ``max_seats``).
+        assert client.get("/api/v1/me", headers=auth).json()["max_seats"] == (8 if groups else 1)
         one = create(1)
         assert one.status_code == 201 and len(one.json()["client_urls"]) == 1
         assert one.json()["client_urls"] == [one.json()["client_url"]]

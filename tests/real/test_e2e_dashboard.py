@@ -119,3 +119,41 @@ async def test_waiting_banner_link_expiry_close_and_erase(tmp_path: Path) -> Non
             server.admin, "session", "list", "--therapist", THERAPIST, "--json"
         )
         assert session_id not in listed and client_id not in listed
+
+
+@pytest.mark.parametrize("groups", [False, True], ids=["one-to-one", "groups"])
+async def test_a_group_session_is_made_on_the_dashboard_with_a_link_per_person(
+    tmp_path: Path, groups: bool
+) -> None:
+    """Issue 16: where the operator allows groups the form asks how many clients take part
+    (1 to 8) and shows a link per person; elsewhere it does not ask."""
+    _need_chromium()
+    env = {"SPRECHZIMMER_GROUP_SESSIONS": "1" if groups else "0"}
+    with _server(tmp_path, **env) as server:
+        async with launch_chromium(server.ns, tmp_path) as chromium:
+            (context,) = chromium.contexts
+            dashboard, first = await _login_and_create_session(
+                context, server.base_url, "Paar-Mi-10"
+            )
+            seats = dashboard.get_by_test_id("seats")
+            if not groups:
+                assert await seats.is_hidden()
+                assert await dashboard.get_by_test_id("more-links").is_hidden()
+                return
+            assert await seats.is_visible()
+            options = await seats.locator("option").all_text_contents()
+            assert options == [str(n) for n in range(1, 9)]
+            await dashboard.get_by_test_id("client-id").fill("Familie-Do-16")
+            await seats.select_option("3")
+            await dashboard.get_by_test_id("create-session").click(timeout=WAIT_MS)
+            more = dashboard.get_by_test_id("seat-url")
+            await more.nth(1).wait_for(state="visible", timeout=WAIT_MS)
+            links = [(await dashboard.get_by_test_id("client-url").text_content() or "").strip()]
+            links += [(t or "").strip() for t in await more.all_text_contents()]
+            assert len(links) == 3 and len(set(links)) == 3 and first not in links
+            assert {_fragment(link)["s"] for link in links} != {_fragment(first)["s"]}
+            assert len({_fragment(link)["s"] for link in links}) == 1  # one session, 3 seats
+            text = await dashboard.locator("#created-text").text_content() or ""
+            assert "3 Personen" in text, text
+            # Back to one for the next session.
+            assert await seats.input_value() == "1"

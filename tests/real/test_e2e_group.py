@@ -98,13 +98,17 @@ class Member:
 @dataclass
 class Group:
     members: list[Member]
+    """Those in the call now."""
+
+    def __post_init__(self) -> None:
+        self.everyone = list(self.members)
 
     def others(self, me: Member) -> list[int]:
         return sorted(m.seat for m in self.members if m is not me)
 
     def console(self) -> str:
         parts = []
-        for m in self.members:
+        for m in self.everyone:
             lines = "\n".join(m.browser.console()[-40:])
             parts.append(f"--- seat {m.seat} console (end) ---\n{lines}")
         return "\n".join(parts)
@@ -270,7 +274,11 @@ async def test_three_people_meet_in_a_mesh_with_a_firefox_member(tmp_path: Path)
             assert await ben.page.evaluate(TRY_OPEN, after) == {"ok": False, "error": "unknown-key"}
 
             # Ben comes back with his link and is admitted mid-call.
-            await ben.page.click("#rejoin")
+            await ben.page.click("#rejoin")  # the page starts over with the same link
+            # Its scripts have run (the handle is there): the join button it shows is live.
+            await ben.page.until(
+                f"() => !!window.sprechzimmer && ({STATUS})() === 'device-check'", what="Ben back"
+            )
             await _join(ben.page, "Ben")
             await therapist.page.until(
                 f"() => JSON.stringify(({WAITING_LIST})()) === '[2]'", what="Ben knocking"

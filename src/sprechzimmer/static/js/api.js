@@ -15,6 +15,7 @@
  * @property {string} client_id
  * @property {string} therapist_url
  * @property {string} client_url
+ * @property {string[]} [client_urls] one link per client seat, seat 1 first
  * @property {string} created_at
  * @property {string} expires_at
  */
@@ -41,7 +42,7 @@
  * @property {string[]} purge_soon months (YYYY-MM) whose times of day the purge deletes soon
  */
 
-/** @typedef {{code: string, csrf_token: string}} Me */
+/** @typedef {{code: string, csrf_token: string, max_seats?: number}} Me max_seats: the most client seats a new session may have (absent: 1) */
 
 export class ApiError extends Error {
   /**
@@ -128,10 +129,11 @@ export async function listSessions() {
 /**
  * @param {string} csrf
  * @param {string} clientId
+ * @param {number} [seats] client seats, each with its own link (1: a one-to-one session)
  * @returns {Promise<SessionLinks>}
  */
-export async function createSession(csrf, clientId) {
-  return /** @type {SessionLinks} */ (await request('POST', '/api/v1/sessions', { csrf, body: { client_id: clientId } }));
+export async function createSession(csrf, clientId, seats = 1) {
+  return /** @type {SessionLinks} */ (await request('POST', '/api/v1/sessions', { csrf, body: { client_id: clientId, seats } }));
 }
 
 /**

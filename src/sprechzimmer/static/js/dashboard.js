@@ -44,6 +44,9 @@ const ui = {
   createdText: byId('created-text'),
   createdExpiry: byId('created-expiry'),
   clientUrl: byId('client-url'),
+  seatsRow: byId('seats-row'),
+  seats: /** @type {HTMLSelectElement} */ (byId('seats')),
+  moreLinks: byId('more-links'),
   copy: /** @type {HTMLButtonElement} */ (byId('copy')),
   copyResult: byId('copy-result'),
   therapistLink: /** @type {HTMLAnchorElement} */ (byId('therapist-link')),
@@ -165,9 +168,14 @@ function checkClientId() {
  */
 function showLinks(links, fresh) {
   lastCreated = { links, fresh };
+  const urls = links.client_urls ?? [links.client_url];
+  const group = fresh && urls.length > 1;
   setText(ui.createdText, () =>
-    t(fresh ? 'dashboard.created' : 'dashboard.newLinkMade', { clientId: links.client_id }),
+    group
+      ? t('dashboard.createdGroup', { clientId: links.client_id, count: urls.length })
+      : t(fresh ? 'dashboard.created' : 'dashboard.newLinkMade', { clientId: links.client_id }),
   );
+  renderMoreLinks(group ? urls.slice(1) : []);
   setText(ui.createdExpiry, () => t('dashboard.createdExpiry', { date: formatTime(links.expires_at) }));
   ui.clientUrl.textContent = absolute(links.client_url);
   ui.therapistLink.href = absolute(links.therapist_url);
@@ -187,8 +195,57 @@ function forgetLinks(sessionId) {
   setText(ui.createdExpiry, null);
   setText(ui.copyResult, null);
   ui.clientUrl.textContent = '';
+  renderMoreLinks([]);
   ui.therapistLink.href = '/call';
   ui.created.hidden = true;
+}
+
+/** The group's links of seats 2 and on shown now (rendered again in another language). */
+/** @type {string[]} */
+let moreLinks = [];
+
+/**
+ * A group's links of seats 2 and on, each with its own copy button.
+ * @param {string[]} urls
+ */
+function renderMoreLinks(urls) {
+  moreLinks = urls;
+  ui.moreLinks.replaceChildren(
+    ...urls.map((url, i) => {
+      const item = document.createElement('li');
+      item.className = 'link-row';
+      const code = document.createElement('code');
+      code.className = 'link';
+      code.tabIndex = 0;
+      code.dataset.testid = 'seat-url';
+      code.textContent = absolute(url);
+      code.setAttribute('aria-label', t('dashboard.seatLink', { seat: i + 2 }));
+      const copy = document.createElement('button');
+      copy.type = 'button';
+      copy.className = 'secondary';
+      copy.textContent = t('dashboard.copy');
+      copy.addEventListener('click', () => copyLink(code));
+      item.append(code, copy);
+      return item;
+    }),
+  );
+  ui.moreLinks.hidden = urls.length === 0;
+}
+
+/**
+ * The number of client seats the form offers (1 .. what the server allows).
+ * @param {number} max
+ */
+function offerSeats(max) {
+  ui.seatsRow.hidden = max <= 1;
+  ui.seats.replaceChildren(
+    ...Array.from({ length: Math.max(1, max) }, (_, i) => {
+      const option = document.createElement('option');
+      option.value = String(i + 1);
+      option.textContent = String(i + 1);
+      return option;
+    }),
+  );
 }
 
 /**
@@ -209,9 +266,10 @@ ui.form.addEventListener('submit', async (event) => {
   ui.create.disabled = true;
   setText(ui.createError, null);
   try {
-    const links = await api.createSession(csrf, clientId);
+    const links = await api.createSession(csrf, clientId, Number(ui.seats.value) || 1);
     showLinks(links, true);
     ui.clientId.value = '';
+    ui.seats.value = '1';
     setText(ui.warning, null);
     ui.createdText.focus(); // a screen reader reads what was made and what to do with it
     await refresh();
@@ -222,19 +280,21 @@ ui.form.addEventListener('submit', async (event) => {
   }
 });
 
-ui.copy.addEventListener('click', async () => {
-  const text = ui.clientUrl.textContent ?? '';
+/** @param {HTMLElement} link the element holding the link */
+async function copyLink(link) {
   try {
-    await navigator.clipboard.writeText(text);
+    await navigator.clipboard.writeText(link.textContent ?? '');
     setText(ui.copyResult, () => t('dashboard.copied'));
   } catch {
     // No clipboard API (plain http, old browser) or no permission: select
     // the link so that Ctrl+C works.
     const selection = window.getSelection();
-    selection?.selectAllChildren(ui.clientUrl);
+    selection?.selectAllChildren(link);
     setText(ui.copyResult, () => t('dashboard.copyFailed'));
   }
-});
+}
+
+ui.copy.addEventListener('click', () => copyLink(ui.clientUrl));
 
 // --- the list and the waiting banner ---------------------------------------------
 
@@ -578,6 +638,7 @@ async function main() {
     for (const [el, text] of dynamicTexts) el.textContent = text();
     if (ui.who.dataset.code) ui.who.textContent = t('dashboard.loggedInAs', { code: ui.who.dataset.code });
     renderMonths();
+    renderMoreLinks(moreLinks);
     if (!formatChosen) ui.billingFormat.value = lang;
     updateBillingLink();
     render();
@@ -585,6 +646,7 @@ async function main() {
   try {
     const who = await api.me();
     csrf = who.csrf_token;
+    offerSeats(who.max_seats ?? 1);
     ui.who.dataset.code = who.code;
     ui.who.textContent = t('dashboard.loggedInAs', { code: who.code });
   } catch (err) {
