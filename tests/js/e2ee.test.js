@@ -235,8 +235,10 @@ test('bad data-channel messages are refused', () => {
 });
 
 test('debug switches only from the exact words', () => {
-  const none = { noReceiveTransform: false, wrongReceiveKey: false, forceTransform: null };
+  const none = { noReceiveTransform: false, wrongReceiveKey: false, forceTransform: null, captureFrames: false };
   assert.deepEqual(parseDebugSwitches(null), none);
+  assert.deepEqual(parseDebugSwitches('capture-frames'), { ...none, captureFrames: true });
+  assert.deepEqual(parseDebugSwitches('capture'), none);
   assert.deepEqual(parseDebugSwitches('no-receive-transform'), { ...none, noReceiveTransform: true });
   assert.deepEqual(parseDebugSwitches('wrong-receive-key, no-receive-transform'), { ...none, noReceiveTransform: true, wrongReceiveKey: true });
   assert.deepEqual(parseDebugSwitches('1'), none);
@@ -250,6 +252,7 @@ test('test hooks: none without a switch; the spoiled key is the test hook\'s doi
   hooks.spoilReceiveKey?.(key);
   assert.deepEqual([...key], [0xff, 0xf0, 0x00]);
   assert.deepEqual(testHooks(parseDebugSwitches('no-receive-transform')), { skipReceiveTransform: true });
+  assert.deepEqual(testHooks(parseDebugSwitches('capture-frames')), { captureFrames: true });
 });
 
 // ---------------------------------------------------------------------------

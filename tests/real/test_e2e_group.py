@@ -25,6 +25,7 @@ import pytest
 from harness.engines import (
     SAS_SHOWN,
     STATUS,
+    ChromiumPage,
     Engine,
     EngineBrowser,
     EnginePage,
@@ -81,6 +82,27 @@ CAPTURED = """async (kid) => {
   return frames.filter((f) => f.kid === kid && f.kind === 'video').pop() ?? null;
 }"""
 TRY_OPEN = "async (frame) => await window.sprechzimmer.group.tryOpen(frame)"
+# The group's screen without scrolling: every tile whole in the viewport, none over
+# another, none tiny, and the hang-up button in reach.
+LAYOUT = """() => {
+  const rects = [...document.querySelectorAll('[data-testid="tile"]')]
+    .map((t) => t.getBoundingClientRect());
+  const inside = (r) => r.left >= 0 && r.top >= 0
+    && r.right <= innerWidth + 0.5 && r.bottom <= innerHeight + 0.5;
+  const apart = (a, b) => a.right <= b.left + 0.5 || b.right <= a.left + 0.5
+    || a.bottom <= b.top + 0.5 || b.bottom <= a.top + 0.5;
+  const hangup = document.querySelector('[data-testid="hangup"]').getBoundingClientRect();
+  return {
+    tiles: rects.length,
+    inside: rects.every(inside),
+    apart: rects.every((a, i) => rects.every((b, j) => i === j || apart(a, b))),
+    smallest: Math.min(...rects.map((r) => Math.min(r.width, r.height))),
+    scrolls: document.scrollingElement.scrollHeight > innerHeight + 1,
+    hangup: inside(hangup) && hangup.width > 0,
+  };
+}"""
+PHONE = (390, 844)
+DESKTOP = (1280, 800)
 TILES = """() => [...document.querySelectorAll('[data-testid="tile"]')].map((t) => ({
   seat: Number(t.dataset.seat),
   name: t.querySelector('[data-testid="tile-name"]').textContent,
@@ -243,6 +265,16 @@ async def test_three_people_meet_in_a_mesh_with_a_firefox_member(tmp_path: Path)
                 (1, "Anna", True),
                 (2, "Ben", True),
             ]
+
+            # Anna's screen, on a phone and on a desktop: the grid fits without scrolling.
+            assert isinstance(anna.page, ChromiumPage)
+            for width, height in (PHONE, DESKTOP):
+                await anna.page.page.set_viewport_size({"width": width, "height": height})
+                laid_out = f"() => {{ const l = ({LAYOUT})(); return l.inside && !l.scrolls; }}"
+                await anna.page.until(laid_out, what=f"the grid laid out at {width}x{height}")
+                layout = await anna.page.evaluate(LAYOUT)
+                assert layout["tiles"] == 2 and layout["apart"] and layout["hangup"], layout
+                assert layout["smallest"] >= 120, (width, height, layout)
 
             # The therapist asks Anna to mute; her page asks her; she agrees.
             await therapist.page.click(f'{TILE.format(seat=1)} [data-testid="ask-mute"]')
