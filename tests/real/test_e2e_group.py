@@ -148,7 +148,9 @@ async def _join(page: EnginePage, name: str = TEST_CLIENT_NAME) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _group(topo: Topology, clients: list[tuple[Engine, str]]) -> AsyncIterator[Group]:
+async def _group(
+    topo: Topology, clients: list[tuple[Engine, str]], scripts: dict[int, str] | None = None
+) -> AsyncIterator[Group]:
     """The therapist (Chromium, A) and a client per entry (its engine and name, in B),
     all knocking, admitted with one click on the therapist's waiting list."""
     topo.server.add_therapist(THERAPIST)
@@ -161,6 +163,8 @@ async def _group(topo: Topology, clients: list[tuple[Engine, str]]) -> AsyncIter
             members.append(Member(seat, await browser.new_page(), browser))
         for member in members:
             await member.page.add_init_script(CAPTURE_FRAMES)
+            if scripts and member.seat in scripts:
+                await member.page.add_init_script(scripts[member.seat])
         group = Group(members)
         try:
             await members[0].page.goto(topo.url_for(made["therapist_url"], "A"))
@@ -328,3 +332,44 @@ async def test_three_people_meet_in_a_mesh_with_a_firefox_member(tmp_path: Path)
             for earlier in (before, after):
                 opened = await ben.page.evaluate(TRY_OPEN, earlier)
                 assert opened == {"ok": False, "error": "unknown-key"}
+
+            # The therapist hangs up: the call ends for both clients, not just her link.
+            await therapist.page.click('[data-testid="hangup"]')
+            await therapist.page.click('[data-testid="hangup-confirm"]')
+            for me in (anna, ben):
+                await me.page.until(
+                    f"() => window.sprechzimmer.group.peers.length === 0"
+                    f" && ({STATUS})() !== 'in-call'",
+                    what=f"the call over at seat {me.seat}",
+                )
+
+
+NO_TRANSFORMS = """try {
+  delete window.RTCRtpScriptTransform;
+  delete RTCRtpSender.prototype.createEncodedStreams;
+  delete RTCRtpReceiver.prototype.createEncodedStreams;
+} catch (e) {}"""
+"""A browser that cannot transform encoded frames (an old one), made so before the page."""
+
+
+async def test_a_member_whose_browser_cannot_encrypt_frames_sends_nothing(tmp_path: Path) -> None:
+    """Fail closed in a group: Ben's browser has no encoded transforms, so his page makes
+    no connection at all (a group has no unencrypted fallback) and says why; the
+    therapist and Anna meet without him."""
+    _need("chromium")
+    with topology(tmp_path, forwarding=True, extra_env=GROUP_ON) as topo:
+        clients: list[tuple[Engine, str]] = [("chromium", "Anna"), ("chromium", "Ben")]
+        async with _group(topo, clients, scripts={2: NO_TRANSFORMS}) as group:
+            therapist, anna, ben = group.everyone
+            shown = await ben.page.until(
+                "() => document.querySelector('[data-testid=\"e2ee-state\"]')"
+                "?.dataset.state === 'unsupported' ? window.sprechzimmer.group : null",
+                what="Ben's page saying it cannot encrypt",
+            )
+            assert shown["made"] == 0 and shown["peers"] == [], shown
+            assert await ben.page.evaluate(f"() => ({STATUS})()") == "error"
+            group.members = [therapist, anna]
+            await _decoding_on_every_pair(group)
+            for me in group.members:
+                link = "(seat) => window.sprechzimmer.group.pc(seat)?.connectionState ?? null"
+                assert await me.page.evaluate(link, 2) != "connected"

@@ -206,6 +206,8 @@ const knocking = new Map();
 const seatMedia = new Map();
 /** The member heard loudest just now, or null. @type {number | null} */
 let speakingSeat = null;
+/** This browser cannot encrypt a group's frames: said in the call bar, also after the call closed. */
+let groupUnsupported = false;
 /** The group's connection state as the call logic last heard it. @type {RTCPeerConnectionState | null} */
 let groupState = null;
 /** How often the tiles look for who speaks. */
@@ -218,6 +220,11 @@ const groupCall = new GroupCall({
   localStream: () => media.stream,
   onChange: () => groupChanged(),
   testHooks: testHooks(e2eeDebug),
+  // Fail closed, after the action that started the call is done.
+  onUnsupported: () => {
+    groupUnsupported = true;
+    queueMicrotask(() => dispatch({ type: 'e2ee-failed', state: 'unsupported' }));
+  },
   log: debug,
 });
 const groupView = new GroupView(
@@ -387,7 +394,7 @@ function closeGroup() {
 function renderGroupE2ee() {
   const e = groupCall.e2ee;
   renderE2ee({
-    state: e?.state === 'active' ? 'active' : e?.state === 'unsupported' ? 'unsupported' : 'negotiating',
+    state: groupUnsupported ? 'unsupported' : e?.state === 'active' ? 'active' : 'negotiating',
     keyAgeSeconds: e?.keyAgeSeconds ?? null,
     verified: false,
     sas: e?.sas ?? null,
@@ -634,7 +641,9 @@ function join(invite) {
   });
   client.on('room-check-done', () => dispatch({ type: 'room-check-done' }));
   client.on('peer-left', (m) => {
-    if (group && m.seat !== undefined) {
+    // A client who leaves a group leaves the others in their call; the therapist who
+    // leaves ends it for everyone (the server ends every admission), as for two.
+    if (group && m.seat !== undefined && m.role === 'client') {
       seatMedia.delete(m.seat);
       groupCall.peerLeft(m.seat);
       // The call goes on for those who stay; the last one leaving ends it as for two.

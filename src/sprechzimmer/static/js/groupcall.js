@@ -40,6 +40,8 @@ import { GroupEncryption } from './groupencryption.js';
  * @property {() => void} onChange a link's state, a stream, the keys or the code changed
  * @property {import('./e2ee-debug.js').TestHooks} [testHooks]
  * @property {() => void} [onTransformFailed]
+ * @property {() => void} [onUnsupported] this browser cannot encrypt frames: the call's media
+ *   does not start at all (a group has no unencrypted fallback)
  * @property {(text: string) => void} [log]
  */
 
@@ -108,6 +110,13 @@ export class GroupCall {
       log: this.#log,
     });
     this.#e2ee = e2ee;
+    if (e2ee.state === 'unsupported') {
+      // Fail closed: no connection that could carry a clear frame.
+      this.#log('group: this browser cannot encrypt frames; no media');
+      this.#o.onUnsupported?.();
+      this.#o.onChange();
+      return;
+    }
     const peers = m.peers ?? [];
     e2ee.membership(
       peers.map((p) => p.seat),
