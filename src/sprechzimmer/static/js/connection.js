@@ -68,6 +68,8 @@ export class CallConnection {
   #ice = { servers: [], policy: 'all' };
   /** What the server offers, what the person chose: compatibility mode, relay-only. */
   modes;
+  /** The connection a fresh one was asked for (#freshIfDtlsDead), once. @type {PeerLink | null} */
+  #freshFor = null;
   /** Key epoch for the next connection's first agreement (`admitted`, then `rekey`). */
   #keyEpoch = 0;
   /** The operator's fail-closed policy, from `admitted`; closed until told otherwise. */
@@ -190,10 +192,12 @@ export class CallConnection {
         if (this.#peer !== p) return;
         this.#connectionChanged(state);
         this.#report(false);
+        this.#freshIfDtlsDead(p);
       },
       onIceState: (state) => {
         if (state === 'failed') this.#o.quality.summary.error('ice-failed');
         if (this.#peer === p && this.#recovery) this.#runRecovery(this.#recovery.iceState(state, performance.now()));
+        if (this.#peer === p) this.#freshIfDtlsDead(p);
       },
       onQualityMessage: (data) => {
         if (this.#peer === p) this.#o.quality.message(data);
@@ -287,6 +291,22 @@ export class CallConnection {
     this.#o.quality.sendSummary(true);
     sig.send({ type: 'negotiation-failed', reason });
     this.#o.dispatch({ type: 'negotiation-failed', reason });
+  }
+
+  /**
+   * The connection failed while its ICE is up: its DTLS transport is gone for
+   * good (Firefox fails it after an ICE restart that overlapped the line's
+   * return), and no ICE restart brings it back. A fresh connection does.
+   * @param {PeerLink} p
+   */
+  #freshIfDtlsDead(p) {
+    const ice = p.pc.iceConnectionState;
+    if (p.pc.connectionState !== 'failed' || (ice !== 'connected' && ice !== 'completed')) return;
+    if (this.#freshFor === p) return; // asked once per connection
+    this.#freshFor = p;
+    this.#o.log('peer: DTLS failed while ICE is up; a fresh connection');
+    // After the event that said so is done: the call logic replaces this connection.
+    queueMicrotask(() => this.#o.dispatch({ type: 'fresh-connection' }));
   }
 
   /** @param {RTCPeerConnectionState} state */
