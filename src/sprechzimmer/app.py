@@ -22,6 +22,9 @@ from .hub import Hub
 from .metrics import metrics_endpoint
 from .ratelimit import Backoff, RateLimiter
 from .retention import purge_periodically
+from .sfu import derive_secrets
+from .sfuapi import open_session
+from .sfucall import OpenSession
 from .signaling import signaling_endpoint
 from .store import Store
 from .tickets import ticket_key
@@ -54,6 +57,14 @@ def security_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
+def sfu_sessions(settings: Settings) -> OpenSession | None:
+    """How this server opens a Janus session at its SFU, or None without an SFU."""
+    if not settings.sfu_secret:
+        return None
+    url, secrets = settings.sfu_url, derive_secrets(settings.sfu_secret)
+    return lambda: open_session(url, secrets)
+
+
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     store = store or Store.from_url(settings.effective_database_url)
     turn = None
@@ -78,6 +89,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         ticket_key=ticket_key(secret_key),
         backplane=RedisBackplane(settings.redis_url) if settings.redis_url else Embedded(),
         outbox=settings.outbox_limits(),
+        sfu=sfu_sessions(settings),
     )
 
     @asynccontextmanager

@@ -189,9 +189,10 @@ class Settings(BaseSettings):
     e2ee_required: bool = True
     """A call whose browsers cannot do frame encryption may not go on (fail closed)."""
 
-    group_sessions: bool = False
-    """Sessions with more than one client seat may be made (issue 16). Off until the
-    call page holds a group: the server side is there, the browser's is being built."""
+    group_sessions: bool = True
+    """Sessions with more than one client seat may be made (issue 16): up to three
+    people meet directly, more through the SFU (``sfu_secret``; without one, a fourth
+    admission is refused with a sentence). Off: one-to-one sessions only."""
 
     embedded_turn: bool = False
     """Start a local coturn (Debian package ``coturn``) with a generated secret."""

@@ -345,6 +345,21 @@ class GroupSessionsOff(UserError):
     )
 
 
+class SfuUnavailable(UserError):
+    """The SFU refused or did not answer a member's publication or subscription: that
+    media does not flow (the page may try again by starting over); not fatal."""
+
+    code = "sfu-unavailable"
+    http_status = 503
+    close_code = None
+    sentence = Sentence(
+        "The service's media server did not answer; the picture of a group member may "
+        "be missing. It is tried again when the call starts anew.",
+        "Der Medienserver des Dienstes hat nicht geantwortet; das Bild einer Person der "
+        "Gruppe kann fehlen. Beim nächsten Neustart des Gesprächs wird es erneut versucht.",
+    )
+
+
 class GroupNeedsSfu(UserError):
     """An admission that would make a call of more than three people on a service
     without an SFU: a full mesh of four or more would overload phones and uplinks."""

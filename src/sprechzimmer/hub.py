@@ -78,9 +78,13 @@ from .room import (
     Room,
     RoomConfig,
     Send,
+    SfuEnd,
+    SfuLeave,
+    SfuRelay,
     StoreSample,
     held_seats,
 )
+from .sfucall import OpenSession, SfuCalls
 from .store import EventInfo, SessionState, Store, TherapistInfo, TokenInfo
 from .tokens import digest, looks_like_session_id, looks_like_token
 from .turn import IceGrant, IcePolicy
@@ -167,6 +171,7 @@ class Hub:
         ticket_key: bytes | None = None,
         clock: Callable[[], float] = time.time,
         backplane: Embedded | RedisBackplane | None = None,
+        sfu: OpenSession | None = None,
     ) -> None:
         self.store = store
         self.backplane = backplane or Embedded()
@@ -189,6 +194,8 @@ class Hub:
         self._samples = SampleBuffer()
         self.outbox_limits = outbox or OutboxLimits()
         self.rooms: dict[str, Room] = {}
+        self.sfu = SfuCalls(sfu, self._send_to_seat)
+        """The group calls' use of the SFU (None: no SFU configured)."""
         self._sockets: dict[ConnId, Outbox] = {}
         self._room_of: dict[ConnId, str] = {}
         self._empty_since: dict[str, float] = {}
@@ -684,7 +691,9 @@ class Hub:
 
     def _carry_out(self, room: Room, outputs: list[Output]) -> None:
         for out in outputs:
-            if isinstance(out, StoreSample):
+            if isinstance(out, SfuRelay | SfuLeave | SfuEnd):
+                self.sfu.take(out)
+            elif isinstance(out, StoreSample):
                 # From here on the sample knows no room: only the call's random id.
                 self.counters.observe(out.sample)
                 if self.keep_quality:
@@ -715,6 +724,14 @@ class Hub:
                     self._send(conn, p.encode_bytes(replace(message, ice_servers=servers)))
                 case Close(conn, error):
                     self._close(conn, close_code(error), error)
+
+    def _send_to_seat(self, session_id: str, seat: int, message: p.ServerMessage) -> None:
+        """The SFU's answer or offer to a member of a room here (dropped if it is away:
+        its page starts the call anew when it is back)."""
+        room = self.rooms.get(session_id)
+        member = room.members.get(seat) if room is not None else None
+        if member is not None and member.conn is not None:
+            self._send(member.conn, p.encode_bytes(message))
 
     def _send(self, conn: ConnId, data: bytes) -> None:
         outbox = self._sockets.get(conn)
@@ -750,6 +767,7 @@ class Hub:
         await self.backplane.start(self._on_op, self._on_lost, self._on_down)
 
     async def stop(self) -> None:
+        await self.sfu.close()
         await self.backplane.stop()
 
     def _on_op(self, op: Op) -> None:

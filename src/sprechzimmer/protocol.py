@@ -153,12 +153,20 @@ class Decline:
     """The client seat to decline; absent: every client seat that knocks now."""
 
 
+def _call() -> Any:
+    """The call start a message of a group's links belongs to (``admitted.epoch``): a
+    page drops what its peer's connection of an earlier start still said. Optional,
+    never null; relayed as it came."""
+    return field(default=None, metadata={"min": 0, "max": MAX_SAFE_INTEGER, **_ABSENT_NOT_NULL})
+
+
 @dataclass(frozen=True)
 class Offer:
     TYPE: ClassVar[str] = "offer"
     sdp: str = _bound(MAX_SDP)
     to: int | None = _seat()
     """The seat it is for; absent: the one other member of a one-to-one call."""
+    call: int | None = _call()
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,7 @@ class Answer:
     TYPE: ClassVar[str] = "answer"
     sdp: str = _bound(MAX_SDP)
     to: int | None = _seat()
+    call: int | None = _call()
 
 
 @dataclass(frozen=True)
@@ -177,12 +186,14 @@ class Candidate:
     usernameFragment: str | None = _bound(256, None)
     """``RTCIceCandidate.toJSON()`` adds it; it tells candidates of an old ICE session apart."""
     to: int | None = _seat()
+    call: int | None = _call()
 
 
 @dataclass(frozen=True)
 class Restart:
     TYPE: ClassVar[str] = "restart"
     to: int | None = _seat()
+    call: int | None = _call()
 
 
 class NegotiationFailure(enum.StrEnum):
@@ -342,6 +353,43 @@ class MuteRequest:
     """The client seat asked; absent: the one admitted client."""
 
 
+MAX_GROUP_KEY = 512
+"""Characters of a group-key message (static/js/groupkeys.js ``MAX_GROUP_MESSAGE``)."""
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    """A group-key message (*Group keys*: a member's call key, a sealed sender key, an
+    acknowledgement) for one member, on the SFU path, where the members have no data
+    channel between them: relayed unchanged, only between members of the call. The
+    server cannot open it (the sender keys are sealed under the pairs' keys) and does
+    not read it; a substituted call key shows as another group code."""
+
+    TYPE: ClassVar[str] = "group-key"
+    data: str = _bound(MAX_GROUP_KEY)
+    to: int | None = _seat()
+
+
+@dataclass(frozen=True)
+class SfuPublish:
+    """On the SFU path: the member's offer to send its (frame-encrypted) media to the
+    SFU, with all its candidates (no trickling). The server hands it to the SFU and
+    answers ``sfu-published``."""
+
+    TYPE: ClassVar[str] = "sfu-publish"
+    sdp: str = _bound(MAX_SDP)
+
+
+@dataclass(frozen=True)
+class SfuSubscribed:
+    """On the SFU path: the member's answer to ``sfu-subscribe`` for the media of
+    ``seat``, with all its candidates; the server hands it to the SFU."""
+
+    TYPE: ClassVar[str] = "sfu-subscribed"
+    seat: int = field(default=0, metadata={"min": 0, "max": MAX_SEAT})
+    sdp: str = _bound(MAX_SDP)
+
+
 @dataclass(frozen=True)
 class RoomCheckDone:
     """The therapist ticked the room check off ("Are you undisturbed? ..."): it goes
@@ -394,11 +442,14 @@ ClientMessage = Union[  # noqa: UP007
     RoomCheckDone,
     MuteRequest,
     NetTest,
+    GroupKey,
+    SfuPublish,
+    SfuSubscribed,
     Ping,
     Bye,
 ]
-Relayable = Offer | Answer | Candidate | Restart | NegotiationFailed
-RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart, NegotiationFailed)
+Relayable = Offer | Answer | Candidate | Restart | NegotiationFailed | GroupKey
+RELAYABLE: tuple[type, ...] = (Offer, Answer, Candidate, Restart, NegotiationFailed, GroupKey)
 """What the call relays unchanged, only between admitted members."""
 WITH_FROM: tuple[type, ...] = (*RELAYABLE, MediaStateReport, RoomCheckDone, MuteRequest)
 """What reaches another member with ``from``: the call's relays, ``media-state``,
@@ -621,6 +672,24 @@ class Pong:
 
 
 @dataclass(frozen=True)
+class SfuPublished:
+    """The SFU's answer to the member's ``sfu-publish``: its media goes out."""
+
+    TYPE: ClassVar[str] = "sfu-published"
+    sdp: str = _bound(MAX_SDP)
+
+
+@dataclass(frozen=True)
+class SfuSubscribe:
+    """The SFU's offer of the media of ``seat`` (frame-encrypted by its sender): the
+    member answers ``sfu-subscribed`` with the same seat."""
+
+    TYPE: ClassVar[str] = "sfu-subscribe"
+    seat: int = field(default=0, metadata={"min": 0, "max": MAX_SEAT})
+    sdp: str = _bound(MAX_SDP)
+
+
+@dataclass(frozen=True)
 class NetTestServers:
     """The answer to ``nettest``: the TURN servers with credentials of this member's
     own that expire ``NETTEST_TTL`` seconds after they were minted (and never after
@@ -662,6 +731,8 @@ ServerMessage = Union[  # noqa: UP007
     Relayed,
     Pong,
     NetTestServers,
+    SfuPublished,
+    SfuSubscribe,
     Error,
 ]
 
@@ -680,6 +751,8 @@ _SERVER_TYPES: dict[str, type] = {
         Notice,
         Pong,
         NetTestServers,
+        SfuPublished,
+        SfuSubscribe,
         Error,
     )
 }
@@ -692,6 +765,7 @@ _RELAYABLE_TYPES: dict[str, type] = {
         Candidate,
         Restart,
         NegotiationFailed,
+        GroupKey,
         MediaStateReport,
         RoomCheckDone,
         MuteRequest,
@@ -715,6 +789,9 @@ _REQUIRED: dict[type, frozenset[str]] = {
     RelayOnly: frozenset({"enabled"}),
     NegotiationFailed: frozenset({"reason"}),
     MediaStateReport: frozenset({"camera", "microphone", "audio_only"}),
+    GroupKey: frozenset({"data"}),
+    SfuPublish: frozenset({"sdp"}),
+    SfuSubscribed: frozenset({"seat", "sdp"}),
     # from the server; ``resumed``, ``relay_urls`` and the bitrate caps are
     # optional for a client (an older server leaves them out)
     IceServerInfo: frozenset({"urls"}),
@@ -740,6 +817,8 @@ _REQUIRED: dict[type, frozenset[str]] = {
     PeerLeft: frozenset({"role", "reason"}),
     Notice: frozenset({"notice"}),
     NetTestServers: frozenset({"ice_servers", "ttl"}),
+    SfuPublished: frozenset({"sdp"}),
+    SfuSubscribe: frozenset({"seat", "sdp"}),
     Error: frozenset({"code", "message", "message_de", "fatal"}),
 }
 
@@ -1055,9 +1134,11 @@ def encode_bytes(message: ServerMessage | ClientMessage) -> bytes:
     if isinstance(message, Relayed):
         inner = message.message
         body = {"type": inner.TYPE, **inner.__dict__}
-        # The receiver knows it is for itself; ``to`` is the only field of a
-        # relayable that is left out when absent, so nothing else is to drop.
+        # The receiver knows it is for itself; ``to`` and ``call`` are the only fields
+        # of a relayable that are left out when absent, so nothing else is to drop.
         body.pop("to", None)
+        if body.get("call", 0) is None:
+            del body["call"]
         body["from"] = message.sender.value
         body["from_seat"] = message.sender_seat
     else:

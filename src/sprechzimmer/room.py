@@ -167,7 +167,33 @@ class StoreSample:
     at: float
 
 
-Output = Send | Close | BillingEvent | StoreSample
+@dataclass(frozen=True)
+class SfuRelay:
+    """A member's offer to publish, or its answer to a subscription, for the SFU of
+    the running call (``sfucall.py``; the hub carries it out on a thread)."""
+
+    session_id: str
+    call_id: str
+    seat: int
+    message: p.SfuPublish | p.SfuSubscribed
+
+
+@dataclass(frozen=True)
+class SfuLeave:
+    """A member left a group call: its session at the SFU ends."""
+
+    session_id: str
+    seat: int
+
+
+@dataclass(frozen=True)
+class SfuEnd:
+    """The group call ended or starts anew: its room at the SFU goes."""
+
+    session_id: str
+
+
+Output = Send | Close | BillingEvent | StoreSample | SfuRelay | SfuLeave | SfuEnd
 
 
 @dataclass(frozen=True)
@@ -325,6 +351,8 @@ class Room:
     """The call must start anew once its members are back (one changed while away)."""
     room_check_done: bool = False
     """The therapist ticked the room check off during this admission (in memory only)."""
+    media_path: p.MediaPath | None = None
+    """How the running call's media goes (``admitted.media_path``); None between calls."""
     client_seats: int = 1
     """The session's client seats (``sessions.seats``): more than one is a group, whose
     pages use the group's keys and tiles even while only one client is in the call."""
@@ -646,8 +674,13 @@ class Room:
                 return self._admit(conn, member, seat, now)
             case p.Decline(seat=seat):
                 return self._decline(conn, member, seat, now)
-            case p.Offer() | p.Answer() | p.Candidate() | p.Restart() | p.NegotiationFailed():
+            case (
+                p.Offer() | p.Answer() | p.Candidate() | p.Restart() | p.NegotiationFailed()
+                | p.GroupKey()
+            ):  # fmt: skip
                 return self._relay(conn, member, message, now)
+            case p.SfuPublish() | p.SfuSubscribed():
+                return self._to_sfu(conn, member, message, now)
             case p.RelayOnly(enabled=enabled):
                 if role is not Role.THERAPIST:
                     return self._refuse(conn, member, now, "relay-only by client")
@@ -771,6 +804,9 @@ class Room:
                 out.append(member.event(EventKind.MEDIA_DISCONNECTED, member.disconnected_at(at)))
             out.append(member.event(EventKind.LEFT, at))
         self.admitted_resume.clear()
+        if self.media_path is p.MediaPath.SFU:
+            out.append(SfuEnd(self.session_id))
+            self.media_path = None
         if not self.closed:
             log.info("room: %s -> CLOSED", self.state.name)
             self.closed = True
@@ -883,6 +919,23 @@ class Room:
                 out.append(Send(receiver.conn, relayed))
         return out
 
+    def _to_sfu(
+        self, conn: ConnId, member: Member, message: p.SfuPublish | p.SfuSubscribed, now: float
+    ) -> list[Output]:
+        """Only a member of a call on the SFU path reaches the SFU, and only about
+        the members of that call."""
+        if not self._in_call(member):
+            if member.role is Role.CLIENT and not member.had_call:
+                return self._refuse(conn, member, now, "sfu before admission")
+            return [Send(conn, p.Error.of(NoPeer()))]
+        if self.media_path is not p.MediaPath.SFU or self.call_id is None:
+            return [Send(conn, p.Error.of(NoPeer()))]
+        if isinstance(message, p.SfuSubscribed):
+            source = self.members.get(message.seat)
+            if source is None or source is member or not self._in_call(source):
+                return [Send(conn, p.Error.of(NoPeer()))]
+        return [SfuRelay(self.session_id, self.call_id, member.seat, message)]
+
     def _quality(
         self, conn: ConnId, member: Member, message: p.Quality, now: float
     ) -> list[Output]:
@@ -993,10 +1046,14 @@ class Room:
                     held = client in self.members
                     self._transition(client, CallState.WAITING if held else CallState.IDLE)
             self.admitted_resume.clear()
+        if self.media_path is p.MediaPath.SFU and not was_waiting:
+            # Its media at the SFU goes with it; the whole room when the call is over.
+            out.append(SfuLeave(self.session_id, seat) if self.in_call else SfuEnd(self.session_id))
         if not self.in_call:
             # The call is over: its id is forgotten, a restart gets a new one.
             self.call_id = None
             self.relayed = None
+            self.media_path = None
         news: p.ServerMessage
         if was_waiting:
             news = p.KnockCancelled(seat=seat)
@@ -1024,6 +1081,12 @@ class Room:
         policy = p.IceTransportPolicy.RELAY if self.relay_only else p.IceTransportPolicy.ALL
         members = self._call_members()
         path = p.MediaPath.SFU if len(members) > MESH_LIMIT else p.MediaPath.MESH
+        # The SFU's room of the call before (if any) goes; the new one is made with
+        # the first publication.
+        ended: list[Output] = (
+            [SfuEnd(self.session_id)] if self.media_path is p.MediaPath.SFU else []
+        )
+        self.media_path = path
         self.epoch += 1
         self.next_rekey = now + self.config.rekey_interval
         self.call_id = self.config.call_ids()
@@ -1056,7 +1119,7 @@ class Room:
         # Each fresh connection's page starts without the others' state: tell it.
         for m in present:
             admitted += self._media_states_for(m)
-        return admitted
+        return ended + admitted
 
     def _nettest(self, conn: ConnId, member: Member, now: float) -> list[Output]:
         """Relay credentials for the page's own network test, also before admission

@@ -1,6 +1,6 @@
-"""The SFU's API as this server uses it (issue 16, being built: no call uses it yet):
-a Janus session with VideoRoom handles, the rooms of group calls, and a member's
-way in: publishing its (already encrypted) media and subscribing to the others'.
+"""The SFU's API as this server uses it (issue 16): a Janus session with VideoRoom
+handles, the rooms of group calls, and a member's way in: publishing its (already
+encrypted) media and subscribing to the others' (``sfucall.py`` drives it for a call).
 
 Only this server talks to the SFU's API (on loopback, behind the API secret; see
 ``sfu.py``). Every room it creates refuses unencrypted media (``require_e2ee``),
@@ -168,8 +168,11 @@ class VideoRoomHandle:
             raise SfuError(f"not joined: {joined}")
         # Janus reads the declaration from the JSEP (as janus.js sends it with
         # insertable streams): the room refuses a publisher without it.
+        # ``trickle: false``: the offer has all its candidates (the page waits for them),
+        # so the SFU does not wait for more before it gives up on a pair.
         _, answer = self.asynchronous(
-            {"request": "publish"}, {"type": "offer", "sdp": offer, "e2ee": True}
+            {"request": "publish"},
+            {"type": "offer", "sdp": offer, "e2ee": True, "trickle": False},
         )
         if answer is None or answer.get("type") != "answer":
             raise SfuError("the SFU sent no answer to the publish")
@@ -190,7 +193,22 @@ class VideoRoomHandle:
 
     def start(self, answer: str) -> None:
         """The subscriber's answer to ``subscribe``'s offer: the media flows."""
-        self.asynchronous({"request": "start"}, {"type": "answer", "sdp": answer})
+        self.asynchronous({"request": "start"}, {"type": "answer", "sdp": answer, "trickle": False})
+
+    def keepalive(self) -> None:
+        """Keep the Janus session (all its handles) from timing out."""
+        self._post(
+            f"{self._url}/{self._session}",
+            {"janus": "keepalive", "transaction": transaction(), "apisecret": self._secrets.api},
+        )
+
+    def end_session(self) -> None:
+        """End the Janus session: its handles, and the media of its publisher and
+        subscribers, go with it."""
+        self._post(
+            f"{self._url}/{self._session}",
+            {"janus": "destroy", "transaction": transaction(), "apisecret": self._secrets.api},
+        )
 
     def request(self, body: dict[str, Any]) -> dict[str, Any]:
         """A synchronous VideoRoom request; its ``plugindata.data``, or SfuError."""
@@ -250,14 +268,14 @@ def _attach(base: str, secrets: SfuSecrets, post: PostJson, session: int) -> int
     return handle
 
 
-@contextmanager
-def videoroom(
+def open_session(
     url: str,
     secrets: SfuSecrets,
     post: PostJson = http_post_json,
     get: GetJson = http_get_json,
-) -> Iterator[VideoRoomHandle]:
-    """A Janus session with a VideoRoom handle for the block; destroyed after it."""
+) -> VideoRoomHandle:
+    """A new Janus session with a VideoRoom handle; the caller keeps it alive
+    (``keepalive``) and ends it (``end_session``)."""
     base = url.rstrip("/")
     created = post(
         base, {"janus": "create", "transaction": transaction(), "apisecret": secrets.api}
@@ -266,11 +284,27 @@ def videoroom(
     if created.get("janus") != "success" or not isinstance(session, int):
         raise SfuError(f"no SFU session: {created.get('error')}")
     try:
-        yield VideoRoomHandle(
-            base, secrets, post, session, _attach(base, secrets, post, session), get
-        )
-    finally:
+        handle = _attach(base, secrets, post, session)
+    except BaseException:
+        # Without its handle the session is of no use: it ends at once.
         post(
             f"{base}/{session}",
             {"janus": "destroy", "transaction": transaction(), "apisecret": secrets.api},
         )
+        raise
+    return VideoRoomHandle(base, secrets, post, session, handle, get)
+
+
+@contextmanager
+def videoroom(
+    url: str,
+    secrets: SfuSecrets,
+    post: PostJson = http_post_json,
+    get: GetJson = http_get_json,
+) -> Iterator[VideoRoomHandle]:
+    """A Janus session with a VideoRoom handle for the block; destroyed after it."""
+    handle = open_session(url, secrets, post, get)
+    try:
+        yield handle
+    finally:
+        handle.end_session()

@@ -318,9 +318,9 @@ def test_the_cli_takes_seats_and_refuses_more_than_eight(
             timeout=120,
         )
 
-    off = create("2")
+    off = create("2", SPRECHZIMMER_GROUP_SESSIONS="false")
     assert off.returncode == 1 and "Group sessions are not switched on" in off.stderr
-    on = {"SPRECHZIMMER_GROUP_SESSIONS": "true"}
+    on: dict[str, str] = {}  # on by default
     nine = create("9", **on)
     assert nine.returncode == 1 and "at most 9 people" in nine.stderr
     made = create("4", **on)

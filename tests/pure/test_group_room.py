@@ -17,6 +17,9 @@ from sprechzimmer.room import (
     Room,
     RoomConfig,
     Send,
+    SfuEnd,
+    SfuLeave,
+    SfuRelay,
 )
 
 THERAPIST = 10
@@ -286,3 +289,45 @@ def test_an_admitted_client_back_after_the_grace_knocks_when_the_mesh_is_full() 
     out = r.join(conn(1), Role.CLIENT, "n1", "n1b", 101.0, seat=1, name="Anna", consent=True)
     assert p.Waiting() in sent(out, conn(1)) and r.admission(1) is CallState.WAITING
     assert of_type(out, THERAPIST, p.Knock) == [p.Knock(name="Anna", consent=True, seat=1)]
+
+
+def test_on_the_sfu_path_only_call_members_reach_the_sfu_about_call_members() -> None:
+    r, _ = group()
+    r.receive(THERAPIST, p.Admit(seat=1), 5.0)
+    # A mesh (two people): nothing goes to the SFU.
+    (error,) = sent(r.receive(conn(1), p.SfuPublish("v=0"), 5.5), conn(1))
+    assert isinstance(error, p.Error) and error.code == "no-peer"
+    out = r.receive(THERAPIST, p.Admit(), 6.0)  # the other two: four people
+    assert not any(isinstance(o, SfuEnd) for o in out)  # there was no room at the SFU yet
+    call_id = r.call_id
+    assert call_id is not None
+    publish = p.SfuPublish("v=0 offer")
+    assert r.receive(conn(2), publish, 7.0) == [SfuRelay(r.session_id, call_id, 2, publish)]
+    answer = p.SfuSubscribed(3, "v=0 answer")
+    assert r.receive(conn(1), answer, 7.5) == [SfuRelay(r.session_id, call_id, 1, answer)]
+    # Not about itself, nor about a seat outside the call.
+    for bad in (p.SfuSubscribed(1, "v=0"), p.SfuSubscribed(5, "v=0")):
+        (error,) = sent(r.receive(conn(1), bad, 8.0), conn(1))
+        assert isinstance(error, p.Error) and error.code == "no-peer"
+    # The group keys go between members as they are, never read.
+    key = p.GroupKey('{"type":"sender-key-ack","epoch":3,"from":2,"to":0}', to=0)
+    assert r.receive(conn(2), key, 8.5) == [Send(THERAPIST, p.Relayed(key, Role.CLIENT, 2))]
+    # One leaves: its session at the SFU ends; the therapist's hang-up ends the room.
+    out = r.receive(conn(3), p.Bye(), 9.0)
+    assert SfuLeave(r.session_id, 3) in out and not any(isinstance(o, SfuEnd) for o in out)
+    out = r.receive(THERAPIST, p.Bye(), 10.0)
+    assert SfuEnd(r.session_id) in out and r.media_path is None
+
+
+def test_a_new_start_of_a_call_on_the_sfu_ends_its_room_there_first() -> None:
+    r, _ = group()
+    r.receive(THERAPIST, p.Admit(), 5.0)
+    assert r.media_path is p.MediaPath.SFU
+    r.receive(conn(2), p.Bye(), 6.0)
+    r.join(conn(2), Role.CLIENT, None, "n2b", 7.0, seat=2, name="Ben", consent=True)
+    out = r.receive(THERAPIST, p.Admit(seat=2), 8.0)
+    ends = [i for i, o in enumerate(out) if isinstance(o, SfuEnd)]
+    starts = [
+        i for i, o in enumerate(out) if isinstance(o, Send) and isinstance(o.message, p.Admitted)
+    ]
+    assert len(ends) == 1 and starts and ends[0] < min(starts)  # the old room goes first

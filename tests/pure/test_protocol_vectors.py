@@ -89,6 +89,8 @@ SERVER_TYPES: dict[str, type] = {
         p.Notice,
         p.Pong,
         p.NetTestServers,
+        p.SfuPublished,
+        p.SfuSubscribe,
         p.Error,
     )
 }

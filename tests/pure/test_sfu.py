@@ -301,7 +301,9 @@ def test_publishing_declares_end_to_end_encryption_and_waits_for_its_own_answer(
     assert (feed, answer) == ("feed-1", "v=0 answer")
     publish = [b for _, b in fake.requests if b.get("body", {}).get("request") == "publish"]  # type: ignore[union-attr]
     # The room refuses a publisher that does not declare it in the JSEP.
-    assert publish[0]["jsep"] == {"type": "offer", "sdp": "v=0 offer", "e2ee": True}
+    # All candidates are in the offer (the page waits for them): the SFU waits for no more.
+    jsep = {"type": "offer", "sdp": "v=0 offer", "e2ee": True, "trickle": False}
+    assert publish[0]["jsep"] == jsep
     assert all(f"/janus/11?maxev=1&apisecret={secrets.api}" in url for url in fake.polls)
 
 

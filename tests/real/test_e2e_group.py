@@ -10,13 +10,19 @@ pair, nothing left a sender in the clear, and every screen shows the same
 group code. Then a member leaves and comes back; the renewal tests feed
 ciphertext one page captured to another page's keys (the test switch
 "capture-frames", e2ee-debug.js).
+
+Five people through the SFU (Janus in T, started as an operator configures
+it): a mesh of three that the fourth admission moves to the SFU without
+ending it, then a fifth; the same checks through the SFU, and a removal.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +39,11 @@ from harness.engines import (
     open_browser,
     press_join,
 )
+from harness.janus import need_janus, running_janus
 from harness.joinform import TEST_CLIENT_NAME
 from harness.netns import netns_available, require_or_skip
-from harness.topology import Topology, diagnostics, topology
+from harness.server import CLI
+from harness.topology import T_ADDR, Side, Topology, diagnostics, topology
 
 pytestmark = [pytest.mark.netns, pytest.mark.browser]
 
@@ -149,14 +157,20 @@ async def _join(page: EnginePage, name: str = TEST_CLIENT_NAME) -> None:
 
 @contextlib.asynccontextmanager
 async def _group(
-    topo: Topology, clients: list[tuple[Engine, str]], scripts: dict[int, str] | None = None
+    topo: Topology,
+    clients: list[tuple[Engine, str]],
+    *,
+    admit_all: bool = True,
+    therapist_side: Side = "A",
+    scripts: dict[int, str] | None = None,
 ) -> AsyncIterator[Group]:
-    """The therapist (Chromium, A) and a client per entry (its engine and name, in B),
-    all knocking, admitted with one click on the therapist's waiting list."""
+    """The therapist (Chromium, in ``therapist_side``) and a client per entry (its engine
+    and name, in B), all knocking; with ``admit_all``, admitted with one click on the
+    waiting list."""
     topo.server.add_therapist(THERAPIST)
     made = topo.server.create_group_session(THERAPIST, CLIENT_ID, len(clients))
     async with contextlib.AsyncExitStack() as stack:
-        in_a = await stack.enter_async_context(open_browser("chromium", topo, "A"))
+        in_a = await stack.enter_async_context(open_browser("chromium", topo, therapist_side))
         members = [Member(0, await in_a.new_page(), in_a)]
         for seat, (engine, _) in enumerate(clients, start=1):
             browser = await stack.enter_async_context(open_browser(engine, topo, "B"))
@@ -167,7 +181,7 @@ async def _group(
                 await member.page.add_init_script(scripts[member.seat])
         group = Group(members)
         try:
-            await members[0].page.goto(topo.url_for(made["therapist_url"], "A"))
+            await members[0].page.goto(topo.url_for(made["therapist_url"], therapist_side))
             await _join(members[0].page)
             urls = made["client_urls"]
             for member, url, (_, name) in zip(members[1:], urls, clients, strict=True):
@@ -180,7 +194,8 @@ async def _group(
                 what="every seat in the waiting list",
             )
             assert waiting == seats
-            await members[0].page.click('[data-testid="admit-all"]')
+            if admit_all:
+                await members[0].page.click('[data-testid="admit-all"]')
             yield group
         except BaseException as error:
             raise AssertionError(f"{error}\n{group.console()}\n{diagnostics(topo)}") from error
@@ -207,6 +222,9 @@ async def _one_code(group: Group) -> str:
 async def _nothing_in_clear(group: Group) -> dict[int, Any]:
     seen = {}
     for m in group.members:
+        # Every sender and receiver of the page's connections carries the transform,
+        # which never passes a frame in the clear (fail closed, no passthrough below).
+        assert await m.page.evaluate("() => window.sprechzimmer.group.allTransformed"), m.seat
         counters = await m.page.evaluate(COUNTERS)
         assert counters["passthrough"] == 0, (m.seat, counters)
         assert counters["decryptFailures"] == 0, (m.seat, counters)
@@ -252,7 +270,8 @@ async def test_three_people_meet_in_a_mesh_with_a_firefox_member(tmp_path: Path)
     tiles named; the therapist's request to mute, accepted. Then the Firefox member
     leaves: the two who stay renew (a new epoch, its keys gone at once), and its old keys
     open a frame from before but none after. It comes back and is admitted mid-call: all
-    three on new keys, and its new keys open nothing from before it joined."""
+    three on new keys, and its new keys open nothing from before it joined. The
+    therapist's hang-up ends the call for both clients."""
     _need("chromium", "firefox")
     with topology(tmp_path, forwarding=True, extra_env=GROUP_ON) as topo:
         clients: list[tuple[Engine, str]] = [("chromium", "Anna"), ("firefox", "Ben")]
@@ -279,6 +298,12 @@ async def test_three_people_meet_in_a_mesh_with_a_firefox_member(tmp_path: Path)
                 layout = await anna.page.evaluate(LAYOUT)
                 assert layout["tiles"] == 2 and layout["apart"] and layout["hangup"], layout
                 assert layout["smallest"] >= 120, (width, height, layout)
+
+            # Who speaks shows on the tiles (the fake microphones beep).
+            await therapist.page.until(
+                '() => !!document.querySelector(\'[data-testid="tile"][data-speaking="true"]\')',
+                what="a speaking member highlighted",
+            )
 
             # The therapist asks Anna to mute; her page asks her; she agrees.
             await therapist.page.click(f'{TILE.format(seat=1)} [data-testid="ask-mute"]')
@@ -344,6 +369,126 @@ async def test_three_people_meet_in_a_mesh_with_a_firefox_member(tmp_path: Path)
                 )
 
 
+SFU_SECRET = "sfu-" + "k" * 40
+"""The SFU's secret for the SFU test: the server and the Janus configuration share it."""
+TIMER = """() => {
+  const el = document.querySelector('[data-testid="call-timer"]');
+  if (!el || el.hidden) return null;
+  return el.textContent.split(':').reduce((total, part) => total * 60 + Number(part), 0);
+}"""
+
+
+@contextlib.contextmanager
+def _janus(topo: Topology, tmp_path: Path) -> Iterator[None]:
+    """Janus in T next to the server, configured as an operator does (``sfu-config``),
+    its media on T's address towards B, where every browser of the test is: Janus
+    answers on the interface of its media address only, as an SFU on its public
+    address does (from A, through T's other interface, no answer would come back)."""
+    need_janus()
+    folder = tmp_path / "janus"
+    env = {
+        **os.environ,
+        "SPRECHZIMMER_SFU_SECRET": SFU_SECRET,
+        "SPRECHZIMMER_DATA_DIR": str(tmp_path / "cli-data"),
+        "SPRECHZIMMER_PUBLIC_URL": "https://praxis.example",
+    }
+    argv = [*CLI, "sfu-config", str(folder), "--ice-ip", T_ADDR["B"], "--rtp-ports", "30000-30199"]
+    subprocess.run(argv, env=env, check=True, timeout=60, capture_output=True)
+    with running_janus(topo.t, folder, tmp_path / "janus.log"):
+        yield
+
+
+async def _admit(therapist: Member, seat: int) -> None:
+    await therapist.page.click(
+        f'[data-testid="waiting-list"] li[data-seat="{seat}"] [data-testid="admit-seat"]'
+    )
+
+
+async def _on_path(group: Group, path: str) -> None:
+    for me in group.members:
+        await me.page.until(
+            "(path) => window.sprechzimmer.group?.path === path",
+            path,
+            f"the {path} path at seat {me.seat}",
+        )
+
+
+async def test_five_people_through_the_sfu_after_a_mesh_of_three(tmp_path: Path) -> None:
+    """A mesh of three (the therapist, Anna, Ben); the fourth admission moves the call
+    to the SFU without ending it for the first three (no one left, their call timers go
+    on); a fifth joins. Through Janus: every member decodes every other one, each
+    sender's key installed everywhere, one code on all screens, every sender and
+    receiver behind the frame encryption and nothing passed in the clear, a Firefox
+    member among them. The therapist removes that member: the four renew and go on."""
+    _need("chromium", "firefox")
+    need_janus()
+    env = {**GROUP_ON, "SPRECHZIMMER_SFU_SECRET": SFU_SECRET}
+    with topology(tmp_path, forwarding=True, extra_env=env) as topo, _janus(topo, tmp_path):
+        clients: list[tuple[Engine, str]] = [
+            ("chromium", "Anna"),
+            ("chromium", "Ben"),
+            ("chromium", "Cem"),
+            ("firefox", "Dora"),
+        ]
+        async with _group(topo, clients, admit_all=False, therapist_side="B") as group:
+            therapist, anna, ben, cem, dora = group.everyone
+            await _admit(therapist, 1)
+            await _admit(therapist, 2)
+            group.members = [therapist, anna, ben]
+            await _on_path(group, "mesh")
+            await _all_up(group)
+            await _decoding_on_every_pair(group)
+            timers = {
+                m.seat: await m.page.until(TIMER, what="the call timer") for m in group.members
+            }
+
+            # The fourth person: everyone starts again through the SFU; nobody left.
+            await _admit(therapist, 3)
+            group.members = [therapist, anna, ben, cem]
+            await _on_path(group, "sfu")
+            await _all_up(group)
+            await _decoding_on_every_pair(group)
+            for me in group.members[:3]:
+                assert await me.page.evaluate(f"() => ({STATUS})()") == "in-call"
+                assert await me.page.evaluate(TIMER) >= timers[me.seat], "the call went on"
+
+            # The fifth, in Firefox.
+            await _admit(therapist, 4)
+            group.members = [therapist, anna, ben, cem, dora]
+            await _on_path(group, "sfu")
+            await _all_up(group)
+            await _decoding_on_every_pair(group)
+            await _one_code(group)
+            await _nothing_in_clear(group)
+            await _keys_of_one_epoch(group)
+            for me in group.members:
+                # Our media goes up once, to the SFU: one publication, one link per other.
+                assert (
+                    await me.page.evaluate(
+                        "() => window.sprechzimmer.group.publisher?.connectionState"
+                    )
+                    == "connected"
+                )
+
+            # The therapist removes Dora (two steps): her page says so, her session at the
+            # SFU ends, the four who stay renew their keys and go on through the SFU.
+            epoch = await _keys_of_one_epoch(group)
+            remove = f'{TILE.format(seat=4)} [data-testid="remove-member"]'
+            await therapist.page.click(remove)
+            await therapist.page.click(remove)
+            await dora.page.until(f"() => ({STATUS})() === 'declined'", what="Dora sent out")
+            group.members = [therapist, anna, ben, cem]
+            for me in group.members:
+                await me.page.until(RENEWED, [epoch, me.seat], f"new keys at seat {me.seat}")
+                await me.page.until(
+                    f"() => JSON.stringify(({TILES})().map((t) => t.seat))"
+                    f" === JSON.stringify({group.others(me)})",
+                    what=f"Dora's tile gone at seat {me.seat}",
+                )
+            await _decoding_on_every_pair(group)
+            await _keys_of_one_epoch(group)
+
+
 NO_TRANSFORMS = """try {
   delete window.RTCRtpScriptTransform;
   delete RTCRtpSender.prototype.createEncodedStreams;
@@ -354,8 +499,8 @@ NO_TRANSFORMS = """try {
 
 async def test_a_member_whose_browser_cannot_encrypt_frames_sends_nothing(tmp_path: Path) -> None:
     """Fail closed in a group: Ben's browser has no encoded transforms, so his page makes
-    no connection at all (a group has no unencrypted fallback) and says why; the
-    therapist and Anna meet without him."""
+    no connection at all (a group has no unencrypted fallback; on the SFU path the SFU
+    would see his picture) and says why; the therapist and Anna meet without him."""
     _need("chromium")
     with topology(tmp_path, forwarding=True, extra_env=GROUP_ON) as topo:
         clients: list[tuple[Engine, str]] = [("chromium", "Anna"), ("chromium", "Ben")]

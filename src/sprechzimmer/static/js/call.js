@@ -669,6 +669,10 @@ function join(invite) {
   );
   client.on('candidate', (m) => (group ? groupCall.handle(m) : connection.peer?.handleCandidate(m)));
   client.on('restart', (m) => (group ? groupCall.handle(m) : connection.remoteRestart()));
+  // A group's SFU path: the SFU's answer and offers, and the members' keys, through the server.
+  client.on('sfu-published', (m) => groupCall.handle(m));
+  client.on('sfu-subscribe', (m) => groupCall.handle(m));
+  client.on('group-key', (m) => groupCall.handle(m));
   client.on('negotiation-failed', (m) => dispatch({ type: 'negotiation-failed', reason: m.reason }));
   client.on('error', (m) => {
     debug(`server error ${m.code}${m.fatal ? ' (fatal)' : ''}`);

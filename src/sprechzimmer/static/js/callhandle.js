@@ -46,6 +46,9 @@ import { NO_PATH } from './stats.js';
  * @property {() => Promise<E2eeCounters>} counters the worker's counters, all links together
  * @property {(seat: number) => Promise<CallStats>} stats the link to `seat`: inbound totals and its path
  * @property {(seat: number) => RTCPeerConnection | null} pc the link to `seat`
+ * @property {'mesh' | 'sfu'} path how the call's media goes
+ * @property {boolean} allTransformed every sender and receiver of the call carries our transform
+ * @property {RTCPeerConnection | null} publisher our publication to the SFU (SFU path), or null
  * @property {() => Promise<{kind: 'audio' | 'video', kid: number, data: number[]}[]>} captured TEST
  *   ONLY ("capture-frames"): the ciphertext frames the worker kept, with their KIDs
  * @property {(frame: {kind: 'audio' | 'video', data: number[]}) => Promise<{ok: boolean, error: string | null}>} tryOpen
@@ -142,6 +145,9 @@ export function installCallHandle(source) {
           return link ? await link.stats() : { ...NO_STATS };
         },
         pc: (/** @type {number} */ seat) => call.link(seat)?.pc ?? null,
+        path: call.path,
+        allTransformed: call.allTransformed,
+        publisher: call.publisher,
         captured: async () => (e ? await e.captured() : []).map((f) => ({ kind: f.kind, kid: f.kid, data: [...f.data] })),
         tryOpen: (/** @type {{kind: 'audio' | 'video', data: number[]}} */ frame) =>
           (e ?? call.retired)?.tryOpen(frame.kind, Uint8Array.from(frame.data)) ?? Promise.resolve({ ok: false, error: 'no-keys' }),

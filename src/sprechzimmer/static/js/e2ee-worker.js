@@ -61,6 +61,21 @@ let mode = 'e2ee';
 let captured = null;
 const CAPTURE_FRAMES = 48;
 
+/**
+ * When the counters last went to the page by themselves. A worker busy with many
+ * streams (a group) may get to the page's questions only seconds late, so it also
+ * says its counters, at most once a second, from where it is busy: with the frames.
+ */
+let reportedAt = 0;
+const REPORT_MS = 1000;
+
+function reportNow() {
+  const now = Date.now();
+  if (now - reportedAt < REPORT_MS) return;
+  reportedAt = now;
+  toPage(scope, { type: 'counters', id: 0, counters: structuredClone(counters) });
+}
+
 /** Send-side video transformers, for key frames at a key switch. */
 /** @type {Set<ScriptTransformer>} */
 const videoSenders = new Set();
@@ -117,6 +132,7 @@ function encryptor(kind) {
         frame.data = sealed.buffer;
         counters.encrypted[kind] += 1;
         controller.enqueue(frame);
+        reportNow();
       } catch {
         counters.encryptFailures += 1;
       }
@@ -155,6 +171,7 @@ function decryptor(kind, transformer) {
         frame.data = opened.frame.buffer;
         counters.decrypted[kind] += 1;
         controller.enqueue(frame);
+        reportNow();
         if (gap && kind === 'video') transformer?.sendKeyFrameRequest?.().catch(() => {});
         gap = false;
       } catch (err) {

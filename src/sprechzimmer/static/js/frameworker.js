@@ -25,7 +25,11 @@ export const NO_COUNTERS = Object.freeze({
   passthrough: 0,
 });
 
-/** How long a counters request may take before it is answered with zeros. */
+/**
+ * How long a request to the worker (its counters; the tests' captured frames) may take
+ * before it is answered without it: the counters the worker said last by itself (a
+ * worker busy with a group's frames on a loaded machine gets to questions late).
+ */
 const COUNTERS_TIMEOUT_MS = 2000;
 
 export class FrameWorker {
@@ -36,6 +40,8 @@ export class FrameWorker {
   /** @type {Map<number, (c: Counters) => void>} */
   #counterRequests = new Map();
   #nextRequest = 1;
+  /** The counters the worker said last by itself (id 0). @type {Counters | null} */
+  #latest = null;
   /** TEST ONLY answers ("capture-frames"), by request id. @type {Map<number, (answer: unknown) => void>} */
   #testRequests = new Map();
 
@@ -92,7 +98,7 @@ export class FrameWorker {
       this.#counterRequests.set(id, resolve);
       toWorker(worker, { type: 'counters', id });
       setTimeout(() => {
-        if (this.#counterRequests.delete(id)) resolve(structuredClone(NO_COUNTERS));
+        if (this.#counterRequests.delete(id)) resolve(structuredClone(this.#latest ?? NO_COUNTERS));
       }, COUNTERS_TIMEOUT_MS);
     });
   }
@@ -152,12 +158,14 @@ export class FrameWorker {
     // Only our own worker posts here.
     const m = /** @type {WorkerToPage} */ (data);
     if (m.type === 'counters') {
+      const { encryptFailures: _unused, ...counters } = m.counters;
+      if (m.id === 0) {
+        this.#latest = counters;
+        return;
+      }
       const resolve = this.#counterRequests.get(m.id);
       this.#counterRequests.delete(m.id);
-      if (resolve) {
-        const { encryptFailures: _unused, ...counters } = m.counters;
-        resolve(counters);
-      }
+      resolve?.(counters);
     } else if (m.type === 'captured' || m.type === 'opened') {
       const resolve = this.#testRequests.get(m.id);
       this.#testRequests.delete(m.id);

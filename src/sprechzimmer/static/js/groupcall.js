@@ -1,6 +1,10 @@
-// A group call's connections (issue 16): in a mesh, one PeerLink to each other
-// member, all sharing one GroupEncryption (a sender key per member, handed
-// to the others over each pair's data channel).
+// A group call's connections (issue 16), all sharing one GroupEncryption (a
+// sender key per member, handed to the others wrapped for each):
+//  - mesh (up to three people): one PeerLink to each other member; the keys
+//    go over each pair's data channel;
+//  - sfu (more): one SfuLink publishing our media to the SFU and one SfuLink
+//    per other member receiving theirs; descriptions and keys go through our
+//    server (`sfu-*`, `group-key`), which sees neither keys nor clear frames.
 //
 // Each admission starts the call anew for everyone (`admitted` with `peers`):
 // `start` closes what was and opens a link per peer. Of each pair the lower
@@ -16,12 +20,15 @@
 import { PeerLink } from './peer.js';
 import { iceConfiguration } from './ice.js';
 import { GroupEncryption } from './groupencryption.js';
+import { SfuLink } from './sfulink.js';
 
 /** @typedef {import('./protocol.js').AdmittedMessage} AdmittedMessage */
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 /** @typedef {import('./protocol.js').Peer} Peer */
 /** @typedef {import('./protocol.js').RelayedOffer | import('./protocol.js').RelayedAnswer
- *   | import('./protocol.js').RelayedCandidate | import('./protocol.js').RelayedRestart} Relayed */
+ *   | import('./protocol.js').RelayedCandidate | import('./protocol.js').RelayedRestart
+ *   | import('./protocol.js').RelayedGroupKey | import('./protocol.js').SfuPublishedMessage
+ *   | import('./protocol.js').SfuSubscribeMessage} Relayed */
 
 /**
  * One other member as the page shows it.
@@ -41,18 +48,28 @@ import { GroupEncryption } from './groupencryption.js';
  * @property {import('./e2ee-debug.js').TestHooks} [testHooks]
  * @property {() => void} [onTransformFailed]
  * @property {() => void} [onUnsupported] this browser cannot encrypt frames: the call's media
- *   does not start at all (a group has no unencrypted fallback)
+ *   does not start at all (a group has no unencrypted fallback; on the SFU path the SFU would
+ *   see the pictures)
  * @property {(text: string) => void} [log]
  */
 
 export class GroupCall {
   #o;
   #log;
-  /** @type {Map<number, {peer: GroupPeer, link: PeerLink}>} */
+  /** The link to each other member: a PeerLink (mesh) or its subscription (SFU). */
+  /** @type {Map<number, {peer: GroupPeer, link: PeerLink | SfuLink | null}>} */
   #links = new Map();
+  /** Our publication to the SFU (SFU path only). @type {SfuLink | null} */
+  #publisher = null;
+  /** @type {import('./ice.js').IceConfiguration | null} */
+  #configuration = null;
+  /** @type {'mesh' | 'sfu'} */
+  path = 'mesh';
   /** @type {GroupEncryption | null} */
   #e2ee = null;
   #self = 0;
+  /** The call start our links belong to (`admitted.epoch`). */
+  #call = 0;
   /** Peer connections made in this tab (tests). */
   made = 0;
   /** TEST ONLY ("capture-frames"): the last call's encryption, closed but with its keys. */
@@ -76,6 +93,24 @@ export class GroupCall {
   link(seat) {
     return this.#links.get(seat)?.link ?? null;
   }
+  /**
+   * Whether every sender and receiver of every connection of the call carries our
+   * frame transform (tests: nothing can leave or enter past the encryption).
+   * @returns {boolean}
+   */
+  get allTransformed() {
+    const e2ee = this.#e2ee;
+    if (!e2ee) return false;
+    const pcs = [...this.#links.values()].map((l) => l.link?.pc).filter((pc) => pc !== undefined);
+    if (this.#publisher) pcs.push(this.#publisher.pc);
+    const targets = pcs.flatMap((pc) => pc.getTransceivers().flatMap((t) => [t.receiver, ...(t.sender.track ? [t.sender] : [])]));
+    return targets.length > 0 && targets.every((target) => e2ee.hasTransform(target));
+  }
+
+  /** Our publication's connection on the SFU path (tests), or null. */
+  get publisher() {
+    return this.#publisher?.pc ?? null;
+  }
   get open() {
     return this.#e2ee !== null;
   }
@@ -87,6 +122,7 @@ export class GroupCall {
    */
   get state() {
     const states = this.peers.map((p) => p.state);
+    if (this.#publisher) states.push(this.#publisher.pc.connectionState);
     if (states.length === 0) return 'new';
     if (states.includes('connected')) return 'connected';
     if (states.every((s) => s === 'failed')) return 'failed';
@@ -102,12 +138,17 @@ export class GroupCall {
   start(m, self) {
     this.close();
     this.#self = self;
+    this.#call = m.epoch;
+    this.path = m.media_path ?? 'mesh';
+    const sfu = this.path === 'sfu';
     const e2ee = new GroupEncryption({
       self,
       testHooks: this.#o.testHooks,
       onChange: () => this.#o.onChange(),
       onTransformFailed: this.#o.onTransformFailed,
       log: this.#log,
+      // No data channels on the SFU path: the keys go through our server, sealed.
+      viaServer: sfu ? (seat, data) => this.#o.send({ type: 'group-key', data, to: seat }) : null,
     });
     this.#e2ee = e2ee;
     if (e2ee.state === 'unsupported') {
@@ -123,7 +164,13 @@ export class GroupCall {
       m.epoch,
     );
     const configuration = iceConfiguration({ servers: m.ice_servers, policy: m.ice_transport_policy }, false);
-    for (const peer of peers) this.#connect(peer, configuration, e2ee);
+    this.#configuration = configuration;
+    if (sfu) {
+      for (const peer of peers) this.#links.set(peer.seat, { peer: GroupCall.#shown(peer), link: null });
+      this.#publish(configuration, e2ee).catch((err) => this.#log(`sfu: publishing failed: ${err}`));
+    } else {
+      for (const peer of peers) this.#connect(peer, configuration, e2ee);
+    }
     this.#o.onChange();
   }
 
@@ -134,15 +181,15 @@ export class GroupCall {
    */
   #connect(peer, configuration, e2ee) {
     const seat = peer.seat;
-    /** @type {GroupPeer} */
-    const shown = { seat, role: peer.role, name: peer.name ?? null, stream: null, state: 'new' };
+    const shown = GroupCall.#shown(peer);
     const link = new PeerLink({
       configuration,
       // The lower seat of each pair offers.
       polite: this.#self > seat,
       localStream: this.#o.localStream(),
-      // A link sends only offers, answers, candidates and restarts: each takes `to`.
-      send: (message) => this.#o.send(/** @type {ClientMessage} */ ({ ...message, to: seat })),
+      // A link sends only offers, answers, candidates and restarts: each takes `to`, and
+      // `call`, so that the other page drops what a link of an earlier start says.
+      send: (message) => this.#o.send(/** @type {ClientMessage} */ ({ ...message, to: seat, call: this.#call })),
       onRemoteStream: (stream) => {
         shown.stream = stream;
         this.#o.onChange();
@@ -162,20 +209,93 @@ export class GroupCall {
     link.start();
   }
 
+  /** @param {Peer} peer @returns {GroupPeer} */
+  static #shown(peer) {
+    return { seat: peer.seat, role: peer.role, name: peer.name ?? null, stream: null, state: 'new' };
+  }
+
   /**
-   * A relayed offer, answer, candidate or restart of a member's link to us.
+   * SFU path: our media goes up on a link of its own.
+   * @param {import('./ice.js').IceConfiguration} configuration
+   * @param {GroupEncryption} e2ee
+   */
+  async #publish(configuration, e2ee) {
+    const link = new SfuLink({
+      configuration,
+      e2ee: e2ee.link(this.#self),
+      onState: () => this.#o.onChange(),
+      log: this.#log,
+    });
+    this.#publisher = link;
+    this.made += 1;
+    const sdp = await link.publish(this.#o.localStream());
+    if (sdp !== null && this.#publisher === link) this.#o.send({ type: 'sfu-publish', sdp });
+  }
+
+  /**
+   * SFU path: the SFU offers us the media of `seat`, on a link of its own.
+   * @param {number} seat
+   * @param {string} offer
+   */
+  async #subscribe(seat, offer) {
+    const entry = this.#links.get(seat);
+    const e2ee = this.#e2ee;
+    if (!entry || !e2ee || !this.#configuration) return;
+    entry.link?.close();
+    const shown = entry.peer;
+    const link = new SfuLink({
+      configuration: this.#configuration,
+      e2ee: e2ee.link(seat),
+      onState: (state) => {
+        shown.state = state;
+        this.#o.onChange();
+      },
+      onStream: (stream) => {
+        shown.stream = stream;
+        this.#o.onChange();
+      },
+      log: (text) => this.#log(`seat ${seat}: ${text}`),
+    });
+    entry.link = link;
+    this.made += 1;
+    const sdp = await link.subscribe(offer);
+    if (sdp !== null && entry.link === link) this.#o.send({ type: 'sfu-subscribed', seat, sdp });
+  }
+
+  /**
+   * What the server passes on for our links: a member's offer, answer, candidate,
+   * restart or group-key message, or (SFU path) the SFU's answer and offers.
    * @param {Relayed} m
    */
   handle(m) {
+    if (m.type === 'sfu-published') {
+      this.#publisher?.published(m.sdp).catch((err) => this.#log(`sfu: answer refused: ${err}`));
+      return;
+    }
+    if (m.type === 'sfu-subscribe') {
+      this.#subscribe(m.seat, m.sdp).catch((err) => this.#log(`sfu: subscription failed: ${err}`));
+      return;
+    }
     const seat = m.from_seat;
+    if (m.type === 'group-key') {
+      if (seat !== undefined) this.#e2ee?.fromServer(seat, m.data);
+      return;
+    }
     const entry = seat === undefined ? null : this.#links.get(seat);
-    if (!entry) {
+    if ('call' in m && m.call !== undefined && m.call !== this.#call) {
+      // A link of an earlier start of the call (its page has not heard of this one, or
+      // the message was on its way): not for the link we have now.
+      this.#log(`group: ${m.type} of call start ${m.call} from seat ${seat} dropped`);
+      return;
+    }
+    const link = entry?.link;
+    if (!(link instanceof PeerLink)) {
       this.#log(`group: ${m.type} from seat ${seat} without a link, dropped`);
       return;
     }
-    if (m.type === 'offer' || m.type === 'answer') entry.link.handleDescription(m.type, m.sdp);
-    else if (m.type === 'candidate') entry.link.handleCandidate(m);
-    else if (m.type === 'restart') entry.link.restartIce();
+    if (m.type === 'offer' || m.type === 'answer') link.handleDescription(m.type, m.sdp);
+    else if (m.type === 'candidate') link.handleCandidate(m);
+    else if (m.type === 'restart') link.restartIce();
   }
 
   /** @param {number} seat a member left the call */
@@ -183,7 +303,7 @@ export class GroupCall {
     const entry = this.#links.get(seat);
     if (!entry) return;
     this.#links.delete(seat);
-    entry.link.close();
+    entry.link?.close();
     this.#o.onChange();
   }
 
@@ -202,8 +322,11 @@ export class GroupCall {
   }
 
   close() {
-    for (const { link } of this.#links.values()) link.close();
+    for (const { link } of this.#links.values()) link?.close();
     this.#links.clear();
+    this.#publisher?.close();
+    this.#publisher = null;
+    this.#configuration = null;
     this.#e2ee?.close();
     if (this.#e2ee && this.#o.testHooks?.captureFrames) this.retired = this.#e2ee;
     this.#e2ee = null;

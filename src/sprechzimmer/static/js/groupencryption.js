@@ -6,9 +6,11 @@
 // members exchange their call keys and their sealed sender keys.
 //
 // In a mesh the channel is the pair's negotiated data channel (id 0, the one
-// the pairwise key agreement uses in a one-to-one call). Nothing here talks to
-// the signaling server, and no key, secret or anything derived from one is
-// logged; only the verification code is shown.
+// the pairwise key agreement uses in a one-to-one call); on the SFU path it is
+// our signaling server (`group-key`, `viaServer`), which relays the messages
+// as they are: the sender keys in them are sealed under the pairs' keys, and a
+// call key it swapped would show as another group code. No key, secret or
+// anything derived from one is logged; only the verification code is shown.
 //
 // A fresh GroupEncryption per call start (each admission starts the call
 // anew): a new worker, a new key pair, new sender keys.
@@ -53,6 +55,8 @@ import { Transforms } from './transforms.js';
  * @property {() => void} onChange state, epoch or code changed
  * @property {() => void} [onTransformFailed]
  * @property {(text: string) => void} [log]
+ * @property {((seat: number, data: string) => boolean) | null} [viaServer] the SFU path: send a
+ *   group-key message to `seat` through our server (there are no data channels); null: a mesh
  */
 
 /**
@@ -88,6 +92,8 @@ export class GroupEncryption {
   #pairKeys = new Map();
   /** @type {Map<number, {channel: RTCDataChannel, pc: RTCPeerConnection}>} */
   #channels = new Map();
+  /** The members our call key reached (its member-key was written). @type {Set<number>} */
+  #told = new Set();
   /** Our sender key of the current epoch, until the next (for members whose pair key comes late). */
   /** @type {{epoch: number, key: Uint8Array} | null} */
   #baseKey = null;
@@ -191,7 +197,23 @@ export class GroupEncryption {
       const actions = this.#keyring.membership(next, epoch, performance.now());
       if (actions.length) this.#members = next;
       await this.#run(actions);
+      // Through the server there is no channel to open: say what is due now.
+      if (this.#o.viaServer) for (const seat of next) if (seat !== this.#self) await this.#flushTo(seat);
     });
+  }
+
+  /**
+   * SFU path: a group-key message from `seat`, relayed by our server.
+   * @param {number} seat
+   * @param {string} data
+   */
+  fromServer(seat, data) {
+    const message = decodeGroupMessage(data);
+    if (!this.#o.viaServer || !message || message.from !== seat || message.to !== this.#self) {
+      this.#log(`group e2ee: a message from seat ${seat} dropped`);
+      return;
+    }
+    this.#enqueue(() => this.#received(message));
   }
 
   /** @param {number} epoch the server's `rekey` */
@@ -271,14 +293,8 @@ export class GroupEncryption {
     const channel = pc.createDataChannel(DATA_CHANNEL_LABEL, { negotiated: true, id: DATA_CHANNEL_ID, ordered: true });
     this.#channels.set(seat, { channel, pc });
     const flush = () => this.#enqueue(() => this.#flushTo(seat));
-    channel.onopen = () => {
-      // Our call key first: the pair key follows from it on both sides.
-      this.#enqueue(async () => {
-        const own = await this.#own;
-        this.#write(seat, { type: 'member-key', from: this.#self, to: seat, pub: toBase64(own.pub) });
-        await this.#flushTo(seat);
-      });
-    };
+    // Our call key first (#flushTo), the pair key follows from it on both sides.
+    channel.onopen = flush;
     // What waited for a cut line goes when it is back (see #write).
     pc.addEventListener('iceconnectionstatechange', flush);
     channel.onmessage = (event) => {
@@ -308,6 +324,7 @@ export class GroupEncryption {
   /** @param {number} seat a member who left: its channel, pair key and pending work go */
   #forget(seat) {
     this.#dropChannel(seat);
+    this.#told.delete(seat);
     this.#pubs.delete(seat);
     this.#pairKeys.delete(seat);
     this.#toSend.delete(seat);
@@ -323,6 +340,7 @@ export class GroupEncryption {
    * @returns {boolean} written
    */
   #write(seat, message) {
+    if (this.#o.viaServer) return !this.#closed && this.#o.viaServer(seat, encodeGroupMessage(message));
     const entry = this.#channels.get(seat);
     const ice = entry?.pc.iceConnectionState;
     if (this.#closed || !entry || entry.channel.readyState !== 'open' || (ice !== 'connected' && ice !== 'completed')) return false;
@@ -441,8 +459,17 @@ export class GroupEncryption {
     if (!this.#closed) this.#o.onChange();
   }
 
-  /** Our sender key to `seat`, for each epoch it still needs, once the pair key and the line are there. @param {number} seat */
+  /**
+   * What `seat` is still to get from us, as far as the line allows: our call key
+   * first, then our sender key for each epoch it still needs (once the pair key is there).
+   * @param {number} seat
+   */
   async #flushTo(seat) {
+    if (!this.#told.has(seat)) {
+      const own = await this.#own;
+      if (!this.#write(seat, { type: 'member-key', from: this.#self, to: seat, pub: toBase64(own.pub) })) return;
+      this.#told.add(seat);
+    }
     const pending = this.#toSend.get(seat);
     const pairKey = this.#pairKeys.get(seat);
     const base = this.#baseKey;

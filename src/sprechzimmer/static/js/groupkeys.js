@@ -39,6 +39,7 @@
 
 import { concatBytes } from './bytes.js';
 import { PUBLIC_KEY_BYTES, ecdhSecret, fromBase64, hkdf, toBase64 } from './e2ee.js';
+import { MAX_GROUP_KEY } from './protocol.js';
 
 export const GROUP_LABEL = 'sprechzimmer-group-v1';
 export const INFO_PAIR = 'sprechzimmer group pair';
@@ -199,8 +200,8 @@ export async function groupSas(members) {
 // The messages' codec: exactly the documented fields (docs/protocol.md,
 // "Group keys"); golden vectors in tests/vectors/protocol/group-keys.json.
 
-/** Longest group-key message, in characters. */
-export const MAX_GROUP_MESSAGE = 512;
+/** Longest group-key message, in characters: what the server relays on the SFU path. */
+export const MAX_GROUP_MESSAGE = MAX_GROUP_KEY;
 
 /** @param {unknown} v */
 const isIndex = (v) => Number.isInteger(v) && /** @type {number} */ (v) >= 0 && /** @type {number} */ (v) < MAX_MEMBERS;

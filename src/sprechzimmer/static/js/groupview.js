@@ -85,6 +85,9 @@ export class GroupView {
   #needsClick = false;
   /** @type {() => void} */
   #onNeedsClick;
+  /** Our own picture's place: a corner of the stage for two, a cell of the grid for a group. */
+  /** @type {HTMLElement | null} */
+  #selfSlot;
 
   /**
    * @param {HTMLElement} stage
@@ -96,6 +99,7 @@ export class GroupView {
     this.#stage = stage;
     this.#actions = actions;
     this.#onNeedsClick = onNeedsClick;
+    this.#selfSlot = stage.querySelector('.self-slot');
     this.#tiles.className = 'tiles';
     this.#tiles.dataset.testid = 'tiles';
     this.#tiles.hidden = true;
@@ -125,6 +129,11 @@ export class GroupView {
   render(peers, stateOf) {
     this.#stage.dataset.group = String(peers.length > 0);
     this.#tiles.hidden = peers.length === 0;
+    // In a group our own picture takes a cell of the grid, last: in a corner it would
+    // cover another member's tile and its buttons.
+    const self = this.#selfSlot;
+    if (self && peers.length > 0 && self.parentElement !== this.#tiles) this.#tiles.append(self);
+    if (self && peers.length === 0 && self.parentElement === this.#tiles) this.#stage.append(self);
     for (const seat of [...this.#shown.keys()]) {
       if (!peers.some((p) => p.seat === seat)) {
         this.#shown.get(seat)?.root.remove();
@@ -269,14 +278,16 @@ export class GroupView {
     });
     tools.append(askMute, remove);
     root.append(video, caption, tools);
-    this.#tiles.append(root);
+    // Before our own picture, which stays the last cell (moving a playing video would pause it).
+    const self = this.#selfSlot?.parentElement === this.#tiles ? this.#selfSlot : null;
+    this.#tiles.insertBefore(root, self);
     const tile = { root, video, name, state, askMute, remove };
     this.#shown.set(seat, tile);
     return tile;
   }
 
   #layout() {
-    const n = this.#shown.size;
+    const n = this.#shown.size + (this.#selfSlot?.parentElement === this.#tiles ? 1 : 0);
     const { cols, rows } = gridFor(n, this.#stage.clientWidth, this.#stage.clientHeight);
     this.#tiles.style.setProperty('--cols', String(cols));
     this.#tiles.style.setProperty('--rows', String(rows));

@@ -37,6 +37,8 @@ export const MAX_ICE_URL = 512;
 export const MAX_CLIENT_NAME = 80;
 /** The highest seat number: eight client seats; 0 is the therapist's. */
 export const MAX_SEAT = 8;
+/** Characters of a relayed group-key message (groupkeys.js, docs/protocol.md "Group keys"). */
+export const MAX_GROUP_KEY = 512;
 /**
  * What a client's name may not hold: control characters (C0, DEL, C1), line
  * and paragraph separators, bidi embeddings, overrides and isolates (each
@@ -75,8 +77,12 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  */
 /** @typedef {{type: 'admit', seat?: number}} AdmitMessage therapist only; `seat`: one client seat (absent: every one knocking) */
 /** @typedef {{type: 'decline', seat?: number}} DeclineMessage therapist only; `seat` as in admit */
-/** @typedef {{type: 'offer', sdp: string, to?: number}} OfferMessage `to`: the seat it is for (absent: the one other member) */
-/** @typedef {{type: 'answer', sdp: string, to?: number}} AnswerMessage */
+/**
+ * @typedef {{type: 'offer', sdp: string, to?: number, call?: number}} OfferMessage `to`: the seat it
+ *   is for (absent: the one other member); `call`: in a group, the call start it belongs to
+ *   (`admitted.epoch`): what an earlier start's connection still says is dropped
+ */
+/** @typedef {{type: 'answer', sdp: string, to?: number, call?: number}} AnswerMessage */
 /**
  * @typedef {object} CandidateMessage what RTCIceCandidate.toJSON() gives
  * @property {'candidate'} type
@@ -84,8 +90,10 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @property {string | null} [sdpMid]
  * @property {number | null} [sdpMLineIndex] 0..255
  * @property {string | null} [usernameFragment] tells candidates of an old ICE session apart
+ * @property {number} [to] the seat it is for
+ * @property {number} [call] in a group, the call start it belongs to
  */
-/** @typedef {{type: 'restart', to?: number}} RestartMessage asks the therapist for an ICE-restart offer */
+/** @typedef {{type: 'restart', to?: number, call?: number}} RestartMessage asks the therapist for an ICE-restart offer */
 /**
  * Why the browsers cannot set up media between them (docs/protocol.md, *When the
  * browsers cannot agree*): a retry would not help.
@@ -139,6 +147,18 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @typedef {{type: 'mute-request', to?: number}} MuteRequestMessage therapist only: asks a member of
  *   the call to switch its microphone off; its page asks the person, who decides
  */
+/**
+ * @typedef {{type: 'group-key', data: string, to?: number}} GroupKeyMessage on the SFU path: a
+ *   group-key message (groupkeys.js, at most 512 characters) for member `to`, relayed unchanged
+ */
+/**
+ * @typedef {{type: 'sfu-publish', sdp: string}} SfuPublishMessage on the SFU path: our offer to send
+ *   our (frame-encrypted) media to the SFU, with all candidates; answered `sfu-published`
+ */
+/**
+ * @typedef {{type: 'sfu-subscribed', seat: number, sdp: string}} SfuSubscribedMessage our answer to
+ *   `sfu-subscribe` for the media of `seat`, with all candidates
+ */
 /** @typedef {{type: 'ping'}} PingMessage */
 /** @typedef {{type: 'bye', reason?: 'quick-exit'}} ByeMessage a hang-up; `quick-exit`: the client's quick way out */
 
@@ -146,7 +166,7 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @typedef {HelloMessage | AdmitMessage | DeclineMessage | OfferMessage | AnswerMessage
  *   | CandidateMessage | RestartMessage | NegotiationFailedMessage | MediaMessage | RelayOnlyMessage
  *   | QualityMessage | MediaStateMessage | RoomCheckDoneMessage | MuteRequestMessage | NetTestMessage | PingMessage
- *   | ByeMessage} ClientMessage
+ *   | ByeMessage | GroupKeyMessage | SfuPublishMessage | SfuSubscribedMessage} ClientMessage
  */
 
 // ---------------------------------------------------------------------------
@@ -234,6 +254,12 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
 /** @typedef {NegotiationFailedMessage & {from: Role, from_seat?: number}} RelayedNegotiationFailed */
 /** @typedef {RoomCheckDoneMessage & {from: Role, from_seat?: number}} RelayedRoomCheckDone to the client: the check goes */
 /** @typedef {MuteRequestMessage & {from: Role, from_seat?: number}} RelayedMuteRequest to a member: the therapist asks it to mute */
+/** @typedef {GroupKeyMessage & {from: Role, from_seat?: number}} RelayedGroupKey a member's group-key message for us */
+/** @typedef {{type: 'sfu-published', sdp: string}} SfuPublishedMessage the SFU's answer to our `sfu-publish` */
+/**
+ * @typedef {{type: 'sfu-subscribe', seat: number, sdp: string}} SfuSubscribeMessage the SFU's offer of the
+ *   media of `seat`: answer with `sfu-subscribed`
+ */
 /**
  * @typedef {MediaStateMessage & {from: Role, from_seat?: number}} RelayedMediaState the other member's camera and
  *   microphone: when it changes, and its latest after our `welcome`, `knock` (therapist) or
@@ -255,7 +281,8 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  * @typedef {WelcomeMessage | WaitingMessage | KnockMessage | KnockCancelledMessage
  *   | AdmittedMessage | DeclinedMessage | PeerJoinedMessage | PeerLeftMessage | PongMessage | RekeyMessage
  *   | ErrorMessage | NoticeMessage | NetTestServersMessage | RelayedOffer | RelayedAnswer | RelayedCandidate | RelayedRestart
- *   | RelayedNegotiationFailed | RelayedMediaState | RelayedRoomCheckDone | RelayedMuteRequest} ServerMessage
+ *   | RelayedNegotiationFailed | RelayedMediaState | RelayedRoomCheckDone | RelayedMuteRequest
+ *   | RelayedGroupKey | SfuPublishedMessage | SfuSubscribeMessage} ServerMessage
  */
 
 /** @typedef {ServerMessage['type']} ServerMessageType */
@@ -287,6 +314,8 @@ export const ERRORS = Object.freeze({
   'no-peer': { fatal: false, close: null },
   // To the therapist: an admission that would make more than three without an SFU.
   'group-needs-sfu': { fatal: false, close: null },
+  // The SFU refused or did not answer a publication or subscription (a member's picture may be missing).
+  'sfu-unavailable': { fatal: false, close: null },
   timeout: { fatal: true, close: 4408 },
   'slow-down': { fatal: true, close: 4429 },
   'server-busy': { fatal: true, close: 1013 },
@@ -599,6 +628,8 @@ function isPlainObject(v) {
 }
 
 const seat = int(0, MAX_SEAT);
+/** A group's call start (`admitted.epoch`) on its links' messages. */
+const callStart = int(0, Number.MAX_SAFE_INTEGER);
 
 /** @type {Record<string, Check>} */
 const PEER = { seat, role, 'name?': nullable(str(MAX_CLIENT_NAME)) };
@@ -630,16 +661,17 @@ const CLIENT_SCHEMA = {
   },
   admit: { 'seat?': int(1, MAX_SEAT) },
   decline: { 'seat?': int(1, MAX_SEAT) },
-  offer: { sdp: str(MAX_SDP), 'to?': seat },
-  answer: { sdp: str(MAX_SDP), 'to?': seat },
+  offer: { sdp: str(MAX_SDP), 'to?': seat, 'call?': callStart },
+  answer: { sdp: str(MAX_SDP), 'to?': seat, 'call?': callStart },
   candidate: {
     candidate: str(MAX_CANDIDATE),
     'sdpMid?': nullable(str(MAX_SDP_MID)),
     'sdpMLineIndex?': nullable(int(0, 255)),
     'usernameFragment?': nullable(str(MAX_USERNAME_FRAGMENT)),
     'to?': seat,
+    'call?': callStart,
   },
-  restart: { 'to?': seat },
+  restart: { 'to?': seat, 'call?': callStart },
   'negotiation-failed': { reason: oneOf(...NEGOTIATION_FAILURES), 'to?': seat },
   media: { state: oneOf('connected', 'disconnected') },
   'relay-only': { enabled: bool },
@@ -658,6 +690,9 @@ const CLIENT_SCHEMA = {
   'media-state': { camera: oneOf(...DEVICE_STATES), microphone: oneOf(...DEVICE_STATES), audio_only: bool, 'paused?': bool, 'screen?': bool },
   'room-check-done': {},
   'mute-request': { 'to?': int(1, MAX_SEAT) },
+  'group-key': { data: str(MAX_GROUP_KEY), 'to?': seat },
+  'sfu-publish': { sdp: str(MAX_SDP) },
+  'sfu-subscribed': { seat, sdp: str(MAX_SDP) },
   nettest: {},
   ping: {},
   bye: { 'reason?': oneOf('quick-exit') },
@@ -712,6 +747,9 @@ const SERVER_SCHEMA = {
   'media-state': relayed(CLIENT_SCHEMA['media-state']),
   'room-check-done': relayed(CLIENT_SCHEMA['room-check-done']),
   'mute-request': relayed(CLIENT_SCHEMA['mute-request']),
+  'group-key': relayed(CLIENT_SCHEMA['group-key']),
+  'sfu-published': { sdp: str(MAX_SDP) },
+  'sfu-subscribe': { seat, sdp: str(MAX_SDP) },
 };
 
 /**

@@ -46,7 +46,8 @@
  * Worker -> page.
  * @typedef {{type: 'installed', kid: number}} Installed
  * @typedef {{type: 'install-failed', kid: number}} InstallFailed
- * @typedef {{type: 'counters', id: number, counters: Counters}} CountersAnswer
+ * @typedef {{type: 'counters', id: number, counters: Counters}} CountersAnswer the answer to request
+ *   `id`; id 0: said unasked, at most once a second while frames flow
  * @typedef {{kind: Kind, kid: number, data: Uint8Array}} CapturedFrame a received frame as it
  *   came (ciphertext) and the KID it opened under
  * @typedef {{type: 'captured', id: number, frames: CapturedFrame[]}} CapturedAnswer
