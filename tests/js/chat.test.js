@@ -1,7 +1,7 @@
 // The chat's memory, its rate limit and its links (chat.js), without a page.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatLog, RateLimiter, linkSegments, MAX_CHAT_CHARS } from '../../src/sprechzimmer/static/js/chat.js';
+import { ChatLog, RateLimiter, linkSegments, MAX_CHAT_CHARS, RESEND_MS } from '../../src/sprechzimmer/static/js/chat.js';
 
 test('the rate limiter allows 5 in 5 s and says how long to wait', () => {
   const r = new RateLimiter(5, 5000);
@@ -31,6 +31,23 @@ test('a message stays in the outbox until acknowledged, then shows delivered', (
   log.receive({ type: 'chat-ack', id: 'm1' });
   assert.deepEqual(log.outbox, []);
   assert.equal(log.entries[0].delivered, true);
+});
+
+test('a message whose ack does not come goes again every RESEND_MS, until acknowledged', () => {
+  // The ack can be dropped by a page whose line was down for a moment too short for
+  // either page to notice: the sender, whose line never went down, says it again.
+  const log = new ChatLog();
+  log.compose('Hallo', 'm1', 0);
+  assert.deepEqual(log.due(0).map((m) => m.id), ['m1']); // never sent: due at once
+  log.sent('m1', 100);
+  assert.deepEqual(log.due(100 + RESEND_MS - 1), []);
+  assert.deepEqual(log.due(100 + RESEND_MS).map((m) => m.id), ['m1']);
+  log.sent('m1', 100 + RESEND_MS);
+  assert.deepEqual(log.due(100 + RESEND_MS + 1), []);
+  log.receive({ type: 'chat-ack', id: 'm1' });
+  assert.deepEqual(log.due(100 + 10 * RESEND_MS), []);
+  log.sent('m1', 0); // an ack came: nothing of it is kept
+  assert.deepEqual(log.due(10 * RESEND_MS), []);
 });
 
 test('the receiver shows an id once, and acknowledges it every time', () => {

@@ -22,6 +22,13 @@ export const MAX_PHONE_CHARS = 40;
 export const MAX_LOCATION_CHARS = 200;
 /** Each page says `alive` this often while the channel is open: the other sees a silent line. */
 export const ALIVE_INTERVAL_MS = 1000;
+/**
+ * A message not acknowledged this long after it went goes again while the line
+ * carries: its ack may have been dropped by a page whose line was down for a
+ * moment too short to notice (Firefox in a second ICE restart), and without it
+ * the message would wait for the next cut.
+ */
+export const RESEND_MS = 3000;
 /** Ids are made by the sender (crypto.randomUUID()); the form keeps them harmless to compare and log. */
 const ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
@@ -161,6 +168,8 @@ export class ChatLog {
   panelOpen = false;
   /** Mine, not yet acknowledged, in the order written. @type {ChatMessage[]} */
   #outbox = [];
+  /** When each outbox message last went (ms), by id. @type {Map<string, number>} */
+  #sentAt = new Map();
   /** Ids of the other's messages shown here. @type {Set<string>} */
   #seen = new Set();
   #rate;
@@ -196,6 +205,25 @@ export class ChatLog {
   }
 
   /**
+   * A message of the outbox went out at `now` (ms).
+   * @param {string} id
+   * @param {number} now
+   */
+  sent(id, now) {
+    if (this.#outbox.some((m) => m.id === id)) this.#sentAt.set(id, now);
+  }
+
+  /**
+   * What to send again at `now` (ms): each message not acknowledged `RESEND_MS`
+   * after it last went, or never sent.
+   * @param {number} now
+   * @returns {ChatMessage[]}
+   */
+  due(now) {
+    return this.#outbox.filter((m) => now - (this.#sentAt.get(m.id) ?? -Infinity) >= RESEND_MS);
+  }
+
+  /**
    * A message of the other browser arrived.
    * @param {SessionMessage} message
    * @returns {{ack: ChatAckMessage | null, shown: boolean}} the ack to send back; whether the log grew
@@ -203,6 +231,7 @@ export class ChatLog {
   receive(message) {
     if (message.type === 'chat-ack') {
       this.#outbox = this.#outbox.filter((m) => m.id !== message.id);
+      this.#sentAt.delete(message.id);
       const mine = this.entries.find((e) => e.from === 'me' && e.id === message.id);
       if (mine) mine.delivered = true;
       return { ack: null, shown: false };
@@ -227,6 +256,7 @@ export class ChatLog {
   wipe() {
     this.entries = [];
     this.#outbox = [];
+    this.#sentAt.clear();
     this.#seen.clear();
     this.unread = 0;
     this.#rate.clear();

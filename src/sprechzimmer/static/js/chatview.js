@@ -163,6 +163,7 @@ export class ChatPanel {
           this.#lineDown = true;
         } else {
           if (this.#lineDown) this.#lineBack();
+          else this.#resendDue();
           this.#lineDown = false;
           this.#transmit({ type: 'alive' });
         }
@@ -215,7 +216,7 @@ export class ChatPanel {
     }
     this.#showProblem(null);
     this.#input.value = '';
-    this.#transmit(result.message);
+    this.#sendMine(result.message);
     this.#renderLog();
   }
 
@@ -226,10 +227,20 @@ export class ChatPanel {
     this.#problem.textContent = key === null ? '' : t(key, { max: MAX_CHAT_CHARS });
   }
 
+  /** A message of mine, noted as sent when it went. @param {import('./chat.js').ChatMessage} message */
+  #sendMine(message) {
+    if (this.#transmit(message)) this.chat.sent(message.id, performance.now());
+  }
+
   /** The line carries again (the channel opened, or a cut is over): say what waits. */
   #lineBack() {
-    for (const m of this.chat.outbox) this.#transmit(m);
+    for (const m of this.chat.outbox) this.#sendMine(m);
     this.#o.onUsable?.();
+  }
+
+  /** What is still not acknowledged a while after it went goes again (the receiver drops repeats). */
+  #resendDue() {
+    for (const m of this.chat.due(performance.now())) this.#sendMine(m);
   }
 
   #stopAlive() {
