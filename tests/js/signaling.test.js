@@ -321,6 +321,27 @@ test('server-busy is no decision either: the service lost its shared state for a
   assert.equal(sockets[2].messages[0].resume, 'resume-1');
 });
 
+test('auth-timeout is no decision: a hello that came too late goes again, with the ticket', () => {
+  const { client, sockets, time } = setup({ epoch: () => 3 });
+  client.connect();
+  sockets[0].open();
+  sockets[0].receive(welcome);
+  sockets[0].drop(1012);
+  time.advance(250);
+  sockets[1].open();
+  // Our page was too busy to say hello within the deadline: error, then 4001.
+  sockets[1].receive({ type: 'error', code: 'auth-timeout', message: 'x', message_de: 'x', fatal: true });
+  sockets[1].drop(4001);
+  assert.equal(client.state, 'reconnecting');
+  time.advance(500);
+  sockets[2].open();
+  assert.deepEqual(sockets[2].messages[0], { type: 'hello', protocol: 1, session: SESSION, token: TOKEN, resume: 'resume-1', epoch: 3 });
+  // The same close code after the first message was no hello: a decision.
+  sockets[2].receive({ type: 'error', code: 'not-authenticated', message: 'x', message_de: 'x', fatal: true });
+  sockets[2].drop(4001);
+  assert.equal(client.state, 'closed');
+});
+
 test('a resuming therapist says its call is relay-only', () => {
   const { client, sockets, time } = setup({ epoch: () => 2, relayOnly: () => true });
   client.connect();

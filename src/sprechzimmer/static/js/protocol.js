@@ -328,11 +328,13 @@ export const ERRORS = Object.freeze({
 
 /**
  * Fatal errors that are no decision of the server: the browser comes back by
- * itself with its resume ticket. `timeout`: the server stopped hearing us (our
- * network was away); `server-busy`: the service cannot reach its shared state
- * (Redis) for a moment.
+ * itself with its resume ticket, whatever the close code. `timeout`: the server
+ * stopped hearing us (our network was away); `server-busy`: the service cannot
+ * reach its shared state (Redis) for a moment; `auth-timeout`: our `hello` came
+ * too late (a page too busy for a moment, seen reconnecting a group of five after
+ * a restart), and a running call must not end for that.
  */
-export const RECOVERABLE_ERRORS = new Set(['timeout', 'server-busy']);
+export const RECOVERABLE_ERRORS = new Set(['timeout', 'server-busy', 'auth-timeout']);
 
 /**
  * Fatal errors after which joining again from this window cannot help: the

@@ -377,8 +377,9 @@ export class SignalingClient {
     // A fatal error is a decision by the server, whatever the close code
     // (e.g. `replaced` could arrive with 1006 if the close frame got lost),
     // except those after which our ticket takes the seat back (RECOVERABLE_ERRORS).
-    const decided = error !== null && !RECOVERABLE_ERRORS.has(error.code);
-    const retry = !this.#closing && !decided && isReconnectableClose(code);
+    const recoverable = error !== null && RECOVERABLE_ERRORS.has(error.code);
+    const decided = error !== null && !recoverable;
+    const retry = !this.#closing && !decided && (recoverable || isReconnectableClose(code));
     const delay = retry ? reconnectDelay(this.#attempt + 1, this.#opt.random(), this.#opt.maxReconnectAttempts) : null;
     if (delay === null) {
       this.#setState('closed');
