@@ -76,6 +76,9 @@ ConnId = int
 
 MESH_LIMIT = 3
 """People in a call whose browsers connect to each other directly; more go through the SFU."""
+SFU_REBUILD_WAIT = 15.0
+"""Seconds a rebuilt room waits for the members of a call through the SFU to come back
+before it starts the call anew with those who are."""
 HEARTBEAT_MISSES = 3
 """A member silent for this many heartbeat intervals is gone."""
 AWAY_BUFFER = 64
@@ -353,6 +356,11 @@ class Room:
     """The therapist ticked the room check off during this admission (in memory only)."""
     media_path: p.MediaPath | None = None
     """How the running call's media goes (``admitted.media_path``); None between calls."""
+    sfu_restart_at: float | None = None
+    """A rebuilt room whose call went through the SFU: that call's sessions at the SFU
+    belonged to the process before (nobody keeps them alive, the SFU drops them within
+    a minute), so the call starts anew through this one once its members are back, or
+    at this moment with those who are."""
     client_seats: int = 1
     """The session's client seats (``sessions.seats``): more than one is a group, whose
     pages use the group's keys and tiles even while only one client is in the call."""
@@ -431,6 +439,8 @@ class Room:
         )
         if self.in_call and self.next_rekey is not None:
             deadline = min(deadline, self.next_rekey)
+        if self.sfu_restart_at is not None:
+            deadline = min(deadline, self.sfu_restart_at)
         for m in self.members.values():
             if m.reported is not m.media and m.present:
                 deadline = min(deadline, m.media_recorded_at + self.config.media_debounce)
@@ -468,6 +478,11 @@ class Room:
             self.epoch = max(self.epoch, epoch)
             self.next_rekey = now + self.config.rekey_interval
             self.call_id = self.config.call_ids()
+            if self.config.sfu and len(self._call_members()) > MESH_LIMIT:
+                # A mesh goes on by itself (its media never touched us); a call
+                # through the SFU does not.
+                self.media_path = p.MediaPath.SFU
+                self.sfu_restart_at = now + SFU_REBUILD_WAIT
         log.info("room: rebuilt with %d held seat(s)", len(held))
 
     # --- inputs ---------------------------------------------------------------
@@ -657,6 +672,10 @@ class Room:
             # Another member is a new browser (or the policy changed) while this
             # one was away, or this one lost its connection: start anew.
             return out + self._start_call(now)
+        if self.sfu_restart_at is not None:
+            restart = self._restart_rebuilt_sfu_call(now)
+            if restart:
+                return out + restart
         # What the others' cameras and microphones did meanwhile (never buffered).
         return out + self._media_states_for(member)
 
@@ -782,7 +801,26 @@ class Room:
                 out += self._relay_media_state(member, now)
         if self.in_call and self.next_rekey is not None and now >= self.next_rekey:
             out += self._rekey(now)
+        if self.sfu_restart_at is not None:
+            out += self._restart_rebuilt_sfu_call(now)
         return out
+
+    def _restart_rebuilt_sfu_call(self, now: float) -> list[Output]:
+        """A rebuilt room's call through the SFU starts anew when all its members are
+        back, or when ``sfu_restart_at`` has come (those still away get the call when
+        they are back). Its keys start a new epoch with it, as at every call start."""
+        due = self.sfu_restart_at
+        if due is None:
+            return []
+        if not all(m.present for m in self._call_members()) and now < due:
+            return []
+        self.sfu_restart_at = None
+        if not self.in_call:
+            # Nobody to call with yet: the call starts when they are.
+            self.call_pending = self.state is CallState.ADMITTED
+            return []
+        log.info("room: the call through the SFU starts anew after a rebuild")
+        return self._start_call(now)
 
     def _rekey(self, now: float) -> list[Output]:
         """A new key epoch for the call's members (the schedule, or a group's leave)."""
@@ -1052,6 +1090,7 @@ class Room:
         if not self.in_call:
             # The call is over: its id is forgotten, a restart gets a new one.
             self.call_id = None
+            self.sfu_restart_at = None
             self.relayed = None
             self.media_path = None
         news: p.ServerMessage
@@ -1087,6 +1126,7 @@ class Room:
             [SfuEnd(self.session_id)] if self.media_path is p.MediaPath.SFU else []
         )
         self.media_path = path
+        self.sfu_restart_at = None
         self.epoch += 1
         self.next_rekey = now + self.config.rekey_interval
         self.call_id = self.config.call_ids()

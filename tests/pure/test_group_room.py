@@ -331,3 +331,81 @@ def test_a_new_start_of_a_call_on_the_sfu_ends_its_room_there_first() -> None:
         i for i, o in enumerate(out) if isinstance(o, Send) and isinstance(o.message, p.Admitted)
     ]
     assert len(ends) == 1 and starts and ends[0] < min(starts)  # the old room goes first
+
+
+def _rebuilt(admitted: tuple[int, ...], config: RoomConfig = PATIENT) -> Room:
+    """A restarted server's room of a call of the therapist and ``admitted`` (epoch 5)."""
+    r = Room("g" * 32, "Gruppe-Mo", config, client_seats=3)
+    held = {0: HeldSeat(p.MediaState.CONNECTED, False, 1.0)}
+    held |= {seat: HeldSeat(p.MediaState.CONNECTED, True, 1.0 + seat) for seat in admitted}
+    r.restore(held, epoch=5, now=50.0, last_event_at=40.0)
+    return r
+
+
+def _back(r: Room, seat: int, now: float) -> list[Output]:
+    role = Role.THERAPIST if seat == 0 else Role.CLIENT
+    return r.join(
+        conn(seat), role, f"b{seat}", f"b{seat}", now, issued=1.0 + seat, epoch=5, seat=seat
+    )
+
+
+def test_a_rebuilt_call_through_the_sfu_starts_anew_once_its_members_are_back() -> None:
+    # The SFU's sessions of the call belonged to the process that is gone: the media
+    # would stop when the SFU drops them. The call starts anew through this process.
+    r = _rebuilt((1, 2, 3))
+    assert r.media_path is p.MediaPath.SFU
+    out: list[Output] = []
+    for seat, now in ((0, 51.0), (1, 52.0), (2, 53.0)):
+        out += _back(r, seat, now)
+        assert r.tick(now) == []
+    assert not any(isinstance(m, p.Admitted) for s in (0, 1, 2) for m in sent(out, conn(s)))
+    assert r.next_deadline() == 50.0 + 15.0  # SFU_REBUILD_WAIT, unless all are back sooner
+    out = _back(r, 3, 54.0)
+    assert out.index(SfuEnd(r.session_id)) < min(
+        i for i, o in enumerate(out) if isinstance(o, Send) and isinstance(o.message, p.Admitted)
+    )
+    for seat in (0, 1, 2, 3):
+        (admitted,) = of_type(out, conn(seat), p.Admitted)
+        assert admitted.media_path is p.MediaPath.SFU and admitted.epoch == 6
+        assert len(admitted.peers) == 3 and of_type(out, conn(seat), p.PeerLeft) == []
+    # Once is enough: the deadline is gone with the start.
+    assert not any(isinstance(o, Send) and isinstance(o.message, p.Admitted) for o in r.tick(80.0))
+
+
+def test_a_rebuilt_call_through_the_sfu_starts_without_a_member_who_stays_away() -> None:
+    r = _rebuilt((1, 2, 3))
+    for seat, now in ((0, 51.0), (1, 52.0), (2, 53.0)):
+        _back(r, seat, now)
+    assert r.tick(64.0) == []
+    out = r.tick(65.0)
+    for seat in (0, 1, 2):
+        (admitted,) = of_type(out, conn(seat), p.Admitted)
+        assert admitted.media_path is p.MediaPath.SFU and admitted.epoch == 6
+    # The one still away gets the call when it is back, the others with it.
+    out = _back(r, 3, 70.0)
+    assert {m.epoch for s in (0, 1, 2, 3) for m in of_type(out, conn(s), p.Admitted)} == {7}
+
+
+def test_a_rebuilt_mesh_goes_on_without_a_new_start() -> None:
+    r = _rebuilt((1, 2))
+    assert r.media_path is None and r.next_deadline() == 50.0 + PATIENT.resume_grace
+    out: list[Output] = []
+    for seat, now in ((0, 51.0), (1, 52.0), (2, 53.0)):
+        out += _back(r, seat, now)
+    out += r.tick(80.0)
+    assert r.in_call and not any(
+        isinstance(m, p.Admitted) for s in (0, 1, 2) for m in sent(out, conn(s))
+    )
+
+
+def test_a_rebuilt_call_through_the_sfu_whose_therapist_stays_away_starts_when_they_are_back() -> (
+    None
+):
+    r = _rebuilt((1, 2, 3))
+    for seat, now in ((1, 52.0), (2, 53.0), (3, 54.0)):
+        _back(r, seat, now)
+    assert r.tick(65.0) == [] and not r.in_call
+    out = _back(r, 0, 70.0)
+    for seat in (0, 1, 2, 3):
+        (admitted,) = of_type(out, conn(seat), p.Admitted)
+        assert admitted.media_path is p.MediaPath.SFU

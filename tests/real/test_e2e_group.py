@@ -13,15 +13,19 @@ ciphertext one page captured to another page's keys (the test switch
 
 Five people through the SFU (Janus in T, started as an operator configures
 it): a mesh of three that the fourth admission moves to the SFU without
-ending it, then a fifth; the same checks through the SFU, and a removal.
+ending it, then a fifth; the same checks through the SFU, and a removal. Four
+through the SFU whose server is killed and started again: the call goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
+import signal
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -398,6 +402,21 @@ def _janus(topo: Topology, tmp_path: Path) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _with_sfu(tmp_path: Path) -> Iterator[Topology]:
+    """The topology with group sessions on and Janus in T."""
+    env = {**GROUP_ON, "SPRECHZIMMER_SFU_SECRET": SFU_SECRET}
+    with topology(tmp_path, forwarding=True, extra_env=env) as topo, _janus(topo, tmp_path):
+        yield topo
+
+
+THREE_IN_CHROMIUM: list[tuple[Engine, str]] = [
+    ("chromium", "Anna"),
+    ("chromium", "Ben"),
+    ("chromium", "Cem"),
+]
+
+
 async def _admit(therapist: Member, seat: int) -> None:
     await therapist.page.click(
         f'[data-testid="waiting-list"] li[data-seat="{seat}"] [data-testid="admit-seat"]'
@@ -422,14 +441,8 @@ async def test_five_people_through_the_sfu_after_a_mesh_of_three(tmp_path: Path)
     member among them. The therapist removes that member: the four renew and go on."""
     _need("chromium", "firefox")
     need_janus()
-    env = {**GROUP_ON, "SPRECHZIMMER_SFU_SECRET": SFU_SECRET}
-    with topology(tmp_path, forwarding=True, extra_env=env) as topo, _janus(topo, tmp_path):
-        clients: list[tuple[Engine, str]] = [
-            ("chromium", "Anna"),
-            ("chromium", "Ben"),
-            ("chromium", "Cem"),
-            ("firefox", "Dora"),
-        ]
+    with _with_sfu(tmp_path) as topo:
+        clients = [*THREE_IN_CHROMIUM, ("firefox", "Dora")]
         async with _group(topo, clients, admit_all=False, therapist_side="B") as group:
             therapist, anna, ben, cem, dora = group.everyone
             await _admit(therapist, 1)
@@ -487,6 +500,53 @@ async def test_five_people_through_the_sfu_after_a_mesh_of_three(tmp_path: Path)
                 )
             await _decoding_on_every_pair(group)
             await _keys_of_one_epoch(group)
+
+
+TAG_PUBLISHER = "() => { window.sprechzimmer.group.publisher.__szTag = 'before'; return true; }"
+NEW_PUBLISHER = """() => {
+  const pc = window.sprechzimmer.group?.publisher;
+  return pc && pc.__szTag === undefined && pc.connectionState === 'connected';
+}"""
+JANUS_SESSION_TIMEOUT_S = 60
+"""``session_timeout`` of the configuration ``sfu-config`` writes: the SFU drops a session
+this long after the last keepalive of the process that made it."""
+
+
+async def test_a_call_through_the_sfu_outlives_a_restart_of_the_server(tmp_path: Path) -> None:
+    """Four people through Janus; the server is killed (SIGKILL) and started again. Its
+    sessions at the SFU went with the process (nobody keeps them alive, Janus drops them
+    after a minute), so the rebuilt room starts the call anew through the new process
+    once everyone is back: every page publishes again, and a minute after the kill,
+    when the old sessions are gone, every pair still decodes under one code, in a
+    later key epoch, nothing in the clear."""
+    _need("chromium")
+    need_janus()
+    with _with_sfu(tmp_path) as topo:
+        async with _group(topo, THREE_IN_CHROMIUM, therapist_side="B") as group:
+            await _on_path(group, "sfu")
+            await _all_up(group)
+            await _decoding_on_every_pair(group)
+            epoch = await _keys_of_one_epoch(group)
+            for me in group.members:
+                assert await me.page.evaluate(TAG_PUBLISHER)
+
+            topo.server.kill(signal.SIGKILL)
+            killed = time.monotonic()
+            topo.server.start()
+            for me in group.members:
+                await me.page.until(
+                    NEW_PUBLISHER, what=f"seat {me.seat} publishing through the new process"
+                )
+            await _on_path(group, "sfu")
+            await _all_up(group)
+            # Past the moment the SFU dropped the old process's sessions.
+            await asyncio.sleep(max(0.0, killed + JANUS_SESSION_TIMEOUT_S + 5 - time.monotonic()))
+            await _decoding_on_every_pair(group)
+            assert await _keys_of_one_epoch(group) > epoch
+            await _one_code(group)
+            await _nothing_in_clear(group)
+            for me in group.members:
+                assert await me.page.evaluate(f"() => ({STATUS})()") == "in-call"
 
 
 NO_TRANSFORMS = """try {

@@ -551,7 +551,7 @@ function join(invite) {
     onResume: (resume) => saveInvite(sessionStorage, { session: invite.session, token: invite.token, resume }),
     // A restarted server forgot the key epoch; the next renewal must go beyond ours.
     // 0 says we have no call left (a reload): the server starts a fresh one.
-    epoch: () => connection.resumeEpoch,
+    epoch: () => (group ? groupCall.resumeEpoch : connection.resumeEpoch),
     // A running call must not end because the server stays away for long (a
     // slow deploy): keep trying, at the slow pace, for about an hour.
     maxReconnectAttempts: 240,

@@ -116,6 +116,16 @@ export class GroupCall {
   }
 
   /**
+   * The key epoch the call is in, for a resumed seat's `hello` (0: no call left).
+   * A page that says 0 gets a fresh call: a group page that said so on every
+   * reconnect of its signaling would restart the whole group's call.
+   */
+  get resumeEpoch() {
+    if (this.#e2ee === null) return 0;
+    return Math.max(this.#call, this.#e2ee.epoch ?? 0, 1);
+  }
+
+  /**
    * The state of the call as a whole: connected while any link is (the call
    * goes on while one member's line recovers), failed when every link failed.
    * @returns {RTCPeerConnectionState}
