@@ -378,6 +378,7 @@ class SfuPublish:
 
     TYPE: ClassVar[str] = "sfu-publish"
     sdp: str = _bound(MAX_SDP)
+    call: int | None = _call()
 
 
 @dataclass(frozen=True)
@@ -388,6 +389,7 @@ class SfuSubscribed:
     TYPE: ClassVar[str] = "sfu-subscribed"
     seat: int = field(default=0, metadata={"min": 0, "max": MAX_SEAT})
     sdp: str = _bound(MAX_SDP)
+    call: int | None = _call()
 
 
 @dataclass(frozen=True)
@@ -677,6 +679,7 @@ class SfuPublished:
 
     TYPE: ClassVar[str] = "sfu-published"
     sdp: str = _bound(MAX_SDP)
+    call: int | None = _call()
 
 
 @dataclass(frozen=True)
@@ -687,6 +690,7 @@ class SfuSubscribe:
     TYPE: ClassVar[str] = "sfu-subscribe"
     seat: int = field(default=0, metadata={"min": 0, "max": MAX_SEAT})
     sdp: str = _bound(MAX_SDP)
+    call: int | None = _call()
 
 
 @dataclass(frozen=True)

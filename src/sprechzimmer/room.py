@@ -179,6 +179,9 @@ class SfuRelay:
     call_id: str
     seat: int
     message: p.SfuPublish | p.SfuSubscribed
+    call: int | None = None
+    """The start of the call it belongs to (``admitted.epoch``): the SFU's answers and
+    offers carry it back, so that a page can drop those of an earlier start."""
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,10 @@ class Room:
     next_rekey: float | None = None
     call_id: str | None = None
     """Random id of the running call; new at every (re)start, gone when it ends."""
+    call_epoch: int | None = None
+    """The key epoch the running call started with (``admitted.epoch``): a group's
+    links tag what they say with it (``call``). None: no call, or one a restarted
+    server rebuilt (which never told anyone its start)."""
     relayed: bool | None = None
     """Whether the latest quality sample of the running call reports a relayed pair."""
     admitted_resume: dict[int, str] = field(default_factory=dict)
@@ -968,11 +975,16 @@ class Room:
             return [Send(conn, p.Error.of(NoPeer()))]
         if self.media_path is not p.MediaPath.SFU or self.call_id is None:
             return [Send(conn, p.Error.of(NoPeer()))]
+        if message.call is not None and message.call != self.call_epoch:
+            # Said by a link of an earlier start, before its page heard of this one:
+            # that start's room at the SFU is gone, and an answer would start one of
+            # this start's subscriptions with the wrong connection's credentials.
+            return []
         if isinstance(message, p.SfuSubscribed):
             source = self.members.get(message.seat)
             if source is None or source is member or not self._in_call(source):
                 return [Send(conn, p.Error.of(NoPeer()))]
-        return [SfuRelay(self.session_id, self.call_id, member.seat, message)]
+        return [SfuRelay(self.session_id, self.call_id, member.seat, message, self.call_epoch)]
 
     def _quality(
         self, conn: ConnId, member: Member, message: p.Quality, now: float
@@ -1090,6 +1102,7 @@ class Room:
         if not self.in_call:
             # The call is over: its id is forgotten, a restart gets a new one.
             self.call_id = None
+            self.call_epoch = None
             self.sfu_restart_at = None
             self.relayed = None
             self.media_path = None
@@ -1130,6 +1143,7 @@ class Room:
         self.epoch += 1
         self.next_rekey = now + self.config.rekey_interval
         self.call_id = self.config.call_ids()
+        self.call_epoch = self.epoch
         self.relayed = None
         # A member away at the start gets the call when it is back.
         self.call_pending = any(not m.present for m in members)

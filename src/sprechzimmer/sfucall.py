@@ -54,8 +54,10 @@ class _Member:
 class SfuCall:
     """The SFU's side of one call: made at its first ``publish``, ended with ``close``."""
 
-    def __init__(self, open_session: OpenSession, call_id: str) -> None:
+    def __init__(self, open_session: OpenSession, call_id: str, call: int | None = None) -> None:
         self.call_id = call_id
+        self.call = call
+        """The call's start (``admitted.epoch``) its answers and offers are tagged with."""
         self._open = open_session
         self._control = open_session()
         self.room = new_room_name()
@@ -206,11 +208,11 @@ class SfuCalls:
                     await asyncio.to_thread(call.close)
                     call = None
                 if call is None:
-                    call = await asyncio.to_thread(SfuCall, self._open, call_id)
+                    call = await asyncio.to_thread(SfuCall, self._open, call_id, work.call)
                     self._calls[session_id] = call
                     self._keep_alive()
                 answer = await asyncio.to_thread(call.publish, seat, sdp)
-                self._send(session_id, seat, p.SfuPublished(answer))
+                self._send(session_id, seat, p.SfuPublished(answer, call=call.call))
                 await self._subscribe(call, session_id, 1)
             case SfuRetry(tries=tries):
                 if call is not None and call.call_id == work.call_id:
@@ -234,7 +236,7 @@ class SfuCalls:
                 log.warning("sfu: a subscription failed: %s", type(error).__name__)
                 self._send(session_id, subscriber, p.Error.of(SfuUnavailable()))
                 continue
-            self._send(session_id, subscriber, p.SfuSubscribe(publisher, offer))
+            self._send(session_id, subscriber, p.SfuSubscribe(publisher, offer, call=call.call))
         if later:
             retry = SfuRetry(session_id, call.call_id, tries + 1)
             loop = asyncio.get_running_loop()

@@ -302,9 +302,11 @@ def test_on_the_sfu_path_only_call_members_reach_the_sfu_about_call_members() ->
     call_id = r.call_id
     assert call_id is not None
     publish = p.SfuPublish("v=0 offer")
-    assert r.receive(conn(2), publish, 7.0) == [SfuRelay(r.session_id, call_id, 2, publish)]
+    relayed = SfuRelay(r.session_id, call_id, 2, publish, r.epoch)
+    assert r.receive(conn(2), publish, 7.0) == [relayed]
     answer = p.SfuSubscribed(3, "v=0 answer")
-    assert r.receive(conn(1), answer, 7.5) == [SfuRelay(r.session_id, call_id, 1, answer)]
+    relayed = SfuRelay(r.session_id, call_id, 1, answer, r.epoch)
+    assert r.receive(conn(1), answer, 7.5) == [relayed]
     # Not about itself, nor about a seat outside the call.
     for bad in (p.SfuSubscribed(1, "v=0"), p.SfuSubscribed(5, "v=0")):
         (error,) = sent(r.receive(conn(1), bad, 8.0), conn(1))
@@ -331,6 +333,42 @@ def test_a_new_start_of_a_call_on_the_sfu_ends_its_room_there_first() -> None:
         i for i, o in enumerate(out) if isinstance(o, Send) and isinstance(o.message, p.Admitted)
     ]
     assert len(ends) == 1 and starts and ends[0] < min(starts)  # the old room goes first
+
+
+def test_what_a_page_says_to_the_sfu_about_an_earlier_start_of_the_call_is_dropped() -> None:
+    """A page that published or answered a subscription of the call before the
+    latest start (its words crossed the new ``admitted``) reaches nothing: that
+    start's room at the SFU is gone, and its answer would start a subscription of
+    the new one with the wrong peer connection's credentials."""
+    r, _ = group()
+    out = r.receive(THERAPIST, p.Admit(), 5.0)
+    (first,) = of_type(out, conn(1), p.Admitted)
+    assert first.media_path is p.MediaPath.SFU and r.call_id is not None
+    publish = p.SfuPublish("v=0 offer", call=first.epoch)
+    assert r.receive(conn(1), publish, 6.0) == [
+        SfuRelay(r.session_id, r.call_id, 1, publish, first.epoch)
+    ]
+    # Ben leaves and comes back: a new start for everyone.
+    r.receive(conn(2), p.Bye(), 7.0)
+    r.join(conn(2), Role.CLIENT, None, "n2b", 8.0, seat=2, name="Ben", consent=True)
+    out = r.receive(THERAPIST, p.Admit(seat=2), 9.0)
+    (second,) = of_type(out, conn(1), p.Admitted)
+    assert second.epoch > first.epoch
+    stale = [
+        p.SfuPublish("v=0 old offer", call=first.epoch),
+        p.SfuSubscribed(3, "v=0 old answer", call=first.epoch),
+    ]
+    for message in stale:
+        assert r.receive(conn(1), message, 9.5) == []
+    fresh = p.SfuSubscribed(3, "v=0 answer", call=second.epoch)
+    assert r.receive(conn(1), fresh, 10.0) == [
+        SfuRelay(r.session_id, r.call_id, 1, fresh, second.epoch)
+    ]
+    # A page that tags nothing is taken at its word (as before the tags).
+    untagged = p.SfuSubscribed(3, "v=0 answer")
+    assert r.receive(conn(1), untagged, 10.5) == [
+        SfuRelay(r.session_id, r.call_id, 1, untagged, second.epoch)
+    ]
 
 
 def _rebuilt(admitted: tuple[int, ...], config: RoomConfig = PATIENT) -> Room:

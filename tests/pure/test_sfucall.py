@@ -169,3 +169,19 @@ def test_the_members_hear_the_sfus_answers_and_offers_and_a_refusal_in_words() -
         await calls.close()
 
     asyncio.run(scenario())
+
+
+def test_the_sfus_answers_and_offers_carry_the_start_of_the_call_they_belong_to() -> None:
+    """The page drops an offer of an earlier start of the call by this tag."""
+
+    async def scenario() -> None:
+        sfu, heard = FakeSfu(), Heard()
+        calls = SfuCalls(sfu.open, heard)  # type: ignore[arg-type]
+        for seat in (0, 3):
+            calls.take(SfuRelay(SESSION, "call-1", seat, p.SfuPublish(f"o{seat}", call=7), 7))
+        await calls.idle()
+        assert [m.call for _, m in heard.messages] == [7, 7, 7, 7]
+        assert {type(m) for _, m in heard.messages} == {p.SfuPublished, p.SfuSubscribe}
+        await calls.close()
+
+    asyncio.run(scenario())

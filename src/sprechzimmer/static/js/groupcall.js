@@ -239,7 +239,7 @@ export class GroupCall {
     this.#publisher = link;
     this.made += 1;
     const sdp = await link.publish(this.#o.localStream());
-    if (sdp !== null && this.#publisher === link) this.#o.send({ type: 'sfu-publish', sdp });
+    if (sdp !== null && this.#publisher === link) this.#o.send({ type: 'sfu-publish', sdp, call: this.#call });
   }
 
   /**
@@ -269,7 +269,7 @@ export class GroupCall {
     entry.link = link;
     this.made += 1;
     const sdp = await link.subscribe(offer);
-    if (sdp !== null && entry.link === link) this.#o.send({ type: 'sfu-subscribed', seat, sdp });
+    if (sdp !== null && entry.link === link) this.#o.send({ type: 'sfu-subscribed', seat, sdp, call: this.#call });
   }
 
   /**
@@ -278,6 +278,16 @@ export class GroupCall {
    * @param {Relayed} m
    */
   handle(m) {
+    const seat = 'from_seat' in m ? m.from_seat : undefined;
+    if ('call' in m && m.call !== undefined && m.call !== this.#call) {
+      // Said on a link of an earlier start of the call (a peer's page had not heard of
+      // this one, or the message was on its way; on the SFU path, the SFU's answer or
+      // offer of that start's room): not for the links we have now. Answering an
+      // SFU offer of an earlier start would hand this start's subscription the
+      // wrong connection's credentials.
+      this.#log(`group: ${m.type} of call start ${m.call} from ${seat ?? 'the SFU'} dropped`);
+      return;
+    }
     if (m.type === 'sfu-published') {
       this.#publisher?.published(m.sdp).catch((err) => this.#log(`sfu: answer refused: ${err}`));
       return;
@@ -286,19 +296,11 @@ export class GroupCall {
       this.#subscribe(m.seat, m.sdp).catch((err) => this.#log(`sfu: subscription failed: ${err}`));
       return;
     }
-    const seat = m.from_seat;
     if (m.type === 'group-key') {
       if (seat !== undefined) this.#e2ee?.fromServer(seat, m.data);
       return;
     }
-    const entry = seat === undefined ? null : this.#links.get(seat);
-    if ('call' in m && m.call !== undefined && m.call !== this.#call) {
-      // A link of an earlier start of the call (its page has not heard of this one, or
-      // the message was on its way): not for the link we have now.
-      this.#log(`group: ${m.type} of call start ${m.call} from seat ${seat} dropped`);
-      return;
-    }
-    const link = entry?.link;
+    const link = seat === undefined ? null : this.#links.get(seat)?.link;
     if (!(link instanceof PeerLink)) {
       this.#log(`group: ${m.type} from seat ${seat} without a link, dropped`);
       return;

@@ -152,12 +152,13 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
  *   group-key message (groupkeys.js, at most 512 characters) for member `to`, relayed unchanged
  */
 /**
- * @typedef {{type: 'sfu-publish', sdp: string}} SfuPublishMessage on the SFU path: our offer to send
- *   our (frame-encrypted) media to the SFU, with all candidates; answered `sfu-published`
+ * @typedef {{type: 'sfu-publish', sdp: string, call?: number}} SfuPublishMessage on the SFU path: our
+ *   offer to send our (frame-encrypted) media to the SFU, with all candidates; answered
+ *   `sfu-published`; `call`: the call start it belongs to (the server drops one of an earlier start)
  */
 /**
- * @typedef {{type: 'sfu-subscribed', seat: number, sdp: string}} SfuSubscribedMessage our answer to
- *   `sfu-subscribe` for the media of `seat`, with all candidates
+ * @typedef {{type: 'sfu-subscribed', seat: number, sdp: string, call?: number}} SfuSubscribedMessage
+ *   our answer to `sfu-subscribe` for the media of `seat`, with all candidates, and its `call`
  */
 /** @typedef {{type: 'ping'}} PingMessage */
 /** @typedef {{type: 'bye', reason?: 'quick-exit'}} ByeMessage a hang-up; `quick-exit`: the client's quick way out */
@@ -255,10 +256,13 @@ const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u20
 /** @typedef {RoomCheckDoneMessage & {from: Role, from_seat?: number}} RelayedRoomCheckDone to the client: the check goes */
 /** @typedef {MuteRequestMessage & {from: Role, from_seat?: number}} RelayedMuteRequest to a member: the therapist asks it to mute */
 /** @typedef {GroupKeyMessage & {from: Role, from_seat?: number}} RelayedGroupKey a member's group-key message for us */
-/** @typedef {{type: 'sfu-published', sdp: string}} SfuPublishedMessage the SFU's answer to our `sfu-publish` */
 /**
- * @typedef {{type: 'sfu-subscribe', seat: number, sdp: string}} SfuSubscribeMessage the SFU's offer of the
- *   media of `seat`: answer with `sfu-subscribed`
+ * @typedef {{type: 'sfu-published', sdp: string, call?: number}} SfuPublishedMessage the SFU's answer
+ *   to our `sfu-publish`; `call`: the call start it belongs to (we drop one of an earlier start)
+ */
+/**
+ * @typedef {{type: 'sfu-subscribe', seat: number, sdp: string, call?: number}} SfuSubscribeMessage the
+ *   SFU's offer of the media of `seat`: answer with `sfu-subscribed`; `call` as on `sfu-published`
  */
 /**
  * @typedef {MediaStateMessage & {from: Role, from_seat?: number}} RelayedMediaState the other member's camera and
@@ -693,8 +697,8 @@ const CLIENT_SCHEMA = {
   'room-check-done': {},
   'mute-request': { 'to?': int(1, MAX_SEAT) },
   'group-key': { data: str(MAX_GROUP_KEY), 'to?': seat },
-  'sfu-publish': { sdp: str(MAX_SDP) },
-  'sfu-subscribed': { seat, sdp: str(MAX_SDP) },
+  'sfu-publish': { sdp: str(MAX_SDP), 'call?': callStart },
+  'sfu-subscribed': { seat, sdp: str(MAX_SDP), 'call?': callStart },
   nettest: {},
   ping: {},
   bye: { 'reason?': oneOf('quick-exit') },
@@ -750,8 +754,8 @@ const SERVER_SCHEMA = {
   'room-check-done': relayed(CLIENT_SCHEMA['room-check-done']),
   'mute-request': relayed(CLIENT_SCHEMA['mute-request']),
   'group-key': relayed(CLIENT_SCHEMA['group-key']),
-  'sfu-published': { sdp: str(MAX_SDP) },
-  'sfu-subscribe': { seat, sdp: str(MAX_SDP) },
+  'sfu-published': { sdp: str(MAX_SDP), 'call?': callStart },
+  'sfu-subscribe': { seat, sdp: str(MAX_SDP), 'call?': callStart },
 };
 
 /**
