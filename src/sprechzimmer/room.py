@@ -679,10 +679,9 @@ class Room:
             # Another member is a new browser (or the policy changed) while this
             # one was away, or this one lost its connection: start anew.
             return out + self._start_call(now)
-        if self.sfu_restart_at is not None:
-            restart = self._restart_rebuilt_sfu_call(now)
-            if restart:
-                return out + restart
+        restart = self._restart_rebuilt_sfu_call(now)
+        if restart:
+            return out + restart
         # What the others' cameras and microphones did meanwhile (never buffered).
         return out + self._media_states_for(member)
 
@@ -808,8 +807,7 @@ class Room:
                 out += self._relay_media_state(member, now)
         if self.in_call and self.next_rekey is not None and now >= self.next_rekey:
             out += self._rekey(now)
-        if self.sfu_restart_at is not None:
-            out += self._restart_rebuilt_sfu_call(now)
+        out += self._restart_rebuilt_sfu_call(now)
         return out
 
     def _restart_rebuilt_sfu_call(self, now: float) -> list[Output]:
