@@ -15,6 +15,8 @@ Five people through the SFU (Janus in T, started as an operator configures
 it): a mesh of three that the fourth admission moves to the SFU without
 ending it, then a fifth; the same checks through the SFU, and a removal. Four
 through the SFU whose server is killed and started again: the call goes on.
+A group whose keys the schedule renews, in a mesh and through the SFU: no frame
+that a receiver cannot open.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from harness.engines import (
 from harness.janus import need_janus, running_janus
 from harness.joinform import TEST_CLIENT_NAME
 from harness.netns import netns_available, require_or_skip
-from harness.server import CLI
+from harness.server import CLI, TIME_SCALE
 from harness.topology import T_ADDR, Side, Topology, diagnostics, topology
 
 pytestmark = [pytest.mark.netns, pytest.mark.browser]
@@ -403,9 +405,9 @@ def _janus(topo: Topology, tmp_path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _with_sfu(tmp_path: Path) -> Iterator[Topology]:
+def _with_sfu(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[Topology]:
     """The topology with group sessions on and Janus in T."""
-    env = {**GROUP_ON, "SPRECHZIMMER_SFU_SECRET": SFU_SECRET}
+    env = {**GROUP_ON, "SPRECHZIMMER_SFU_SECRET": SFU_SECRET, **(extra_env or {})}
     with topology(tmp_path, forwarding=True, extra_env=env) as topo, _janus(topo, tmp_path):
         yield topo
 
@@ -546,6 +548,63 @@ async def test_a_call_through_the_sfu_outlives_a_restart_of_the_server(tmp_path:
             await _one_code(group)
             await _nothing_in_clear(group)
             for me in group.members:
+                assert await me.page.evaluate(f"() => ({STATUS})()") == "in-call"
+
+
+RENEWAL_S = 15
+"""The schedule's interval in the renewal test (10 minutes in a real call): longer than
+the keyring's ACK_TIMEOUT_MS and GRACE_MS, as the real one is."""
+EPOCH_AT_LEAST = f"""([epoch, seat]) => {{
+  const g = ({GROUP})();
+  return g && g.epoch >= epoch && g.sendKid === g.epoch * 16 + seat ? g.epoch : null;
+}}"""
+
+
+@pytest.mark.parametrize("path", ["mesh", "sfu"])
+async def test_a_group_renews_its_keys_on_the_schedule_without_a_glitch(
+    tmp_path: Path, path: str
+) -> None:
+    """Nobody joins or leaves; the schedule renews the keys twice. Every page sends
+    under each new epoch's key, not one frame arrives that its receiver cannot open
+    (none dropped for want of a key, none failed, none in the clear), every pair
+    goes on decoding, and the group code stays the one the members compared: it
+    covers their keys for the call, not the frame keys. In a mesh the new keys go
+    over the pairs' data channels; through the SFU, sealed, through our server."""
+    _need("chromium")
+    env = {"SPRECHZIMMER_REKEY_INTERVAL": str(RENEWAL_S)}
+    with contextlib.ExitStack() as stack:
+        if path == "sfu":
+            need_janus()
+            topo = stack.enter_context(_with_sfu(tmp_path, env))
+            clients, side = THREE_IN_CHROMIUM, "B"
+        else:
+            topo = stack.enter_context(
+                topology(tmp_path, forwarding=True, extra_env={**GROUP_ON, **env})
+            )
+            clients, side = THREE_IN_CHROMIUM[:2], "A"
+        async with _group(topo, clients, therapist_side=side) as group:
+            await _on_path(group, path)
+            await _all_up(group)
+            await _decoding_on_every_pair(group)
+            code = await _one_code(group)
+            # Each page's own epoch: a renewal may be under way while we look.
+            base = {m.seat: await m.page.evaluate(COUNTERS) for m in group.members}
+            epochs = [(await m.page.evaluate(GROUP))["epoch"] for m in group.members]
+            target = max(epochs) + 2
+            for me in group.members:
+                await me.page.until(
+                    EPOCH_AT_LEAST,
+                    [target, me.seat],
+                    f"epoch {target} at seat {me.seat}",
+                    within=3 * RENEWAL_S * TIME_SCALE,
+                )
+            await _decoding_on_every_pair(group)
+            assert await _one_code(group) == code
+            counters = await _nothing_in_clear(group)
+            for me in group.members:
+                seen = counters[me.seat]
+                for name in ("droppedNoKey", "sendDroppedNoKey"):
+                    assert seen[name] == base[me.seat][name], (me.seat, name, base, seen)
                 assert await me.page.evaluate(f"() => ({STATUS})()") == "in-call"
 
 
