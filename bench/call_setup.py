@@ -708,8 +708,8 @@ def print_table(figures: dict[str, Any]) -> None:
     print_breakdown(figures)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.call_setup", description=__doc__)
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every call set-up benchmark takes: runs, warm-up, how frames are seen."""
     parser.add_argument("--runs", type=int, default=MIN_RUNS, help="runs of each kind (>= 10)")
     parser.add_argument(
         "--quick", action="store_true", help=f"allow fewer than {MIN_RUNS} runs (a smoke test)"
@@ -721,6 +721,17 @@ def main(argv: list[str] | None = None) -> int:
         default="rvfc",
         help="first-frame detection: requestVideoFrameCallback (default) or getStats polling",
     )
+
+
+def check_runs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fewer than MIN_RUNS runs only on request (a median of few runs says little)."""
+    if args.runs < 1 or (args.runs < MIN_RUNS and not args.quick):
+        parser.error(f"--runs must be at least {MIN_RUNS} (or use --quick)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.call_setup", description=__doc__)
+    add_run_arguments(parser)
     parser.add_argument(
         "--floor-media",
         choices=("both", "plain", "call", "none"),
@@ -751,8 +762,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-run lines on stderr")
     args = parser.parse_args(argv)
-    if args.runs < 1 or (args.runs < MIN_RUNS and not args.quick):
-        parser.error(f"--runs must be at least {MIN_RUNS} (or use --quick)")
+    check_runs(parser, args)
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
     try:

@@ -43,10 +43,11 @@ from harness.chromium import launch_chromium
 from harness.topology import Topology, diagnostics, topology
 
 from bench.call_setup import (
-    MIN_RUNS,
     RUN_TIMEOUT_S,
     BenchError,
     FullRun,
+    add_run_arguments,
+    check_runs,
     measure_call,
     summary,
 )
@@ -216,25 +217,14 @@ def print_table(figures: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.relay_setup", description=__doc__)
-    parser.add_argument("--runs", type=int, default=MIN_RUNS, help="runs of each kind (>= 10)")
-    parser.add_argument(
-        "--quick", action="store_true", help=f"allow fewer than {MIN_RUNS} runs (a smoke test)"
-    )
-    parser.add_argument("--warmup", type=int, default=1, help="uncounted runs of each kind first")
-    parser.add_argument(
-        "--method",
-        choices=("rvfc", "stats"),
-        default="rvfc",
-        help="first-frame detection: requestVideoFrameCallback (default) or getStats polling",
-    )
+    add_run_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
         "--max-seconds", type=float, default=900, help="bound on the whole benchmark"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-run lines on stderr")
     args = parser.parse_args(argv)
-    if args.runs < 1 or (args.runs < MIN_RUNS and not args.quick):
-        parser.error(f"--runs must be at least {MIN_RUNS} (or use --quick)")
+    check_runs(parser, args)
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
     try:
