@@ -554,6 +554,7 @@ async def test_a_call_through_the_sfu_outlives_a_restart_of_the_server(tmp_path:
 RENEWAL_S = 15
 """The schedule's interval in the renewal test (10 minutes in a real call): longer than
 the keyring's ACK_TIMEOUT_MS and GRACE_MS, as the real one is."""
+COMPAT_SWITCH_HIDDEN = "() => document.getElementById('compat-box').hidden"
 EPOCH_AT_LEAST = f"""([epoch, seat]) => {{
   const g = ({GROUP})();
   return g && g.epoch >= epoch && g.sendKid === g.epoch * 16 + seat ? g.epoch : null;
@@ -606,6 +607,9 @@ async def test_a_group_renews_its_keys_on_the_schedule_without_a_glitch(
                 for name in ("droppedNoKey", "sendDroppedNoKey"):
                     assert seen[name] == base[me.seat][name], (me.seat, name, base, seen)
                 assert await me.page.evaluate(f"() => ({STATUS})()") == "in-call"
+                # A group's links are built without compatibility mode: no switch that
+                # would only say "on" (their ICE falls back to TURN/TCP by itself).
+                assert await me.page.evaluate(COMPAT_SWITCH_HIDDEN), me.seat
 
 
 NO_TRANSFORMS = """try {

@@ -570,6 +570,7 @@ function join(invite) {
   client.on('welcome', (w) => {
     welcome = w;
     group = (w.seats ?? 1) > 1;
+    connection.modes.group = group;
     groupView.setRole(w.role);
     offerSessionFeatures(w.role);
     connection.welcome(w);

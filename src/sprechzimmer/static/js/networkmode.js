@@ -53,10 +53,18 @@ export class NetworkModes {
     return this.#compatWanted;
   }
 
-  /** The server offers a relay over TCP/TLS: compatibility mode can work. */
+  /**
+   * The server offers a relay over TCP/TLS and this is no group: compatibility mode
+   * can work. A group's links are built without it (their ICE still falls back to
+   * TURN over TCP/TLS by itself), so a group's page does not offer a switch that
+   * would only say "on".
+   */
   get compatOffered() {
-    return offersCompat(this.#relayUrls);
+    return !this.group && offersCompat(this.#relayUrls);
   }
+
+  /** The session is a group's (`welcome.seats` > 1). */
+  group = false;
 
   /** @param {SignalingClient} signaling @param {string} session */
   join(signaling, session) {
@@ -94,7 +102,7 @@ export class NetworkModes {
   /** What the server offers, not what the current call got: the controls are there before a call. */
   render() {
     const s = this.#o.snapshot();
-    const compatOk = offersCompat(this.#relayUrls);
+    const compatOk = this.compatOffered;
     renderNetworkControls({
       iceKnown: this.#known,
       compatOk,
